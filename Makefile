@@ -1,0 +1,40 @@
+# graft — common tasks. `make test` is what CI runs (through .ci/run).
+.PHONY: all build lint typecheck gen verify test bench assets clean demo
+
+all: build
+
+node_modules: package-lock.json
+	npm ci --no-audit --no-fund
+	touch node_modules
+
+build: node_modules
+	npm run build
+
+lint: node_modules
+	npm run lint
+
+typecheck: node_modules
+	npm run typecheck
+
+gen: node_modules
+	npm run gen
+
+# Regenerates everything generated and fails when the tree was stale.
+verify: node_modules
+	npm run gen:check
+
+# Builds (once) the control-plane binaries the tests use, cached in ~/.cache/graft.
+assets:
+	sh e2e/assets/build-k8s.sh
+
+test: node_modules
+	npm test
+
+bench: node_modules
+	npm run bench
+
+clean:
+	rm -rf dist
+
+demo:
+	@echo "make demo: not implemented yet (the end-to-end issue builds it)" >&2; exit 1

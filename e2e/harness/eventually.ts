@@ -1,0 +1,29 @@
+export interface EventuallyOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  message?: string;
+}
+
+/**
+ * Retries fn until it returns a truthy value (which is returned) or the time runs out; a throw counts as a
+ * failed try. On time-out the last failure is reported, so a test says what it was waiting for.
+ */
+export async function eventually<T>(fn: () => T | Promise<T>, opts: EventuallyOptions = {}): Promise<NonNullable<T>> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  const interval = opts.intervalMs ?? 100;
+  let last: unknown = "condition never became true";
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+      last = `last result: ${JSON.stringify(v)}`;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const why = last instanceof Error ? last.message : String(last);
+      throw new Error(`${opts.message ?? "eventually timed out"}: ${why}`);
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}

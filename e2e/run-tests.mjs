@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// The project's test command (`npm test`): checks generated files, types and lint, makes sure the real
+// control-plane binaries are built (cached outside the checkout), then runs every *.test.ts with node:test.
+// Arguments, when given, are path substrings that select test files (`npm test -- edge-sync`).
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const filters = process.argv.slice(2);
+const quick = process.env.GRAFT_TEST_SKIP_CHECKS === "1" || filters.length > 0;
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: ["ignore", opts.capture ? "pipe" : "inherit", "inherit"], encoding: "utf8", env: process.env });
+  if (r.status !== 0) {
+    console.error(`\n${cmd} ${args.join(" ")} failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status ?? 1);
+  }
+  return r.stdout;
+}
+
+function findTests(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    if (name === "node_modules" || name === "dist" || name.startsWith(".")) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) findTests(p, out);
+    else if (name.endsWith(".test.ts")) out.push(relative(root, p));
+  }
+  return out;
+}
+
+if (!quick) {
+  console.log("== generated files are current (npm run gen:check)");
+  run("npx", ["tsx", "operators/api/gen-crds.ts", "--check"]);
+  console.log("== type check");
+  run("npx", ["tsc", "-p", "tsconfig.json", "--noEmit"]);
+  console.log("== lint");
+  run("npx", ["eslint", "."]);
+}
+
+console.log("== control-plane binaries (built once from pinned Go modules, then cached)");
+const assets = run("sh", ["e2e/assets/build-k8s.sh"], { capture: true }).trim().split("\n").pop();
+process.env.GRAFT_K8S_ASSETS = assets;
+console.log(`   using ${assets}`);
+
+const files = findTests(join(root, "operators")).concat(findTests(join(root, "e2e")))
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+if (files.length === 0) {
+  console.error("no test files matched");
+  process.exit(1);
+}
+console.log(`== ${files.length} test files`);
+const concurrency = process.env.GRAFT_TEST_CONCURRENCY ?? "2";
+run(process.execPath, ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files]);

@@ -1,0 +1,27 @@
+// Condition types and reasons of EdgeCluster status (PascalCase, noun + state).
+export const ConditionType = {
+  Ready: "Ready",
+  Reconciling: "Reconciling",
+  Stalled: "Stalled",
+  Provisioned: "Provisioned",
+  Bootstrapped: "Bootstrapped",
+  Reporting: "Reporting",
+  Synced: "Synced",
+} as const;
+
+export const Reason = {
+  Progressing: "Progressing",
+  Succeeded: "Succeeded",
+  Provisioned: "Provisioned",
+  NameConflict: "NameConflict",
+  UUIDMismatch: "UUIDMismatch",
+  InvalidSpec: "InvalidSpec",
+  RepositoryFailed: "RepositoryFailed",
+  CredentialsFailed: "CredentialsFailed",
+  AwaitingBootstrap: "AwaitingBootstrap",
+  Bootstrapped: "Bootstrapped",
+  Reporting: "Reporting",
+  ReportsStopped: "ReportsStopped",
+  NoReports: "NoReports",
+  Deleting: "Deleting",
+} as const;

@@ -1,0 +1,47 @@
+// Identifiers shared by every graft component (and by edge tools that import no runtime).
+export const GROUP = "factoryplus.app.amrc.co.uk";
+export const EDGECLUSTER_VERSION = "v1alpha1";
+export const FINALIZER = `${GROUP}/edgecluster-teardown`;
+export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+export const MANAGED_BY = "graft";
+export const CLUSTER_UUID_LABEL = `${GROUP}/cluster-uuid`;
+export const CLUSTER_LABEL = `${GROUP}/edgecluster`;
+/** Setting this annotation to any new value forces a reconcile; status.lastHandledReconcileAt records it. */
+export const RECONCILE_REQUESTED_ANNOTATION = `reconcile.${GROUP}/requestedAt`;
+export const DEFAULT_EDGE_NAMESPACE = "fplus-edge";
+
+/** ACS ConfigDB application UUIDs (acs-contract.md §1). */
+export const App = {
+  EdgeClusterConfiguration: "bdb13634-0b3d-4e38-a065-9d88c12ee78d",
+  EdgeClusterSetupStatus: "f6c67e6f-e48e-4f69-b4bb-bfbddcc2a517",
+  EdgeClusterStatus: "747a62c9-1b66-4a2e-8dd9-0b70a91b6b75",
+  SparkplugAddress: "8e32801b-f35a-4cbf-a5c3-2af64d3debd7",
+  GitRepoConfig: "38d62a93-b6b4-4f63-bad4-d433e3eaff29",
+  HelmChartTemplate: "729fe070-5e67-4bc7-94b5-afd75cb42b03",
+  FluxTemplate: "72804a19-636b-4836-b62b-7ad1476f2b86",
+  BootstrapScript: "a807d8fc-63ff-48bb-85c7-82b93beb606e",
+  GeneralInfo: "64a8bfa9-7772-45c4-9d1a-9e6290690957",
+  Registration: "cb40bed5-49ad-4443-a7f5-08c75009da8f",
+  ServiceConfig: "5b47881c-b012-4040-945c-eacafca539b2",
+} as const;
+
+export const Class = {
+  EdgeCluster: "f24d354d-abc1-4e32-98e1-0667b3e40b61",
+  EdgeAccount: "97756c9a-38e6-4238-b78c-3df6f227a6c9",
+} as const;
+
+export const Service = {
+  Directory: "af4a1d66-e6f7-43c4-8a67-0fa3be2b1cf9",
+  ConfigDB: "af15f175-78a0-4e05-97c0-2a0bb82b9f3b",
+  Auth: "cab2642a-f7d9-42e5-8845-8f35affe1fd4",
+  MQTT: "feb27ba3-bd2c-4916-9269-79a61ebc4a47",
+  Git: "7adf4db0-2e7b-4a68-ab9d-376f4c5ce14b",
+  Clusters: "2706aa43-a826-441e-9cec-cd3d4ce623c2",
+} as const;
+
+export const Perm = {
+  GitPull: "12ecb694-b4b9-4d2a-927e-d100019f7ebe",
+  GitPush: "b2d8d437-5060-4202-bcc2-bd2beda09651",
+  ManageClusters: "a40acff8-0c61-4251-bef3-d8d53e50cdd0",
+  ManageSecrets: "07fba27a-0d01-4c07-875b-d25345261d3a",
+} as const;

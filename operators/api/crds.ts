@@ -1,0 +1,5 @@
+import type { CrdSource } from "./crd.js";
+import { edgeClusterCrd } from "./edgecluster.js";
+
+/** Every CRD graft defines; gen-crds.ts writes one file per entry into crds/. */
+export const allCrds: CrdSource[] = [edgeClusterCrd];

@@ -1,0 +1,118 @@
+// The EdgeCluster resource: one zod schema serves runtime validation and generates the CRD in crds/.
+import { z } from "zod";
+import type { ObjectMeta } from "../runtime/kube.js";
+import { DEFAULT_EDGE_NAMESPACE, EDGECLUSTER_VERSION, GROUP } from "./constants.js";
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export const clusterName = z.string().min(1).max(63).regex(DNS_LABEL, {
+  message: "must be lowercase letters, digits and '-', starting and ending with a letter or digit (at most 63)",
+}).meta({
+  description: "Cluster name used for the Sparkplug group and Kerberos principals; defaults to metadata.name. Immutable.",
+  patternMessage: "spec.name must consist of lowercase letters, digits and '-', and start and end with a letter or digit (e.g. 'site-a')",
+  "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "spec.name is immutable: the cluster's Sparkplug group and principals are derived from it" }],
+});
+
+export const edgeClusterSpec = z.object({
+  name: clusterName.optional(),
+  uuid: z.string().regex(UUID, { message: "must be a lowercase UUID such as 0b6e6b1a-…" }).meta({
+    description: "Cluster UUID (the ConfigDB object UUID in ACS mode); generated when absent. Immutable once set.",
+    patternMessage: "spec.uuid must be a lowercase UUID (8-4-4-4-12 hex digits)",
+    "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "spec.uuid is immutable once set" }],
+  }).optional(),
+  namespace: z.string().min(1).max(63).regex(DNS_LABEL, { message: "must be a DNS label (lowercase letters, digits, '-')" })
+    .default(DEFAULT_EDGE_NAMESPACE).meta({
+      description: "Namespace on the edge cluster that graft's components run in.",
+      patternMessage: "spec.namespace must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+    }),
+  chart: z.string().min(1).max(253).optional().meta({
+    description: "Helm chart template for the cluster: a chart name in the helm-charts repository (embedded mode, default edge-cluster) or a 'Helm chart template' UUID (ACS mode).",
+  }),
+  bare: z.boolean().default(false).meta({ description: "A bare cluster gets no flux-system Kustomization." }),
+  values: z.record(z.string(), z.unknown()).optional().meta({
+    description: "Values merged into the chart's values. Changes after setup produce a new commit in the cluster's repository.",
+    "x-kubernetes-preserve-unknown-fields": true,
+  }),
+}).strict().meta({
+  "x-kubernetes-validations": [
+    { rule: "!has(oldSelf.name) || has(self.name)", message: "spec.name cannot be removed once set" },
+    { rule: "has(oldSelf.name) || !has(self.name)", message: "spec.name cannot be added after creation: it defaults to metadata.name, which is immutable" },
+    { rule: "!has(oldSelf.uuid) || has(self.uuid)", message: "spec.uuid cannot be removed once set" },
+  ],
+});
+
+export const host = z.object({
+  hostname: z.string(),
+  control_plane: z.boolean(),
+  k8s_version: z.string(),
+  arch: z.string(),
+  os_version: z.string().optional(),
+  ready: z.boolean().optional(),
+  specialised: z.string().optional(),
+}).strict();
+
+export const condition = z.object({
+  type: z.string().max(316),
+  status: z.enum(["True", "False", "Unknown"]),
+  reason: z.string().max(1024),
+  message: z.string().max(32768),
+  lastTransitionTime: z.string().meta({ format: "date-time" }),
+  observedGeneration: z.number().int().min(0).optional(),
+});
+
+export const kubesealCertificate = z.object({
+  pem: z.string(),
+  fingerprint: z.string().meta({ description: "SHA-256 fingerprint of the certificate" }),
+  notAfter: z.string().meta({ format: "date-time" }),
+});
+
+export const edgeClusterStatus = z.object({
+  uuid: z.string().optional(),
+  clusterName: z.string().optional(),
+  sparkplugGroup: z.string().optional(),
+  repository: z.string().optional().meta({ description: "URL of the cluster's Git repository" }),
+  commit: z.string().optional().meta({ description: "Last commit graft made to the repository" }),
+  credentialsSecret: z.string().optional(),
+  hosts: z.array(host).optional(),
+  hostCount: z.number().int().optional(),
+  kubesealCertificate: kubesealCertificate.optional(),
+  lastReportTime: z.string().optional(),
+  lastHandledReconcileAt: z.string().optional(),
+  observedGeneration: z.number().int().optional(),
+  conditions: z.array(condition).optional().meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
+});
+
+export type EdgeClusterSpec = z.output<typeof edgeClusterSpec>;
+export type EdgeClusterStatus = z.output<typeof edgeClusterStatus>;
+export type Host = z.output<typeof host>;
+
+export interface EdgeCluster {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec: EdgeClusterSpec;
+  status?: EdgeClusterStatus;
+}
+
+export const EdgeClusterType = {
+  group: GROUP, version: EDGECLUSTER_VERSION, plural: "edgeclusters", kind: "EdgeCluster", namespaced: true,
+} as const;
+
+export const edgeClusterCrd = {
+  type: EdgeClusterType,
+  singular: "edgecluster",
+  shortNames: ["ec"],
+  categories: ["graft"],
+  spec: edgeClusterSpec,
+  status: edgeClusterStatus,
+  printerColumns: [
+    { name: "Group", type: "string", jsonPath: ".status.sparkplugGroup" },
+    { name: "Hosts", type: "integer", jsonPath: ".status.hostCount" },
+    { name: "Cert-Expiry", type: "date", jsonPath: ".status.kubesealCertificate.notAfter" },
+    { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+    { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
+    { name: "UUID", type: "string", jsonPath: ".status.uuid", priority: 1 },
+    { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+  ],
+};

@@ -1,0 +1,121 @@
+// The controller runtime against a real API server: events reach the reconciler, work survives an API server restart
+// and a forced watch expiry, a key is never reconciled twice at once, and failures are retried with backoff.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { startControlPlane, type ControlPlane } from "../../e2e/harness/control-plane.js";
+import { eventually } from "../../e2e/harness/eventually.js";
+import { Controller } from "./controller.js";
+import { Informer } from "./informer.js";
+import { Core, splitKey, type KubeObject } from "./kube.js";
+import { silentLogger } from "./logger.js";
+import { ControllerMetrics } from "./metrics.js";
+import { KubeClient } from "./rest.js";
+
+let cp: ControlPlane;
+let client: KubeClient;
+before(async () => {
+  cp = await startControlPlane({ name: "runtime" });
+  client = new KubeClient(cp.kubeConfig);
+  await client.create(Core.namespaces, { metadata: { name: "rt" } });
+});
+after(async () => cp?.stop());
+
+interface ConfigMap extends KubeObject { data?: Record<string, string> }
+
+function harness(reconcile: (key: string) => Promise<void | { requeueAfterMs?: number }>, opts: { minRetryMs?: number } = {}) {
+  const informer = new Informer<ConfigMap>(client, Core.configMaps, silentLogger, { namespace: "rt", minRetryMs: 100, maxRetryMs: 1000 });
+  const metrics = new ControllerMetrics();
+  const controller = new Controller({
+    name: "test", log: silentLogger, metrics, watches: [{ informer: informer as unknown as Informer<KubeObject> }],
+    reconcile: async (key) => (await reconcile(key)) ?? undefined,
+    concurrency: 4, minRetryMs: opts.minRetryMs ?? 50, maxRetryMs: 400,
+  });
+  return { informer, controller, metrics };
+}
+
+const cm = (name: string, value: string): ConfigMap => ({ metadata: { name, namespace: "rt" }, data: { value } });
+
+test("the reconciler sees create, update and delete; a restart of the API server and a forced watch expiry lose nothing", async () => {
+  const seen = new Map<string, string | null>();
+  const { controller, informer } = harness(async (key) => {
+    const { name, namespace } = splitKey(key);
+    const obj = await client.getOrNull<ConfigMap>(Core.configMaps, name, namespace);
+    seen.set(name, obj ? obj.data?.value ?? "" : null);
+  });
+  await controller.start();
+  try {
+    await client.create(Core.configMaps, cm("one", "1"));
+    await eventually(() => seen.get("one") === "1", { message: "create seen" });
+    await client.patch(Core.configMaps, "one", "rt", { data: { value: "2" } });
+    await eventually(() => seen.get("one") === "2", { message: "update seen" });
+    await client.delete(Core.configMaps, "one", "rt");
+    await eventually(() => seen.get("one") === null, { message: "delete seen" });
+
+    await cp.stopApiServer();
+    await cp.startApiServer();
+    await client.create(Core.configMaps, cm("after-restart", "x"));
+    await eventually(() => seen.get("after-restart") === "x", { timeoutMs: 60_000, message: "event after API server restart seen" });
+
+    const relists = informer.relists;
+    informer.forceWatchRestart(true);
+    await eventually(() => informer.relists > relists, { message: "410 Gone leads to a relist" });
+    await client.create(Core.configMaps, cm("after-expiry", "y"));
+    await eventually(() => seen.get("after-expiry") === "y", { message: "event after watch expiry seen" });
+  } finally {
+    await controller.stop();
+  }
+});
+
+test("changes during a reconcile of a key never run it concurrently, and the last state is reconciled", async () => {
+  let active = 0;
+  let maxActive = 0;
+  let last = "";
+  const { controller } = harness(async (key) => {
+    if (!key.endsWith("/serial")) return;
+    active++;
+    maxActive = Math.max(maxActive, active);
+    await new Promise((r) => setTimeout(r, 100));
+    last = (await client.getOrNull<ConfigMap>(Core.configMaps, "serial", "rt"))?.data?.value ?? "";
+    active--;
+  });
+  await controller.start();
+  try {
+    await client.create(Core.configMaps, cm("serial", "0"));
+    for (let i = 1; i <= 10; i++) await client.patch(Core.configMaps, "serial", "rt", { data: { value: String(i) } });
+    await eventually(() => last === "10" && active === 0, { message: "final value reconciled" });
+    assert.equal(maxActive, 1, "one key is never reconciled by two workers at once");
+  } finally {
+    await controller.stop();
+  }
+});
+
+test("failures are retried with growing delays until the reconcile succeeds", async () => {
+  const attempts: number[] = [];
+  const { controller, metrics } = harness(async (key) => {
+    if (!key.endsWith("/flaky")) return;
+    attempts.push(Date.now());
+    if (attempts.length < 4) throw new Error("transient failure");
+  }, { minRetryMs: 50 });
+  const delays: number[] = [];
+  const chooseDelay = controller.queue.addRateLimited.bind(controller.queue);
+  controller.queue.addRateLimited = (key) => {
+    const d = chooseDelay(key);
+    delays.push(d);
+    return d;
+  };
+  await controller.start();
+  try {
+    await client.create(Core.configMaps, cm("flaky", "v"));
+    await eventually(() => attempts.length >= 4, { message: "retried until success" });
+    assert.equal(delays.length, 3);
+    assert.ok(delays[0]! < delays[1]! && delays[1]! < delays[2]!, `backoff grows: ${delays.join(", ")} ms`);
+    const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
+    gaps.forEach((g, i) => assert.ok(g >= delays[i]! - 5, `retry ${i + 1} waited its backoff (${g} ms >= ${delays[i]} ms)`));
+    const errors = await metrics.registry.getSingleMetricAsString("graft_reconcile_errors_total");
+    assert.match(errors, /graft_reconcile_errors_total\{controller="test"\} 3/);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(attempts.length, 4, "no retry after success");
+  } finally {
+    await controller.stop();
+  }
+});

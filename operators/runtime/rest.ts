@@ -1,0 +1,128 @@
+// A small REST client over the API server using client-node's KubeConfig for TLS and credentials. Typed client-node
+// APIs hide content types and status codes; reconcilers need both (merge-patch vs apply, 404/409 handling).
+import { request as httpsRequest, type RequestOptions } from "node:https";
+import { request as httpRequest } from "node:http";
+import type * as k8s from "@kubernetes/client-node";
+import { apiVersionOf, resourcePath, type KubeObject, type ResourceType } from "./kube.js";
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly reason: string, message: string, readonly details?: unknown) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export const isNotFound = (e: unknown) => e instanceof ApiError && e.status === 404;
+export const isConflict = (e: unknown) => e instanceof ApiError && e.status === 409;
+export const isAlreadyExists = (e: unknown) => e instanceof ApiError && e.status === 409 && e.reason === "AlreadyExists";
+export const isGone = (e: unknown) => e instanceof ApiError && e.status === 410;
+
+export type PatchType = "merge" | "json" | "apply" | "strategic";
+const patchContentType: Record<PatchType, string> = {
+  merge: "application/merge-patch+json",
+  json: "application/json-patch+json",
+  apply: "application/apply-patch+yaml",
+  strategic: "application/strategic-merge-patch+json",
+};
+
+export interface RequestArgs {
+  method?: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  metadata: { resourceVersion: string; continue?: string };
+}
+
+export class KubeClient {
+  constructor(readonly kc: k8s.KubeConfig) {}
+
+  async request<T = unknown>(path: string, args: RequestArgs = {}): Promise<T> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    const url = new URL(cluster.server.replace(/\/$/, "") + path);
+    for (const [k, v] of Object.entries(args.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const body = args.body === undefined ? undefined : Buffer.from(JSON.stringify(args.body));
+    const opts: RequestOptions = {
+      method: args.method ?? "GET",
+      headers: { accept: "application/json", ...(body ? { "content-type": args.contentType ?? "application/json", "content-length": body.length } : {}) },
+    };
+    await this.kc.applyToHTTPSOptions(opts);
+    const send = url.protocol === "http:" ? httpRequest : httpsRequest;
+    return new Promise<T>((resolve, reject) => {
+      const req = send(url, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", reject);
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const status = res.statusCode ?? 0;
+          let json: unknown;
+          try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+          if (status >= 200 && status < 300) return resolve(json as T);
+          const st = (json ?? {}) as { reason?: string; message?: string; details?: unknown };
+          reject(new ApiError(status, st.reason ?? "Unknown", st.message ?? `${opts.method} ${path}: HTTP ${status}`, st.details));
+        });
+      });
+      req.setTimeout(args.timeoutMs ?? 30_000, () => req.destroy(new Error(`${opts.method} ${path}: timed out`)));
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  get<T extends KubeObject>(t: ResourceType, name: string, namespace?: string): Promise<T> {
+    return this.request<T>(resourcePath(t, namespace, name));
+  }
+
+  async getOrNull<T extends KubeObject>(t: ResourceType, name: string, namespace?: string): Promise<T | null> {
+    try {
+      return await this.get<T>(t, name, namespace);
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  list<T extends KubeObject>(t: ResourceType, namespace?: string, query: RequestArgs["query"] = {}): Promise<ListResult<T>> {
+    return this.request<ListResult<T>>(resourcePath(t, namespace), { query });
+  }
+
+  create<T extends KubeObject>(t: ResourceType, obj: T): Promise<T> {
+    const body = { apiVersion: apiVersionOf(t), kind: t.kind, ...obj };
+    return this.request<T>(resourcePath(t, obj.metadata.namespace), { method: "POST", body });
+  }
+
+  replace<T extends KubeObject>(t: ResourceType, obj: T): Promise<T> {
+    const body = { apiVersion: apiVersionOf(t), kind: t.kind, ...obj };
+    return this.request<T>(resourcePath(t, obj.metadata.namespace, obj.metadata.name), { method: "PUT", body });
+  }
+
+  patch<T extends KubeObject>(t: ResourceType, name: string, namespace: string | undefined, patch: unknown,
+    opts: { type?: PatchType; subresource?: string; fieldManager?: string; force?: boolean } = {}): Promise<T> {
+    const type = opts.type ?? "merge";
+    return this.request<T>(resourcePath(t, namespace, name, opts.subresource), {
+      method: "PATCH", body: patch, contentType: patchContentType[type],
+      query: { fieldManager: opts.fieldManager, force: type === "apply" ? (opts.force ?? true) : undefined },
+    });
+  }
+
+  /** Server-side apply of a whole object owned by fieldManager. */
+  apply<T extends KubeObject>(t: ResourceType, obj: T, fieldManager: string, subresource?: string): Promise<T> {
+    const body = { apiVersion: apiVersionOf(t), kind: t.kind, ...obj };
+    return this.patch<T>(t, obj.metadata.name, obj.metadata.namespace, body, { type: "apply", fieldManager, subresource });
+  }
+
+  async delete(t: ResourceType, name: string, namespace?: string, query: RequestArgs["query"] = {}): Promise<boolean> {
+    try {
+      await this.request(resourcePath(t, namespace, name), { method: "DELETE", query });
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+  }
+}
