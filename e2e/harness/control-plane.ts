@@ -2,7 +2,7 @@
 // ports, torn down by stop(). No kubelet runs, so Pods never start; Nodes are created as plain API objects.
 import { execFile } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +23,7 @@ export interface Etcd {
 export async function startEtcd(dir?: string): Promise<Etcd> {
   const { etcd } = controlPlaneAssets();
   const work = dir ?? mkdtempSync(join(tmpdir(), "graft-etcd-"));
+  mkdirSync(work, { recursive: true });
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${clientPort}`;
   const proc = startProcess(etcd, [

@@ -8,6 +8,8 @@ export const CLUSTER_UUID_LABEL = `${GROUP}/cluster-uuid`;
 export const CLUSTER_LABEL = `${GROUP}/edgecluster`;
 /** Setting this annotation to any new value forces a reconcile; status.lastHandledReconcileAt records it. */
 export const RECONCILE_REQUESTED_ANNOTATION = `reconcile.${GROUP}/requestedAt`;
+/** Setting this annotation to a new value makes the manager issue a bootstrap token into the command Secret. */
+export const BOOTSTRAP_REQUEST_ANNOTATION = `${GROUP}/bootstrap-request`;
 export const DEFAULT_EDGE_NAMESPACE = "fplus-edge";
 
 /** ACS ConfigDB application UUIDs (acs-contract.md §1). */

@@ -1,6 +1,6 @@
 // The EdgeCluster resource: one zod schema serves runtime validation and generates the CRD in crds/.
 import { z } from "zod";
-import type { ObjectMeta } from "../runtime/kube.js";
+import type { KubeObject } from "../runtime/kube.js";
 import { DEFAULT_EDGE_NAMESPACE, EDGECLUSTER_VERSION, GROUP } from "./constants.js";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -78,6 +78,11 @@ export const edgeClusterStatus = z.object({
   hostCount: z.number().int().optional(),
   kubesealCertificate: kubesealCertificate.optional(),
   lastReportTime: z.string().optional(),
+  bootstrap: z.object({
+    lastRequest: z.string().optional().meta({ description: "The last bootstrap-request annotation value handled" }),
+    commandSecret: z.string().optional().meta({ description: "Secret holding the one-time bootstrap command" }),
+    tokenExpiresAt: z.string().optional(),
+  }).optional(),
   lastHandledReconcileAt: z.string().optional(),
   observedGeneration: z.number().int().optional(),
   conditions: z.array(condition).optional().meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
@@ -87,10 +92,7 @@ export type EdgeClusterSpec = z.output<typeof edgeClusterSpec>;
 export type EdgeClusterStatus = z.output<typeof edgeClusterStatus>;
 export type Host = z.output<typeof host>;
 
-export interface EdgeCluster {
-  apiVersion?: string;
-  kind?: string;
-  metadata: ObjectMeta;
+export interface EdgeCluster extends KubeObject {
   spec: EdgeClusterSpec;
   status?: EdgeClusterStatus;
 }

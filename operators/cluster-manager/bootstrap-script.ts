@@ -1,0 +1,29 @@
+// Renders the one-time bootstrap script of a cluster from its EdgeCluster and credentials.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { buildBootstrapScript } from "../bootstrap/script-builder.js";
+import type { EdgeCluster } from "../api/edgecluster.js";
+import { urlsFor, type ClusterManagerConfig } from "./config.js";
+import type { ClusterCredentials } from "./credentials.js";
+import { selfLinkManifest } from "./git/repo-content.js";
+
+export const DEFAULT_FLUX_INSTALL = fileURLToPath(new URL("../../config/flux/install.yaml", import.meta.url));
+
+let fluxInstallCache: { path: string; text: string } | undefined;
+function fluxInstallYaml(path: string): string {
+  if (fluxInstallCache?.path !== path) fluxInstallCache = { path, text: readFileSync(path, "utf8") };
+  return fluxInstallCache.text;
+}
+
+export function renderBootstrapScript(cfg: ClusterManagerConfig & { fluxInstallPath?: string }, ec: EdgeCluster, creds: ClusterCredentials): string {
+  const uuid = creds.uuid;
+  const urls = urlsFor(cfg, uuid);
+  return buildBootstrapScript({
+    mode: "embedded",
+    cluster: { uuid, name: creds.clusterName, namespace: ec.spec.namespace, sparkplugGroup: ec.status?.sparkplugGroup ?? `${cfg.organisationPrefix}-${creds.clusterName}` },
+    urls: { central: urls.central, git: urls.git, status: urls.status, bootstrap: urls.bootstrap },
+    credentials: { gitUsername: creds.gitUsername, gitPassword: creds.gitPassword, syncToken: creds.syncToken },
+    selfLinkYaml: selfLinkManifest({ namespace: ec.spec.namespace, selfUrl: urls.git }),
+    fluxInstallYaml: fluxInstallYaml(cfg.fluxInstallPath ?? DEFAULT_FLUX_INSTALL),
+  });
+}

@@ -1,0 +1,185 @@
+// The cluster-manager in embedded mode against a real API server and real git: from `kubectl apply` to a
+// provisioned cluster whose repository clones with its own credentials, and a one-time bootstrap command.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
+import { eventually } from "../../../e2e/harness/eventually.js";
+import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
+import { Core, type KubeObject } from "../../runtime/kube.js";
+import { issueBootstrapToken } from "../bootstrap-tokens.js";
+import { requestBootstrapCommand } from "../bootstrap-command.js";
+import { credentialsSecretName, decodeCredentials, type SecretObject } from "../credentials.js";
+import { edgeClusterYaml, gitClient, startManagerFixture, withCredentials, type ManagerFixture } from "../testing/fixtures.js";
+
+const NS = "sites";
+let f: ManagerFixture;
+
+before(async () => {
+  f = await startManagerFixture("cm");
+  await f.cp.kubectl(["create", "namespace", NS]);
+});
+after(async () => f?.stop());
+
+const getEc = (name: string) => f.manager.client.get<EdgeCluster>(EdgeClusterType, name, NS);
+const condition = (ec: EdgeCluster, type: string) => ec.status?.conditions?.find((c) => c.type === type);
+
+async function applyAndWait(name: string, spec: Record<string, unknown> = {}) {
+  const r = await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml(name, NS, spec) });
+  assert.equal(r.code, 0, r.stderr);
+  const w = await f.cp.kubectl(["wait", "-n", NS, `edgecluster/${name}`, "--for=condition=Provisioned", "--timeout=60s"]);
+  assert.equal(w.code, 0, `kubectl wait: ${w.stderr}`);
+  return getEc(name);
+}
+
+async function credentialsOf(ec: EdgeCluster) {
+  const secret = await f.manager.client.get<SecretObject>(Core.secrets, credentialsSecretName(ec.status!.uuid!), NS);
+  return decodeCredentials(secret);
+}
+
+async function clone(url: string, user: string, password: string) {
+  const dir = mkdtempSync(join(tmpdir(), "graft-clone-"));
+  try {
+    await gitClient(["clone", "-q", withCredentials(url, user, password), join(dir, "repo")]);
+    const read = (p: string) => readFileSync(join(dir, "repo", p), "utf8");
+    const { stdout: log } = await gitClient(["log", "--format=%H"], join(dir, "repo"));
+    return { read, commits: log.trim().split("\n"), exists: (p: string) => existsSync(join(dir, "repo", p)) };
+  } finally {
+    setTimeout(() => rmSync(dir, { recursive: true, force: true }), 0);
+  }
+}
+
+test("kubectl apply → Provisioned and Ready, with status, printer columns and events", async () => {
+  const ec = await applyAndWait("plant-a", { values: { greeting: "hello $& $'" } });
+  assert.match(ec.status!.uuid!, /^[0-9a-f-]{36}$/);
+  assert.equal(ec.status!.sparkplugGroup, "acme-plant-a");
+  assert.equal(ec.status!.repository, `${f.externalUrl}/uuid/${ec.status!.uuid}`);
+  assert.equal(ec.status!.observedGeneration, ec.metadata.generation);
+  assert.equal(condition(ec, "Ready")?.status, "True");
+  assert.equal(condition(ec, "Ready")?.observedGeneration, ec.metadata.generation);
+  assert.ok(ec.metadata.finalizers?.includes("factoryplus.app.amrc.co.uk/edgecluster-teardown"));
+  assert.equal(JSON.stringify(ec).includes((await credentialsOf(ec)).gitPassword), false, "no secret in the EdgeCluster");
+
+  const table = await f.cp.kubectl(["get", "ec", "-n", NS, "plant-a"]);
+  assert.match(table.stdout, /acme-plant-a\s+.*True/);
+  const events = await f.cp.kubectl(["get", "events.events.k8s.io", "-n", NS, "-o", "json"]);
+  const reasons = JSON.parse(events.stdout).items.filter((e: { regarding: { name: string } }) => e.regarding.name === "plant-a").map((e: { reason: string }) => e.reason);
+  for (const r of ["IdentityAssigned", "CredentialsCreated", "RepositoryCreated", "Provisioned"]) assert.ok(reasons.includes(r), `event ${r} in ${reasons}`);
+});
+
+test("the repository clones with the cluster's credentials and holds the expected manifests; other credentials are refused", async () => {
+  const ec = await getEc("plant-a");
+  const creds = await credentialsOf(ec);
+  const uuid = ec.status!.uuid!;
+  const repo = await clone(ec.status!.repository!, creds.gitUsername, creds.gitPassword);
+  const docs = (p: string) => parseAllDocuments(repo.read(p)).map((d) => d.toJS());
+  const [release] = docs("edo/cluster/edge-cluster.yaml");
+  assert.equal(release.kind, "HelmRelease");
+  assert.equal(release.apiVersion, "helm.toolkit.fluxcd.io/v2");
+  assert.equal(release.metadata.name, `edge-cluster-${uuid}`);
+  assert.equal(release.metadata.namespace, "fplus-edge");
+  assert.equal(release.spec.chart.spec.sourceRef.name, "helm-charts");
+  assert.equal(release.spec.values.cluster.uuid, uuid);
+  assert.equal(release.spec.values.cluster.name, "plant-a");
+  assert.equal(release.spec.values.greeting, "hello $& $'", "values substituted literally");
+  const [charts] = docs("edo/cluster/helm-charts.yaml");
+  assert.equal(charts.spec.url, `${f.externalUrl}/shared/helm-charts`);
+  assert.equal(charts.spec.secretRef.name, "flux-secrets");
+  const selfLink = docs("edo/cluster/self-link.yaml");
+  assert.deepEqual(selfLink.map((d) => `${d.kind}/${d.metadata.name}`).sort(), ["GitRepository/self-link", "Kustomization/self-link"]);
+  assert.equal(selfLink.find((d) => d.kind === "GitRepository").spec.url, ec.status!.repository);
+  assert.ok(repo.exists("edo/cluster/flux-system.yaml"));
+  assert.equal(repo.commits[0], ec.status!.commit);
+
+  const other = await applyAndWait("plant-b", { bare: true });
+  const otherCreds = await credentialsOf(other);
+  await assert.rejects(clone(ec.status!.repository!, otherCreds.gitUsername, otherCreds.gitPassword), /401|Authentication failed|could not read/i);
+  const bare = await clone(other.status!.repository!, otherCreds.gitUsername, otherCreds.gitPassword);
+  assert.equal(bare.exists("edo/cluster/flux-system.yaml"), false, "bare cluster: no flux-system Kustomization");
+});
+
+test("a change of spec.values yields exactly one new commit; a forced reconcile none", async () => {
+  const before = await getEc("plant-a");
+  const r = await f.cp.kubectl(["patch", "ec", "-n", NS, "plant-a", "--type=merge", "-p", JSON.stringify({ spec: { values: { greeting: "changed" } } })]);
+  assert.equal(r.code, 0, r.stderr);
+  const after1 = await eventually(async () => {
+    const ec = await getEc("plant-a");
+    return ec.status?.observedGeneration === before.metadata.generation! + 1 && ec;
+  }, { message: "new generation observed" });
+  assert.notEqual(after1.status!.commit, before.status!.commit);
+  await f.cp.kubectl(["annotate", "ec", "-n", NS, "plant-a", "--overwrite", "reconcile.factoryplus.app.amrc.co.uk/requestedAt=now-1"]);
+  const after2 = await eventually(async () => {
+    const ec = await getEc("plant-a");
+    return ec.status?.lastHandledReconcileAt === "now-1" && ec;
+  }, { message: "forced reconcile handled" });
+  assert.equal(after2.status!.commit, after1.status!.commit, "no commit without a content change");
+  const creds = await credentialsOf(after2);
+  const repo = await clone(after2.status!.repository!, creds.gitUsername, creds.gitPassword);
+  assert.equal(repo.commits.length, 2, "set-up commit plus exactly one update");
+  assert.equal(parseAllDocuments(repo.read("edo/cluster/edge-cluster.yaml"))[0]!.toJS().spec.values.greeting, "changed");
+});
+
+test("a second EdgeCluster with the same name gets NameConflict and no side effects", async () => {
+  const r = await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("plant-a-copy", NS, { name: "plant-a" }) });
+  assert.equal(r.code, 0, r.stderr);
+  const ec = await eventually(async () => {
+    const e = await getEc("plant-a-copy");
+    return condition(e, "Provisioned")?.reason === "NameConflict" && e;
+  }, { message: "NameConflict reported" });
+  assert.equal(condition(ec, "Provisioned")?.status, "False");
+  assert.equal(condition(ec, "Ready")?.status, "False");
+  assert.match(condition(ec, "Provisioned")!.message, /already used by EdgeCluster "sites\/plant-a"/);
+  assert.equal(await f.manager.client.getOrNull(Core.secrets, credentialsSecretName(ec.status!.uuid!), NS), null, "no credentials");
+  assert.ok(!(await f.manager.repos.listRepos()).includes(ec.status!.uuid!), "no repository");
+  await f.cp.kubectl(["delete", "ec", "-n", NS, "plant-a-copy", "--wait=true", "--timeout=30s"]);
+  assert.ok((await f.manager.repos.listRepos()).includes((await getEc("plant-a")).status!.uuid!), "deleting the loser leaves the winner alone");
+});
+
+test("bootstrap: a one-time command; reuse → 410, unknown → 404, expired → 410", async () => {
+  const { command } = await requestBootstrapCommand(f.manager.client, NS, "plant-a", 30_000);
+  const url = /curl -fsSL '([^']+)' \| sh -/.exec(command)![1]!;
+  assert.ok(url.startsWith(`${f.externalUrl}/v1/bootstrap/`));
+  const first = await fetch(url);
+  assert.equal(first.status, 200);
+  assert.match(first.headers.get("content-type")!, /^text\/plain/);
+  const script = await first.text();
+  assert.match(script, /^#!\/bin\/sh/);
+  const again = await fetch(url);
+  assert.equal(again.status, 410);
+  assert.match(await again.text(), /already used .* graft bootstrap-command -n sites plant-a/);
+
+  const unknown = await fetch(`${f.externalUrl}/v1/bootstrap/${"A".repeat(43)}`);
+  assert.equal(unknown.status, 404);
+  assert.equal((await fetch(`${f.externalUrl}/v1/bootstrap/../../etc/passwd`)).status, 404);
+
+  const ec = await getEc("plant-a");
+  const { token } = await issueBootstrapToken(f.manager.client, NS, credentialsSecretName(ec.status!.uuid!), 1);
+  await new Promise((r) => setTimeout(r, 20));
+  const expired = await eventually(async () => {
+    const res = await fetch(`${f.externalUrl}/v1/bootstrap/${token}`);
+    return res.status !== 404 && res;
+  }, { message: "token known to the index" });
+  assert.equal(expired.status, 410);
+  assert.match(await expired.text(), /expired .* graft bootstrap-command/);
+  const stored = JSON.stringify((await f.manager.client.get<SecretObject>(Core.secrets, credentialsSecretName(ec.status!.uuid!), NS)).data);
+  assert.equal(Buffer.from(stored).includes(token), false);
+  const decoded = (await credentialsOf(ec)).bootstrapTokens.map((t) => JSON.stringify(t)).join();
+  assert.equal(decoded.includes(token), false, "tokens are stored only as hashes");
+});
+
+test("deletion tears down repository and credentials of that cluster only", async () => {
+  const doomed = await applyAndWait("plant-c");
+  const keep = await getEc("plant-a");
+  const uuid = doomed.status!.uuid!;
+  const d = await f.cp.kubectl(["delete", "ec", "-n", NS, "plant-c", "--wait=true", "--timeout=30s"]);
+  assert.equal(d.code, 0, d.stderr);
+  assert.ok(!(await f.manager.repos.listRepos()).includes(uuid), "repository removed");
+  assert.equal(await f.manager.client.getOrNull(Core.secrets, credentialsSecretName(uuid), NS), null, "credentials removed");
+  assert.ok((await f.manager.repos.listRepos()).includes(keep.status!.uuid!));
+  assert.ok(await f.manager.client.getOrNull<KubeObject>(Core.secrets, credentialsSecretName(keep.status!.uuid!), NS));
+  const events = JSON.parse((await f.cp.kubectl(["get", "events.events.k8s.io", "-n", NS, "-o", "json"])).stdout).items
+    .filter((e: { regarding: { name: string } }) => e.regarding.name === "plant-c").map((e: { reason: string }) => e.reason);
+  assert.ok(events.includes("RepositoryDeleted") && events.includes("CredentialsDeleted"), `teardown events: ${events}`);
+});

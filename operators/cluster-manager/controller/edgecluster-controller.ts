@@ -1,0 +1,300 @@
+// The EdgeCluster reconciler (embedded mode). Each step is idempotent and recorded before the next, so a crash at
+// any point resumes without duplicates: identity → name check → credentials → repository → bootstrap token.
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { ConditionType as T, Reason } from "../../api/conditions.js";
+import { BOOTSTRAP_REQUEST_ANNOTATION, FINALIZER, MANAGED_BY, MANAGED_BY_LABEL, CLUSTER_UUID_LABEL, RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
+import { EdgeClusterType, type EdgeCluster, type EdgeClusterStatus } from "../../api/edgecluster.js";
+import { removeCondition, setCondition, type Condition } from "../../runtime/conditions.js";
+import { Controller, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.js";
+import { StallingError, messageOf, reasonOf } from "../../runtime/errors.js";
+import type { EventRecorder } from "../../runtime/events.js";
+import { Informer } from "../../runtime/informer.js";
+import { Core, objectKey, splitKey, type KubeObject } from "../../runtime/kube.js";
+import type { ControllerMetrics } from "../../runtime/metrics.js";
+import type { KubeClient } from "../../runtime/rest.js";
+import { addFinalizer, removeFinalizer, updateStatus } from "../../runtime/status.js";
+import { issueBootstrapToken } from "../bootstrap-tokens.js";
+import { urlsFor, type ClusterManagerConfig } from "../config.js";
+import { CrashPoint, crashPoint } from "../crash-points.js";
+import { credentialsSecretName, ensureCredentials } from "../credentials.js";
+import { generateClusterRepo } from "../git/repo-content.js";
+import type { RepoStore } from "../git/repo-store.js";
+import { withReady } from "./summarize.js";
+
+export const CONTROLLER_NAME = "cluster-manager";
+
+export interface EdgeClusterControllerDeps {
+  client: KubeClient;
+  log: Logger;
+  config: ClusterManagerConfig;
+  repos: RepoStore;
+  events: EventRecorder;
+  metrics?: ControllerMetrics;
+  concurrency?: number;
+  resyncMs?: number;
+}
+
+type Status = EdgeClusterStatus;
+
+export const clusterNameOf = (ec: EdgeCluster) => ec.spec.name ?? ec.metadata.name;
+export const bootstrapSecretName = (ec: EdgeCluster) => `${ec.metadata.name}-bootstrap`;
+
+/** Reporting goes False once a bootstrapped edge has not reported for the timeout. */
+export function markSilentEdge(s: Status, timeoutMs: number, generation?: number, now = Date.now()) {
+  if (!s.lastReportTime) return;
+  const silentFor = now - Date.parse(s.lastReportTime);
+  if (silentFor <= timeoutMs) return;
+  s.conditions = setCondition(s.conditions, {
+    type: T.Reporting, status: "False", reason: Reason.ReportsStopped,
+    message: `no report from edge-sync since ${s.lastReportTime}: check edge-sync on the edge cluster (kubectl -n <edge namespace> logs deploy/edge-sync)`,
+  }, generation);
+}
+
+export class EdgeClusterReconciler {
+  readonly informer: Informer<EdgeCluster>;
+  readonly controller: Controller;
+
+  constructor(private readonly deps: EdgeClusterControllerDeps) {
+    this.informer = new Informer<EdgeCluster>(deps.client, EdgeClusterType, deps.log, { namespace: deps.config.watchNamespace });
+    this.controller = new Controller({
+      name: CONTROLLER_NAME, log: deps.log, metrics: deps.metrics,
+      concurrency: deps.concurrency ?? 4, resyncMs: deps.resyncMs,
+      // A change to one cluster can settle a name conflict of another: requeue those sharing its name.
+      watches: [{ informer: this.informer as unknown as Informer<KubeObject>, keysFor: (o) => this.keysSharingName(o as EdgeCluster) }],
+      reconcile: (key, ctx) => this.reconcile(key, ctx),
+    });
+  }
+
+  private keysSharingName(ec: EdgeCluster): string[] {
+    const name = clusterNameOf(ec);
+    const others = this.informer.list().filter((o) => o !== ec && clusterNameOf(o) === name).map(objectKey);
+    return [objectKey(ec), ...others];
+  }
+
+  async reconcile(key: string, { log }: ReconcileContext): Promise<ReconcileResult | void> {
+    const { client, metrics } = this.deps;
+    const { namespace, name } = splitKey(key);
+    let ec = await client.getOrNull<EdgeCluster>(EdgeClusterType, name, namespace);
+    if (!ec) {
+      metrics?.forgetObject("EdgeCluster", namespace ?? "", name);
+      return;
+    }
+    if (ec.metadata.deletionTimestamp) return this.finalize(ec, log);
+    if (!ec.metadata.finalizers?.includes(FINALIZER)) {
+      ec = await addFinalizer(client, EdgeClusterType, ec, FINALIZER);
+      crashPoint(CrashPoint.AfterFinalizer);
+    }
+    const generation = ec.metadata.generation;
+    const status = ec.status ?? {};
+    if (status.observedGeneration !== generation) {
+      await this.patchStatus(ec, (s) => {
+        s.conditions = setCondition(s.conditions, {
+          type: T.Reconciling, status: "True", reason: Reason.Progressing,
+          message: `reconciling new generation ${generation}`,
+        }, generation);
+      });
+    }
+    try {
+      const result = await this.provision(ec, log);
+      return result;
+    } catch (err) {
+      await this.recordFailure(ec, err);
+      throw err;
+    }
+  }
+
+  private async provision(ec: EdgeCluster, log: Logger): Promise<ReconcileResult | void> {
+    const { client, config, repos, events } = this.deps;
+    const generation = ec.metadata.generation;
+    const clusterName = clusterNameOf(ec);
+    const group = `${config.organisationPrefix}-${clusterName}`;
+
+    // 1. Identity, recorded before any side effect.
+    let uuid = ec.status?.uuid;
+    if (uuid && ec.spec.uuid && ec.spec.uuid !== uuid) {
+      throw new StallingError(Reason.UUIDMismatch, `spec.uuid "${ec.spec.uuid}" differs from the UUID "${uuid}" this cluster was provisioned with: a cluster's UUID cannot change`);
+    }
+    if (!uuid) {
+      uuid = ec.spec.uuid ?? randomUUID();
+      const assigned = uuid;
+      ec = await this.patchStatus(ec, (s) => {
+        s.uuid = assigned;
+        s.clusterName = clusterName;
+      });
+      await events.record(EdgeClusterType, ec, "Normal", "IdentityAssigned", `cluster "${clusterName}" has UUID ${uuid}`);
+      crashPoint(CrashPoint.AfterIdentity);
+    }
+
+    // 2. Name and Sparkplug group must be unique: the older cluster keeps them.
+    const rival = this.olderRival(ec, clusterName, uuid);
+    if (rival) {
+      const message = `cluster name "${clusterName}" (Sparkplug group "${group}") or UUID is already used by EdgeCluster "${objectKey(rival)}": choose another spec.name`;
+      await this.patchStatus(ec, (s) => {
+        s.conditions = setCondition(s.conditions, { type: T.Provisioned, status: "False", reason: Reason.NameConflict, message }, generation);
+        s.conditions = removeCondition(s.conditions, T.Reconciling);
+        s.conditions = withReady(s.conditions, generation);
+        s.observedGeneration = generation;
+      });
+      await events.record(EdgeClusterType, ec, "Warning", Reason.NameConflict, message);
+      return;
+    }
+
+    // 3. Credentials, in a central Secret named after the UUID.
+    const { secret, created } = await ensureCredentials(client, ec.metadata.namespace!, uuid, clusterName,
+      { ...ec, apiVersion: `${EdgeClusterType.group}/${EdgeClusterType.version}`, kind: EdgeClusterType.kind });
+    if (created) {
+      await events.record(EdgeClusterType, ec, "Normal", "CredentialsCreated", `created Secret "${secret.metadata.name}" with the cluster's Git and edge-sync credentials`);
+      crashPoint(CrashPoint.AfterCredentials);
+    }
+
+    // 4. The cluster's Git repository, committed only when its content changes.
+    const urls = urlsFor(config, uuid);
+    const repoExisted = (await repos.headCommit(uuid).catch(() => null)) !== null;
+    await repos.ensureRepo(uuid);
+    crashPoint(CrashPoint.AfterRepository);
+    const chart = ec.spec.chart ?? config.defaultChart;
+    const files = generateClusterRepo({
+      uuid, name: clusterName, namespace: ec.spec.namespace, selfUrl: urls.git, helmChartsUrl: urls.helmCharts,
+      chart: { name: chart, values: this.chartValues(chart, group, ec.spec.namespace, urls.central) },
+      values: ec.spec.values, bare: ec.spec.bare,
+    });
+    const sync = await repos.syncFiles(uuid, files, repoExisted
+      ? `Update cluster "${clusterName}" (generation ${generation})`
+      : `Set up cluster "${clusterName}"`);
+    if (sync.changed) {
+      await events.record(EdgeClusterType, ec, "Normal", repoExisted ? "RepositoryUpdated" : "RepositoryCreated",
+        `committed ${sync.commit.slice(0, 12)} to ${urls.git}`);
+      crashPoint(CrashPoint.AfterCommit);
+    }
+
+    // 5. A bootstrap token, when asked for with the annotation.
+    const request = ec.metadata.annotations?.[BOOTSTRAP_REQUEST_ANNOTATION];
+    let bootstrap = ec.status?.bootstrap;
+    if (request && request !== bootstrap?.lastRequest) {
+      bootstrap = await this.issueBootstrap(ec, request, uuid, secret.metadata.name);
+      log.info({ request }, "issued a bootstrap token");
+    }
+
+    // 6. Done: Provisioned, Ready derived, generation observed.
+    const wasProvisioned = ec.status?.conditions?.some((c) => c.type === T.Provisioned && c.status === "True");
+    const reconcileRequest = ec.metadata.annotations?.[RECONCILE_REQUESTED_ANNOTATION];
+    ec = await this.patchStatus(ec, (s) => {
+      s.uuid = uuid;
+      s.clusterName = clusterName;
+      s.sparkplugGroup = group;
+      s.repository = urls.git;
+      s.commit = sync.commit;
+      s.credentialsSecret = secret.metadata.name;
+      if (bootstrap) s.bootstrap = bootstrap;
+      if (reconcileRequest) s.lastHandledReconcileAt = reconcileRequest;
+      s.conditions = setCondition(s.conditions, {
+        type: T.Provisioned, status: "True", reason: Reason.Provisioned,
+        message: `repository ${urls.git} at ${sync.commit.slice(0, 12)}; credentials in Secret "${secret.metadata.name}"`,
+      }, generation);
+      s.conditions = removeCondition(removeCondition(s.conditions, T.Reconciling), T.Stalled);
+      markSilentEdge(s, config.reportTimeoutMs, generation);
+      s.conditions = withReady(s.conditions, generation);
+      s.observedGeneration = generation;
+    });
+    if (!wasProvisioned) {
+      await events.record(EdgeClusterType, ec, "Normal", Reason.Provisioned, `cluster "${clusterName}" is provisioned; get its bootstrap command with: graft bootstrap-command -n ${ec.metadata.namespace} ${ec.metadata.name}`);
+      crashPoint(CrashPoint.AfterProvisioned);
+    }
+    this.deps.metrics?.recordConditions("EdgeCluster", ec.metadata.namespace ?? "", ec.metadata.name, ec.status?.conditions ?? []);
+    // Come back when the edge would count as silent, so Reporting goes False without any other trigger.
+    const last = ec.status?.lastReportTime ? Date.parse(ec.status.lastReportTime) : undefined;
+    if (last !== undefined) return { requeueAfterMs: Math.max(1000, last + config.reportTimeoutMs - Date.now() + 1000) };
+  }
+
+  private chartValues(chart: string, group: string, namespace: string, centralUrl: string): Record<string, unknown> {
+    return {
+      cluster: { name: "{{name}}", uuid: "{{uuid}}", sparkplugGroup: group, namespace },
+      central: { url: centralUrl },
+      mode: "embedded",
+      ...(this.deps.config.chartValues[chart] ?? {}),
+    };
+  }
+
+  /** The oldest other EdgeCluster with the same name or UUID, if it is older than this one. */
+  private olderRival(ec: EdgeCluster, clusterName: string, uuid: string): EdgeCluster | undefined {
+    const age = (o: EdgeCluster) => `${o.metadata.creationTimestamp ?? ""}|${objectKey(o)}`;
+    return this.informer.list()
+      .filter((o) => o.metadata.uid !== ec.metadata.uid && !o.metadata.deletionTimestamp)
+      .filter((o) => clusterNameOf(o) === clusterName || (o.status?.uuid ?? o.spec.uuid) === uuid)
+      .filter((o) => age(o) < age(ec))
+      .sort((a, b) => (age(a) < age(b) ? -1 : 1))[0];
+  }
+
+  private async issueBootstrap(ec: EdgeCluster, request: string, uuid: string, credentialsSecret: string) {
+    const { client, config, events } = this.deps;
+    const ns = ec.metadata.namespace!;
+    const { token, expiresAt } = await issueBootstrapToken(client, ns, credentialsSecret, config.bootstrapTokenTtlMs);
+    const url = `${urlsFor(config, uuid).bootstrap}/${token}`;
+    const command = `curl -fsSL '${url}' | sh -`;
+    const name = bootstrapSecretName(ec);
+    await client.apply(Core.secrets, {
+      metadata: {
+        name, namespace: ns,
+        labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [CLUSTER_UUID_LABEL]: uuid },
+        ownerReferences: [{ apiVersion: `${EdgeClusterType.group}/${EdgeClusterType.version}`, kind: EdgeClusterType.kind, name: ec.metadata.name, uid: ec.metadata.uid, controller: true }],
+      },
+      type: "Opaque",
+      stringData: { command, url, expiresAt, request },
+    } as KubeObject, CONTROLLER_NAME);
+    await events.record(EdgeClusterType, ec, "Normal", "BootstrapTokenIssued",
+      `one-time bootstrap command written to Secret "${name}" (key "command"), valid until ${expiresAt}`);
+    return { lastRequest: request, commandSecret: name, tokenExpiresAt: expiresAt };
+  }
+
+  private async recordFailure(ec: EdgeCluster, err: unknown) {
+    const generation = ec.metadata.generation;
+    const reason = reasonOf(err);
+    const message = messageOf(err);
+    const stalled = err instanceof StallingError;
+    try {
+      await this.patchStatus(ec, (s) => {
+        if (stalled) {
+          s.conditions = setCondition(s.conditions, { type: T.Stalled, status: "True", reason, message }, generation);
+          s.conditions = removeCondition(s.conditions, T.Reconciling);
+          s.observedGeneration = generation;
+        } else {
+          s.conditions = setCondition(s.conditions, { type: T.Reconciling, status: "True", reason: Reason.Progressing, message: `retrying after error: ${message}` }, generation);
+        }
+        if (!s.conditions?.some((c) => c.type === T.Provisioned && c.status === "True")) {
+          s.conditions = setCondition(s.conditions, { type: T.Provisioned, status: "False", reason, message }, generation);
+        }
+        s.conditions = withReady(s.conditions, generation);
+      });
+      await this.deps.events.record(EdgeClusterType, ec, "Warning", reason, message);
+    } catch (statusErr) {
+      this.deps.log.warn({ err: messageOf(statusErr) }, "could not record the failure in status");
+    }
+  }
+
+  private async finalize(ec: EdgeCluster, log: Logger): Promise<void> {
+    const { client, repos, events, metrics } = this.deps;
+    if (!ec.metadata.finalizers?.includes(FINALIZER)) return;
+    const ns = ec.metadata.namespace!;
+    const uuid = ec.status?.uuid;
+    // Another EdgeCluster may hold the same UUID (a rejected duplicate): never tear down what it owns.
+    const sharedWith = uuid && this.informer.list().find((o) => o.metadata.uid !== ec.metadata.uid && o.status?.uuid === uuid
+      && o.status?.conditions?.some((c: Condition) => c.type === T.Provisioned && c.status === "True"));
+    if (uuid && !sharedWith) {
+      if (await repos.deleteRepo(uuid)) await events.record(EdgeClusterType, ec, "Normal", "RepositoryDeleted", `deleted the repository of cluster ${uuid}`);
+      if (await client.delete(Core.secrets, credentialsSecretName(uuid), ns)) {
+        await events.record(EdgeClusterType, ec, "Normal", "CredentialsDeleted", `deleted Secret "${credentialsSecretName(uuid)}"`);
+      }
+    }
+    await client.delete(Core.secrets, bootstrapSecretName(ec), ns);
+    await removeFinalizer(client, EdgeClusterType, ec, FINALIZER);
+    metrics?.forgetObject("EdgeCluster", ns, ec.metadata.name);
+    log.info({ uuid }, "edge cluster torn down");
+  }
+
+  private async patchStatus(ec: EdgeCluster, mutate: (s: Status) => void): Promise<EdgeCluster> {
+    const updated = await updateStatus<Status, EdgeCluster>(this.deps.client, EdgeClusterType, ec.metadata.name, ec.metadata.namespace, mutate);
+    if (!updated) throw new Error(`EdgeCluster "${objectKey(ec)}" disappeared`);
+    return updated;
+  }
+}

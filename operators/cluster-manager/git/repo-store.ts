@@ -1,0 +1,353 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Logger } from "../../runtime/logger.js";
+import { silentLogger } from "../../runtime/logger.js";
+import { GitCommandError, runGit } from "./git-cli.js";
+import {
+  BRANCH_REF, DEFAULT_BRANCH, canonicalRef, describeRef, isClusterUuid, repoDir, repoId, repoRoot, type RepoRef,
+} from "./repo-layout.js";
+
+/**
+ * Bare Git repositories in the data directory, written only through this store with git plumbing (no working tree):
+ * blobs are hashed into the object store, a tree is built in a throwaway index, and a commit is made only when that
+ * tree differs from the branch head. The branch is moved with a compare-and-swap `update-ref`, so a crash at any
+ * point leaves either the old head or the new one, and a rerun with the same content finds the tree already
+ * committed: no duplicate commits.
+ */
+
+export interface Committer {
+  name: string;
+  email: string;
+}
+
+export interface SyncResult {
+  /** The branch head after the call. */
+  commit: string;
+  /** Whether a new commit was made. */
+  changed: boolean;
+}
+
+/** The points between steps of a sync, in order. */
+export type SyncStep = "tree-written" | "commit-written" | "ref-updated";
+
+export interface RepoStoreOptions {
+  dataDir: string;
+  committer?: Partial<Committer>;
+  logger?: Logger;
+  /**
+   * Called after each step of a sync. For tests: throwing simulates a crash at that point, and writing to the
+   * repository from here simulates a concurrent writer.
+   */
+  onSyncStep?: (step: SyncStep, ref: RepoRef) => void | Promise<void>;
+}
+
+export class RepoNotFoundError extends Error {
+  constructor(readonly ref: RepoRef) {
+    super(`${describeRef(ref)} does not exist`);
+    this.name = "RepoNotFoundError";
+  }
+}
+
+export const DEFAULT_COMMITTER: Committer = { name: "graft cluster-manager", email: "cluster-manager@graft.invalid" };
+
+const ZERO_OID = "0".repeat(40);
+const MAX_REF_UPDATE_ATTEMPTS = 5;
+
+interface TreeEntry {
+  path: string;
+  mode: "100644" | "100755";
+  /** Either the content, or a file on disk to read it from. */
+  content?: string | Buffer;
+  sourcePath?: string;
+}
+
+export class RepoStore {
+  readonly dataDir: string;
+  private readonly committer: Committer;
+  private readonly log: Logger;
+  private readonly onSyncStep: RepoStoreOptions["onSyncStep"];
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(options: RepoStoreOptions) {
+    this.dataDir = path.resolve(options.dataDir);
+    this.committer = { ...DEFAULT_COMMITTER, ...options.committer };
+    this.log = options.logger ?? silentLogger;
+    this.onSyncStep = options.onSyncStep;
+  }
+
+  // Cluster repositories: <dataDir>/repos/<uuid>.git
+
+  /** Creates the cluster's repository if it does not exist; returns its directory. Safe to call any number of times. */
+  ensureRepo(uuid: string): Promise<string> {
+    return this.ensure({ kind: "cluster", uuid });
+  }
+
+  /** Makes `main` hold exactly `files` (path → content), committing only if that differs from the current head. */
+  syncFiles(uuid: string, files: Map<string, string | Buffer>, message: string): Promise<SyncResult> {
+    return this.syncContent({ kind: "cluster", uuid }, files, message);
+  }
+
+  /** Removes the cluster's repository; false if there was none. */
+  deleteRepo(uuid: string): Promise<boolean> {
+    return this.remove({ kind: "cluster", uuid });
+  }
+
+  /** UUIDs of the existing cluster repositories, sorted. */
+  async listRepos(): Promise<string[]> {
+    const root = repoRoot(this.dataDir, "cluster");
+    const names = await readdir(root).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return [] as string[];
+      throw err;
+    });
+    return names.filter((n) => n.endsWith(".git") && isClusterUuid(n.slice(0, -4))).map((n) => n.slice(0, -4)).sort();
+  }
+
+  /** The commit `main` points at, null while the repository is empty. */
+  headCommit(uuid: string): Promise<string | null> {
+    return this.head({ kind: "cluster", uuid });
+  }
+
+  // Shared read-only repositories: <dataDir>/shared/<name>.git
+
+  ensureSharedRepo(name: string): Promise<string> {
+    return this.ensure({ kind: "shared", name });
+  }
+
+  syncSharedFiles(name: string, files: Map<string, string | Buffer>, message: string): Promise<SyncResult> {
+    return this.syncContent({ kind: "shared", name }, files, message);
+  }
+
+  /** Makes the shared repository hold exactly the files under `directory` (executable bits kept, `.git` skipped). */
+  async syncSharedFromDirectory(name: string, directory: string, message: string): Promise<SyncResult> {
+    const entries = await readTree(path.resolve(directory));
+    return this.sync({ kind: "shared", name }, entries, message);
+  }
+
+  sharedHeadCommit(name: string): Promise<string | null> {
+    return this.head({ kind: "shared", name });
+  }
+
+  deleteSharedRepo(name: string): Promise<boolean> {
+    return this.remove({ kind: "shared", name });
+  }
+
+  // Any repository
+
+  repoPath(ref: RepoRef): string {
+    return repoDir(this.dataDir, canonicalRef(ref));
+  }
+
+  async exists(ref: RepoRef): Promise<boolean> {
+    return isBareRepo(this.repoPath(ref));
+  }
+
+  private async ensure(rawRef: RepoRef): Promise<string> {
+    const ref = canonicalRef(rawRef);
+    const dir = repoDir(this.dataDir, ref);
+    return this.withLock(dir, async () => {
+      if (await isBareRepo(dir)) return dir;
+      if (await pathExists(dir)) {
+        throw new Error(`cannot create ${describeRef(ref)}: "${dir}" exists but is not a bare git repository`);
+      }
+      const root = repoRoot(this.dataDir, ref.kind);
+      await mkdir(root, { recursive: true });
+      await removeLeftovers(root, repoId(ref));
+
+      // Built under a temporary name and renamed into place, so the final path only ever holds a complete repository.
+      const tmp = await mkdtemp(path.join(root, `.tmp-${repoId(ref)}-`));
+      try {
+        await runGit(["init", "--bare", "--quiet", `--initial-branch=${DEFAULT_BRANCH}`, tmp]);
+        await runGit(["symbolic-ref", "HEAD", BRANCH_REF], { gitDir: tmp });
+        await runGit(["config", "core.logAllRefUpdates", "true"], { gitDir: tmp });
+        await runGit(["config", "http.receivepack", "false"], { gitDir: tmp });
+        await runGit(["config", "receive.denyNonFastForwards", "true"], { gitDir: tmp });
+        await rename(tmp, dir);
+      } catch (err) {
+        await rm(tmp, { recursive: true, force: true });
+        if (isRenameCollision(err) && await isBareRepo(dir)) return dir;
+        throw err;
+      }
+      this.log.info({ repo: repoId(ref), kind: ref.kind }, "created git repository");
+      return dir;
+    });
+  }
+
+  private async remove(rawRef: RepoRef): Promise<boolean> {
+    const ref = canonicalRef(rawRef);
+    const dir = repoDir(this.dataDir, ref);
+    return this.withLock(dir, async () => {
+      if (!(await pathExists(dir))) return false;
+      // Renamed away first, so readers see it vanish at once rather than half-deleted.
+      const doomed = path.join(repoRoot(this.dataDir, ref.kind), `.deleted-${repoId(ref)}-${randomBytes(4).toString("hex")}`);
+      await rename(dir, doomed);
+      await rm(doomed, { recursive: true, force: true });
+      this.log.info({ repo: repoId(ref), kind: ref.kind }, "deleted git repository");
+      return true;
+    });
+  }
+
+  private async head(rawRef: RepoRef): Promise<string | null> {
+    const ref = canonicalRef(rawRef);
+    const dir = repoDir(this.dataDir, ref);
+    if (!(await isBareRepo(dir))) throw new RepoNotFoundError(ref);
+    return (await readHead(dir))?.commit ?? null;
+  }
+
+  private syncContent(ref: RepoRef, files: Map<string, string | Buffer>, message: string): Promise<SyncResult> {
+    const entries: TreeEntry[] = [...files].map(([file, content]) => ({ path: file, mode: "100644", content }));
+    return this.sync(ref, entries, message);
+  }
+
+  private async sync(rawRef: RepoRef, entries: TreeEntry[], message: string): Promise<SyncResult> {
+    const ref = canonicalRef(rawRef);
+    for (const entry of entries) checkRepoPath(entry.path);
+    if (message.trim().length === 0) throw new Error("commit message must not be empty");
+    const dir = await this.ensure(ref);
+    return this.withLock(dir, () => this.commitTree(ref, dir, entries, message));
+  }
+
+  private async commitTree(ref: RepoRef, dir: string, entries: TreeEntry[], message: string): Promise<SyncResult> {
+    const tmpRoot = path.join(this.dataDir, "tmp");
+    await mkdir(tmpRoot, { recursive: true });
+    const work = await mkdtemp(path.join(tmpRoot, "sync-"));
+    try {
+      const tree = await writeTree(dir, work, entries);
+      await this.onSyncStep?.("tree-written", ref);
+
+      for (let attempt = 1; ; attempt++) {
+        const head = await readHead(dir);
+        if (head?.tree === tree) return { commit: head.commit, changed: false };
+
+        const commit = await this.writeCommit(dir, tree, head?.commit, message);
+        await this.onSyncStep?.("commit-written", ref);
+        try {
+          await runGit(["update-ref", "-m", "graft sync", BRANCH_REF, commit, head?.commit ?? ZERO_OID], { gitDir: dir });
+        } catch (err) {
+          // Someone moved the branch since we read it: look again (the tree may now be there already).
+          const now = await readHead(dir);
+          if (err instanceof GitCommandError && now?.commit !== head?.commit && attempt < MAX_REF_UPDATE_ATTEMPTS) continue;
+          throw err;
+        }
+        await this.onSyncStep?.("ref-updated", ref);
+        this.log.info({ repo: repoId(ref), kind: ref.kind, commit }, "committed repository content");
+        return { commit, changed: true };
+      }
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  private async writeCommit(dir: string, tree: string, parent: string | undefined, message: string): Promise<string> {
+    const { name, email } = this.committer;
+    const args = ["commit-tree", tree, ...(parent ? ["-p", parent] : [])];
+    const env = { GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: email };
+    const input = message.endsWith("\n") ? message : `${message}\n`;
+    return (await runGit(args, { gitDir: dir, env, input })).stdout.trim();
+  }
+
+  /** Serialises work on one repository within this process. */
+  private withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const settled = run.catch(() => undefined);
+    this.locks.set(key, settled);
+    void settled.then(() => {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    });
+    return run;
+  }
+}
+
+/** Hashes every blob into the repository and builds the tree in a throwaway index; returns the tree id. */
+async function writeTree(gitDir: string, work: string, entries: TreeEntry[]): Promise<string> {
+  const sources: string[] = [];
+  for (const [i, entry] of entries.entries()) {
+    if (entry.sourcePath !== undefined) {
+      sources.push(entry.sourcePath);
+    } else {
+      const file = path.join(work, `blob-${i}`);
+      await writeFile(file, entry.content ?? "");
+      sources.push(file);
+    }
+  }
+  const env = { GIT_INDEX_FILE: path.join(work, "index") };
+  if (entries.length > 0) {
+    const hashed = await runGit(["hash-object", "-w", "--no-filters", "--stdin-paths"],
+      { gitDir, input: `${sources.join("\n")}\n` });
+    const ids = hashed.stdout.trim().split("\n");
+    if (ids.length !== entries.length) throw new Error(`git hash-object returned ${ids.length} ids for ${entries.length} files`);
+    const indexInfo = entries.map((entry, i) => `${entry.mode} ${ids[i]}\t${entry.path}\0`).join("");
+    await runGit(["update-index", "-z", "--index-info"], { gitDir, env, input: indexInfo });
+  }
+  return (await runGit(["write-tree"], { gitDir, env })).stdout.trim();
+}
+
+async function readHead(gitDir: string): Promise<{ commit: string; tree: string } | null> {
+  const out = (await runGit(["for-each-ref", "--format=%(objectname) %(tree)", BRANCH_REF], { gitDir })).stdout.trim();
+  if (out === "") return null;
+  const [commit, tree] = out.split(" ");
+  if (!commit || !tree) throw new Error(`unexpected output from git for-each-ref: "${out}"`);
+  return { commit, tree };
+}
+
+/** Regular files under `root`, recursively; `.git` directories are skipped, anything else but a directory refused. */
+async function readTree(root: string): Promise<TreeEntry[]> {
+  const entries: TreeEntry[] = [];
+  async function walk(relative: string): Promise<void> {
+    const absolute = path.join(root, relative);
+    for (const child of await readdir(absolute, { withFileTypes: true })) {
+      const childRelative = relative ? `${relative}/${child.name}` : child.name;
+      if (child.name === ".git") continue;
+      if (child.isDirectory()) {
+        await walk(childRelative);
+      } else if (child.isFile()) {
+        const info = await stat(path.join(root, childRelative));
+        const mode = (info.mode & 0o111) !== 0 ? "100755" : "100644";
+        entries.push({ path: childRelative, mode, sourcePath: path.join(root, childRelative) });
+      } else {
+        throw new Error(`cannot add "${childRelative}" from "${root}": only regular files and directories are supported`);
+      }
+    }
+  }
+  await walk("");
+  return entries;
+}
+
+function checkRepoPath(file: string): void {
+  const bad = file.length === 0 || file.startsWith("/") || /[\0\n\r]/.test(file)
+    || file.split("/").some((part) => part === "" || part === "." || part === ".." || part.toLowerCase() === ".git");
+  if (bad) throw new Error(`invalid file path "${file.replace(/[\0\n\r]/g, "?")}": expected a relative path without '.', '..' or '.git' parts`);
+}
+
+async function isBareRepo(dir: string): Promise<boolean> {
+  try {
+    const [head, objects] = await Promise.all([stat(path.join(dir, "HEAD")), stat(path.join(dir, "objects"))]);
+    return head.isFile() && objects.isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function pathExists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Temporary and half-deleted directories a crash may have left for this repository. */
+async function removeLeftovers(root: string, id: string): Promise<void> {
+  for (const name of await readdir(root)) {
+    if (name.startsWith(`.tmp-${id}-`) || name.startsWith(`.deleted-${id}-`)) {
+      await rm(path.join(root, name), { recursive: true, force: true });
+    }
+  }
+}
+
+function isRenameCollision(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "EEXIST" || code === "ENOTEMPTY";
+}

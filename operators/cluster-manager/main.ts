@@ -1,0 +1,64 @@
+// `graft cluster-manager`: flags and environment → a running ClusterManager.
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { parse as parseYaml } from "yaml";
+import { parseDuration } from "../runtime/duration.js";
+import { loadKubeConfig } from "../runtime/kube.js";
+import { createLogger } from "../runtime/logger.js";
+import { stopOnSignals } from "../runtime/manager.js";
+import { parseAddr } from "../runtime/ops-server.js";
+import { ClusterManager } from "./cluster-manager.js";
+import { defaultConfig } from "./config.js";
+
+const env = (name: string) => process.env[name];
+
+export function clusterManagerCommand(): Command {
+  return new Command("cluster-manager")
+    .description("central operator: reconciles EdgeClusters, serves bootstrap scripts, Git repositories and the edge status endpoint")
+    .option("--kubeconfig <path>", "kubeconfig (default: KUBECONFIG, ~/.kube/config, then in-cluster)")
+    .addOption(new Option("--namespace <ns>", "namespace whose EdgeClusters are reconciled (default: all)").env("WATCH_NAMESPACE"))
+    .addOption(new Option("--organisation-prefix <prefix>", "Sparkplug group prefix: groups are <prefix>-<cluster name>").env("ORGANISATION_PREFIX").default("graft"))
+    .addOption(new Option("--data-dir <dir>", "directory holding the cluster Git repositories").env("DATA_DIR").default("/var/lib/graft"))
+    .addOption(new Option("--external-url <url>", "URL edge clusters reach this manager at").env("EXTERNAL_URL").makeOptionMandatory())
+    .addOption(new Option("--listen-address <addr>", "address of the public listener (Git, bootstrap, status)").env("LISTEN_ADDRESS").default(":8080"))
+    .addOption(new Option("--health-addr <addr>", "address of /healthz, /readyz and /metrics").env("HEALTH_ADDR").default(":8081"))
+    .addOption(new Option("--bootstrap-token-ttl <duration>", "lifetime of a bootstrap token").env("BOOTSTRAP_TOKEN_TTL").default("1h"))
+    .addOption(new Option("--report-timeout <duration>", "time without an edge report after which Reporting goes False").env("REPORT_TIMEOUT").default("10m"))
+    .addOption(new Option("--chart-values-file <path>", "YAML map: chart name → values template ({{name}}, {{uuid}} placeholders)").env("CHART_VALUES_FILE"))
+    .addOption(new Option("--flux-install-manifest <path>", "Flux install manifest the bootstrap script carries").env("FLUX_INSTALL_MANIFEST"))
+    .option("--concurrent <n>", "EdgeClusters reconciled in parallel", "4")
+    .option("--resync-interval <duration>", "interval at which every EdgeCluster is reconciled again", "10m")
+    .addOption(new Option("--enable-leader-election", "run the controller only in the replica holding the Lease").env("ENABLE_LEADER_ELECTION"))
+    .addOption(new Option("--leader-election-namespace <ns>", "namespace of the leader-election Lease").env("POD_NAMESPACE").default("graft-system"))
+    .option("--lease-duration <duration>", "leader-election lease duration", "15s")
+    .option("--renew-deadline <duration>", "leader-election renew deadline", "10s")
+    .option("--retry-period <duration>", "leader-election retry period", "2s")
+    .addOption(new Option("--log-level <level>", "log level").env("LOG_LEVEL").default("info").choices(["debug", "info", "warn", "error"]))
+    .action(async (o) => {
+      const log = createLogger("cluster-manager", { level: o.logLevel });
+      const config = defaultConfig({
+        watchNamespace: o.namespace || undefined,
+        organisationPrefix: o.organisationPrefix,
+        dataDir: o.dataDir,
+        externalUrl: o.externalUrl,
+        bootstrapTokenTtlMs: parseDuration(o.bootstrapTokenTtl),
+        reportTimeoutMs: parseDuration(o.reportTimeout),
+        chartValues: o.chartValuesFile ? (parseYaml(readFileSync(o.chartValuesFile, "utf8")) ?? {}) : {},
+      });
+      const manager = new ClusterManager({
+        kubeConfig: loadKubeConfig(o.kubeconfig),
+        config: { ...config, fluxInstallPath: o.fluxInstallManifest },
+        log,
+        listen: parseAddr(o.listenAddress),
+        ops: parseAddr(o.healthAddr),
+        concurrency: Number(o.concurrent),
+        resyncMs: parseDuration(o.resyncInterval),
+        leaderElection: o.enableLeaderElection ? {
+          namespace: o.leaderElectionNamespace,
+          leaseDurationMs: parseDuration(o.leaseDuration), renewDeadlineMs: parseDuration(o.renewDeadline), retryPeriodMs: parseDuration(o.retryPeriod),
+        } : undefined,
+      });
+      await manager.start();
+      stopOnSignals(manager, log);
+    });
+}

@@ -1,0 +1,68 @@
+// Shared set-up for cluster-manager tests: a real API server with the CRDs, and a manager on loopback ports.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { startControlPlane, type ControlPlane } from "../../../e2e/harness/control-plane.js";
+import { freePort } from "../../../e2e/harness/ports.js";
+import { silentLogger } from "../../runtime/logger.js";
+import { ClusterManager } from "../cluster-manager.js";
+import { defaultConfig, type ClusterManagerConfig } from "../config.js";
+
+const run = promisify(execFile);
+
+export interface ManagerFixture {
+  cp: ControlPlane;
+  manager: ClusterManager;
+  dataDir: string;
+  externalUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startManagerFixture(name: string, config: Partial<ClusterManagerConfig> = {}): Promise<ManagerFixture> {
+  const cp = await startControlPlane({ name });
+  await cp.installCrds();
+  const dataDir = mkdtempSync(join(tmpdir(), "graft-cm-"));
+  const port = await freePort();
+  const externalUrl = `http://127.0.0.1:${port}`;
+  const manager = new ClusterManager({
+    kubeConfig: cp.kubeConfig,
+    config: defaultConfig({ dataDir, externalUrl, organisationPrefix: "acme", ...config }),
+    log: silentLogger,
+    listen: { host: "127.0.0.1", port },
+    concurrency: 4,
+  });
+  await manager.start();
+  return {
+    cp, manager, dataDir, externalUrl,
+    async stop() {
+      await manager.stop();
+      await cp.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs the git CLI as a client with no user or system configuration and no prompts. */
+export async function gitClient(args: string[], cwd?: string) {
+  const home = mkdtempSync(join(tmpdir(), "graft-git-home-"));
+  try {
+    return await run("git", args, {
+      cwd, env: { PATH: process.env.PATH, HOME: home, GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" },
+    });
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+export const edgeClusterYaml = (name: string, namespace: string, spec: Record<string, unknown> = {}) => JSON.stringify({
+  apiVersion: "factoryplus.app.amrc.co.uk/v1alpha1", kind: "EdgeCluster", metadata: { name, namespace }, spec,
+});
+
+export function withCredentials(url: string, username: string, password: string): string {
+  const u = new URL(url);
+  u.username = encodeURIComponent(username);
+  u.password = encodeURIComponent(password);
+  return u.toString();
+}
