@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { bootstrapCommandCommand } from "../cluster-manager/bootstrap-command.js";
 import { clusterManagerCommand } from "../cluster-manager/main.js";
+import { edgeMonitorCommand } from "../edge-monitor/main.js";
 import { enrolCommand } from "../enrol/main.js";
 import { sealCommand } from "../seal/main.js";
 import { notImplemented } from "./not-implemented.js";
@@ -14,7 +15,7 @@ export function buildProgram(): Command {
   program.addCommand(clusterManagerCommand());
   program.addCommand(bootstrapCommandCommand());
   program.addCommand(notImplemented("edge-sync", "edge operator: pushes hosts and the Sealed Secrets certificate centrally"));
-  program.addCommand(notImplemented("edge-monitor", "edge operator: the cluster as a Sparkplug B edge node"));
+  program.addCommand(edgeMonitorCommand());
   program.addCommand(notImplemented("krbkeys", "edge operator: reconciles KerberosKey resources"));
   program.addCommand(enrolCommand());
   program.addCommand(sealCommand());

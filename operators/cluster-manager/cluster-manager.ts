@@ -14,6 +14,7 @@ import { CONTROLLER_NAME, EdgeClusterReconciler } from "./controller/edgecluster
 import { createGitHttpHandler } from "./git/git-http.js";
 import { RepoStore } from "./git/repo-store.js";
 import { startPublicServer, type PublicServer, type RouteHandler } from "./http-server.js";
+import { createSealHandler } from "./seal-endpoint.js";
 import { createStatusHandler } from "./status-endpoint.js";
 import { Counter } from "prom-client";
 
@@ -83,6 +84,7 @@ export class ClusterManager {
         client: this.client, index: this.index, log: log.child({ component: "status" }), clusterByUuid: this.clusterByUuid,
         onReport: (_uuid, method) => this.reports.inc({ method }),
       }),
+      createSealHandler({ client: this.client, repos: this.repos, log: log.child({ component: "seal" }), clusterByUuid: this.clusterByUuid }),
     ];
     this.server = await startPublicServer(handlers, { ...this.opts.listen, log });
     this.manager = new Manager({

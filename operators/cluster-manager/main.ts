@@ -10,7 +10,6 @@ import { parseAddr } from "../runtime/ops-server.js";
 import { ClusterManager } from "./cluster-manager.js";
 import { defaultConfig } from "./config.js";
 
-const env = (name: string) => process.env[name];
 
 export function clusterManagerCommand(): Command {
   return new Command("cluster-manager")

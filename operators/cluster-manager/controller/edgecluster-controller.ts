@@ -20,6 +20,7 @@ import { CrashPoint, crashPoint } from "../crash-points.js";
 import { credentialsSecretName, ensureCredentials } from "../credentials.js";
 import { generateClusterRepo } from "../git/repo-content.js";
 import type { RepoStore } from "../git/repo-store.js";
+import { SEALED_SECRETS_DIR } from "../seal-endpoint.js";
 import { withReady } from "./summarize.js";
 
 export const CONTROLLER_NAME = "cluster-manager";
@@ -159,7 +160,12 @@ export class EdgeClusterReconciler {
       chart: { name: chart, values: this.chartValues(chart, group, ec.spec.namespace, urls.central) },
       values: ec.spec.values, bare: ec.spec.bare,
     });
-    const sync = await repos.syncFiles(uuid, files, repoExisted
+    // Sealed secrets are committed by the seal endpoint; regenerating the manifests keeps them.
+    const sync = await repos.updateFiles(uuid, (current) => {
+      const next = new Map<string, string | Buffer>(files);
+      for (const [path, content] of current) if (path.startsWith(`${SEALED_SECRETS_DIR}/`)) next.set(path, content);
+      return next;
+    }, repoExisted
       ? `Update cluster "${clusterName}" (generation ${generation})`
       : `Set up cluster "${clusterName}"`);
     if (sync.changed) {

@@ -1,9 +1,10 @@
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../../runtime/logger.js";
 import { silentLogger } from "../../runtime/logger.js";
-import { GitCommandError, runGit } from "./git-cli.js";
+import { GitCommandError, isolatedGitEnv, runGit } from "./git-cli.js";
 import {
   BRANCH_REF, DEFAULT_BRANCH, canonicalRef, describeRef, isClusterUuid, repoDir, repoId, repoRoot, type RepoRef,
 } from "./repo-layout.js";
@@ -86,6 +87,24 @@ export class RepoStore {
   /** Makes `main` hold exactly `files` (path → content), committing only if that differs from the current head. */
   syncFiles(uuid: string, files: Map<string, string | Buffer>, message: string): Promise<SyncResult> {
     return this.syncContent({ kind: "cluster", uuid }, files, message);
+  }
+
+  /**
+   * Read-modify-write of the cluster's files: update gets the files at the branch head and returns the files to
+   * commit. If another writer moves the branch meanwhile, update runs again on the new head, so no change is lost.
+   */
+  updateFiles(uuid: string, update: (current: Map<string, Buffer>) => Map<string, string | Buffer> | Promise<Map<string, string | Buffer>>,
+    message: string): Promise<SyncResult> {
+    return this.update({ kind: "cluster", uuid }, update, message);
+  }
+
+  /** The cluster's files at the branch head (empty while the repository has no commit). */
+  async readFiles(uuid: string): Promise<Map<string, Buffer>> {
+    const ref = canonicalRef({ kind: "cluster", uuid });
+    const dir = repoDir(this.dataDir, ref);
+    if (!(await isBareRepo(dir))) throw new RepoNotFoundError(ref);
+    const head = await readHead(dir);
+    return head ? readFilesAt(dir, head.commit) : new Map();
   }
 
   /** Removes the cluster's repository; false if there was none. */
@@ -204,10 +223,33 @@ export class RepoStore {
     for (const entry of entries) checkRepoPath(entry.path);
     if (message.trim().length === 0) throw new Error("commit message must not be empty");
     const dir = await this.ensure(ref);
-    return this.withLock(dir, () => this.commitTree(ref, dir, entries, message));
+    return this.withLock(dir, async () => (await this.commitTree(ref, dir, entries, message)) as SyncResult);
   }
 
-  private async commitTree(ref: RepoRef, dir: string, entries: TreeEntry[], message: string): Promise<SyncResult> {
+  private async update(rawRef: RepoRef, update: (current: Map<string, Buffer>) => Map<string, string | Buffer> | Promise<Map<string, string | Buffer>>,
+    message: string): Promise<SyncResult> {
+    const ref = canonicalRef(rawRef);
+    if (message.trim().length === 0) throw new Error("commit message must not be empty");
+    const dir = await this.ensure(ref);
+    return this.withLock(dir, async () => {
+      for (let attempt = 1; ; attempt++) {
+        const head = await readHead(dir);
+        const next = await update(head ? await readFilesAt(dir, head.commit) : new Map());
+        const entries: TreeEntry[] = [...next].map(([file, content]) => ({ path: file, mode: "100644", content }));
+        for (const entry of entries) checkRepoPath(entry.path);
+        const result = await this.commitTree(ref, dir, entries, message, head);
+        if (result !== "moved") return result;
+        if (attempt >= MAX_REF_UPDATE_ATTEMPTS) throw new Error(`${describeRef(ref)}: the branch kept moving during an update`);
+      }
+    });
+  }
+
+  /**
+   * Writes the tree and moves the branch to a commit of it. With expectedHead, the content was computed from that
+   * head, so a moved branch returns "moved" (the caller recomputes) instead of committing over the other change.
+   */
+  private async commitTree(ref: RepoRef, dir: string, entries: TreeEntry[], message: string,
+    expectedHead?: { commit: string; tree: string } | null): Promise<SyncResult | "moved"> {
     const tmpRoot = path.join(this.dataDir, "tmp");
     await mkdir(tmpRoot, { recursive: true });
     const work = await mkdtemp(path.join(tmpRoot, "sync-"));
@@ -217,6 +259,7 @@ export class RepoStore {
 
       for (let attempt = 1; ; attempt++) {
         const head = await readHead(dir);
+        if (expectedHead !== undefined && head?.commit !== expectedHead?.commit) return "moved";
         if (head?.tree === tree) return { commit: head.commit, changed: false };
 
         const commit = await this.writeCommit(dir, tree, head?.commit, message);
@@ -226,6 +269,7 @@ export class RepoStore {
         } catch (err) {
           // Someone moved the branch since we read it: look again (the tree may now be there already).
           const now = await readHead(dir);
+          if (err instanceof GitCommandError && now?.commit !== head?.commit && expectedHead !== undefined) return "moved";
           if (err instanceof GitCommandError && now?.commit !== head?.commit && attempt < MAX_REF_UPDATE_ATTEMPTS) continue;
           throw err;
         }
@@ -281,6 +325,46 @@ async function writeTree(gitDir: string, work: string, entries: TreeEntry[]): Pr
     await runGit(["update-index", "-z", "--index-info"], { gitDir, env, input: indexInfo });
   }
   return (await runGit(["write-tree"], { gitDir, env })).stdout.trim();
+}
+
+/** Every file of a commit's tree: path → content (one `git cat-file --batch` for all blobs). */
+async function readFilesAt(gitDir: string, commit: string): Promise<Map<string, Buffer>> {
+  const listing = (await runGit(["ls-tree", "-r", "-z", "--full-tree", commit], { gitDir })).stdout;
+  const blobs = listing.split("\0").filter(Boolean).map((line) => {
+    const tab = line.indexOf("\t");
+    const [, type, oid] = line.slice(0, tab).split(" ");
+    return { path: line.slice(tab + 1), type, oid: oid! };
+  }).filter((b) => b.type === "blob");
+  const files = new Map<string, Buffer>();
+  if (blobs.length === 0) return files;
+  const out = await catFileBatch(gitDir, blobs.map((b) => b.oid));
+  blobs.forEach((b, i) => files.set(b.path, out[i]!));
+  return files;
+}
+
+function catFileBatch(gitDir: string, oids: string[]): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("git", ["--git-dir", gitDir, "cat-file", "--batch"], { env: isolatedGitEnv(), stdio: ["pipe", "pipe", "pipe"] });
+    const chunks: Buffer[] = [];
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => chunks.push(c));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`git cat-file --batch failed: ${stderr.trim()}`));
+      const all = Buffer.concat(chunks);
+      const out: Buffer[] = [];
+      let pos = 0;
+      for (let i = 0; i < oids.length; i++) {
+        const nl = all.indexOf(0x0a, pos);
+        const size = Number(all.subarray(pos, nl).toString().split(" ")[2]);
+        out.push(all.subarray(nl + 1, nl + 1 + size));
+        pos = nl + 1 + size + 1;
+      }
+      resolve(out);
+    });
+    child.stdin.end(`${oids.join("\n")}\n`);
+  });
 }
 
 async function readHead(gitDir: string): Promise<{ commit: string; tree: string } | null> {

@@ -20,8 +20,9 @@ export interface ManagerFixture {
   stop(): Promise<void>;
 }
 
-export async function startManagerFixture(name: string, config: Partial<ClusterManagerConfig> = {}): Promise<ManagerFixture> {
-  const cp = await startControlPlane({ name });
+export async function startManagerFixture(name: string, config: Partial<ClusterManagerConfig> = {},
+  users?: Record<string, string[]>): Promise<ManagerFixture> {
+  const cp = await startControlPlane({ name, users });
   await cp.installCrds();
   const dataDir = mkdtempSync(join(tmpdir(), "graft-cm-"));
   const port = await freePort();

@@ -1,0 +1,134 @@
+// `graft edge-monitor`: runs the cluster's Sparkplug B edge node until SIGTERM/SIGINT, then publishes the NDEATH,
+// disconnects and exits 0.
+import { readFileSync } from "node:fs";
+import * as k8s from "@kubernetes/client-node";
+import { Command } from "commander";
+import type { LevelWithSilent } from "pino";
+import { createLogger, type Logger } from "../runtime/logger.js";
+import { FileBdSeqStore, MemoryBdSeqStore, type BdSeqStore } from "./bdseq-store.js";
+import { DEFAULTS, MonitorConfigError, resolveMonitorConfig, SETTINGS, type BdSeqStoreConfig, type MonitorFlags } from "./config.js";
+import { ConfigMapBdSeqStore } from "./configmap-bdseq-store.js";
+import { EdgeMonitor } from "./edge-monitor.js";
+import { startEndpoints } from "./http-endpoints.js";
+
+const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+/** After a clean stop the process ends by itself; this only catches a handle some library left open. */
+const EXIT_GRACE_MS = 2_000;
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+const DESCRIPTIONS: Record<keyof MonitorFlags, string> = {
+  clusterUuid: "UUID of this edge cluster (the link target in the NBIRTH)",
+  clusterName: "name of this edge cluster",
+  organisationPrefix: "ACS organisation prefix; with the cluster name it gives the default Sparkplug group <prefix>-<name>",
+  sparkplugGroup: "Sparkplug Group ID of the cluster",
+  nodeId: "Sparkplug Edge Node ID",
+  instanceUuid: "Instance_UUID of this monitor (default: derived from the cluster UUID)",
+  mqttUrl: "broker URL, e.g. mqtts://mqtt.example.com:8883",
+  mqttUsername: "broker user name",
+  mqttPasswordFile: "file holding the broker password (or set MQTT_PASSWORD)",
+  mqttCaFile: "PEM bundle of the CAs trusted for the broker's TLS certificate",
+  mqttClientId: "MQTT client id (default: graft-mon-<random>)",
+  mqttProtocolVersion: "MQTT protocol: 3.1.1 or 5",
+  mqttKeepalive: "MQTT keep-alive interval",
+  bdseqStore: "where bdSeq survives restarts: configmap, file or memory (tests only)",
+  bdseqFile: "bdSeq file for --bdseq-store file",
+  bdseqConfigmap: "ConfigMap owned by the monitor for --bdseq-store configmap",
+  namespace: "namespace of that ConfigMap (default: the Pod's namespace)",
+  healthAddr: "address of /healthz and /readyz",
+  metricsAddr: "address of /metrics",
+  minRetryDelay: "first reconnect delay",
+  maxRetryDelay: "longest reconnect delay",
+};
+
+export function edgeMonitorCommand(): Command {
+  const cmd = new Command("edge-monitor")
+    .description("Run this edge cluster's Sparkplug B edge node (NBIRTH/NDEATH with a persistent bdSeq, rebirth on request)");
+  for (const key of Object.keys(SETTINGS) as (keyof MonitorFlags)[]) {
+    const [flag, envName] = SETTINGS[key];
+    const fallback = (DEFAULTS as Record<string, string>)[key];
+    cmd.option(`${flag} <value>`, `${DESCRIPTIONS[key]} (env ${envName}${fallback ? `, default "${fallback}"` : ""})`);
+  }
+  cmd.option("--log-level <level>", "trace, debug, info, warn, error or silent (env LOG_LEVEL, default \"info\")");
+  cmd.action(async (opts: MonitorFlags & { logLevel?: string }) => {
+    const env = { ...process.env };
+    if (!env.POD_NAMESPACE && !env.CLUSTER_NAMESPACE) {
+      const namespace = readOptional(SERVICE_ACCOUNT_NAMESPACE_FILE);
+      if (namespace) env.POD_NAMESPACE = namespace;
+    }
+    const level = opts.logLevel ?? env.LOG_LEVEL ?? "info";
+    if (!LOG_LEVELS.includes(level)) cmd.error(`error: log level "${level}" must be one of ${LOG_LEVELS.join(", ")}`, { exitCode: 2 });
+    try {
+      await runEdgeMonitor(opts, env, { level: level as LevelWithSilent });
+    } catch (err) {
+      if (err instanceof MonitorConfigError) cmd.error(`error: ${err.message}`, { exitCode: 2 });
+      throw err;
+    }
+    process.exitCode = 0;
+    setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
+  });
+  return cmd;
+}
+
+/** Runs the monitor and its HTTP endpoints until the first SIGTERM or SIGINT, then stops both. */
+export async function runEdgeMonitor(flags: MonitorFlags, env: Record<string, string | undefined>, opts: { level?: LevelWithSilent } = {}): Promise<void> {
+  const config = resolveMonitorConfig(flags, env);
+  const log = createLogger("edge-monitor", opts.level ? { level: opts.level } : {});
+  const monitor = new EdgeMonitor({ config, bdSeqStore: openBdSeqStore(config.bdSeqStore), logger: log });
+  const signal = nextTerminationSignal(log);
+  const endpoints = await startEndpoints({
+    healthAddr: config.healthAddr,
+    metricsAddr: config.metricsAddr,
+    isReady: () => monitor.isReady(),
+    registry: monitor.metrics.registry,
+  });
+  log.info({ health: endpoints.health, metrics: endpoints.metrics }, "serving health and metrics");
+  try {
+    await monitor.start();
+    log.info({ signal: await signal }, "stopping on signal");
+    await monitor.stop();
+  } finally {
+    await endpoints.close();
+  }
+}
+
+export function openBdSeqStore(config: BdSeqStoreConfig): BdSeqStore {
+  switch (config.kind) {
+    case "file":
+      return new FileBdSeqStore(config.path);
+    case "memory":
+      return new MemoryBdSeqStore();
+    case "configmap": {
+      const kc = new k8s.KubeConfig();
+      kc.loadFromDefault();
+      return new ConfigMapBdSeqStore({ core: kc.makeApiClient(k8s.CoreV1Api), namespace: config.namespace, name: config.name });
+    }
+  }
+}
+
+function nextTerminationSignal(log: Logger): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      // A second signal while stopping means "now": skip the graceful NDEATH.
+      const force = (again: NodeJS.Signals) => {
+        log.warn({ signal: again }, "second signal: exiting at once");
+        process.exit(1);
+      };
+      process.once("SIGTERM", force);
+      process.once("SIGINT", force);
+      resolve(signal);
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
+
+function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,86 @@
+// A real Mosquitto broker (Debian package `mosquitto`) for tests, on a loopback port with a generated config.
+// Test helper: never used by the monitor itself.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { eventually } from "../../../e2e/harness/eventually.js";
+import { freePort } from "../../../e2e/harness/ports.js";
+import { startProcess, type ManagedProcess } from "../../../e2e/harness/process.js";
+
+export interface MosquittoOptions {
+  /** Extra lines for the listener (e.g. TLS certificate settings, `allow_anonymous false`, `password_file`). */
+  listenerConfig?: string[];
+  /** Scheme of the URL handed out (mqtts for a TLS listener). */
+  scheme?: "mqtt" | "mqtts";
+}
+
+export interface Mosquitto {
+  readonly port: number;
+  readonly url: string;
+  readonly dir: string;
+  /** Stops the broker (SIGTERM; it saves its persistent sessions). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port with the same config and persistence file. */
+  start(): Promise<void>;
+  /** Stops it for good and removes its directory. */
+  dispose(): Promise<void>;
+}
+
+export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosquitto> {
+  const dir = mkdtempSync(join(tmpdir(), "graft-mosquitto-"));
+  const port = await freePort();
+  const config = join(dir, "mosquitto.conf");
+  writeFileSync(config, [
+    // Without this Mosquitto started as root drops to the "mosquitto" user, which cannot write the temp dir.
+    `user ${userInfo().username}`,
+    "per_listener_settings true",
+    `listener ${port} 127.0.0.1`,
+    ...(opts.listenerConfig ?? ["allow_anonymous true"]),
+    // Sessions (and QoS 0 messages for offline persistent subscribers) survive a broker restart, so a test's
+    // subscriber misses nothing published while it was reconnecting.
+    "persistence true",
+    `persistence_location ${dir}/`,
+    "queue_qos0_messages true",
+    "log_type error", "log_type warning", "log_type notice", "log_type information",
+    "log_dest stderr",
+    "",
+  ].join("\n"));
+
+  let proc: ManagedProcess | undefined;
+  const start = async () => {
+    const p = startProcess("mosquitto", ["-c", config], { logFile: join(dir, "mosquitto.log") });
+    proc = p;
+    await eventually(async () => {
+      if (p.child.exitCode !== null) throw new Error(`mosquitto exited with ${p.child.exitCode}: see ${join(dir, "mosquitto.log")}`);
+      return tcpReachable(port);
+    }, { timeoutMs: 15_000, intervalMs: 50, message: `mosquitto did not listen on 127.0.0.1:${port}` });
+  };
+  const stop = async () => {
+    await proc?.stop(5_000);
+    proc = undefined;
+  };
+  await start();
+  return {
+    port,
+    url: `${opts.scheme ?? "mqtt"}://127.0.0.1:${port}`,
+    dir,
+    stop,
+    start,
+    async dispose() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function tcpReachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
