@@ -3,7 +3,7 @@
 // control-plane binaries are built (cached outside the checkout), then runs every *.test.ts with node:test.
 // Arguments, when given, are path substrings that select test files (`npm test -- edge-sync`).
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -39,10 +39,21 @@ if (!quick) {
   run("npx", ["eslint", "."]);
 }
 
-console.log("== control-plane binaries (built once from pinned Go modules, then cached)");
-const assets = run("sh", ["e2e/assets/build-k8s.sh"], { capture: true }).trim().split("\n").pop();
-process.env.GRAFT_K8S_ASSETS = assets;
-console.log(`   using ${assets}`);
+// Real components built from pinned Go modules, once, into ~/.cache/graft; test files then only look them up.
+const assets = [
+  ["control plane (etcd, kube-apiserver, kubectl)", "e2e/assets/build-k8s.sh", (dir) => { process.env.GRAFT_K8S_ASSETS = dir; }],
+  ["kubeseal", "e2e/assets/build-kubeseal.sh", (dir) => { process.env.KUBESEAL_BIN = `${dir}/kubeseal`; }],
+  ["Flux source- and kustomize-controller", "e2e/assets/build-flux.sh", (dir) => { process.env.GRAFT_FLUX_ASSETS = dir; }],
+  ["helm", "e2e/assets/build-helm.sh", (path) => { process.env.GRAFT_HELM = path; }],
+];
+for (const [what, script, use] of assets) {
+  if (!existsSync(join(root, script))) continue;
+  const started = Date.now();
+  console.log(`== ${what}: ${script}`);
+  const dir = run("sh", [script], { capture: true }).trim().split("\n").pop();
+  use(dir);
+  console.log(`   ${dir} (${Math.round((Date.now() - started) / 1000)} s)`);
+}
 
 const files = findTests(join(root, "operators")).concat(findTests(join(root, "e2e")))
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))

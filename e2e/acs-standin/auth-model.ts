@@ -1,0 +1,108 @@
+import { randomUUID } from "node:crypto";
+import { isUuid } from "./http-util.js";
+import { Meta } from "./configdb-model.js";
+
+/**
+ * The Auth service's state: grants (ACEs) and Kerberos identities of principals, with the statuses ACS answers:
+ * a new grant 201, an identical one 200 (same UUID), the same principal/permission/target with another `plural`
+ * 409; a Kerberos name held by another principal (or a principal that already has another name) 409.
+ */
+
+export interface GrantRecord {
+  uuid: string;
+  principal: string;
+  permission: string;
+  target: string;
+  plural: boolean;
+}
+
+export class AuthModel {
+  private readonly grants = new Map<string, GrantRecord>();
+  private readonly kerberos = new Map<string, string>();
+
+  /** `rootUpn` passes every permission check, as the ACS root principal does. */
+  constructor(readonly rootUpn: string) {}
+
+  addGrant(body: unknown): { status: number; uuid?: string } {
+    const grant = parseGrant(body);
+    if (!grant) return { status: 422 };
+    for (const g of this.grants.values()) {
+      if (g.principal === grant.principal && g.permission === grant.permission && g.target === grant.target) {
+        return g.plural === grant.plural ? { status: 200, uuid: g.uuid } : { status: 409 };
+      }
+    }
+    const uuid = randomUUID();
+    this.grants.set(uuid, { uuid, ...grant });
+    return { status: 201, uuid };
+  }
+
+  getGrant(uuid: string): GrantRecord | undefined {
+    return this.grants.get(uuid);
+  }
+
+  listGrants(): GrantRecord[] {
+    return [...this.grants.values()];
+  }
+
+  deleteGrant(uuid: string): number {
+    return this.grants.delete(uuid) ? 204 : 404;
+  }
+
+  /** UUIDs of grants matching every given field, or 422 for a malformed filter. */
+  findGrants(filter: unknown): string[] | 422 {
+    if (typeof filter !== "object" || filter === null || Array.isArray(filter)) return 422;
+    const f = filter as Partial<Record<keyof GrantRecord, unknown>>;
+    for (const key of ["principal", "permission", "target"] as const) {
+      if (f[key] != null && !isUuid(f[key])) return 422;
+    }
+    if (f.plural != null && typeof f.plural !== "boolean") return 422;
+    const matches = (got: unknown, want: unknown) => want == null || got === want;
+    return this.listGrants()
+      .filter((g) => matches(g.principal, f.principal) && matches(g.permission, f.permission)
+        && matches(g.target, f.target) && matches(g.plural, f.plural))
+      .map((g) => g.uuid);
+  }
+
+  setKerberos(principal: string, name: unknown): number {
+    if (typeof name !== "string" || !/^[^@\s]+@[^@\s]+$/.test(name)) return 422;
+    const current = this.kerberos.get(principal);
+    if (current === name) return 204;
+    if (current !== undefined || this.principalOf(name) !== undefined) return 409;
+    this.kerberos.set(principal, name);
+    return 204;
+  }
+
+  getKerberos(principal: string): string | undefined {
+    return this.kerberos.get(principal);
+  }
+
+  deleteKerberos(principal: string): number {
+    return this.kerberos.delete(principal) ? 204 : 404;
+  }
+
+  principalOf(upn: string): string | undefined {
+    for (const [principal, name] of this.kerberos) if (name === upn) return principal;
+    return undefined;
+  }
+
+  /**
+   * Whether the caller holds the permission on the target: the root principal always; otherwise a grant to the
+   * caller's principal for that permission whose target is the object itself, the wildcard, or (plural) a class
+   * that has the object as a direct member.
+   */
+  permitted(upn: string, permission: string, target: string, membersOf: (klass: string) => string[] | null): boolean {
+    if (upn === this.rootUpn) return true;
+    const principal = this.principalOf(upn);
+    if (!principal) return false;
+    return this.listGrants().some((g) => g.principal === principal && g.permission === permission
+      && (g.target === target || g.target === Meta.Wildcard || (g.plural && (membersOf(g.target) ?? []).includes(target))));
+  }
+}
+
+function parseGrant(body: unknown): Omit<GrantRecord, "uuid"> | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const { principal, permission, target, plural } = body as Record<string, unknown>;
+  if (!isUuid(principal) || !isUuid(permission) || !isUuid(target)) return undefined;
+  if (plural !== undefined && typeof plural !== "boolean") return undefined;
+  return { principal, permission, target, plural: plural ?? false };
+}

@@ -1,0 +1,100 @@
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { sendJson } from "./http-util.js";
+
+/**
+ * Who is calling: the stand-in's password store plays the KDC (Basic credentials are checked against it, usernames
+ * without a realm get `@<realm>` appended), and each service issues its own Bearer tokens from `POST /token`, valid
+ * only at that service and only until their expiry.
+ */
+
+export class Realm {
+  private readonly passwords = new Map<string, string>();
+
+  constructor(readonly name: string) {}
+
+  /** The full principal name: `user` becomes `user@REALM`. */
+  upn(username: string): string {
+    return username.includes("@") ? username : `${username}@${this.name}`;
+  }
+
+  setPassword(username: string, password: string): string {
+    const upn = this.upn(username);
+    this.passwords.set(upn, password);
+    return upn;
+  }
+
+  /** The principal if the password is right, else null. */
+  verify(username: string, password: string): string | null {
+    const upn = this.upn(username);
+    return this.passwords.get(upn) === password ? upn : null;
+  }
+}
+
+/** The header syntax ACS accepts (`<scheme> <credentials>`). */
+const AUTH_HEADER_RE = /^([A-Za-z]+) +([A-Za-z0-9._~+/=-]+)$/;
+
+export class ServiceTokens {
+  private readonly tokens = new Map<string, { upn: string; expiry: number }>();
+  /** Tokens issued so far (each `POST /token` that succeeded). */
+  logins = 0;
+
+  constructor(readonly service: string, private readonly realm: Realm, private readonly lifetimeMs: () => number) {}
+
+  issue(upn: string): { token: string; expiry: number } {
+    // Base64 without padding: the characters ACS's notify/v2 token pattern allows.
+    const token = randomBytes(48).toString("base64");
+    const expiry = Date.now() + this.lifetimeMs();
+    this.tokens.set(token, { upn, expiry });
+    this.logins += 1;
+    return { token, expiry };
+  }
+
+  /** The principal a token was issued to, or null if unknown, revoked or expired. */
+  verify(token: string): string | null {
+    const entry = this.tokens.get(token);
+    if (!entry) return null;
+    if (entry.expiry <= Date.now()) {
+      this.tokens.delete(token);
+      return null;
+    }
+    return entry.upn;
+  }
+
+  revokeAll(): void {
+    this.tokens.clear();
+  }
+
+  /** The caller's principal from `Authorization: Basic` or `Bearer`, or null. */
+  authenticate(req: IncomingMessage): string | null {
+    const match = AUTH_HEADER_RE.exec(req.headers.authorization ?? "");
+    if (!match) return null;
+    const [, scheme, credentials] = match as unknown as [string, string, string];
+    if (scheme === "Bearer") return this.verify(credentials);
+    if (scheme !== "Basic") return null;
+    const decoded = /^([^:]+):(.+)$/s.exec(Buffer.from(credentials, "base64").toString("utf8"));
+    return decoded ? this.realm.verify(decoded[1]!, decoded[2]!) : null;
+  }
+}
+
+export function challenge(res: ServerResponse): void {
+  res.writeHead(401, { "www-authenticate": 'Basic realm="Factory+"' });
+  res.end();
+}
+
+/**
+ * Authenticates a request, answering 401 itself when that fails, and serves `POST /token`. Returns the principal
+ * for the service's own routes, or null when the request has been answered.
+ */
+export function authenticateRequest(tokens: ServiceTokens, req: IncomingMessage, res: ServerResponse): string | null {
+  const upn = tokens.authenticate(req);
+  if (!upn) {
+    challenge(res);
+    return null;
+  }
+  if (req.method === "POST" && (req.url ?? "").split("?")[0] === "/token") {
+    sendJson(res, 200, tokens.issue(upn));
+    return null;
+  }
+  return upn;
+}

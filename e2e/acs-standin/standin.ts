@@ -1,0 +1,152 @@
+/**
+ * ACS stand-in: a test double of the documented ACS protocol (acs-contract.md §2–§3), not an ACS implementation.
+ *
+ * It implements exactly the behaviour graft's ACS clients rely on, on loopback ports, one HTTP server per service so
+ * a token is valid only at the service that issued it:
+ * - Directory: `GET /v1/service/<service uuid>` → `[{service, device, url}]` (empty for unknown services).
+ * - Every service: `POST /token` with Basic credentials → `{token, expiry}`; Basic or Bearer on every request, 401
+ *   with `WWW-Authenticate: Basic` otherwise. Passwords live in the stand-in's own store (the KDC's role).
+ * - ConfigDB v2 REST (configdb-http.ts) over an in-memory model (configdb-model.ts) and notify/v2 (notify-server.ts).
+ * - Auth v2: grants, Kerberos identities, whoami (auth-http.ts, auth-model.ts).
+ * - Git smart HTTP at `/uuid/<repo uuid>` over `git http-backend` (git-server.ts).
+ *
+ * Deliberate simplifications, so nobody mistakes them for ACS behaviour: ACLs are enforced only for Git (Pull/Push
+ * grants); ConfigDB and Auth accept any authenticated caller. The Registration application is read-only (405 on
+ * writes). SEARCH filters are not implemented. The admin user is the root principal and passes every check.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { App, Class, Service } from "../../operators/api/constants.js";
+import { AuthModel } from "./auth-model.js";
+import { authHandler } from "./auth-http.js";
+import { ConfigDbModel, Meta, type Validator } from "./configdb-model.js";
+import { configDbHandler } from "./configdb-http.js";
+import { gitHandler, repoPath } from "./git-server.js";
+import { isUuid, listenLoopback, pathSegments, sendJson, sendStatus, type Listening } from "./http-util.js";
+import { authenticateRequest, Realm, ServiceTokens } from "./identity.js";
+import { NotifyServer } from "./notify-server.js";
+
+export type StandinService = "directory" | "configdb" | "auth" | "git";
+
+export interface AcsStandinOptions {
+  /** Kerberos realm appended to usernames without one. Default `GRAFT.TEST`. */
+  realm?: string;
+  /** Lifetime of issued tokens. Default one hour. */
+  tokenLifetimeMs?: number;
+  /** Schema checks per application UUID: a PUT/PATCH whose result fails gets 422. */
+  schemas?: Record<string, Validator>;
+  /** Further Directory entries (service UUID → URL), e.g. an MQTT broker. */
+  directory?: Record<string, string>;
+}
+
+export interface AcsStandin {
+  urls: Record<StandinService, string>;
+  realm: string;
+  /** The root principal: a Kerberos identity mapped to `principal` that passes every permission check. */
+  adminUser: { username: string; password: string; upn: string; principal: string };
+  /** Adds a user (or changes its password) in the stand-in's password store; returns the full principal name. */
+  addUser(username: string, password: string): { upn: string };
+  /** The ConfigDB state: inspect it, or change it directly (changes are notified like API writes). */
+  configdb: ConfigDbModel;
+  /** The Auth state: grants and Kerberos identities. */
+  auth: AuthModel;
+  /** Where the bare repository for a repo UUID lives (it exists after first use). */
+  gitRepoPath(uuid: string): string;
+  /** How many tokens a service has issued. */
+  logins(service: StandinService): number;
+  /** Forgets issued tokens (of one service or all), so the next request with one gets 401. */
+  revokeTokens(service?: StandinService): void;
+  /** Cuts every notify/v2 connection abruptly; with refuseNew, new ones get 503 until allowNotifyConnections(). */
+  dropNotifyConnections(options?: { refuseNew?: boolean }): number;
+  allowNotifyConnections(): void;
+  /** notify/v2 connections that have authenticated and are still open. */
+  notifyConnections(): number;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_TOKEN_LIFETIME_MS = 60 * 60_000;
+
+export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<AcsStandin> {
+  const realm = new Realm(options.realm ?? "GRAFT.TEST");
+  const tokenLifetime = options.tokenLifetimeMs ?? DEFAULT_TOKEN_LIFETIME_MS;
+  const tokens = {
+    directory: new ServiceTokens("directory", realm, () => tokenLifetime),
+    configdb: new ServiceTokens("configdb", realm, () => tokenLifetime),
+    auth: new ServiceTokens("auth", realm, () => tokenLifetime),
+    git: new ServiceTokens("git", realm, () => tokenLifetime),
+  } satisfies Record<StandinService, ServiceTokens>;
+
+  const admin = { username: "admin", password: randomBytes(12).toString("hex"), principal: randomUUID() };
+  const adminUpn = realm.setPassword(admin.username, admin.password);
+  const configdb = new ConfigDbModel(new Map(Object.entries(options.schemas ?? {})));
+  seedObjects(configdb);
+  const auth = new AuthModel(adminUpn);
+  auth.setKerberos(admin.principal, adminUpn);
+
+  const dataDir = await mkdtemp(path.join(tmpdir(), "graft-acs-standin-"));
+  const servers: Listening[] = [];
+  const notify = new NotifyServer(configdb, tokens.configdb);
+  try {
+    const configdbServer = await listenLoopback(configDbHandler(configdb, tokens.configdb));
+    servers.push(configdbServer);
+    notify.attach(configdbServer.server);
+    const authServer = await listenLoopback(authHandler(auth, tokens.auth));
+    servers.push(authServer);
+    const gitServer = await listenLoopback(gitHandler({ dataDir, tokens: tokens.git, configDb: configdb, auth }));
+    servers.push(gitServer);
+
+    const providers: Record<string, string> = {
+      [Service.ConfigDB]: configdbServer.url,
+      [Service.Auth]: authServer.url,
+      [Service.Git]: gitServer.url,
+      ...options.directory,
+    };
+    const directoryServer = await listenLoopback(async (req, res) => {
+      if (!authenticateRequest(tokens.directory, req, res)) return;
+      const [version, kind, uuid, ...rest] = pathSegments(req);
+      if (req.method !== "GET" || version !== "v1" || kind !== "service" || !uuid || rest.length > 0) {
+        return sendStatus(res, 404);
+      }
+      const url = isUuid(uuid) ? providers[uuid] : undefined;
+      sendJson(res, 200, url ? [{ service: uuid, device: null, url }] : []);
+    });
+    servers.push(directoryServer);
+    providers[Service.Directory] = directoryServer.url;
+
+    return {
+      urls: { directory: directoryServer.url, configdb: configdbServer.url, auth: authServer.url, git: gitServer.url },
+      realm: realm.name,
+      adminUser: { ...admin, upn: adminUpn },
+      addUser: (username, password) => ({ upn: realm.setPassword(username, password) }),
+      configdb,
+      auth,
+      gitRepoPath: (uuid) => repoPath(dataDir, uuid),
+      logins: (service) => tokens[service].logins,
+      revokeTokens: (service) => {
+        for (const [name, issuer] of Object.entries(tokens)) if (!service || service === name) issuer.revokeAll();
+      },
+      dropNotifyConnections: (opts) => notify.dropConnections(opts),
+      allowNotifyConnections: () => notify.allowConnections(),
+      notifyConnections: () => notify.authenticatedConnections(),
+      stop: async () => {
+        await notify.close();
+        await Promise.all(servers.map((s) => s.close()));
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await notify.close();
+    await Promise.all(servers.map((s) => s.close()));
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** What an ACS installation has registered before graft runs: its applications, classes and services. */
+function seedObjects(configdb: ConfigDbModel): void {
+  for (const app of Object.values(App)) configdb.register(app, Meta.AppClass);
+  for (const klass of Object.values(Class)) configdb.register(klass, Meta.ClassClass);
+  for (const service of Object.values(Service)) configdb.register(service, Meta.ServiceClass);
+}
