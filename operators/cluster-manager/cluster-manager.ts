@@ -14,13 +14,15 @@ import { CONTROLLER_NAME, EdgeClusterReconciler } from "./controller/edgecluster
 import { createGitHttpHandler } from "./git/git-http.js";
 import { RepoStore } from "./git/repo-store.js";
 import { startPublicServer, type PublicServer, type RouteHandler } from "./http-server.js";
+import { DEFAULT_FLUX_INSTALL } from "./bootstrap-script.js";
+import { DEFAULT_CHART_DIR, publishHelmCharts } from "./helm-charts.js";
 import { createSealHandler } from "./seal-endpoint.js";
 import { createStatusHandler } from "./status-endpoint.js";
 import { Counter } from "prom-client";
 
 export interface ClusterManagerOptions {
   kubeConfig: k8s.KubeConfig;
-  config: ClusterManagerConfig & { fluxInstallPath?: string };
+  config: ClusterManagerConfig & { fluxInstallPath?: string; chartDir?: string };
   log: Logger;
   listen: { host: string; port: number };
   ops?: { host?: string; port: number };
@@ -68,6 +70,8 @@ export class ClusterManager {
 
   async start(): Promise<void> {
     const { log, config } = this.opts;
+    const published = await publishHelmCharts(this.repos, config.chartDir ?? DEFAULT_CHART_DIR, config.fluxInstallPath ?? DEFAULT_FLUX_INSTALL);
+    if (published.changed) log.info({ commit: published.commit }, "published the helm-charts repository");
     await this.index.start();
     // Every replica serves reads; the informer gives the HTTP handlers the EdgeClusters without API calls.
     this.reconciler.informer.start();

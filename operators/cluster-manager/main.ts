@@ -25,6 +25,7 @@ export function clusterManagerCommand(): Command {
     .addOption(new Option("--report-timeout <duration>", "time without an edge report after which Reporting goes False").env("REPORT_TIMEOUT").default("10m"))
     .addOption(new Option("--chart-values-file <path>", "YAML map: chart name → values template ({{name}}, {{uuid}} placeholders)").env("CHART_VALUES_FILE"))
     .addOption(new Option("--flux-install-manifest <path>", "Flux install manifest the bootstrap script carries").env("FLUX_INSTALL_MANIFEST"))
+    .addOption(new Option("--chart-dir <dir>", "edge-cluster Helm chart published in the shared helm-charts repository").env("CHART_DIR"))
     .option("--concurrent <n>", "EdgeClusters reconciled in parallel", "4")
     .option("--resync-interval <duration>", "interval at which every EdgeCluster is reconciled again", "10m")
     .addOption(new Option("--enable-leader-election", "run the controller only in the replica holding the Lease").env("ENABLE_LEADER_ELECTION"))
@@ -46,7 +47,7 @@ export function clusterManagerCommand(): Command {
       });
       const manager = new ClusterManager({
         kubeConfig: loadKubeConfig(o.kubeconfig),
-        config: { ...config, fluxInstallPath: o.fluxInstallManifest },
+        config: { ...config, fluxInstallPath: o.fluxInstallManifest, chartDir: o.chartDir },
         log,
         listen: parseAddr(o.listenAddress),
         ops: parseAddr(o.healthAddr),

@@ -183,3 +183,12 @@ test("deletion tears down repository and credentials of that cluster only", asyn
     .filter((e: { regarding: { name: string } }) => e.regarding.name === "plant-c").map((e: { reason: string }) => e.reason);
   assert.ok(events.includes("RepositoryDeleted") && events.includes("CredentialsDeleted"), `teardown events: ${events}`);
 });
+
+test("the shared helm-charts repository holds the edge-cluster chart and Flux, readable with any cluster's credentials", async () => {
+  const ec = await getEc("plant-a");
+  const creds = await credentialsOf(ec);
+  const charts = await clone(`${f.externalUrl}/shared/helm-charts`, creds.gitUsername, creds.gitPassword);
+  assert.match(charts.read("edge-cluster/Chart.yaml"), /name: edge-cluster/);
+  assert.match(charts.read("flux-system/gotk-components.yaml"), /kind: CustomResourceDefinition/);
+  await assert.rejects(clone(`${f.externalUrl}/shared/helm-charts`, creds.gitUsername, "wrong"), /401|Authentication failed|could not read/i);
+});

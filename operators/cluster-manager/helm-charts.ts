@@ -1,0 +1,28 @@
+// The shared `helm-charts` repository every edge cluster's Flux reads: the edge-cluster chart under `edge-cluster/`
+// (the HelmRelease's chart path) and Flux's own manifests under `flux-system/` (the flux-system Kustomization).
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { RepoStore } from "./git/repo-store.js";
+
+export const HELM_CHARTS_REPO = "helm-charts";
+export const DEFAULT_CHART_DIR = fileURLToPath(new URL("../../config/edge-cluster", import.meta.url));
+
+function filesUnder(dir: string, prefix: string, out: Map<string, Buffer>): Map<string, Buffer> {
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) out.set(`${prefix}/${relative(dir, p).split("\\").join("/")}`, readFileSync(p));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Commits the chart and the Flux manifests to the shared repository (no commit when nothing changed). */
+export async function publishHelmCharts(repos: RepoStore, chartDir: string, fluxInstallPath: string) {
+  const files = filesUnder(chartDir, "edge-cluster", new Map());
+  files.set("flux-system/gotk-components.yaml", readFileSync(fluxInstallPath));
+  return repos.syncSharedFiles(HELM_CHARTS_REPO, files, "Publish the edge-cluster chart and Flux manifests");
+}
