@@ -1,7 +1,8 @@
 export interface EventuallyOptions {
   timeoutMs?: number;
   intervalMs?: number;
-  message?: string;
+  /** What was awaited; a function is called only on time-out (e.g. to read a log then). */
+  message?: string | (() => string);
 }
 
 /**
@@ -24,7 +25,8 @@ export async function eventually<T>(fn: () => T | Promise<T>, opts: EventuallyOp
     }
     if (Date.now() > deadline) {
       const why = last instanceof Error ? last.message : String(last);
-      throw new Error(`${opts.message ?? "eventually timed out"}: ${why}`);
+      const what = typeof opts.message === "function" ? opts.message() : opts.message;
+      throw new Error(`${what ?? "eventually timed out"}: ${why}`);
     }
     await new Promise((r) => setTimeout(r, interval));
   }

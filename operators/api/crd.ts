@@ -8,6 +8,8 @@ export interface CrdSource {
   categories?: string[];
   spec: z.ZodType;
   status?: z.ZodType;
+  /** CRDs of the central install are also copied into config/crd/bases (kustomize reads only below its folder). */
+  central?: boolean;
   printerColumns?: Array<{ name: string; type: string; jsonPath: string; priority?: number; description?: string }>;
 }
 
