@@ -36,5 +36,7 @@ bench: node_modules
 clean:
 	rm -rf dist
 
-demo:
-	@echo "make demo: not implemented yet (the end-to-end issue builds it)" >&2; exit 1
+# Runs graft locally on the embedded default: installs what is missing, then starts everything (Ctrl-C stops it).
+demo: node_modules
+	sh e2e/demo-prerequisites.sh
+	npx tsx e2e/demo.ts

@@ -134,7 +134,7 @@ describe("edge-cluster Helm chart", () => {
     assert.ok(!Object.keys(dataOf(bootstrap)).includes(CLUSTER_CONFIG_KEYS.realm));
 
     const sync = envOf(ms, "edge-sync");
-    assert.deepEqual(sync.find((e) => e.name === "STATUS_TOKEN")?.valueFrom?.secretKeyRef, { name: SYNC_TOKEN_SECRET_NAME, key: SYNC_TOKEN_KEY });
+    assert.deepEqual(sync.find((e) => e.name === "SYNC_TOKEN")?.valueFrom?.secretKeyRef, { name: SYNC_TOKEN_SECRET_NAME, key: SYNC_TOKEN_KEY });
     assert.equal(sync.find((e) => e.name === "STATUS_URL")?.value, urls.status);
 
     const sealed = find(ms, "HelmRelease", "sealed-secrets");

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { bootstrapCommandCommand } from "../cluster-manager/bootstrap-command.js";
 import { clusterManagerCommand } from "../cluster-manager/main.js";
 import { edgeMonitorCommand } from "../edge-monitor/main.js";
+import { edgeSyncCommand } from "../edge-sync/main.js";
 import { enrolCommand } from "../enrol/main.js";
 import { sealCommand } from "../seal/main.js";
 import { notImplemented } from "./not-implemented.js";
@@ -14,7 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   program.addCommand(clusterManagerCommand());
   program.addCommand(bootstrapCommandCommand());
-  program.addCommand(notImplemented("edge-sync", "edge operator: pushes hosts and the Sealed Secrets certificate centrally"));
+  program.addCommand(edgeSyncCommand());
   program.addCommand(edgeMonitorCommand());
   program.addCommand(notImplemented("krbkeys", "edge operator: reconciles KerberosKey resources"));
   program.addCommand(enrolCommand());

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { eventually } from "../../e2e/harness/eventually.js";
 import { startProcess, type ManagedProcess } from "../../e2e/harness/process.js";
-import { startMosquitto, type Mosquitto } from "./testing/mosquitto.js";
+import { startMosquitto, type Mosquitto } from "../../e2e/harness/mosquitto.js";
 import { SparkplugSubscriber, type ReceivedMessage } from "./testing/sparkplug-subscriber.js";
 import { metricsByName } from "./testing/sparkplug-wire.js";
 

@@ -10,7 +10,7 @@ import { MemoryBdSeqStore } from "./bdseq-store.js";
 import { resolveMonitorConfig, type MonitorFlags } from "./config.js";
 import { EdgeMonitor } from "./edge-monitor.js";
 import { makePasswordFile, makeTestTls, type TestTls } from "./testing/broker-credentials.js";
-import { startMosquitto, type Mosquitto } from "./testing/mosquitto.js";
+import { startMosquitto, type Mosquitto } from "../../e2e/harness/mosquitto.js";
 import { SparkplugSubscriber } from "./testing/sparkplug-subscriber.js";
 import { metricsByName } from "./testing/sparkplug-wire.js";
 

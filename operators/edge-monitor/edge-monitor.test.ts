@@ -12,7 +12,7 @@ import { encodePayload } from "./payloads.js";
 import {
   CLUSTER_MONITOR_RELATION_UUID, EDGE_MONITOR_SCHEMA_UUID, FACTORY_PLUS_PAYLOAD_UUID, LINK_SCHEMA_UUID,
 } from "./sparkplug-ids.js";
-import { startMosquitto, type Mosquitto } from "./testing/mosquitto.js";
+import { startMosquitto, type Mosquitto } from "../../e2e/harness/mosquitto.js";
 import { metricsByName, type WirePayload } from "./testing/sparkplug-wire.js";
 import { SparkplugSubscriber, type ReceivedMessage } from "./testing/sparkplug-subscriber.js";
 

@@ -1,12 +1,12 @@
 // A real Mosquitto broker (Debian package `mosquitto`) for tests, on a loopback port with a generated config.
-// Test helper: never used by the monitor itself.
+// Test and demo helper: never used by graft itself.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { eventually } from "../../../e2e/harness/eventually.js";
-import { freePort } from "../../../e2e/harness/ports.js";
-import { startProcess, type ManagedProcess } from "../../../e2e/harness/process.js";
+import { eventually } from "./eventually.js";
+import { freePort } from "./ports.js";
+import { startProcess, type ManagedProcess } from "./process.js";
 
 export interface MosquittoOptions {
   /** Extra lines for the listener (e.g. TLS certificate settings, `allow_anonymous false`, `password_file`). */

@@ -1,0 +1,134 @@
+// End to end, embedded mode: `kubectl apply` of an EdgeCluster on a central API server → the one-time bootstrap
+// script served by the cluster-manager, run with dash against an edge API server → the upstream Flux source- and
+// kustomize-controllers pull the cluster's repository from the embedded Git server with the `flux-secrets`
+// credentials and apply it → edge-sync reports hosts and the Sealed Secrets certificate → the EdgeCluster is Ready.
+// Then a change of spec.values reaches the edge through Flux, and deleting the EdgeCluster cleans up centrally.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
+import { eventually } from "./harness/eventually.js";
+import { startFlux, type FluxControllers } from "./harness/flux.js";
+import { startProcess, type ManagedProcess } from "./harness/process.js";
+import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
+import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
+import { credentialsSecretName } from "../operators/cluster-manager/credentials.js";
+import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "../operators/cluster-manager/testing/fixtures.js";
+
+const run = promisify(execFile);
+const cli = fileURLToPath(new URL("../operators/cli/main.ts", import.meta.url));
+const NS = "sites";
+const EDGE_NS = "fplus-edge";
+
+let central: ManagerFixture;
+let edge: ControlPlane;
+let flux: FluxControllers | undefined;
+let sync: ManagedProcess | undefined;
+let work: string;
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), "graft-e2e-"));
+  central = await startManagerFixture("central");
+  edge = await startControlPlane({ name: "edge" });
+  await central.cp.kubectl(["create", "namespace", NS]);
+});
+after(async () => {
+  await sync?.stop();
+  await flux?.stop();
+  await edge?.stop();
+  await central?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const ec = () => central.manager.client.get<EdgeCluster>(EdgeClusterType, "line-1", NS);
+const edgeJson = async (args: string[]) => {
+  const r = await edge.kubectl([...args, "-o", "json"]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+};
+const isReady = (obj: { status?: { conditions?: Array<{ type: string; status: string }> } }) =>
+  obj.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+const node = (name: string, labels: Record<string, string> = {}) => JSON.stringify({
+  apiVersion: "v1", kind: "Node", metadata: { name, labels: { "kubernetes.io/hostname": name, ...labels } },
+});
+
+test("embedded mode: apply → bootstrap with dash → Flux reconciles → edge-sync reports → Ready", async () => {
+  assert.equal((await central.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("line-1", NS, { values: { site: { line: 1 } } }) })).code, 0);
+  assert.equal((await central.cp.kubectl(["wait", "-n", NS, "ec/line-1", "--for=condition=Provisioned", "--timeout=60s"])).code, 0);
+  assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: node("edge-cp-1", { "node-role.kubernetes.io/control-plane": "" }) })).code, 0);
+
+  // The one-time script, fetched from the manager and run with dash against the edge cluster.
+  const { command } = await requestBootstrapCommand(central.manager.client, NS, "line-1", 30_000);
+  const url = /'([^']+)'/.exec(command)![1]!;
+  const script = await (await fetch(url)).text();
+  writeFileSync(join(work, "bootstrap.sh"), script);
+  const { stdout } = await run("dash", [join(work, "bootstrap.sh"), "--yes", "--no-wait"], {
+    env: { PATH: process.env.PATH, HOME: work, KUBECTL: edge.kubectlPath, KUBECONFIG: edge.kubeconfigPath },
+  });
+  assert.match(stdout, /==>/);
+  assert.equal((await fetch(url)).status, 410, "the link worked once");
+
+  // Flux, as real controller processes against the edge API server (no kubelet runs Pods here).
+  flux = await startFlux({ kubeconfigPath: edge.kubeconfigPath, workDir: join(work, "flux") });
+  const uuid = (await ec()).status!.uuid!;
+  await eventually(async () => isReady(await edgeJson(["-n", EDGE_NS, "get", "kustomizations.kustomize.toolkit.fluxcd.io", "self-link"])),
+    { timeoutMs: 120_000, intervalMs: 1000, message: () => `self-link Kustomization Ready (flux logs: ${flux?.recentLogs(20)})` });
+  const release = await eventually(() => edgeJson(["-n", EDGE_NS, "get", "helmreleases.helm.toolkit.fluxcd.io", `edge-cluster-${uuid}`]),
+    { timeoutMs: 60_000, message: "HelmRelease applied by Flux" });
+  assert.equal(release.spec.values.cluster.uuid, uuid);
+  assert.equal(release.spec.values.site.line, 1);
+  await eventually(async () => isReady(await edgeJson(["-n", EDGE_NS, "get", "gitrepositories.source.toolkit.fluxcd.io", "helm-charts"])),
+    { timeoutMs: 60_000, intervalMs: 1000, message: "helm-charts GitRepository pulled from the shared repository" });
+
+  // edge-sync with the credentials and settings the bootstrap left on the edge.
+  const config = (await edgeJson(["-n", EDGE_NS, "get", "configmap", "cluster-config"])).data;
+  const token = Buffer.from((await edgeJson(["-n", EDGE_NS, "get", "secret", "edge-sync-token"])).data.token, "base64").toString();
+  sync = startProcess(process.execPath, ["--import", "tsx", cli, "edge-sync"], {
+    logFile: join(work, "edge-sync.log"),
+    env: {
+      ...process.env, KUBECONFIG: edge.kubeconfigPath, CLUSTER_UUID: config.CLUSTER_UUID, CLUSTER_NAME: config.CLUSTER_NAME,
+      STATUS_URL: config.STATUS_URL, SYNC_TOKEN: token, SYNC_DEBOUNCE: "200ms", HEALTH_ADDR: "127.0.0.1:0", LOG_LEVEL: "warn",
+    },
+  });
+  assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: node("edge-worker-1") })).code, 0);
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(work, "ss.key"), "-out", join(work, "ss.crt"), "-days", "30", "-subj", "/CN=sealed-secret"], { stdio: "ignore" });
+  await edge.kubectl(["create", "namespace", "sealed-secrets"]);
+  await edge.kubectl(["-n", "sealed-secrets", "create", "secret", "tls", "sealed-secrets-key1", `--cert=${join(work, "ss.crt")}`, `--key=${join(work, "ss.key")}`]);
+  await edge.kubectl(["-n", "sealed-secrets", "label", "secret", "sealed-secrets-key1", "sealedsecrets.bitnami.com/sealed-secrets-key=active"]);
+
+  const ready = await eventually(async () => {
+    const e = await ec();
+    const ok = e.status?.hostCount === 2 && e.status.kubesealCertificate && isReady(e)
+      && e.status.conditions?.some((c) => c.type === "Bootstrapped" && c.status === "True");
+    return ok && e;
+  }, { timeoutMs: 60_000, message: () => `EdgeCluster Ready with hosts and certificate (edge-sync log: ${safeRead(join(work, "edge-sync.log"))})` });
+  assert.deepEqual(ready.status!.hosts!.map((h) => [h.hostname, h.control_plane]), [["edge-cp-1", true], ["edge-worker-1", false]]);
+  assert.equal(ready.status!.kubesealCertificate!.pem, readFileSync(join(work, "ss.crt"), "utf8"));
+  const table = await central.cp.kubectl(["get", "ec", "-n", NS, "-o", "wide"]);
+  assert.match(table.stdout, /line-1\s+acme-line-1\s+2\s+\d{4}-\d\d-\d\dT\S+\s+True/);
+
+  // A change of spec.values reaches the edge through Flux.
+  await central.cp.kubectl(["patch", "ec", "-n", NS, "line-1", "--type=merge", "-p", '{"spec":{"values":{"site":{"line":2}}}}']);
+  await eventually(async () => (await ec()).status?.observedGeneration === 2, { message: "new generation committed" });
+  await edge.kubectl(["-n", EDGE_NS, "annotate", "--overwrite", "gitrepositories.source.toolkit.fluxcd.io", "self-link", `reconcile.fluxcd.io/requestedAt=${Date.now()}`]);
+  await eventually(async () => (await edgeJson(["-n", EDGE_NS, "get", "helmreleases.helm.toolkit.fluxcd.io", `edge-cluster-${uuid}`])).spec.values.site.line === 2,
+    { timeoutMs: 90_000, intervalMs: 1000, message: "new values applied on the edge" });
+
+  // Deleting the EdgeCluster cleans up centrally.
+  assert.equal((await central.cp.kubectl(["delete", "ec", "-n", NS, "line-1", "--wait=true", "--timeout=60s"])).code, 0);
+  assert.ok(!(await central.manager.repos.listRepos()).includes(uuid), "repository removed");
+  assert.equal((await central.cp.kubectl(["get", "secret", "-n", NS, credentialsSecretName(uuid)])).code, 1, "credentials removed");
+});
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, "utf8").split("\n").slice(-20).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}

@@ -1,0 +1,197 @@
+// edge-sync's settings: each a flag with an environment fallback (the `cluster-config` ConfigMap and Secrets reach
+// the Deployment as variables). Every problem is reported at once, naming the flag and the variable.
+import { readFileSync } from "node:fs";
+import { parseDuration } from "../runtime/duration.js";
+import { parseAddr } from "../runtime/ops-server.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Flag values as commander gives them (strings); each wins over its environment variable. */
+export interface EdgeSyncFlags {
+  clusterUuid?: string;
+  clusterName?: string;
+  statusUrl?: string;
+  configdbUrl?: string;
+  directoryUrl?: string;
+  tokenFile?: string;
+  username?: string;
+  passwordFile?: string;
+  realm?: string;
+  sealedSecretsNamespace?: string;
+  sealedSecretsController?: string;
+  sealedSecretsPort?: string;
+  certPollInterval?: string;
+  debounce?: string;
+  resyncInterval?: string;
+  minRetryDelay?: string;
+  maxRetryDelay?: string;
+  healthAddr?: string;
+  kubeconfig?: string;
+}
+
+/** Flag and environment variable of each setting. */
+export const SETTINGS: Record<keyof EdgeSyncFlags, readonly [flag: string, env: string, description: string]> = {
+  clusterUuid: ["--cluster-uuid", "CLUSTER_UUID", "UUID of this edge cluster (the status entry's object UUID)"],
+  clusterName: ["--cluster-name", "CLUSTER_NAME", "name of this edge cluster (for logs)"],
+  statusUrl: ["--status-url", "STATUS_URL", "embedded mode: base URL of cluster-manager's status endpoint"],
+  configdbUrl: ["--configdb-url", "CONFIGDB_URL", "ACS mode: base URL of the ConfigDB (else found through the Directory)"],
+  directoryUrl: ["--directory-url", "DIRECTORY_URL", "ACS mode: base URL of the Directory, to find the ConfigDB"],
+  tokenFile: ["--token-file", "SYNC_TOKEN_FILE", "file holding the bearer token (embedded mode; or set SYNC_TOKEN)"],
+  username: ["--username", "SERVICE_USERNAME", "ACS mode: service account to log in as"],
+  passwordFile: ["--password-file", "SERVICE_PASSWORD_FILE", "ACS mode: file holding its password (or set SERVICE_PASSWORD)"],
+  realm: ["--realm", "REALM", "Kerberos realm appended to a username without one"],
+  sealedSecretsNamespace: ["--sealed-secrets-namespace", "SEALED_SECRETS_NAMESPACE", "namespace of the Sealed Secrets controller"],
+  sealedSecretsController: ["--sealed-secrets-controller", "SEALED_SECRETS_CONTROLLER", "name of the Sealed Secrets controller's Service"],
+  sealedSecretsPort: ["--sealed-secrets-port", "SEALED_SECRETS_PORT", "port name or number of that Service (default: its first port)"],
+  certPollInterval: ["--cert-poll-interval", "CERT_POLL_INTERVAL", "how often the controller is asked when the key Secrets are not readable"],
+  debounce: ["--debounce", "SYNC_DEBOUNCE", "changes within this window are sent together"],
+  resyncInterval: ["--resync-interval", "RESYNC_INTERVAL", "send the whole status again this often, also as a sign of life (0 = never)"],
+  minRetryDelay: ["--min-retry-delay", "MIN_RETRY_DELAY", "first delay after a failed write"],
+  maxRetryDelay: ["--max-retry-delay", "MAX_RETRY_DELAY", "longest delay between retries"],
+  healthAddr: ["--health-addr", "HEALTH_ADDR", "address of /healthz, /readyz and /metrics"],
+  kubeconfig: ["--kubeconfig", "KUBECONFIG", "kubeconfig file (default: in-cluster service account)"],
+};
+
+export const DEFAULTS: Partial<Record<keyof EdgeSyncFlags, string>> = {
+  sealedSecretsNamespace: "sealed-secrets",
+  sealedSecretsController: "sealed-secrets",
+  certPollInterval: "10m",
+  debounce: "2s",
+  resyncInterval: "5m",
+  minRetryDelay: "1s",
+  maxRetryDelay: "2m",
+  healthAddr: ":8081",
+};
+
+export type CentreConfig = { kind: "preset"; url: string } | { kind: "directory"; directoryUrl: string };
+export type AuthConfig =
+  | { kind: "token"; token?: string; file?: string }
+  | { kind: "password"; username: string; password: string };
+
+export interface EdgeSyncConfig {
+  clusterUuid: string;
+  clusterName?: string;
+  centre: CentreConfig;
+  auth: AuthConfig;
+  /** ACS mode with a Directory and a password: the Directory lookup logs in too. */
+  directoryAuth: boolean;
+  sealedSecrets: { namespace: string; controller: string; port?: string; pollIntervalMs: number };
+  debounceMs: number;
+  resyncIntervalMs: number;
+  minRetryMs: number;
+  maxRetryMs: number;
+  health: { host: string; port: number };
+  kubeconfig?: string;
+}
+
+export class EdgeSyncConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.length === 1 ? problems[0] : `invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "EdgeSyncConfigError";
+  }
+}
+
+export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, string | undefined>,
+  readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): EdgeSyncConfig {
+  const problems: string[] = [];
+  const name = (key: keyof EdgeSyncFlags) => `${SETTINGS[key][0]} (${SETTINGS[key][1]})`;
+  const get = (key: keyof EdgeSyncFlags): string | undefined => {
+    const v = flags[key] ?? env[SETTINGS[key][1]];
+    return v === undefined || v.trim() === "" ? DEFAULTS[key] : v.trim();
+  };
+  const duration = (key: keyof EdgeSyncFlags): number => {
+    const text = get(key) ?? "0s";
+    if (text === "0") return 0;
+    try {
+      return parseDuration(text);
+    } catch (err) {
+      problems.push(`${name(key)}: ${(err as Error).message}`);
+      return 0;
+    }
+  };
+  const url = (key: keyof EdgeSyncFlags): string | undefined => {
+    const v = get(key);
+    if (v === undefined) return undefined;
+    try {
+      const u = new URL(v);
+      if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("not http(s)");
+      return v.replace(/\/+$/, "");
+    } catch {
+      problems.push(`${name(key)}: "${v}" is not an http(s) URL`);
+      return undefined;
+    }
+  };
+  const readSecretFile = (key: keyof EdgeSyncFlags): string | undefined => {
+    const path = get(key);
+    if (!path) return undefined;
+    try {
+      const text = readFile(path).trim();
+      if (!text) problems.push(`${name(key)}: file "${path}" is empty`);
+      return text;
+    } catch (err) {
+      problems.push(`${name(key)}: cannot read "${path}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return undefined;
+    }
+  };
+
+  const clusterUuid = get("clusterUuid");
+  if (!clusterUuid) problems.push(`${name("clusterUuid")} is required`);
+  else if (!UUID.test(clusterUuid)) problems.push(`${name("clusterUuid")}: "${clusterUuid}" is not a lowercase UUID`);
+
+  const [statusUrl, configdbUrl, directoryUrl] = [url("statusUrl"), url("configdbUrl"), url("directoryUrl")];
+  let centre: CentreConfig | undefined;
+  if (statusUrl ?? configdbUrl) centre = { kind: "preset", url: (statusUrl ?? configdbUrl)! };
+  else if (directoryUrl) centre = { kind: "directory", directoryUrl };
+  else if (!problems.some((p) => p.includes("URL"))) {
+    problems.push(`where to report: set ${name("statusUrl")} (embedded mode) or ${name("configdbUrl")} / ${name("directoryUrl")} (ACS mode)`);
+  }
+
+  let auth: AuthConfig | undefined;
+  const tokenFile = get("tokenFile");
+  const username = get("username");
+  if (tokenFile) {
+    readSecretFile("tokenFile");
+    auth = { kind: "token", file: tokenFile };
+  } else if (env.SYNC_TOKEN?.trim()) {
+    auth = { kind: "token", token: env.SYNC_TOKEN.trim() };
+  } else if (username) {
+    const password = get("passwordFile") ? readSecretFile("passwordFile") : env.SERVICE_PASSWORD;
+    if (!password) problems.push(`${name("username")} is set but no password: set ${name("passwordFile")} or SERVICE_PASSWORD`);
+    const realm = get("realm");
+    auth = { kind: "password", username: realm && !username.includes("@") ? `${username}@${realm}` : username, password: password ?? "" };
+  } else {
+    problems.push(`credentials: set ${name("tokenFile")} or SYNC_TOKEN (embedded mode), or ${name("username")} with a password (ACS mode)`);
+  }
+
+  const minRetryMs = duration("minRetryDelay");
+  const maxRetryMs = duration("maxRetryDelay");
+  if (minRetryMs <= 0) problems.push(`${name("minRetryDelay")} must be positive`);
+  if (maxRetryMs < minRetryMs) problems.push(`${name("maxRetryDelay")} must not be shorter than ${name("minRetryDelay")}`);
+  const pollIntervalMs = duration("certPollInterval");
+  if (pollIntervalMs <= 0) problems.push(`${name("certPollInterval")} must be positive`);
+
+  let health = { host: "0.0.0.0", port: 8081 };
+  try {
+    health = parseAddr(get("healthAddr")!);
+  } catch (err) {
+    problems.push(`${name("healthAddr")}: ${(err as Error).message}`);
+  }
+
+  const config = {
+    clusterUuid: clusterUuid ?? "",
+    clusterName: get("clusterName"),
+    centre: centre!,
+    auth: auth!,
+    directoryAuth: centre?.kind === "directory" && auth?.kind === "password",
+    sealedSecrets: {
+      namespace: get("sealedSecretsNamespace")!, controller: get("sealedSecretsController")!,
+      port: get("sealedSecretsPort"), pollIntervalMs,
+    },
+    debounceMs: duration("debounce"),
+    resyncIntervalMs: duration("resyncInterval"),
+    minRetryMs, maxRetryMs, health,
+    kubeconfig: flags.kubeconfig,
+  };
+  if (problems.length) throw new EdgeSyncConfigError(problems);
+  return config;
+}

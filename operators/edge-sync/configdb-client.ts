@@ -1,0 +1,231 @@
+// The edge's ConfigDB v2 client (acs-contract.md §2, §3): just enough to keep one entry up to date, speaking the
+// same protocol to the ACS ConfigDB and to cluster-manager's status endpoint. Authentication is pluggable: a
+// static bearer token (embedded mode) or a password login at the service (ACS mode), with one re-login on 401.
+
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+/** Supplies the Authorization header for one service. */
+export interface AuthProvider {
+  header(): Promise<string>;
+  /** The server refused the last credential: the next header() must not reuse it. */
+  invalidate(): void;
+}
+
+/** Where a service lives: preset, or looked up in the Directory. */
+export interface ServiceLocator {
+  url(): Promise<string>;
+  /** The service could not be reached at the last URL: look it up again next time. */
+  invalidate(): void;
+}
+
+export interface HttpOptions {
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+const trimSlash = (url: string) => url.replace(/\/+$/, "");
+
+/** fetch with a timeout and errors a person can act on (the URL and the network cause, never a header). */
+async function send(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+  try {
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs), redirect: "error" });
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const cause = e.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : e.cause?.code ?? e.cause?.message ?? e.message;
+    throw new Error(`cannot reach "${url}": ${cause}`);
+  }
+}
+
+async function errorFrom(res: Response, what: string): Promise<HttpError> {
+  const text = (await res.text().catch(() => "")).trim().slice(0, 300);
+  return new HttpError(res.status, `${what}: HTTP ${res.status}${text ? `: ${text}` : ""}`);
+}
+
+export class PresetUrl implements ServiceLocator {
+  constructor(private readonly base: string) {}
+  url(): Promise<string> {
+    return Promise.resolve(trimSlash(this.base));
+  }
+  invalidate(): void {}
+}
+
+/** Looks a service up in the ACS Directory: GET <directory>/v1/service/<uuid> → [{url, …}]. */
+export class DirectoryLocator implements ServiceLocator {
+  private cached?: string;
+
+  constructor(private readonly opts: { directoryUrl: string; service: string; auth?: AuthProvider } & HttpOptions) {}
+
+  async url(): Promise<string> {
+    this.cached ??= await this.lookup();
+    return this.cached;
+  }
+
+  invalidate(): void {
+    this.cached = undefined;
+  }
+
+  private async lookup(): Promise<string> {
+    const target = `${trimSlash(this.opts.directoryUrl)}/v1/service/${this.opts.service}`;
+    const res = await authorised(target, { method: "GET", headers: { accept: "application/json" } }, this.opts.auth, this.opts.timeoutMs);
+    if (!res.ok) throw await errorFrom(res, `looking up service "${this.opts.service}" in the Directory`);
+    const body = (await res.json().catch(() => undefined)) as unknown;
+    const url = Array.isArray(body) ? body.map((e: { url?: unknown }) => e?.url).find((u): u is string => typeof u === "string" && u !== "") : undefined;
+    if (!url) throw new Error(`the Directory at "${this.opts.directoryUrl}" knows no URL for service "${this.opts.service}"`);
+    return trimSlash(url);
+  }
+}
+
+/** Sends a request with the provider's credential; on 401 fetches a new one and tries exactly once more. */
+async function authorised(url: string, init: RequestInit, auth: AuthProvider | undefined, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Response> {
+  const attempt = async () => {
+    const headers = new Headers(init.headers);
+    if (auth) headers.set("authorization", await auth.header());
+    return send(url, { ...init, headers }, timeoutMs);
+  };
+  const res = await attempt();
+  if (res.status !== 401 || !auth) return res;
+  await res.body?.cancel();
+  auth.invalidate();
+  return attempt();
+}
+
+/** A fixed bearer token: given directly, or read from a file on each use so a rotated Secret volume is picked up. */
+export class StaticToken implements AuthProvider {
+  constructor(private readonly source: { token?: string; file?: string; readFile?: (path: string) => Promise<string> }) {
+    if (!source.token && !source.file) throw new Error("a static token needs a token or a token file");
+  }
+
+  async header(): Promise<string> {
+    let token = this.source.token;
+    if (this.source.file) {
+      const read = this.source.readFile ?? (async (p: string) => (await import("node:fs/promises")).readFile(p, "utf8"));
+      token = (await read(this.source.file)).trim();
+      if (!token) throw new Error(`token file "${this.source.file}" is empty`);
+    }
+    return `Bearer ${token}`;
+  }
+
+  invalidate(): void {}
+}
+
+/** ACS service login: POST <service>/token with Basic credentials → {token, expiry}; renewed before it expires. */
+export class PasswordLogin implements AuthProvider {
+  private token?: { value: string; expiry?: number };
+  private pending?: Promise<string>;
+  /** Logins performed, for tests and metrics. */
+  logins = 0;
+
+  constructor(private readonly opts: {
+    service: ServiceLocator;
+    username: string;
+    password: string;
+    /** Renew this long before the expiry the server gave. */
+    refreshMarginMs?: number;
+    now?: () => number;
+  } & HttpOptions) {}
+
+  async header(): Promise<string> {
+    const now = (this.opts.now ?? Date.now)();
+    const margin = this.opts.refreshMarginMs ?? 60_000;
+    if (this.token && (this.token.expiry === undefined || this.token.expiry - margin > now)) return `Bearer ${this.token.value}`;
+    this.pending ??= this.login().finally(() => { this.pending = undefined; });
+    return `Bearer ${await this.pending}`;
+  }
+
+  invalidate(): void {
+    this.token = undefined;
+  }
+
+  private async login(): Promise<string> {
+    const base = await this.opts.service.url();
+    const basic = Buffer.from(`${this.opts.username}:${this.opts.password}`, "utf8").toString("base64");
+    const res = await send(`${base}/token`, { method: "POST", headers: { authorization: `Basic ${basic}`, accept: "application/json" } },
+      this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    if (!res.ok) {
+      const err = await errorFrom(res, `logging in to "${base}" as "${this.opts.username}"`);
+      throw res.status === 401 ? new HttpError(401, `${err.message}: check the service username and password`) : err;
+    }
+    const body = (await res.json().catch(() => ({}))) as { token?: unknown; expiry?: unknown };
+    if (typeof body.token !== "string" || !body.token) throw new Error(`login at "${base}" returned no token`);
+    this.logins++;
+    this.token = { value: body.token, expiry: typeof body.expiry === "number" ? body.expiry : undefined };
+    return body.token;
+  }
+}
+
+export type PatchOutcome = "patched" | "created";
+
+export class ConfigDbClient {
+  constructor(private readonly opts: { service: ServiceLocator; auth: AuthProvider } & HttpOptions) {}
+
+  private async request(method: string, app: string, obj: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+    const base = await this.opts.service.url();
+    const url = `${base}/v2/app/${app}/object/${obj}`;
+    try {
+      return await authorised(url, {
+        method,
+        headers: { accept: "application/json", ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }, this.opts.auth, this.opts.timeoutMs);
+    } catch (err) {
+      if (!(err instanceof HttpError)) this.opts.service.invalidate();
+      throw err;
+    }
+  }
+
+  /** The entry, or undefined when it does not exist. */
+  async getEntry(app: string, obj: string): Promise<unknown> {
+    const res = await this.request("GET", app, obj);
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    if (!res.ok) throw await errorFrom(res, `GET entry ${app}/${obj}`);
+    return res.json();
+  }
+
+  /**
+   * Merge-patches the entry. The protocol creates an absent entry on PATCH; a server that answers 404 instead gets a
+   * create-only PUT of the same content (If-None-Match: *), so an existing entry is never replaced wholesale.
+   * "created" tells the caller the entry now holds exactly the patch.
+   */
+  async patchEntry(app: string, obj: string, patch: Record<string, unknown>): Promise<PatchOutcome> {
+    const what = `PATCH entry ${app}/${obj}`;
+    const res = await this.request("PATCH", app, obj, patch, { "content-type": "application/merge-patch+json" });
+    if (res.ok) {
+      await res.body?.cancel();
+      return "patched";
+    }
+    if (res.status !== 404) throw await errorFrom(res, what);
+    await res.body?.cancel();
+    if ((await this.getEntry(app, obj)) !== undefined) throw new HttpError(404, `${what}: HTTP 404 although the entry exists`);
+    const put = await this.request("PUT", app, obj, withoutNulls(patch), { "content-type": "application/json", "if-none-match": "*" });
+    if (put.ok) {
+      await put.body?.cancel();
+      return "created";
+    }
+    if (put.status === 412) {
+      // Created by someone else in the meantime: now a plain PATCH applies.
+      await put.body?.cancel();
+      const again = await this.request("PATCH", app, obj, patch, { "content-type": "application/merge-patch+json" });
+      if (!again.ok) throw await errorFrom(again, what);
+      await again.body?.cancel();
+      return "patched";
+    }
+    if (put.status === 404) {
+      await put.body?.cancel();
+      throw new HttpError(404, `${what}: the ConfigDB does not know object "${obj}" or application "${app}": register the cluster object first`);
+    }
+    throw await errorFrom(put, `PUT entry ${app}/${obj}`);
+  }
+}
+
+/** A merge patch applied to an empty object: the patch without its null (delete) members. */
+function withoutNulls(patch: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== null));
+}

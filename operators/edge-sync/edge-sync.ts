@@ -1,0 +1,202 @@
+// edge-sync: keeps the centre's 'Edge cluster status' entry equal to this cluster's hosts and Sealed Secrets
+// certificate. Level-triggered: every write is computed from the informers' current state against what the centre
+// last acknowledged, so a burst of changes becomes one write, events that do not change the status (kubelet
+// heartbeats) cause none, and after an outage the retry carries the latest state rather than a queued stale one.
+import { createHash } from "node:crypto";
+import type * as k8s from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { App } from "../api/constants.js";
+import { backoffDelay } from "../runtime/backoff.js";
+import { Informer } from "../runtime/informer.js";
+import { Core } from "../runtime/kube.js";
+import { silentLogger } from "../runtime/logger.js";
+import { KubeClient } from "../runtime/rest.js";
+import { CertificateSource, type CertificateMode } from "./certificate.js";
+import { HttpError, type ConfigDbClient } from "./configdb-client.js";
+import { hostList, type NodeObject } from "./hosts.js";
+import { EdgeSyncMetrics } from "./metrics.js";
+import { afterPatch, sameJson, statusPatch, type EdgeStatus } from "./status-diff.js";
+
+export interface EdgeSyncOptions {
+  kubeConfig: k8s.KubeConfig;
+  clusterUuid: string;
+  configDb: ConfigDbClient;
+  sealedSecrets: {
+    namespace: string;
+    controller: string;
+    /** Service port (name or number) for the /v1/cert.pem fallback; default: the Service's first port. */
+    port?: string;
+    /** How often the controller is polled when the key Secrets are not readable. Default 10 min. */
+    pollIntervalMs?: number;
+  };
+  /** Changes within this window after the first one are sent together. Default 2 s. */
+  debounceMs?: number;
+  /**
+   * Send the whole status again this often, even if nothing changed: it repairs a centre that lost the entry and
+   * tells the centre this cluster is still reporting (cluster-manager's Reporting condition). 0 disables. Default 5 min.
+   */
+  resyncIntervalMs?: number;
+  /** Capped exponential backoff for failed writes (and the watches). Defaults 1 s and 2 min. */
+  minRetryMs?: number;
+  maxRetryMs?: number;
+  log?: Logger;
+  metrics?: EdgeSyncMetrics;
+}
+
+export class EdgeSync {
+  readonly metrics: EdgeSyncMetrics;
+  private readonly log: Logger;
+  private readonly nodes: Informer<NodeObject>;
+  private readonly certificate: CertificateSource;
+  private readonly debounceMs: number;
+  private readonly retry: { minMs: number; maxMs: number };
+  private acknowledged: EdgeStatus = {};
+  private lastSeen?: EdgeStatus;
+  private timer?: NodeJS.Timeout;
+  private timerDue = 0;
+  private resyncTimer?: NodeJS.Timeout;
+  private inFlight?: Promise<void>;
+  private again = false;
+  private failures = 0;
+  private stopped = false;
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly opts: EdgeSyncOptions) {
+    this.log = opts.log ?? silentLogger;
+    this.metrics = opts.metrics ?? new EdgeSyncMetrics();
+    this.debounceMs = opts.debounceMs ?? 2_000;
+    this.retry = { minMs: opts.minRetryMs ?? 1_000, maxMs: opts.maxRetryMs ?? 120_000 };
+    const client = new KubeClient(opts.kubeConfig);
+    this.nodes = new Informer<NodeObject>(client, Core.nodes, this.log, { minRetryMs: this.retry.minMs, maxRetryMs: Math.min(this.retry.maxMs, 30_000) });
+    this.certificate = new CertificateSource({
+      client, log: this.log,
+      namespace: opts.sealedSecrets.namespace, controller: opts.sealedSecrets.controller, port: opts.sealedSecrets.port,
+      pollIntervalMs: opts.sealedSecrets.pollIntervalMs ?? 600_000,
+      minRetryMs: this.retry.minMs, maxRetryMs: Math.min(this.retry.maxMs, 30_000),
+      onChange: () => this.onInput(),
+    });
+  }
+
+  /** Starts watching and resolves once the Nodes are listed (the first write follows at once). */
+  async start(): Promise<void> {
+    this.nodes.on(() => this.onInput()).start();
+    this.certificate.start();
+    await Promise.race([this.nodes.waitForSync(), new Promise((r) => this.stopping.signal.addEventListener("abort", r, { once: true }))]);
+    if (this.stopped) return;
+    this.lastSeen = this.desired();
+    this.metrics.hosts.set(this.lastSeen.hosts?.length ?? 0);
+    this.schedule(0);
+    const resync = this.opts.resyncIntervalMs ?? 300_000;
+    if (resync > 0) this.resyncTimer = setInterval(() => this.resync(), resync);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopping.abort();
+    clearTimeout(this.timer);
+    clearInterval(this.resyncTimer);
+    await Promise.all([this.nodes.stop(), this.certificate.stop()]);
+    await this.inFlight;
+  }
+
+  isReady(): boolean {
+    return this.nodes.hasSynced && !this.stopped;
+  }
+
+  /** Where the certificate comes from: the key Secrets or the controller (undefined until decided). */
+  get certificateMode(): CertificateMode | undefined {
+    return this.certificate.mode;
+  }
+
+  /** What the edge would report now. */
+  desired(): EdgeStatus {
+    const status: EdgeStatus = {};
+    if (this.nodes.hasSynced) status.hosts = hostList(this.nodes.list());
+    const cert = this.certificate.current();
+    if (cert) status.kubeseal_cert = cert;
+    return status;
+  }
+
+  private onInput(): void {
+    if (this.stopped || !this.nodes.hasSynced) return;
+    const desired = this.desired();
+    if (this.lastSeen && sameJson(desired, this.lastSeen)) return;
+    this.lastSeen = desired;
+    this.metrics.hosts.set(desired.hosts?.length ?? 0);
+    // While backing off, the pending retry will send the newest state anyway; do not hammer an unhealthy centre.
+    if (this.failures > 0) return;
+    this.schedule(this.debounceMs);
+  }
+
+  /** Runs a sync after delayMs, unless one is already due sooner (so a burst does not postpone the write forever). */
+  private schedule(delayMs: number, force = false): void {
+    if (this.stopped) return;
+    const due = Date.now() + delayMs;
+    if (this.timer && !force && this.timerDue <= due) return;
+    clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.sync();
+    }, delayMs);
+  }
+
+  private resync(): void {
+    this.log.debug("periodic resync: sending the whole status again");
+    this.acknowledged = {};
+    if (this.failures === 0) this.schedule(0);
+  }
+
+  private async sync(): Promise<void> {
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
+    const run = async () => {
+      do {
+        this.again = false;
+        if (!(await this.pushOnce())) return;
+      } while (this.again && !this.stopped);
+    };
+    this.inFlight = run().finally(() => { this.inFlight = undefined; });
+    await this.inFlight;
+  }
+
+  /** Sends what changed; false (and a retry scheduled) when the write failed. */
+  private async pushOnce(): Promise<boolean> {
+    const patch = statusPatch(this.desired(), this.acknowledged);
+    if (!patch) {
+      this.failures = 0;
+      return true;
+    }
+    try {
+      const outcome = await this.opts.configDb.patchEntry(App.EdgeClusterStatus, this.opts.clusterUuid, { ...patch });
+      // A created entry holds only this patch; any other field is sent on the next round.
+      this.acknowledged = outcome === "created" ? { ...patch } : afterPatch(this.acknowledged, patch);
+      this.metrics.pushes.inc();
+      this.metrics.lastSuccess.setToCurrentTime();
+      if (this.failures > 0) this.log.info({ afterFailures: this.failures }, "the centre accepts status writes again");
+      this.failures = 0;
+      this.log.info(describe(patch, outcome), "status sent");
+      // Changes that arrived during the write while backing off scheduled nothing: make sure they go out.
+      if (statusPatch(this.desired(), this.acknowledged)) this.schedule(this.debounceMs);
+      return true;
+    } catch (err) {
+      this.failures++;
+      this.metrics.pushErrors.inc();
+      const retryInMs = backoffDelay(this.failures, { ...this.retry, jitter: 0.2 });
+      // A refusal (bad token, rejected body) needs a person; an unreachable centre usually does not.
+      const refused = err instanceof HttpError && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429;
+      this.log[refused ? "error" : "warn"]({ err: (err as Error).message, failures: this.failures, retryInMs }, "sending the status failed; retrying with the latest state");
+      this.schedule(retryInMs, true);
+      return false;
+    }
+  }
+}
+
+function describe(patch: EdgeStatus, outcome: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { fields: Object.keys(patch), outcome };
+  if (patch.hosts) out.hosts = patch.hosts.length;
+  if (patch.kubeseal_cert) out.certificateSha256 = createHash("sha256").update(patch.kubeseal_cert).digest("hex").slice(0, 16);
+  return out;
+}

@@ -1,0 +1,96 @@
+// `graft edge-sync`: reports this edge cluster's hosts and Sealed Secrets certificate to the centre until
+// SIGTERM/SIGINT.
+import { Command } from "commander";
+import type { LevelWithSilent } from "pino";
+import { Service } from "../api/constants.js";
+import { loadKubeConfig } from "../runtime/kube.js";
+import { createLogger, type Logger } from "../runtime/logger.js";
+import { startOpsServer } from "../runtime/ops-server.js";
+import {
+  ConfigDbClient, DirectoryLocator, PasswordLogin, PresetUrl, StaticToken, type AuthProvider, type ServiceLocator,
+} from "./configdb-client.js";
+import { DEFAULTS, EdgeSyncConfigError, resolveEdgeSyncConfig, SETTINGS, type EdgeSyncConfig, type EdgeSyncFlags } from "./config.js";
+import { EdgeSync } from "./edge-sync.js";
+import { EdgeSyncMetrics } from "./metrics.js";
+
+export function edgeSyncCommand(): Command {
+  const cmd = new Command("edge-sync")
+    .description("Report this edge cluster's hosts and Sealed Secrets certificate to the centre (ConfigDB v2 protocol)");
+  for (const key of Object.keys(SETTINGS) as (keyof EdgeSyncFlags)[]) {
+    const [flag, envName, description] = SETTINGS[key];
+    const fallback = DEFAULTS[key];
+    cmd.option(`${flag} <value>`, `${description} (env ${envName}${fallback ? `, default "${fallback}"` : ""})`);
+  }
+  cmd.option("--log-level <level>", "trace, debug, info, warn, error or silent (env LOG_LEVEL, default \"info\")");
+  cmd.action(async (opts: EdgeSyncFlags & { logLevel?: string }) => {
+    let config: EdgeSyncConfig;
+    try {
+      config = resolveEdgeSyncConfig(opts, process.env);
+    } catch (err) {
+      if (err instanceof EdgeSyncConfigError) cmd.error(`error: ${err.message}`, { exitCode: 2 });
+      throw err;
+    }
+    const log = createLogger("edge-sync", { level: (opts.logLevel ?? process.env.LOG_LEVEL ?? "info") as LevelWithSilent });
+    await runEdgeSync(config, log);
+    process.exitCode = 0;
+  });
+  return cmd;
+}
+
+/** The ConfigDB client for the configured centre and credentials. */
+export function configDbClientFor(config: EdgeSyncConfig): ConfigDbClient {
+  const password = (service: ServiceLocator): AuthProvider | undefined => config.auth.kind === "password"
+    ? new PasswordLogin({ service, username: config.auth.username, password: config.auth.password })
+    : undefined;
+  const service: ServiceLocator = config.centre.kind === "preset"
+    ? new PresetUrl(config.centre.url)
+    : new DirectoryLocator({
+      directoryUrl: config.centre.directoryUrl, service: Service.ConfigDB,
+      auth: config.directoryAuth ? password(new PresetUrl(config.centre.directoryUrl)) : undefined,
+    });
+  const auth = config.auth.kind === "token" ? new StaticToken({ token: config.auth.token, file: config.auth.file }) : password(service)!;
+  return new ConfigDbClient({ service, auth });
+}
+
+/** Runs edge-sync and its health endpoints until the first SIGTERM or SIGINT. */
+export async function runEdgeSync(config: EdgeSyncConfig, log: Logger): Promise<void> {
+  const metrics = new EdgeSyncMetrics({ defaultMetrics: true });
+  const sync = new EdgeSync({
+    kubeConfig: loadKubeConfig(config.kubeconfig),
+    clusterUuid: config.clusterUuid,
+    configDb: configDbClientFor(config),
+    sealedSecrets: config.sealedSecrets,
+    debounceMs: config.debounceMs,
+    resyncIntervalMs: config.resyncIntervalMs,
+    minRetryMs: config.minRetryMs,
+    maxRetryMs: config.maxRetryMs,
+    log, metrics,
+  });
+  const ops = await startOpsServer({ ...config.health, registry: metrics.registry, readiness: { nodes: () => sync.isReady() } });
+  const signal = nextSignal();
+  log.info({
+    cluster: config.clusterUuid, name: config.clusterName, health: ops.port,
+    centre: config.centre.kind === "preset" ? config.centre.url : `directory ${config.centre.directoryUrl}`, auth: config.auth.kind,
+  }, "edge-sync starting");
+  try {
+    await Promise.race([sync.start(), signal]);
+    log.info({ signal: await signal }, "stopping on signal");
+  } finally {
+    await sync.stop();
+    await ops.close();
+  }
+}
+
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      process.once("SIGTERM", () => process.exit(1));
+      process.once("SIGINT", () => process.exit(1));
+      resolve(sig);
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
