@@ -24,4 +24,14 @@ export const Reason = {
   ReportsStopped: "ReportsStopped",
   NoReports: "NoReports",
   Deleting: "Deleting",
+  // ACS mode: the link between an EdgeCluster and its ConfigDB entry (Synced) and the ACS setup steps.
+  Synced: "Synced",
+  SuspiciousEmptyList: "SuspiciousEmptyList",
+  EntryMissing: "EntryMissing",
+  InvalidEntry: "InvalidEntry",
+  NameChangeRefused: "NameChangeRefused",
+  ConfigDBUnavailable: "ConfigDBUnavailable",
+  AcsSetupFailed: "AcsSetupFailed",
+  ChartTemplateMissing: "ChartTemplateMissing",
+  KerberosIdentityConflict: "KerberosIdentityConflict",
 } as const;

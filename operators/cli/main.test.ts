@@ -21,3 +21,10 @@ test("an unknown subcommand fails with a message", async () => {
     return true;
   });
 });
+
+test("every component's subcommand has help", async () => {
+  for (const c of ["cluster-manager", "edge-sync", "edge-monitor", "krbkeys", "enrol", "seal", "bootstrap-command"]) {
+    const { stdout } = await run(process.execPath, ["--import", "tsx", cli, c, "--help"]);
+    assert.match(stdout, new RegExp(`Usage: graft ${c}`), c);
+  }
+});

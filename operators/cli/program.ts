@@ -5,8 +5,8 @@ import { clusterManagerCommand } from "../cluster-manager/main.js";
 import { edgeMonitorCommand } from "../edge-monitor/main.js";
 import { edgeSyncCommand } from "../edge-sync/main.js";
 import { enrolCommand } from "../enrol/main.js";
+import { krbkeysCommand } from "../krbkeys/main.js";
 import { sealCommand } from "../seal/main.js";
-import { notImplemented } from "./not-implemented.js";
 
 export function buildProgram(): Command {
   const program = new Command("graft")
@@ -17,7 +17,7 @@ export function buildProgram(): Command {
   program.addCommand(bootstrapCommandCommand());
   program.addCommand(edgeSyncCommand());
   program.addCommand(edgeMonitorCommand());
-  program.addCommand(notImplemented("krbkeys", "edge operator: reconciles KerberosKey resources"));
+  program.addCommand(krbkeysCommand());
   program.addCommand(enrolCommand());
   program.addCommand(sealCommand());
   return program;

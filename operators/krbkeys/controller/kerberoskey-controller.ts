@@ -1,0 +1,311 @@
+// The KerberosKey reconciler: checks the stored key against the KDC and replaces it only when it does not work (or
+// a rotation is asked for), then records kvno, last rotation and conditions in status. Failures never rotate: an
+// unreachable KDC leaves everything as it was and says so in Ready. Deleting a KerberosKey deletes nothing (as in
+// ACS): principals and Secrets stay, and no finalizer is added.
+import type * as k8s from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
+import {
+  KerberosKeyCondition as C, KerberosKeyReason as Reason, KerberosKeyType, KeyType, ROTATE_REQUESTED_ANNOTATION,
+  type KerberosKey, type KerberosKeyStatus, type PrincipalStatus,
+} from "../../api/kerberoskey.js";
+import type { KadminClient } from "../../kerberos/kadmin.js";
+import { removeCondition, setCondition } from "../../runtime/conditions.js";
+import { Controller, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.js";
+import { GenericError, StallingError, WaitingError, messageOf, reasonOf } from "../../runtime/errors.js";
+import type { EventRecorder } from "../../runtime/events.js";
+import { Informer, type InformerEvent } from "../../runtime/informer.js";
+import { Core, objectKey, splitKey, type KubeObject } from "../../runtime/kube.js";
+import type { ControllerMetrics } from "../../runtime/metrics.js";
+import type { KubeClient } from "../../runtime/rest.js";
+import { removeFinalizer, updateStatus } from "../../runtime/status.js";
+import { disablePrincipals, reconcileDisabled } from "../disabled-key.js";
+import type { KeyContext, KeyOutcome } from "../key-context.js";
+import { resolveKey, type ResolvedKey } from "../key-spec.js";
+import type { OperatorKeytab } from "../operator-keytab.js";
+import { reconcilePassword, reconcilePresetPassword } from "../password-key.js";
+import { reconcileRandom } from "../random-key.js";
+import { asReconcileError } from "../reconcile-errors.js";
+import { SecretSlot } from "../secret-slot.js";
+import { withReady } from "./summarize.js";
+
+export const CONTROLLER_NAME = "krbkeys";
+/**
+ * The finalizer ACS's kopf-based krbkeys puts on KerberosKeys. graft's krbkeys takes over that operator's role and
+ * adds no finalizer of its own, so it lets go of this one when the object is deleted; otherwise the object would
+ * hang in deletion forever.
+ */
+export const KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker";
+
+export interface KerberosKeyControllerDeps {
+  client: KubeClient;
+  core: k8s.CoreV1Api;
+  kadmin: KadminClient;
+  realm: string;
+  /** Environment for kinit (KRB5_CONFIG). */
+  env: Record<string, string | undefined>;
+  operatorKeytab?: OperatorKeytab;
+  events: EventRecorder;
+  log: Logger;
+  metrics?: ControllerMetrics;
+  /** Namespace whose KerberosKeys (and Secrets) are watched; all when absent. */
+  namespace?: string;
+  concurrency?: number;
+  resyncMs?: number;
+  minRetryMs?: number;
+  maxRetryMs?: number;
+}
+
+type Status = KerberosKeyStatus;
+type Handler = (c: KeyContext) => Promise<KeyOutcome>;
+
+const HANDLERS: Record<string, Handler> = {
+  [KeyType.Random]: reconcileRandom,
+  [KeyType.Password]: reconcilePassword,
+  [KeyType.PresetPassword]: reconcilePresetPassword,
+  [KeyType.Disabled]: reconcileDisabled,
+};
+
+interface Overlap {
+  other: KerberosKey;
+  reason: string;
+  what: string;
+}
+
+interface Reconciled {
+  resolved: ResolvedKey;
+  outcome: KeyOutcome;
+  principals: PrincipalStatus[];
+}
+
+/** What, besides the spec, makes a KerberosKey worth reconciling again; status-only updates are not. */
+function fingerprint(kk: KerberosKey): string {
+  const a = kk.metadata.annotations ?? {};
+  return JSON.stringify([kk.metadata.generation, a[ROTATE_REQUESTED_ANNOTATION], a[RECONCILE_REQUESTED_ANNOTATION],
+    kk.metadata.deletionTimestamp, kk.metadata.finalizers]);
+}
+
+/** Sets a status field, or removes it when there is no value (so an unchanged status compares equal). */
+function put<K extends keyof Status>(s: Status, field: K, value: Status[K] | undefined): void {
+  if (value === undefined) delete s[field];
+  else s[field] = value;
+}
+
+export class KerberosKeyReconciler {
+  readonly keys: Informer<KerberosKey>;
+  readonly secrets: Informer<KubeObject>;
+  readonly controller: Controller;
+  private readonly seen = new Map<string, string>();
+
+  constructor(private readonly deps: KerberosKeyControllerDeps) {
+    const { client, log, namespace } = deps;
+    this.keys = new Informer<KerberosKey>(client, KerberosKeyType, log, { namespace });
+    this.secrets = new Informer<KubeObject>(client, Core.secrets, log, { namespace });
+    this.controller = new Controller({
+      name: CONTROLLER_NAME, log, metrics: deps.metrics,
+      concurrency: deps.concurrency ?? 2, resyncMs: deps.resyncMs, minRetryMs: deps.minRetryMs, maxRetryMs: deps.maxRetryMs,
+      watches: [
+        // KerberosKey events are filtered in onKeyEvent: a status write of our own is no reason to ask the KDC again.
+        { informer: this.keys as unknown as Informer<KubeObject>, keysFor: () => [] },
+        { informer: this.secrets, keysFor: (s) => this.keysUsingSecret(s) },
+      ],
+      reconcile: (key, ctx) => this.reconcile(key, ctx),
+    });
+    this.keys.on((event, kk) => this.onKeyEvent(event, kk));
+  }
+
+  private onKeyEvent(event: InformerEvent, kk: KerberosKey): void {
+    const key = objectKey(kk);
+    if (event === "delete") {
+      this.seen.delete(key);
+    } else {
+      const fp = fingerprint(kk);
+      if (this.seen.get(key) === fp) return;
+      this.seen.set(key, fp);
+    }
+    this.controller.queue.add(key);
+    // A key that lost a conflict may be free to proceed once another key changes or goes away.
+    for (const other of this.keys.list()) {
+      const stalled = other.status?.conditions?.find((c) => c.type === C.Stalled && c.status === "True");
+      if (stalled?.reason === Reason.PrincipalConflict || stalled?.reason === Reason.SecretConflict) this.controller.queue.add(objectKey(other));
+    }
+  }
+
+  private keysUsingSecret(secret: KubeObject): string[] {
+    return this.keys.list()
+      .filter((kk) => kk.metadata.namespace === secret.metadata.namespace && kk.spec?.secret?.split("/")[0] === secret.metadata.name)
+      .map(objectKey);
+  }
+
+  private resolvedOrNull(kk: KerberosKey): ResolvedKey | null {
+    try {
+      return resolveKey(kk, this.deps.realm);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Other live KerberosKeys sharing a principal or a Secret key with this one, and what they share. */
+  private overlapping(kk: KerberosKey, mine = this.resolvedOrNull(kk)): Overlap[] {
+    const found: Overlap[] = [];
+    if (!mine) return found;
+    for (const other of this.keys.list()) {
+      if (other.metadata.uid === kk.metadata.uid || other.metadata.deletionTimestamp) continue;
+      const theirs = this.resolvedOrNull(other);
+      if (!theirs) continue;
+      const principal = mine.principals.find((p) => theirs.principals.includes(p));
+      if (principal) {
+        found.push({ other, reason: Reason.PrincipalConflict, what: `principal "${principal}"` });
+      } else if (mine.secret && theirs.secret && kk.metadata.namespace === other.metadata.namespace
+        && mine.secret.name === theirs.secret.name && mine.secret.key === theirs.secret.key) {
+        found.push({ other, reason: Reason.SecretConflict, what: `Secret key "${mine.secret.name}/${mine.secret.key}"` });
+      }
+    }
+    return found;
+  }
+
+  async reconcile(key: string, { log }: ReconcileContext): Promise<ReconcileResult | void> {
+    const { client, metrics } = this.deps;
+    const { namespace, name } = splitKey(key);
+    const kk = await client.getOrNull<KerberosKey>(KerberosKeyType, name, namespace);
+    if (!kk) {
+      metrics?.forgetObject(KerberosKeyType.kind, namespace ?? "", name);
+      return;
+    }
+    if (kk.metadata.deletionTimestamp) {
+      if (kk.metadata.finalizers?.includes(KOPF_FINALIZER)) {
+        await removeFinalizer(client, KerberosKeyType, kk, KOPF_FINALIZER);
+        log.info("released the finalizer ACS's krbkeys left; principals and Secrets are kept");
+      }
+      return;
+    }
+    const generation = kk.metadata.generation;
+    if (kk.status?.observedGeneration !== generation) {
+      await this.patchStatus(kk, (s) => {
+        s.conditions = setCondition(s.conditions, {
+          type: C.Reconciling, status: "True", reason: Reason.Progressing, message: `reconciling new generation ${generation}`,
+        }, generation);
+        s.conditions = removeCondition(s.conditions, C.Stalled);
+      });
+    }
+    let done: Reconciled;
+    try {
+      done = await this.reconcileKey(kk, log);
+    } catch (err) {
+      const mapped = asReconcileError(err);
+      await this.recordFailure(kk, mapped, log);
+      throw mapped;
+    }
+    await this.recordSuccess(kk, done);
+  }
+
+  private async reconcileKey(kk: KerberosKey, log: Logger): Promise<Reconciled> {
+    const { kadmin, env, operatorKeytab, core, events } = this.deps;
+    const resolved = resolveKey(kk, this.deps.realm);
+    const rival = this.olderRival(kk, resolved);
+    if (rival) {
+      throw new StallingError(rival.reason,
+        `${rival.what} is already managed by KerberosKey "${objectKey(rival.other)}": two keys would keep replacing each ` +
+        "other's key; remove it from one of them");
+    }
+    try {
+      await operatorKeytab?.refresh();
+    } catch (err) {
+      throw new GenericError(Reason.OperatorKeytabUnreadable, messageOf(err));
+    }
+    const rotateAt = kk.metadata.annotations?.[ROTATE_REQUESTED_ANNOTATION];
+    const ns = kk.metadata.namespace!;
+    const ctx: KeyContext = {
+      spec: resolved.spec,
+      principals: resolved.principals,
+      slot: resolved.secret ? new SecretSlot(core, ns, resolved.secret.name, resolved.secret.key) : undefined,
+      kadmin, env,
+      rotateRequested: rotateAt !== undefined && rotateAt !== kk.status?.lastHandledRotateAt,
+      minted: async (keytab) => operatorKeytab?.absorb(keytab),
+      log,
+    };
+    const outcome = await HANDLERS[resolved.spec.type]!(ctx);
+
+    // Principals dropped from the spec are disabled, never deleted, unless another key now manages them.
+    const managedElsewhere = new Set(this.keys.list().filter((o) => o.metadata.uid !== kk.metadata.uid)
+      .flatMap((o) => this.resolvedOrNull(o)?.principals ?? []));
+    const dropped = (kk.status?.principals ?? []).map((p) => p.principal)
+      .filter((p) => !resolved.principals.includes(p) && !managedElsewhere.has(p));
+    outcome.events.push(...await disablePrincipals(kadmin, dropped, "it was removed from the KerberosKey's spec"));
+
+    for (const e of outcome.events) await events.record(KerberosKeyType, kk, "Normal", e.reason, e.note);
+    const principals: PrincipalStatus[] = [];
+    for (const p of resolved.principals) {
+      const info = await kadmin.getPrincipal(p);
+      principals.push(info ? { principal: p, kvno: info.kvno, enabled: info.enabled } : { principal: p });
+    }
+    return { resolved, outcome, principals };
+  }
+
+  /** The oldest other KerberosKey claiming one of this key's principals or its Secret key, if older than this one. */
+  private olderRival(kk: KerberosKey, mine: ResolvedKey): Overlap | undefined {
+    const age = (o: KerberosKey) => `${o.metadata.creationTimestamp ?? ""}|${objectKey(o)}`;
+    return this.overlapping(kk, mine)
+      .filter((f) => age(f.other) < age(kk))
+      .sort((a, b) => (age(a.other) < age(b.other) ? -1 : 1))[0];
+  }
+
+  private async recordSuccess(kk: KerberosKey, { resolved, outcome, principals }: Reconciled): Promise<void> {
+    const generation = kk.metadata.generation;
+    const annotations = kk.metadata.annotations ?? {};
+    const updated = await this.patchStatus(kk, (s) => {
+      put(s, "kvno", principals[0]?.kvno);
+      s.principals = principals;
+      if (outcome.rotated) s.lastRotation = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+      put(s, "secretRef", resolved.secret);
+      put(s, "lastHandledRotateAt", annotations[ROTATE_REQUESTED_ANNOTATION] ?? s.lastHandledRotateAt);
+      put(s, "lastHandledReconcileAt", annotations[RECONCILE_REQUESTED_ANNOTATION] ?? s.lastHandledReconcileAt);
+      s.conditions = removeCondition(removeCondition(removeCondition(s.conditions, C.KeyFailed), C.Stalled), C.Reconciling);
+      s.conditions = withReady(s.conditions, generation, { reason: outcome.reason, message: outcome.message });
+      s.observedGeneration = generation;
+    });
+    this.deps.metrics?.recordConditions(KerberosKeyType.kind, kk.metadata.namespace ?? "", kk.metadata.name, updated.status?.conditions ?? []);
+    // A recovery without any change (the KDC is back and the key still works) is worth one event too.
+    const before = kk.status?.conditions?.find((c) => c.type === C.Ready);
+    if (before?.status === "False" && outcome.events.length === 0) {
+      await this.deps.events.record(KerberosKeyType, kk, "Normal", outcome.reason, `recovered from ${before.reason}: ${outcome.message}`);
+    }
+  }
+
+  private async recordFailure(kk: KerberosKey, err: unknown, log: Logger): Promise<void> {
+    const generation = kk.metadata.generation;
+    const reason = reasonOf(err);
+    const message = messageOf(err);
+    const stalled = err instanceof StallingError;
+    const before = kk.status?.conditions?.find((c) => c.type === C.Ready);
+    try {
+      const updated = await this.patchStatus(kk, (s) => {
+        if (stalled) {
+          s.conditions = setCondition(s.conditions, { type: C.Stalled, status: "True", reason, message }, generation);
+          s.conditions = removeCondition(removeCondition(s.conditions, C.Reconciling), C.KeyFailed);
+          s.observedGeneration = generation;
+        } else {
+          s.conditions = setCondition(s.conditions, { type: C.KeyFailed, status: "True", reason, message }, generation);
+          s.conditions = setCondition(s.conditions, {
+            type: C.Reconciling, status: "True", reason: Reason.Progressing, message: `retrying after error: ${message}`,
+          }, generation);
+          s.conditions = removeCondition(s.conditions, C.Stalled);
+        }
+        s.conditions = withReady(s.conditions, generation);
+      });
+      this.deps.metrics?.recordConditions(KerberosKeyType.kind, kk.metadata.namespace ?? "", kk.metadata.name, updated.status?.conditions ?? []);
+      // One event when the story changes, not one per retry.
+      if (before?.reason !== reason || before?.message !== message) {
+        await this.deps.events.record(KerberosKeyType, kk, err instanceof WaitingError ? "Normal" : "Warning", reason, message);
+      }
+    } catch (statusErr) {
+      log.warn({ err: messageOf(statusErr) }, "could not record the failure in status");
+    }
+  }
+
+  private async patchStatus(kk: KerberosKey, mutate: (s: Status) => void): Promise<KerberosKey> {
+    const updated = await updateStatus<Status, KerberosKey>(this.deps.client, KerberosKeyType, kk.metadata.name, kk.metadata.namespace, mutate);
+    if (!updated) throw new Error(`KerberosKey "${objectKey(kk)}" disappeared`);
+    return updated;
+  }
+}

@@ -1,0 +1,93 @@
+// Wires the krbkeys operator together: the operator's own keytab, a kadmin client authenticating with it, the
+// KerberosKey controller (leader only, when leader election is on), events, metrics and probes.
+import * as k8s from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { KadminClient } from "../kerberos/kadmin.js";
+import { qualifyPrincipal } from "../kerberos/principal.js";
+import { messageOf } from "../runtime/errors.js";
+import { EventRecorder } from "../runtime/events.js";
+import { Manager } from "../runtime/manager.js";
+import { ControllerMetrics } from "../runtime/metrics.js";
+import { KubeClient } from "../runtime/rest.js";
+import { CONTROLLER_NAME, KerberosKeyReconciler } from "./controller/kerberoskey-controller.js";
+import { OperatorKeytab } from "./operator-keytab.js";
+
+export interface KrbKeysOptions {
+  kubeConfig: k8s.KubeConfig;
+  realm: string;
+  /** The operator's own principal (e.g. op1krbkeys/<cluster>), which needs add, modify, inquire and change-password rights. */
+  principal: string;
+  /** The operator's keytab file (mounted from Secret krb-keys-keytabs). */
+  keytab: string;
+  /** Environment for kadmin and kinit, typically `{ KRB5_CONFIG }`. */
+  env?: Record<string, string | undefined>;
+  /** kadmind as host[:port] when krb5.conf does not name the realm's admin_server. */
+  adminServer?: string;
+  /** Per-call limit for kadmin and kinit; a KDC that takes longer counts as unreachable. */
+  kdcTimeoutMs?: number;
+  namespace?: string;
+  log: Logger;
+  ops?: { host?: string; port: number };
+  leaderElection?: { namespace: string; identity?: string; leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
+  concurrency?: number;
+  resyncMs?: number;
+  minRetryMs?: number;
+  maxRetryMs?: number;
+}
+
+export class KrbKeysOperator {
+  readonly client: KubeClient;
+  readonly metrics = new ControllerMetrics(undefined, { defaultMetrics: true });
+  private keytab?: OperatorKeytab;
+  private manager?: Manager;
+  private reconcilerInstance?: KerberosKeyReconciler;
+  private accessCheck?: Promise<void>;
+
+  constructor(private readonly opts: KrbKeysOptions) {
+    this.client = new KubeClient(opts.kubeConfig);
+  }
+
+  get reconciler(): KerberosKeyReconciler {
+    if (!this.reconcilerInstance) throw new Error("krbkeys has not been started");
+    return this.reconcilerInstance;
+  }
+
+  get opsPort(): number | undefined {
+    return this.manager?.opsPort;
+  }
+
+  async start(): Promise<void> {
+    const { opts } = this;
+    const log = opts.log;
+    const principal = qualifyPrincipal(opts.principal, opts.realm);
+    this.keytab = await OperatorKeytab.open(opts.keytab, principal);
+    const env = opts.env ?? {};
+    const kadmin = new KadminClient({
+      realm: opts.realm, auth: { principal, keytab: this.keytab.path }, env,
+      adminServer: opts.adminServer, timeoutMs: opts.kdcTimeoutMs, logger: log.child({ component: "kadmin" }),
+    });
+    this.reconcilerInstance = new KerberosKeyReconciler({
+      client: this.client, core: opts.kubeConfig.makeApiClient(k8s.CoreV1Api), kadmin, realm: opts.realm, env,
+      operatorKeytab: this.keytab, events: new EventRecorder(this.client, CONTROLLER_NAME, log), log,
+      metrics: this.metrics, namespace: opts.namespace, concurrency: opts.concurrency, resyncMs: opts.resyncMs,
+      minRetryMs: opts.minRetryMs, maxRetryMs: opts.maxRetryMs,
+    });
+    // Not fatal: the KDC may come later, and every KerberosKey then says why it waits.
+    this.accessCheck = kadmin.checkAccess().then(
+      (privileges) => log.info({ principal, privileges }, "kadmin access checked"),
+      (err) => log.warn({ principal, err: messageOf(err) }, "kadmin access check failed; KerberosKeys will report why"),
+    );
+    this.manager = new Manager({
+      name: CONTROLLER_NAME, client: this.client, log, metrics: this.metrics,
+      controllers: [this.reconcilerInstance.controller], ops: opts.ops, leaderElection: opts.leaderElection,
+    });
+    await this.manager.start();
+    log.info({ realm: opts.realm, principal, namespace: opts.namespace ?? "(all)" }, "krbkeys started");
+  }
+
+  async stop(): Promise<void> {
+    await this.manager?.stop();
+    await this.accessCheck;
+    await this.keytab?.close();
+  }
+}

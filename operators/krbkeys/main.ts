@@ -1,0 +1,60 @@
+// `graft krbkeys`: flags and environment → a running KrbKeysOperator. The environment names match the edge-cluster
+// chart's Deployment (WATCH_NAMESPACE, REALM, KADMIN_PRINCIPAL, KRB5_CONFIG, KRB5_CLIENT_KTNAME).
+import { Command, Option } from "commander";
+import { parseDuration } from "../runtime/duration.js";
+import { loadKubeConfig } from "../runtime/kube.js";
+import { createLogger } from "../runtime/logger.js";
+import { stopOnSignals } from "../runtime/manager.js";
+import { parseAddr } from "../runtime/ops-server.js";
+import { KrbKeysOperator } from "./krbkeys.js";
+
+export const DEFAULT_KEYTAB = "/etc/krbkeys/keytab";
+
+export function krbkeysCommand(): Command {
+  return new Command("krbkeys")
+    .description("edge operator: reconciles KerberosKey resources (keytabs and passwords in Secrets) with MIT kadmin")
+    .option("--kubeconfig <path>", "kubeconfig (default: KUBECONFIG, ~/.kube/config, then in-cluster)")
+    .addOption(new Option("--namespace <ns>", "namespace whose KerberosKeys are reconciled (default: all)").env("WATCH_NAMESPACE"))
+    .addOption(new Option("--realm <realm>", "Kerberos realm the principals live in").env("REALM").makeOptionMandatory())
+    .addOption(new Option("--principal <principal>", "the operator's own principal, used with kadmin").env("KADMIN_PRINCIPAL").makeOptionMandatory())
+    .addOption(new Option("--keytab <path>", "the operator's own keytab").env("KRB5_CLIENT_KTNAME").default(DEFAULT_KEYTAB))
+    .addOption(new Option("--krb5-conf <path>", "krb5.conf naming the realm's KDC and admin server").env("KRB5_CONFIG"))
+    .addOption(new Option("--admin-server <host:port>", "kadmind address, when krb5.conf does not name one").env("KADMIN_SERVER"))
+    .option("--kdc-timeout <duration>", "time after which a KDC or kadmind that does not answer counts as unreachable", "20s")
+    .addOption(new Option("--health-addr <addr>", "address of /healthz, /readyz and /metrics").env("HEALTH_ADDR").default(":8081"))
+    .option("--concurrent <n>", "KerberosKeys reconciled in parallel", "2")
+    .option("--resync-interval <duration>", "interval at which every key is checked against the KDC again", "10m")
+    .option("--min-retry-delay <duration>", "first retry delay after a failure", "1s")
+    .option("--max-retry-delay <duration>", "longest retry delay after repeated failures", "5m")
+    .addOption(new Option("--enable-leader-election", "run the controller only in the replica holding the Lease").env("ENABLE_LEADER_ELECTION"))
+    .addOption(new Option("--leader-election-namespace <ns>", "namespace of the leader-election Lease").env("POD_NAMESPACE").default("fplus-edge"))
+    .option("--lease-duration <duration>", "leader-election lease duration", "15s")
+    .option("--renew-deadline <duration>", "leader-election renew deadline", "10s")
+    .option("--retry-period <duration>", "leader-election retry period", "2s")
+    .addOption(new Option("--log-level <level>", "log level").env("LOG_LEVEL").default("info").choices(["debug", "info", "warn", "error"]))
+    .action(async (o) => {
+      const log = createLogger("krbkeys", { level: o.logLevel });
+      const operator = new KrbKeysOperator({
+        kubeConfig: loadKubeConfig(o.kubeconfig),
+        realm: o.realm,
+        principal: o.principal,
+        keytab: o.keytab,
+        env: o.krb5Conf ? { KRB5_CONFIG: o.krb5Conf } : {},
+        adminServer: o.adminServer,
+        kdcTimeoutMs: parseDuration(o.kdcTimeout),
+        namespace: o.namespace || undefined,
+        log,
+        ops: parseAddr(o.healthAddr),
+        concurrency: Number(o.concurrent),
+        resyncMs: parseDuration(o.resyncInterval),
+        minRetryMs: parseDuration(o.minRetryDelay),
+        maxRetryMs: parseDuration(o.maxRetryDelay),
+        leaderElection: o.enableLeaderElection ? {
+          namespace: o.leaderElectionNamespace,
+          leaseDurationMs: parseDuration(o.leaseDuration), renewDeadlineMs: parseDuration(o.renewDeadline), retryPeriodMs: parseDuration(o.retryPeriod),
+        } : undefined,
+      });
+      await operator.start();
+      stopOnSignals(operator, log);
+    });
+}
