@@ -11,7 +11,7 @@ import { authenticateRequest, type ServiceTokens } from "./identity.js";
 
 export function authHandler(model: AuthModel, tokens: ServiceTokens): Handler {
   return async (req, res) => {
-    const caller = authenticateRequest(tokens, req, res);
+    const caller = await authenticateRequest(tokens, req, res);
     if (!caller) return;
     const parts = pathSegments(req);
     if (parts.at(-1) === "") parts.pop();

@@ -13,7 +13,7 @@ const MERGE_PATCH = "application/merge-patch+json";
 
 export function configDbHandler(model: ConfigDbModel, tokens: ServiceTokens): Handler {
   return async (req, res) => {
-    if (!authenticateRequest(tokens, req, res)) return;
+    if (!(await authenticateRequest(tokens, req, res))) return;
     const parts = pathSegments(req);
     if (parts.at(-1) === "") parts.pop();
     const [version, kind, ...rest] = parts;

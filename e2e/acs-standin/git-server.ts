@@ -41,7 +41,7 @@ export function gitHandler(deps: GitStandinDeps): Handler {
   };
 
   return async (req, res) => {
-    const caller = authenticateRequest(deps.tokens, req, res);
+    const caller = await authenticateRequest(deps.tokens, req, res);
     if (!caller) return;
     const [pathname, query = ""] = (req.url ?? "/").split("?") as [string, string?];
     const route = ROUTE_RE.exec(pathname);

@@ -3,15 +3,19 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendJson } from "./http-util.js";
 
 /**
- * Who is calling: the stand-in's password store plays the KDC (Basic credentials are checked against it, usernames
- * without a realm get `@<realm>` appended), and each service issues its own Bearer tokens from `POST /token`, valid
- * only at that service and only until their expiry.
+ * Who is calling: Basic credentials are checked against the stand-in's own password store (usernames without a realm
+ * get `@<realm>` appended) and, for principals of the realm that store does not hold, against an external checker
+ * when one is given (a real KDC, see kdc-passwords.ts). Each service issues its own Bearer tokens from `POST /token`,
+ * valid only at that service and only until their expiry.
  */
+
+/** Whether `password` is right for the full principal name `upn`; may throw an HttpFailure (e.g. 503, KDC down). */
+export type PasswordCheck = (upn: string, password: string) => Promise<boolean>;
 
 export class Realm {
   private readonly passwords = new Map<string, string>();
 
-  constructor(readonly name: string) {}
+  constructor(readonly name: string, private readonly external?: PasswordCheck) {}
 
   /** The full principal name: `user` becomes `user@REALM`. */
   upn(username: string): string {
@@ -24,10 +28,13 @@ export class Realm {
     return upn;
   }
 
-  /** The principal if the password is right, else null. */
-  verify(username: string, password: string): string | null {
+  /** The principal if the password is right, else null. Users in the local store never reach the external checker. */
+  async verify(username: string, password: string): Promise<string | null> {
     const upn = this.upn(username);
-    return this.passwords.get(upn) === password ? upn : null;
+    const local = this.passwords.get(upn);
+    if (local !== undefined) return local === password ? upn : null;
+    if (!this.external || !upn.endsWith(`@${this.name}`)) return null;
+    return (await this.external(upn, password)) ? upn : null;
   }
 }
 
@@ -66,7 +73,7 @@ export class ServiceTokens {
   }
 
   /** The caller's principal from `Authorization: Basic` or `Bearer`, or null. */
-  authenticate(req: IncomingMessage): string | null {
+  async authenticate(req: IncomingMessage): Promise<string | null> {
     const match = AUTH_HEADER_RE.exec(req.headers.authorization ?? "");
     if (!match) return null;
     const [, scheme, credentials] = match as unknown as [string, string, string];
@@ -86,8 +93,8 @@ export function challenge(res: ServerResponse): void {
  * Authenticates a request, answering 401 itself when that fails, and serves `POST /token`. Returns the principal
  * for the service's own routes, or null when the request has been answered.
  */
-export function authenticateRequest(tokens: ServiceTokens, req: IncomingMessage, res: ServerResponse): string | null {
-  const upn = tokens.authenticate(req);
+export async function authenticateRequest(tokens: ServiceTokens, req: IncomingMessage, res: ServerResponse): Promise<string | null> {
+  const upn = await tokens.authenticate(req);
   if (!upn) {
     challenge(res);
     return null;

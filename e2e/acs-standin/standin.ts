@@ -5,7 +5,10 @@
  * a token is valid only at the service that issued it:
  * - Directory: `GET /v1/service/<service uuid>` → `[{service, device, url}]` (empty for unknown services).
  * - Every service: `POST /token` with Basic credentials → `{token, expiry}`; Basic or Bearer on every request, 401
- *   with `WWW-Authenticate: Basic` otherwise. Passwords live in the stand-in's own store (the KDC's role).
+ *   with `WWW-Authenticate: Basic` otherwise. Passwords live in the stand-in's own store (playing the KDC's role);
+ *   with the `kdc` option, passwords of principals in that realm the store does not hold are checked against that
+ *   real KDC with kinit (kdc-passwords.ts), so credentials created with kadmin work as at an ACS installation.
+ *   Either way a Kerberos principal acts as the ACS principal its Kerberos identity (Auth) maps it to.
  * - ConfigDB v2 REST (configdb-http.ts) over an in-memory model (configdb-model.ts) and notify/v2 (notify-server.ts).
  * - Auth v2: grants, Kerberos identities, whoami (auth-http.ts, auth-model.ts).
  * - Git smart HTTP at `/uuid/<repo uuid>` over `git http-backend` (git-server.ts).
@@ -26,13 +29,16 @@ import { configDbHandler } from "./configdb-http.js";
 import { gitHandler, repoPath } from "./git-server.js";
 import { isUuid, listenLoopback, pathSegments, sendJson, sendStatus, type Listening } from "./http-util.js";
 import { authenticateRequest, Realm, ServiceTokens } from "./identity.js";
+import { kdcPasswordCheck, type StandinKdc } from "./kdc-passwords.js";
 import { NotifyServer } from "./notify-server.js";
 
 export type StandinService = "directory" | "configdb" | "auth" | "git";
 
 export interface AcsStandinOptions {
-  /** Kerberos realm appended to usernames without one. Default `GRAFT.TEST`. */
+  /** Kerberos realm appended to usernames without one. Default `GRAFT.TEST`, or the KDC's realm. */
   realm?: string;
+  /** A real KDC: Basic passwords of its principals (other than the stand-in's own users) are checked with kinit. */
+  kdc?: StandinKdc;
   /** Lifetime of issued tokens. Default one hour. */
   tokenLifetimeMs?: number;
   /** Schema checks per application UUID: a PUT/PATCH whose result fails gets 422. */
@@ -46,7 +52,10 @@ export interface AcsStandin {
   realm: string;
   /** The root principal: a Kerberos identity mapped to `principal` that passes every permission check. */
   adminUser: { username: string; password: string; upn: string; principal: string };
-  /** Adds a user (or changes its password) in the stand-in's password store; returns the full principal name. */
+  /**
+   * Adds a user (or changes its password) in the stand-in's password store; returns the full principal name. A user
+   * added here is never checked against the KDC.
+   */
   addUser(username: string, password: string): { upn: string };
   /** The ConfigDB state: inspect it, or change it directly (changes are notified like API writes). */
   configdb: ConfigDbModel;
@@ -69,7 +78,10 @@ export interface AcsStandin {
 const DEFAULT_TOKEN_LIFETIME_MS = 60 * 60_000;
 
 export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<AcsStandin> {
-  const realm = new Realm(options.realm ?? "GRAFT.TEST");
+  if (options.kdc && options.realm && options.realm !== options.kdc.realm) {
+    throw new Error(`the stand-in realm "${options.realm}" differs from the KDC realm "${options.kdc.realm}"`);
+  }
+  const realm = new Realm(options.kdc?.realm ?? options.realm ?? "GRAFT.TEST", options.kdc && kdcPasswordCheck(options.kdc));
   const tokenLifetime = options.tokenLifetimeMs ?? DEFAULT_TOKEN_LIFETIME_MS;
   const tokens = {
     directory: new ServiceTokens("directory", realm, () => tokenLifetime),
@@ -104,7 +116,7 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
       ...options.directory,
     };
     const directoryServer = await listenLoopback(async (req, res) => {
-      if (!authenticateRequest(tokens.directory, req, res)) return;
+      if (!(await authenticateRequest(tokens.directory, req, res))) return;
       const [version, kind, uuid, ...rest] = pathSegments(req);
       if (req.method !== "GET" || version !== "v1" || kind !== "service" || !uuid || rest.length > 0) {
         return sendStatus(res, 404);

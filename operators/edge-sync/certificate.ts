@@ -8,7 +8,6 @@ import { backoffDelay, sleep } from "../runtime/backoff.js";
 import { Informer } from "../runtime/informer.js";
 import { Core, type KubeObject } from "../runtime/kube.js";
 import { ApiError, type KubeClient } from "../runtime/rest.js";
-import { kubeGetText } from "./kube-text.js";
 
 export const SEALED_SECRETS_KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key";
 export const ACTIVE_KEY_SELECTOR = `${SEALED_SECRETS_KEY_LABEL}=active`;
@@ -74,7 +73,7 @@ export async function fetchControllerCertificate(client: KubeClient, namespace: 
       portRef = DEFAULT_CONTROLLER_PORT_NAME;
     }
   }
-  const text = await kubeGetText(client.kc, controllerCertPath(namespace, controller, portRef), { accept: "application/x-pem-file, */*" });
+  const text = await client.requestText(controllerCertPath(namespace, controller, portRef), { accept: "application/x-pem-file, */*" });
   const pem = parseCertificate(text);
   if (!pem) throw new Error(`sealed secrets controller "${namespace}/${controller}" answered /v1/cert.pem with something that is not a PEM certificate`);
   return pem;

@@ -32,6 +32,8 @@ export interface EnrolOptions {
   kubeConfig: k8s.KubeConfig;
   /** Environment for kadmin and kinit, e.g. `{ KRB5_CONFIG: "/etc/krb5.conf" }`. */
   kadminEnv?: Record<string, string | undefined>;
+  /** kadmin server (`host[:port]`) when not the krb5.conf's `admin_server`. */
+  adminServer?: string;
   /** Limit for each kadmin/kinit call. */
   timeoutMs?: number;
   logger?: Logger;
@@ -93,7 +95,7 @@ export async function enrol(opts: EnrolOptions): Promise<EnrolSummary> {
   const { namespace } = opts;
   const core = opts.kubeConfig.makeApiClient(k8s.CoreV1Api);
   const kadmin = new KadminClient({
-    realm: opts.realm, auth: opts.admin, env, timeoutMs: opts.timeoutMs, logger: log,
+    realm: opts.realm, auth: opts.admin, env, adminServer: opts.adminServer, timeoutMs: opts.timeoutMs, logger: log,
   });
   const krbkeysPrincipal = edgePrincipal("krbkeys", opts.cluster, opts.realm);
   const fluxPrincipal = edgePrincipal("flux", opts.cluster, opts.realm);

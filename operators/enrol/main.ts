@@ -34,6 +34,7 @@ interface EnrolFlags {
   local?: boolean;
   kubeconfig?: string;
   krb5Conf?: string;
+  kadminServer?: string;
   json?: boolean;
   logLevel: string;
 }
@@ -86,6 +87,7 @@ export function enrolCommand(io: Partial<EnrolCommandIo> = {}): Command {
     .option("--local", "use the local kubeconfig instead of the in-cluster service account")
     .option("--kubeconfig <path>", "kubeconfig file to use (implies --local)")
     .option("--krb5-conf <path>", "krb5.conf for kadmin and kinit (env KRB5_CONFIG, else /etc/krb5.conf)")
+    .option("--kadmin-server <host[:port]>", "kadmin server (default: admin_server of the krb5.conf)")
     .option("--json", "print the summary as JSON")
     .addOption(new Option("--log-level <level>", "log level").choices(["debug", "info", "warn", "error", "silent"]).default("warn"))
     .addHelpText("after", `
@@ -115,7 +117,7 @@ Credentials are checked against the KDC first; only invalid ones (or all, with -
         enrolStarted = true;
         const summary = await enrol({
           cluster, namespace, realm, admin: { principal, password }, rotate: Boolean(flags.rotate), kubeConfig,
-          kadminEnv: { KRB5_CONFIG: krb5Conf },
+          kadminEnv: { KRB5_CONFIG: krb5Conf }, adminServer: flags.kadminServer,
           logger: createLogger("enrol", { level: flags.logLevel as "warn" }),
         });
         stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));

@@ -1,7 +1,7 @@
 // A small REST client over the API server using client-node's KubeConfig for TLS and credentials. Typed client-node
 // APIs hide content types and status codes; reconcilers need both (merge-patch vs apply, 404/409 handling).
-import { request as httpsRequest, type RequestOptions } from "node:https";
-import { request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest } from "node:http";
 import type * as k8s from "@kubernetes/client-node";
 import { apiVersionOf, resourcePath, type KubeObject, type ResourceType } from "./kube.js";
 
@@ -38,22 +38,51 @@ export interface ListResult<T> {
   metadata: { resourceVersion: string; continue?: string };
 }
 
+/**
+ * Connections to the API server are kept open and reused. client-node hands out a new Agent per request, which
+ * would cost a TLS handshake (and a new TLS context) for every call. The agent keys its pool by host and TLS
+ * options (CA, client certificate, verification), so changed credentials get their own connections.
+ */
+const keepAlive = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16 };
+const sharedAgents = { http: new HttpAgent(keepAlive), https: new HttpsAgent(keepAlive) };
+
+/**
+ * A request sent on a kept-alive connection the server had just closed fails with ECONNRESET before the server read
+ * it; Node's documentation advises sending it again on a new connection.
+ */
+const resentOnFreshConnection = (req: ClientRequest, err: unknown) =>
+  req.reusedSocket && (err as NodeJS.ErrnoException).code === "ECONNRESET";
+
 export class KubeClient {
   constructor(readonly kc: k8s.KubeConfig) {}
 
+  /** A JSON request: the parsed body on 2xx, an ApiError carrying the API server's Status otherwise. */
   async request<T = unknown>(path: string, args: RequestArgs = {}): Promise<T> {
+    const text = await this.requestText(path, { ...args, accept: "application/json" });
+    try {
+      return (text ? JSON.parse(text) : undefined) as T;
+    } catch {
+      throw new ApiError(500, "InvalidResponse", `${args.method ?? "GET"} ${path}: the API server's answer is not JSON`);
+    }
+  }
+
+  /** A request whose body is returned as text (the service proxy, for example, answers with a PEM file). */
+  async requestText(path: string, args: RequestArgs & { accept?: string } = {}): Promise<string> {
     const cluster = this.kc.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     const url = new URL(cluster.server.replace(/\/$/, "") + path);
     for (const [k, v] of Object.entries(args.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const body = args.body === undefined ? undefined : Buffer.from(JSON.stringify(args.body));
+    const method = args.method ?? "GET";
     const opts: RequestOptions = {
-      method: args.method ?? "GET",
-      headers: { accept: "application/json", ...(body ? { "content-type": args.contentType ?? "application/json", "content-length": body.length } : {}) },
+      method,
+      headers: { accept: args.accept ?? "*/*", ...(body ? { "content-type": args.contentType ?? "application/json", "content-length": body.length } : {}) },
     };
     await this.kc.applyToHTTPSOptions(opts);
+    // A proxy needs client-node's own agent; otherwise the shared keep-alive one.
+    if (!cluster.proxyUrl) opts.agent = url.protocol === "http:" ? sharedAgents.http : sharedAgents.https;
     const send = url.protocol === "http:" ? httpRequest : httpsRequest;
-    return new Promise<T>((resolve, reject) => {
+    const attempt = (retried: boolean): Promise<string> => new Promise<string>((resolve, reject) => {
       const req = send(url, opts, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -61,17 +90,17 @@ export class KubeClient {
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           const status = res.statusCode ?? 0;
-          let json: unknown;
-          try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-          if (status >= 200 && status < 300) return resolve(json as T);
-          const st = (json ?? {}) as { reason?: string; message?: string; details?: unknown };
-          reject(new ApiError(status, st.reason ?? "Unknown", st.message ?? `${opts.method} ${path}: HTTP ${status}`, st.details));
+          if (status >= 200 && status < 300) return resolve(text);
+          let st: { reason?: string; message?: string; details?: unknown } = {};
+          try { st = JSON.parse(text) as typeof st; } catch { st = { message: text.trim().slice(0, 200) || undefined }; }
+          reject(new ApiError(status, st.reason ?? "Unknown", st.message ?? `${method} ${path}: HTTP ${status}`, st.details));
         });
       });
-      req.setTimeout(args.timeoutMs ?? 30_000, () => req.destroy(new Error(`${opts.method} ${path}: timed out`)));
-      req.on("error", reject);
+      req.setTimeout(args.timeoutMs ?? 30_000, () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      req.on("error", (err) => (!retried && resentOnFreshConnection(req, err) ? attempt(true).then(resolve, reject) : reject(err)));
       req.end(body);
     });
+    return attempt(false);
   }
 
   get<T extends KubeObject>(t: ResourceType, name: string, namespace?: string): Promise<T> {
