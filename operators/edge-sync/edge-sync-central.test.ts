@@ -27,7 +27,7 @@ import { createKeySecret, createNode, heartbeat } from "./testing/edge-objects.j
 import { makeCertificate } from "./testing/openssl.js";
 
 const NS = "edges";
-const HEARTBEAT_SECONDS = Number(process.env.EDGE_SYNC_HEARTBEAT_SECONDS ?? 20);
+const HEARTBEAT_SECONDS = Number(process.env.EDGE_SYNC_HEARTBEAT_SECONDS ?? 60);
 
 let central: ManagerFixture;
 let manager: ClusterManager;
