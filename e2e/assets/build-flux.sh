@@ -7,6 +7,8 @@
 # holds both binaries) and GRAFT_CACHE. First run: downloads modules and compiles (about 10-20 minutes on 2 busy
 # cores); later runs return at once.
 set -eu
+NAME=build-flux
+. "$(dirname "$0")/lib.sh"
 
 if [ -n "${GRAFT_FLUX_ASSETS:-}" ] && [ -x "$GRAFT_FLUX_ASSETS/source-controller" ] && [ -x "$GRAFT_FLUX_ASSETS/kustomize-controller" ]; then
   echo "$GRAFT_FLUX_ASSETS"; exit 0
@@ -23,20 +25,13 @@ fi
 # github.com/fluxcd/pkg/artifact v0.18.3, only v0.18.0 is served). Set to an empty string to build exactly as released.
 SOURCE_CONTROLLER_SUBSTITUTES=${SOURCE_CONTROLLER_SUBSTITUTES-github.com/fluxcd/pkg/artifact=github.com/fluxcd/pkg/artifact@v0.18.0}
 KUSTOMIZE_CONTROLLER_SUBSTITUTES=${KUSTOMIZE_CONTROLLER_SUBSTITUTES-}
-CACHE=${GRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/graft}
 OUT="$CACHE/flux-source-$SOURCE_CONTROLLER_VERSION-kustomize-$KUSTOMIZE_CONTROLLER_VERSION"
 
 if [ -x "$OUT/source-controller" ] && [ -x "$OUT/kustomize-controller" ]; then
   echo "$OUT"; exit 0
 fi
 
-command -v go >/dev/null 2>&1 || { echo "build-flux: the Go toolchain is needed to build the Flux controllers" >&2; exit 1; }
-mkdir -p "$OUT"
-work=$(mktemp -d)
-trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
-log() { echo "build-flux: $*" >&2; }
-start=$(date +%s)
+prepare_build "the Flux controllers"
 
 # build_controller NAME VERSION [SUBSTITUTE...]: builds the main package at the root of github.com/fluxcd/NAME@VERSION as $OUT/NAME.
 # The module is built as the main module so its own replace directives (digest library, kustomize pins) hold; only

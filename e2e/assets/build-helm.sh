@@ -5,9 +5,10 @@
 # Honours GRAFT_HELM (a helm binary to use as is) and GRAFT_CACHE. First run: downloads modules and compiles (a few
 # minutes on 2 cores); later runs return at once.
 set -eu
+NAME=build-helm
+. "$(dirname "$0")/lib.sh"
 
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
-CACHE=${GRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/graft}
 OUT="$CACHE/helm-$HELM_VERSION"
 
 if [ -n "${GRAFT_HELM:-}" ] && [ -x "$GRAFT_HELM" ]; then
@@ -17,13 +18,7 @@ if [ -x "$OUT/helm" ]; then
   echo "$OUT/helm"; exit 0
 fi
 
-command -v go >/dev/null 2>&1 || { echo "build-helm: the Go toolchain is needed to build helm" >&2; exit 1; }
-mkdir -p "$OUT"
-work=$(mktemp -d)
-trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
-log() { echo "build-helm: $*" >&2; }
-start=$(date +%s)
+prepare_build "helm"
 
 log "building helm $HELM_VERSION"
 # helm is built as the main module so its own replace directives and pins hold exactly as released.

@@ -5,11 +5,12 @@
 # Honours KUBEBUILDER_ASSETS (a directory that already holds the three binaries) and GRAFT_CACHE.
 # First run: downloads modules and compiles (about 5 minutes on 2 cores); later runs return at once.
 set -eu
+NAME=build-k8s
+. "$(dirname "$0")/lib.sh"
 
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 STAGING_VERSION="v0.${K8S_VERSION#v1.}"
-CACHE=${GRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/graft}
 OUT="$CACHE/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
 
 if [ -n "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$KUBEBUILDER_ASSETS/kube-apiserver" ] && [ -x "$KUBEBUILDER_ASSETS/etcd" ]; then
@@ -19,13 +20,7 @@ if [ -x "$OUT/etcd" ] && [ -x "$OUT/kube-apiserver" ] && [ -x "$OUT/kubectl" ]; 
   echo "$OUT"; exit 0
 fi
 
-command -v go >/dev/null 2>&1 || { echo "build-k8s: the Go toolchain is needed to build the test control plane" >&2; exit 1; }
-mkdir -p "$OUT"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export GOFLAGS=-mod=mod CGO_ENABLED=0
-log() { echo "build-k8s: $*" >&2; }
-start=$(date +%s)
+prepare_build "the test control plane"
 
 if [ ! -x "$OUT/etcd" ]; then
   log "building etcd $ETCD_VERSION"

@@ -5,11 +5,12 @@
 # Honours KUBESEAL_BIN (a kubeseal executable to use instead of building one) and GRAFT_CACHE.
 # First run: downloads modules and compiles (a few minutes on 2 cores); later runs return at once.
 set -eu
+NAME=build-kubeseal
+. "$(dirname "$0")/lib.sh"
 
 KUBESEAL_VERSION=${KUBESEAL_VERSION:-v0.40.0}
 PUBLISHED_AT=github.com/bitnami-labs/sealed-secrets
 MODULE_PATH=github.com/bitnami/sealed-secrets
-CACHE=${GRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/graft}
 OUT="$CACHE/kubeseal-$KUBESEAL_VERSION"
 
 if [ -n "${KUBESEAL_BIN:-}" ]; then
@@ -20,13 +21,7 @@ if [ -x "$OUT/kubeseal" ]; then
   echo "$OUT"; exit 0
 fi
 
-command -v go >/dev/null 2>&1 || { echo "build-kubeseal: the Go toolchain is needed to build kubeseal" >&2; exit 1; }
-mkdir -p "$OUT"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export GOFLAGS=-mod=mod CGO_ENABLED=0
-log() { echo "build-kubeseal: $*" >&2; }
-start=$(date +%s)
+prepare_build "kubeseal"
 
 log "building kubeseal $KUBESEAL_VERSION"
 cd "$work"

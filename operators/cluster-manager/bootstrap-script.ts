@@ -6,6 +6,7 @@ import type { EdgeCluster } from "../api/edgecluster.js";
 import { urlsFor, type ClusterManagerConfig } from "./config.js";
 import type { ClusterCredentials } from "./credentials.js";
 import { selfLinkManifest } from "./git/repo-content.js";
+import { acsBootstrapInput } from "./acs/bootstrap-input.js";
 
 export const DEFAULT_FLUX_INSTALL = fileURLToPath(new URL("../../config/flux/install.yaml", import.meta.url));
 
@@ -17,6 +18,9 @@ function fluxInstallYaml(path: string): string {
 
 export function renderBootstrapScript(cfg: ClusterManagerConfig & { fluxInstallPath?: string }, ec: EdgeCluster, creds: ClusterCredentials): string {
   const uuid = creds.uuid;
+  if (cfg.mode === "acs") {
+    return buildBootstrapScript({ ...acsBootstrapInput(cfg, ec, uuid, creds.clusterName), fluxInstallYaml: fluxInstallYaml(cfg.fluxInstallPath ?? DEFAULT_FLUX_INSTALL) });
+  }
   const urls = urlsFor(cfg, uuid);
   return buildBootstrapScript({
     mode: "embedded",

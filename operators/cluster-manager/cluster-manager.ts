@@ -8,7 +8,7 @@ import { Manager } from "../runtime/manager.js";
 import { ControllerMetrics } from "../runtime/metrics.js";
 import { KubeClient } from "../runtime/rest.js";
 import { createBootstrapHandler } from "./bootstrap-endpoint.js";
-import type { ClusterManagerConfig } from "./config.js";
+import type { AcsModeSettings, ClusterManagerConfig } from "./config.js";
 import { CredentialIndex } from "./credential-index.js";
 import { CONTROLLER_NAME, EdgeClusterReconciler } from "./controller/edgecluster-controller.js";
 import { createGitHttpHandler } from "./git/git-http.js";
@@ -19,6 +19,8 @@ import { DEFAULT_CHART_DIR, publishHelmCharts } from "./helm-charts.js";
 import { createSealHandler } from "./seal-endpoint.js";
 import { createStatusHandler } from "./status-endpoint.js";
 import { Counter } from "prom-client";
+import { AcsBackend } from "./acs/acs-backend.js";
+import { ConfigDbSync } from "./acs/configdb-sync.js";
 
 export interface ClusterManagerOptions {
   kubeConfig: k8s.KubeConfig;
@@ -38,6 +40,9 @@ export class ClusterManager {
   readonly index: CredentialIndex;
   readonly reconciler: EdgeClusterReconciler;
   readonly reports = new Counter({ name: "graft_status_reports_total", help: "Status reports accepted from edge clusters", labelNames: ["method"], registers: [this.metrics.registry] });
+  /** ACS mode only: the ACS backends and the ConfigDB → Kubernetes sync. */
+  readonly acs?: AcsBackend;
+  readonly configDbSync?: ConfigDbSync;
   private manager?: Manager;
   private server?: PublicServer;
 
@@ -46,11 +51,24 @@ export class ClusterManager {
     this.client = new KubeClient(opts.kubeConfig);
     this.repos = new RepoStore({ dataDir: config.dataDir, logger: log.child({ component: "repo-store" }) });
     this.index = new CredentialIndex(this.client, log.child({ component: "credential-index" }), config.watchNamespace);
+    const events = new EventRecorder(this.client, CONTROLLER_NAME, log);
+    if (config.mode === "acs") {
+      const settings = checkAcsSettings(config);
+      this.acs = new AcsBackend({ settings, organisationPrefix: config.organisationPrefix, repos: this.repos, log });
+    }
     this.reconciler = new EdgeClusterReconciler({
-      client: this.client, log, config, repos: this.repos, metrics: this.metrics,
-      events: new EventRecorder(this.client, CONTROLLER_NAME, log),
-      concurrency: opts.concurrency, resyncMs: opts.resyncMs,
+      client: this.client, log, config, repos: this.repos, metrics: this.metrics, events,
+      concurrency: opts.concurrency, resyncMs: opts.resyncMs, acs: this.acs,
     });
+    if (this.acs) {
+      this.configDbSync = new ConfigDbSync({
+        client: this.client, log, events, cdb: this.acs.cdb, notify: this.acs.notify, informer: this.reconciler.informer,
+        mirrorNamespace: this.acs.settings.mirrorNamespace, watchNamespace: config.watchNamespace,
+        emptyListConfirmMs: this.acs.settings.emptyListConfirmMs,
+        requeueEdgeCluster: (key) => this.reconciler.controller.queue.add(key),
+        metrics: this.metrics, resyncMs: opts.resyncMs,
+      });
+    }
   }
 
   get port(): number {
@@ -70,20 +88,29 @@ export class ClusterManager {
 
   async start(): Promise<void> {
     const { log, config } = this.opts;
-    const published = await publishHelmCharts(this.repos, config.chartDir ?? DEFAULT_CHART_DIR, config.fluxInstallPath ?? DEFAULT_FLUX_INSTALL);
-    if (published.changed) log.info({ commit: published.commit }, "published the helm-charts repository");
+    if (this.acs) {
+      // The helm-charts repository lives on the ACS Git server (the installer fills it); the service config says which.
+      await this.acs.start();
+      log.info({ serviceConfig: this.acs.serviceConfig }, "ACS mode: loaded the service config");
+    } else {
+      const published = await publishHelmCharts(this.repos, config.chartDir ?? DEFAULT_CHART_DIR, config.fluxInstallPath ?? DEFAULT_FLUX_INSTALL);
+      if (published.changed) log.info({ commit: published.commit }, "published the helm-charts repository");
+    }
     await this.index.start();
     // Every replica serves reads; the informer gives the HTTP handlers the EdgeClusters without API calls.
     this.reconciler.informer.start();
     await this.reconciler.informer.waitForSync();
-    const handlers: RouteHandler[] = [
+    this.configDbSync?.start();
+    const bootstrap = createBootstrapHandler({ client: this.client, index: this.index, config, log: log.child({ component: "bootstrap" }), clusterByUuid: this.clusterByUuid });
+    // In ACS mode the edge reads its repository from the ACS Git server and reports to the ConfigDB.
+    const handlers: RouteHandler[] = this.acs ? [bootstrap] : [
       createGitHttpHandler({
         dataDir: config.dataDir, logger: log.child({ component: "git-http" }),
         authorize: async ({ repo, username, password }) => repo.kind === "cluster"
           ? this.index.checkGit(repo.uuid, username, password)
           : this.index.checkAnyGit(username, password),
       }),
-      createBootstrapHandler({ client: this.client, index: this.index, config, log: log.child({ component: "bootstrap" }), clusterByUuid: this.clusterByUuid }),
+      bootstrap,
       createStatusHandler({
         client: this.client, index: this.index, log: log.child({ component: "status" }), clusterByUuid: this.clusterByUuid,
         onReport: (_uuid, method) => this.reports.inc({ method }),
@@ -93,17 +120,30 @@ export class ClusterManager {
     this.server = await startPublicServer(handlers, { ...this.opts.listen, log });
     this.manager = new Manager({
       name: CONTROLLER_NAME, client: this.client, log, metrics: this.metrics,
-      controllers: [this.reconciler.controller], ops: this.opts.ops,
+      controllers: this.configDbSync ? [this.reconciler.controller, this.configDbSync.controller] : [this.reconciler.controller],
+      ops: this.opts.ops,
       leaderElection: this.opts.leaderElection,
     });
     await this.manager.start();
-    log.info({ port: this.server.port, externalUrl: config.externalUrl }, "cluster-manager started");
+    log.info({ port: this.server.port, externalUrl: config.externalUrl, mode: config.mode ?? "embedded" }, "cluster-manager started");
   }
 
   async stop(): Promise<void> {
+    this.configDbSync?.stop();
     await this.manager?.stop();
+    await this.acs?.stop();
     await this.server?.close();
     await this.index.stop();
     await this.reconciler.informer.stop();
   }
+}
+
+/** ACS mode needs its settings, and mirrored EdgeClusters must land where the manager watches. */
+function checkAcsSettings(config: ClusterManagerConfig): AcsModeSettings {
+  const settings = config.acs;
+  if (!settings) throw new Error("ACS mode needs its settings: realm, domain, ACS service URLs and credentials");
+  if (config.watchNamespace && config.watchNamespace !== settings.mirrorNamespace) {
+    throw new Error(`the mirror namespace "${settings.mirrorNamespace}" must be the watched namespace "${config.watchNamespace}": mirrored EdgeClusters would never be reconciled`);
+  }
+  return settings;
 }

@@ -1,4 +1,40 @@
+import type { AcsServiceConfig } from "./acs/service-config.js";
+
+export type ManagerMode = "embedded" | "acs";
+
+/** ACS mode: where the ACS services are, who the manager is there, and what the edge needs for Kerberos. */
+export interface AcsModeSettings {
+  /** Preset service URLs; services without one are found through the Directory. */
+  urls: { directory?: string; configdb?: string; auth?: string; git?: string };
+  /** The manager's ACS account (SERVICE_USERNAME / SERVICE_PASSWORD). */
+  credentials: { username: string; password: string };
+  /** Kerberos realm of the edge principals (`op1flux/<cluster>@<realm>`). */
+  realm: string;
+  /** DNS domain of the central services: the edge's krb5.conf names `kdc.<domain>` and `kadmin.<domain>`. */
+  domain: string;
+  /** Explicit KDC and kadmin server (`host[:port]`) for the edge, when not `kdc.<domain>` / `kadmin.<domain>`. */
+  kdc?: string;
+  adminServer?: string;
+  /** The Directory URL as the edge reaches it (edge-sync and the chart); default: the Directory URL above. */
+  edgeDirectoryUrl?: string;
+  /** Image of the enrolment Pod the bootstrap script runs (`graft enrol`). */
+  enrolImage: string;
+  /** Namespace the EdgeClusters mirrored from the ConfigDB are created in. */
+  mirrorNamespace: string;
+  /** Values that win over the ConfigDB 'Service config' entry. */
+  serviceConfig: Partial<AcsServiceConfig>;
+  /**
+   * How long a ConfigDB list that suddenly names no clusters must stay empty (and be confirmed by a second, fresh
+   * listing) before mirrored EdgeClusters are deleted; Infinity never deletes on an empty list.
+   */
+  emptyListConfirmMs: number;
+}
+
 export interface ClusterManagerConfig {
+  /** embedded (default): Kubernetes only. acs: the ACS ConfigDB, Auth and Git services are the backends. */
+  mode?: ManagerMode;
+  /** Required in ACS mode. */
+  acs?: AcsModeSettings;
   /** Namespace whose EdgeClusters are reconciled; undefined = all namespaces. */
   watchNamespace?: string;
   /** ACS ORGANISATION_PREFIX: the Sparkplug group of a cluster is `<prefix>-<cluster name>`. */

@@ -9,7 +9,25 @@ export const CrashPoint = {
   AfterProvisioned: "after-provisioned",
 } as const;
 
-export type CrashPointName = (typeof CrashPoint)[keyof typeof CrashPoint];
+/** ACS mode: after each ACS setup step that did work (a step repeated after a restart finds its work done). */
+export const AcsCrashPoint = {
+  AfterObject: "acs-after-object",
+  AfterEntry: "acs-after-entry",
+  AfterSetupStarted: "acs-after-setup-started",
+  AfterSparkplug: "acs-after-sparkplug",
+  AfterAccountRecorded: "acs-after-account-recorded",
+  AfterAccountObject: "acs-after-account-object",
+  AfterAccountName: "acs-after-account-name",
+  AfterAccountGroup: "acs-after-account-group",
+  AfterAccountKerberos: "acs-after-account-kerberos",
+  AfterAccountGrant: "acs-after-account-grant",
+  AfterRepoConfig: "acs-after-repo-config",
+  AfterRepoPush: "acs-after-repo-push",
+  AfterReady: "acs-after-ready",
+  TeardownAfterAccount: "acs-teardown-after-account",
+} as const;
+
+export type CrashPointName = (typeof CrashPoint)[keyof typeof CrashPoint] | (typeof AcsCrashPoint)[keyof typeof AcsCrashPoint];
 
 export function crashPoint(name: CrashPointName): void {
   const at = process.env.GRAFT_CRASH_AT;

@@ -9,10 +9,11 @@ import { stopOnSignals } from "../runtime/manager.js";
 import { parseAddr } from "../runtime/ops-server.js";
 import { ClusterManager } from "./cluster-manager.js";
 import { defaultConfig } from "./config.js";
+import { acsSettingsFromFlags, addAcsOptions } from "./acs/options.js";
 
 
 export function clusterManagerCommand(): Command {
-  return new Command("cluster-manager")
+  return addAcsOptions(new Command("cluster-manager")
     .description("central operator: reconciles EdgeClusters, serves bootstrap scripts, Git repositories and the edge status endpoint")
     .option("--kubeconfig <path>", "kubeconfig (default: KUBECONFIG, ~/.kube/config, then in-cluster)")
     .addOption(new Option("--namespace <ns>", "namespace whose EdgeClusters are reconciled (default: all)").env("WATCH_NAMESPACE"))
@@ -34,6 +35,7 @@ export function clusterManagerCommand(): Command {
     .option("--renew-deadline <duration>", "leader-election renew deadline", "10s")
     .option("--retry-period <duration>", "leader-election retry period", "2s")
     .addOption(new Option("--log-level <level>", "log level").env("LOG_LEVEL").default("info").choices(["debug", "info", "warn", "error"]))
+    .addOption(new Option("--mode <mode>", "embedded: Kubernetes only; acs: the ACS ConfigDB, Auth and Git services are the backends").env("MODE").default("embedded").choices(["embedded", "acs"])))
     .action(async (o) => {
       const log = createLogger("cluster-manager", { level: o.logLevel });
       const config = defaultConfig({
@@ -44,6 +46,7 @@ export function clusterManagerCommand(): Command {
         bootstrapTokenTtlMs: parseDuration(o.bootstrapTokenTtl),
         reportTimeoutMs: parseDuration(o.reportTimeout),
         chartValues: o.chartValuesFile ? (parseYaml(readFileSync(o.chartValuesFile, "utf8")) ?? {}) : {},
+        ...(o.mode === "acs" ? { mode: "acs" as const, acs: acsSettingsFromFlags(o) } : {}),
       });
       const manager = new ClusterManager({
         kubeConfig: loadKubeConfig(o.kubeconfig),

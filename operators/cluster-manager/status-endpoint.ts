@@ -152,7 +152,8 @@ export function createStatusHandler(deps: StatusEndpointDeps) {
   };
 }
 
-function applyEntry(s: EdgeClusterStatus, entry: StatusEntry, generation?: number) {
+/** Writes a status entry into EdgeCluster status: hosts, certificate, Bootstrapped and Reporting (shared with ACS mode). */
+export function applyEntry(s: EdgeClusterStatus, entry: StatusEntry, generation?: number) {
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
   if (entry.hosts) {
     s.hosts = entry.hosts;

@@ -1,5 +1,6 @@
-// The EdgeCluster reconciler (embedded mode). Each step is idempotent and recorded before the next, so a crash at
-// any point resumes without duplicates: identity → name check → credentials → repository → bootstrap token.
+// The EdgeCluster reconciler. Each step is idempotent and recorded before the next, so a crash at any point resumes
+// without duplicates. Embedded mode: identity → name check → credentials → repository → bootstrap token. ACS mode:
+// identity → name check → ConfigDB entry (acs/entry-sync.ts) → ACS setup (acs/cluster-setup.ts) → bootstrap token.
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { ConditionType as T, Reason } from "../../api/conditions.js";
@@ -22,6 +23,8 @@ import { generateClusterRepo } from "../git/repo-content.js";
 import type { RepoStore } from "../git/repo-store.js";
 import { SEALED_SECRETS_DIR } from "../seal-endpoint.js";
 import { withReady } from "./summarize.js";
+import type { AcsBackend } from "../acs/acs-backend.js";
+import { syncClusterEntry } from "../acs/entry-sync.js";
 
 export const CONTROLLER_NAME = "cluster-manager";
 
@@ -34,6 +37,8 @@ export interface EdgeClusterControllerDeps {
   metrics?: ControllerMetrics;
   concurrency?: number;
   resyncMs?: number;
+  /** ACS mode: the ConfigDB, Auth and Git backends (absent in embedded mode). */
+  acs?: AcsBackend;
 }
 
 type Status = EdgeClusterStatus;
@@ -141,6 +146,8 @@ export class EdgeClusterReconciler {
       return;
     }
 
+    if (this.deps.acs) return this.provisionAcs(ec, log, this.deps.acs, uuid, clusterName);
+
     // 3. Credentials, in a central Secret named after the UUID.
     const { secret, created } = await ensureCredentials(client, ec.metadata.namespace!, uuid, clusterName,
       { ...ec, apiVersion: `${EdgeClusterType.group}/${EdgeClusterType.version}`, kind: EdgeClusterType.kind });
@@ -211,6 +218,86 @@ export class EdgeClusterReconciler {
     // Come back when the edge would count as silent, so Reporting goes False without any other trigger.
     const last = ec.status?.lastReportTime ? Date.parse(ec.status.lastReportTime) : undefined;
     if (last !== undefined) return { requeueAfterMs: Math.max(1000, last + config.reportTimeoutMs - Date.now() + 1000) };
+  }
+
+  /**
+   * ACS mode after identity and name checks: the ConfigDB entry (acs/entry-sync.ts, which also holds the conflict
+   * rule), the Secret holding bootstrap-token hashes, the ACS setup steps (acs/cluster-setup.ts), a bootstrap token
+   * when asked for, then Provisioned and Synced.
+   */
+  private async provisionAcs(ec: EdgeCluster, log: Logger, acs: AcsBackend, uuid: string, clusterName: string): Promise<ReconcileResult | void> {
+    const { client, events } = this.deps;
+    const event = (target: EdgeCluster, reason: string, message: string) => events.record(EdgeClusterType, target, "Normal", reason, message);
+
+    const synced = await syncClusterEntry({ client, cdb: acs.cdb, log, event }, ec, uuid, clusterName);
+    if (synced.kind === "held") {
+      // Nothing to retry on a timer: the entry coming back (or going for good) is seen by the ConfigDB sync.
+      const before = ec.status?.conditions?.find((c) => c.type === T.Synced);
+      ec = await this.patchStatus(ec, (s) => {
+        // The ConfigDB sync's hold on an empty list says more than "entry missing": keep it.
+        const current = s.conditions?.find((c) => c.type === T.Synced);
+        if (!(current?.reason === Reason.SuspiciousEmptyList && synced.reason === Reason.EntryMissing)) {
+          s.conditions = setCondition(s.conditions, { type: T.Synced, status: "False", reason: synced.reason, message: synced.message }, ec.metadata.generation);
+        }
+        s.conditions = removeCondition(s.conditions, T.Reconciling);
+      });
+      const after = ec.status?.conditions?.find((c) => c.type === T.Synced);
+      if (after?.reason !== before?.reason || after?.message !== before?.message) {
+        await events.record(EdgeClusterType, ec, "Warning", synced.reason, synced.message);
+      }
+      return;
+    }
+    ec = synced.ec;
+    const generation = ec.metadata.generation;
+    const syncedCondition = { type: T.Synced, status: "True" as const, reason: Reason.Synced, message: synced.message };
+    ec = await this.patchStatus(ec, (s) => {
+      s.conditions = setCondition(s.conditions, syncedCondition, generation);
+    });
+
+    // Bootstrap tokens are kept hashed in the cluster's credentials Secret, as in embedded mode (its Git password
+    // and edge-sync token are not used in ACS mode: the edge authenticates with Kerberos).
+    const { secret } = await ensureCredentials(client, ec.metadata.namespace!, uuid, clusterName,
+      { ...ec, apiVersion: `${EdgeClusterType.group}/${EdgeClusterType.version}`, kind: EdgeClusterType.kind });
+
+    const result = await acs.setup.setup({ uuid, name: clusterName, entry: synced.entry, log, event: (reason, message) => event(ec, reason, message) });
+
+    const request = ec.metadata.annotations?.[BOOTSTRAP_REQUEST_ANNOTATION];
+    let bootstrap = ec.status?.bootstrap;
+    if (request && request !== bootstrap?.lastRequest) {
+      // The script needs the repository URL from status.
+      ec = await this.patchStatus(ec, (s) => {
+        s.repository = result.repository;
+        s.sparkplugGroup = result.sparkplugGroup;
+      });
+      bootstrap = await this.issueBootstrap(ec, request, uuid, secret.metadata.name);
+      log.info({ request }, "issued a bootstrap token");
+    }
+
+    const wasProvisioned = ec.status?.conditions?.some((c) => c.type === T.Provisioned && c.status === "True");
+    const reconcileRequest = ec.metadata.annotations?.[RECONCILE_REQUESTED_ANNOTATION];
+    ec = await this.patchStatus(ec, (s) => {
+      s.uuid = uuid;
+      s.clusterName = clusterName;
+      s.sparkplugGroup = result.sparkplugGroup;
+      s.repository = result.repository;
+      s.commit = result.commit;
+      s.credentialsSecret = secret.metadata.name;
+      if (bootstrap) s.bootstrap = bootstrap;
+      if (reconcileRequest) s.lastHandledReconcileAt = reconcileRequest;
+      s.conditions = setCondition(s.conditions, {
+        type: T.Provisioned, status: "True", reason: Reason.Provisioned,
+        message: `ACS setup ready: accounts ${result.accounts.flux} (flux) and ${result.accounts.krbkeys} (krbkeys); repository ${result.repository} at ${result.commit.slice(0, 12)}`,
+      }, generation);
+      s.conditions = setCondition(s.conditions, syncedCondition, generation);
+      s.conditions = removeCondition(removeCondition(s.conditions, T.Reconciling), T.Stalled);
+      s.conditions = withReady(s.conditions, generation);
+      s.observedGeneration = generation;
+    });
+    if (!wasProvisioned) {
+      await events.record(EdgeClusterType, ec, "Normal", Reason.Provisioned, `cluster "${clusterName}" is provisioned in ACS; get its bootstrap command with: graft bootstrap-command -n ${ec.metadata.namespace} ${ec.metadata.name}`);
+      crashPoint(CrashPoint.AfterProvisioned);
+    }
+    this.deps.metrics?.recordConditions("EdgeCluster", ec.metadata.namespace ?? "", ec.metadata.name, ec.status?.conditions ?? []);
   }
 
   private chartValues(chart: string, group: string, namespace: string, centralUrl: string): Record<string, unknown> {
@@ -287,7 +374,10 @@ export class EdgeClusterReconciler {
     const sharedWith = uuid && this.informer.list().find((o) => o.metadata.uid !== ec.metadata.uid && o.status?.uuid === uuid
       && o.status?.conditions?.some((c: Condition) => c.type === T.Provisioned && c.status === "True"));
     if (uuid && !sharedWith) {
-      if (await repos.deleteRepo(uuid)) await events.record(EdgeClusterType, ec, "Normal", "RepositoryDeleted", `deleted the repository of cluster ${uuid}`);
+      if (this.deps.acs) {
+        // ACS mode: accounts, grants, identities, entries, the ConfigDB object and the repository.
+        await this.deps.acs.setup.teardown(uuid, log, (reason, message) => events.record(EdgeClusterType, ec, "Normal", reason, message));
+      } else if (await repos.deleteRepo(uuid)) await events.record(EdgeClusterType, ec, "Normal", "RepositoryDeleted", `deleted the repository of cluster ${uuid}`);
       if (await client.delete(Core.secrets, credentialsSecretName(uuid), ns)) {
         await events.record(EdgeClusterType, ec, "Normal", "CredentialsDeleted", `deleted Secret "${credentialsSecretName(uuid)}"`);
       }

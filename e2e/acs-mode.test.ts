@@ -1,0 +1,337 @@
+// The cluster-manager in ACS mode against the ACS stand-in and a real API server: the ConfigDB ↔ EdgeCluster mirror
+// in both directions, the ACS setup (entries, accounts, identities, grant, repository on the ACS Git server), the
+// conflict rule, edge status flowing back, a dropped notify connection, and the guard against an empty listing.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { destination, pino } from "pino";
+import { parseAllDocuments } from "yaml";
+import { App, Class, Perm } from "../operators/api/constants.js";
+import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
+import { silentLogger } from "../operators/runtime/logger.js";
+import { KubeClient } from "../operators/runtime/rest.js";
+import { ClusterManager } from "../operators/cluster-manager/cluster-manager.js";
+import { defaultConfig } from "../operators/cluster-manager/config.js";
+import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
+import { edgeClusterYaml, gitClient, withCredentials } from "../operators/cluster-manager/testing/fixtures.js";
+import { ORIGIN_LABEL, REGISTERED_ANNOTATION } from "../operators/cluster-manager/acs/names.js";
+import { acsTraces, createClusterInConfigDb, startAcsWorld, type AcsWorld } from "../operators/cluster-manager/acs/testing/acs-world.js";
+import { makeCertificate } from "../operators/edge-sync/testing/openssl.js";
+import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
+import { eventually } from "./harness/eventually.js";
+import { freePort } from "./harness/ports.js";
+
+const NS = "acs-clusters";
+const WAIT = { timeoutMs: 60_000, intervalMs: 200 };
+let cp: ControlPlane;
+let world: AcsWorld;
+let client: KubeClient;
+let manager: ClusterManager;
+let dataDir: string;
+
+async function startManager(emptyListConfirmMs = Infinity): Promise<ClusterManager> {
+  const port = await freePort();
+  const m = new ClusterManager({
+    kubeConfig: cp.kubeConfig,
+    config: defaultConfig({
+      dataDir, externalUrl: `http://127.0.0.1:${port}`, organisationPrefix: "acme",
+      mode: "acs", acs: world.settings(NS, { emptyListConfirmMs }),
+    }),
+    log: testLogger(),
+    listen: { host: "127.0.0.1", port },
+    concurrency: 4,
+  });
+  await m.start();
+  return m;
+}
+
+/** Silent unless GRAFT_TEST_LOG names a file to write the manager's debug log to. */
+function testLogger() {
+  const file = process.env.GRAFT_TEST_LOG;
+  return file ? pino({ level: "debug" }, destination({ dest: file, append: true, sync: true })) : silentLogger;
+}
+
+before(async () => {
+  [cp, world] = await Promise.all([startControlPlane({ name: "acs" }), startAcsWorld()]);
+  await cp.installCrds();
+  await cp.kubectl(["create", "namespace", NS]);
+  client = new KubeClient(cp.kubeConfig);
+  dataDir = mkdtempSync(join(tmpdir(), "graft-acs-mode-"));
+  manager = await startManager();
+});
+
+after(async () => {
+  await manager?.stop();
+  await world?.stop();
+  await cp?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const uuidOf = (ec: EdgeCluster) => ec.status?.uuid ?? ec.spec.uuid;
+const condition = (ec: EdgeCluster, type: string) => ec.status?.conditions?.find((c) => c.type === type);
+
+async function clustersWith(uuid: string): Promise<EdgeCluster[]> {
+  return (await client.list<EdgeCluster>(EdgeClusterType, NS)).items.filter((ec) => uuidOf(ec) === uuid);
+}
+
+/** The one EdgeCluster with this UUID, Ready and Synced at its current generation. */
+function provisioned(uuid: string, extra: (ec: EdgeCluster) => boolean = () => true): Promise<EdgeCluster> {
+  return eventually(async () => {
+    const ecs = await clustersWith(uuid);
+    assert.ok(ecs.length <= 1, `one EdgeCluster per ConfigDB cluster, found ${ecs.length}`);
+    const ec = ecs[0];
+    return ec && condition(ec, "Ready")?.status === "True" && condition(ec, "Synced")?.status === "True"
+      && ec.status?.observedGeneration === ec.metadata.generation && extra(ec) && ec;
+  }, { ...WAIT, message: `EdgeCluster of ConfigDB cluster ${uuid} provisioned` });
+}
+
+async function cloneAs(ec: EdgeCluster, username: string, password: string) {
+  const dir = mkdtempSync(join(tmpdir(), "graft-acs-clone-"));
+  try {
+    await gitClient(["clone", "-q", withCredentials(ec.status!.repository!, username, password), join(dir, "repo")]);
+    const files = new Map<string, string>();
+    for (const p of ["edge-cluster", "helm-charts", "self-link", "flux-system"].map((f) => `edo/cluster/${f}.yaml`)) {
+      if (existsSync(join(dir, "repo", p))) files.set(p, readFileSync(join(dir, "repo", p), "utf8"));
+    }
+    const docs = (p: string) => parseAllDocuments(files.get(p) ?? "").map((d) => d.toJS());
+    return { docs, exists: (p: string) => files.has(p) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function assertAllGone(uuid: string, name: string, accounts: string[]) {
+  const t = acsTraces(world, uuid, name);
+  assert.equal(t.object, undefined, "the cluster's ConfigDB object is deleted");
+  for (const [what, value] of Object.entries({ config: t.config, setup: t.setup, sparkplug: t.sparkplug, repoConfig: t.repoConfig })) {
+    assert.equal(value, undefined, `the ${what} entry is deleted`);
+  }
+  assert.equal(t.inRepoGroup, false);
+  assert.deepEqual(t.accounts, { flux: [], krbkeys: [] }, "no account named for the cluster is left");
+  assert.deepEqual(t.principals, { flux: undefined, krbkeys: undefined }, "no Kerberos identity is left");
+  assert.deepEqual(t.grantsOn, [], "no grant on the cluster is left");
+  for (const account of accounts) {
+    assert.equal(world.standin.configdb.hasObject(account), false, `account ${account} is deleted`);
+    assert.deepEqual(world.standin.auth.listGrants().filter((g) => g.principal === account), [], `account ${account} holds no grant`);
+  }
+}
+
+const state: { lineA?: string; plantB?: string; lineD?: string } = {};
+
+test("an entry created in the ConfigDB becomes a provisioned EdgeCluster with every ACS entry written", async () => {
+  const uuid = await createClusterInConfigDb(world, { name: "line-a", namespace: "fplus-edge", values: { replicas: 3 } });
+  state.lineA = uuid;
+  const ec = await provisioned(uuid);
+  assert.equal(ec.metadata.name, "line-a");
+  assert.equal(ec.metadata.labels?.[ORIGIN_LABEL], "configdb");
+  assert.equal(ec.metadata.annotations?.[REGISTERED_ANNOTATION], uuid);
+  assert.deepEqual([ec.spec.name, ec.spec.uuid, ec.spec.namespace, ec.spec.values], ["line-a", uuid, "fplus-edge", { replicas: 3 }]);
+  assert.equal(ec.status!.sparkplugGroup, "acme-line-a");
+  assert.equal(ec.status!.repository, `${world.standin.urls.git}/uuid/${uuid}`);
+
+  const t = acsTraces(world, uuid, "line-a");
+  assert.equal(t.object, Class.EdgeCluster);
+  assert.deepEqual(t.sparkplug, { group_id: "acme-line-a" });
+  assert.deepEqual(t.repoConfig, { path: "cluster/line-a" });
+  assert.equal(t.inRepoGroup, true);
+  assert.equal(t.setup?.ready, true);
+  const flux = t.setup!.flux!.uuid;
+  const krbkeys = t.setup!.krbkeys!.uuid;
+  assert.deepEqual(t.accounts, { flux: [flux], krbkeys: [krbkeys] }, "one account per role, with its General information name");
+  const model = world.standin.configdb;
+  assert.equal(model.classOf(flux), Class.EdgeAccount);
+  assert.equal(model.classOf(krbkeys), Class.EdgeAccount);
+  assert.ok(model.isMember(world.groups.flux, flux) && model.isMember(world.groups.krbkeys, krbkeys), "accounts are in their role groups");
+  assert.deepEqual(t.principals, { flux, krbkeys }, "Kerberos identities op1flux/line-a@REALM and op1krbkeys/line-a@REALM");
+  assert.deepEqual(t.grantsOn.map(({ principal, permission, plural }) => ({ principal, permission, plural })),
+    [{ principal: flux, permission: Perm.GitPull, plural: false }], "flux alone may pull the cluster's repository");
+
+  // The flux account (as the edge enrols it) clones the repository the manager pushed to the ACS Git server.
+  world.standin.addUser("op1flux/line-a", "flux-password");
+  const repo = await cloneAs(ec, "op1flux/line-a", "flux-password");
+  const [release] = repo.docs("edo/cluster/edge-cluster.yaml");
+  assert.equal(release.kind, "HelmRelease");
+  assert.equal(release.metadata.name, `edge-cluster-${uuid}`);
+  assert.equal(release.spec.chart.spec.chart, "edge-cluster");
+  assert.deepEqual(release.spec.values.site, { name: "line-a", id: uuid }, "chart template values rendered with {{name}} and {{uuid}}");
+  assert.equal(release.spec.values.note, "cost $& more");
+  assert.equal(release.spec.values.replicas, 3, "the cluster's values win over the template's");
+  assert.equal(release.spec.values.mode, "kerberos");
+  assert.equal(release.spec.values.kerberos.realm, world.standin.realm);
+  const [charts] = repo.docs("edo/cluster/helm-charts.yaml");
+  assert.equal(charts.spec.url, `${world.standin.urls.git}/uuid/${world.helmChartsRepo}`);
+  const selfLink = repo.docs("edo/cluster/self-link.yaml");
+  assert.equal(selfLink[0].spec.url, ec.status!.repository);
+  assert.ok(repo.exists("edo/cluster/flux-system.yaml"));
+
+  world.standin.addUser("op1krbkeys/line-a", "krbkeys-password");
+  await assert.rejects(cloneAs(ec, "op1krbkeys/line-a", "krbkeys-password"), "the krbkeys account has no Git Pull grant");
+});
+
+test("the bootstrap command of an ACS cluster serves a Kerberos-enrolment script with no credentials in it", async () => {
+  const { command } = await requestBootstrapCommand(client, NS, "line-a", 30_000);
+  const url = /'(http[^']+)'/.exec(command)![1]!;
+  const res = await fetch(url);
+  assert.equal(res.status, 200);
+  const script = await res.text();
+  assert.match(script, /graft_mode='kerberos'/);
+  assert.match(script, new RegExp(`krb_realm='${world.standin.realm}'`));
+  assert.match(script, /op1krbkeys|enrol/);
+  assert.ok(script.includes(`${world.standin.urls.git}/uuid/${state.lineA}`), "the script links the repository on the ACS Git server");
+  assert.match(script, /enrol-pod\.yaml/);
+  assert.equal(script.includes("kind: Secret"), false, "no credentials: enrolment creates them on the edge");
+});
+
+test("an EdgeCluster applied with kubectl becomes a ConfigDB object and entry, and gets the same ACS setup", async () => {
+  const applied = await cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("plant-b", NS, { bare: true, values: { x: 1 } }) });
+  assert.equal(applied.code, 0, applied.stderr);
+  const uuid = await eventually(async () => (await client.get<EdgeCluster>(EdgeClusterType, "plant-b", NS)).status?.uuid, WAIT);
+  state.plantB = uuid;
+  const ec = await provisioned(uuid);
+  assert.equal(ec.metadata.name, "plant-b");
+  assert.equal(ec.metadata.labels?.[ORIGIN_LABEL], undefined);
+  assert.equal(ec.metadata.annotations?.[REGISTERED_ANNOTATION], uuid);
+  const t = acsTraces(world, uuid, "plant-b");
+  assert.equal(t.object, Class.EdgeCluster, "the ConfigDB object has class Edge cluster");
+  assert.deepEqual(t.config, { name: "plant-b", namespace: "fplus-edge", bare: true, values: { x: 1 } });
+  assert.equal(t.setup?.ready, true);
+  assert.equal(t.accounts.flux.length, 1);
+  assert.equal(t.accounts.krbkeys.length, 1);
+  assert.deepEqual(t.sparkplug, { group_id: "acme-plant-b" });
+  assert.equal((await clustersWith(uuid)).length, 1, "the mirror did not add a second EdgeCluster for the new entry");
+});
+
+test("conflict rule: the ConfigDB owns mirrored clusters' spec, an EdgeCluster applied with kubectl owns its entry", async () => {
+  const lineA = state.lineA!;
+  const plantB = state.plantB!;
+  const entryOf = (uuid: string) => world.standin.configdb.get(App.EdgeClusterConfiguration, uuid)?.value as { values?: unknown };
+
+  // A kubectl edit of a mirrored cluster is reverted to the entry.
+  const edited = await cp.kubectl(["patch", "ec", "-n", NS, "line-a", "--type=merge", "-p", JSON.stringify({ spec: { values: { replicas: 9 } } })]);
+  assert.equal(edited.code, 0, edited.stderr);
+  await provisioned(lineA, (ec) => (ec.spec.values as { replicas?: number }).replicas === 3);
+  assert.deepEqual(entryOf(lineA).values, { replicas: 3 });
+
+  // An edit in the ConfigDB flows into the mirrored EdgeCluster and a new commit.
+  const before = (await clustersWith(lineA))[0]!.status!.commit;
+  await world.cdb.putEntry(App.EdgeClusterConfiguration, lineA, { name: "line-a", namespace: "fplus-edge", values: { replicas: 5 } });
+  const ec = await provisioned(lineA, (e) => (e.spec.values as { replicas?: number }).replicas === 5 && e.status?.commit !== before);
+  world.standin.addUser("op1flux/line-a", "flux-password");
+  const [release] = (await cloneAs(ec, "op1flux/line-a", "flux-password")).docs("edo/cluster/edge-cluster.yaml");
+  assert.equal(release.spec.values.replicas, 5);
+
+  // An edit in the ConfigDB of a kubectl cluster's entry is overwritten from spec.
+  await world.cdb.putEntry(App.EdgeClusterConfiguration, plantB, { name: "plant-b", namespace: "fplus-edge", values: { x: 2 } });
+  await eventually(() => JSON.stringify(entryOf(plantB)) === JSON.stringify({ name: "plant-b", namespace: "fplus-edge", bare: true, values: { x: 1 } }),
+    { ...WAIT, message: "the EdgeCluster's spec restored in the entry" });
+  assert.deepEqual((await clustersWith(plantB))[0]!.spec.values, { x: 1 });
+
+  // A kubectl edit of that cluster reaches the entry.
+  const patched = await cp.kubectl(["patch", "ec", "-n", NS, "plant-b", "--type=merge", "-p", JSON.stringify({ spec: { values: { x: 3 } } })]);
+  assert.equal(patched.code, 0, patched.stderr);
+  await eventually(() => JSON.stringify(entryOf(plantB)?.values) === JSON.stringify({ x: 3 }), { ...WAIT, message: "spec edit in the entry" });
+});
+
+test("an 'Edge cluster status' entry written as edge-sync does flows into EdgeCluster status", async () => {
+  const uuid = state.lineA!;
+  const { certPem } = await makeCertificate("line-a");
+  const hosts = [
+    { hostname: "node-1", control_plane: true, k8s_version: "v1.30.2", arch: "amd64", os_version: "Debian 12", ready: true },
+    { hostname: "node-2", control_plane: false, k8s_version: "v1.30.2", arch: "arm64", specialised: "gpu" },
+  ];
+  await world.cdb.patchEntry(App.EdgeClusterStatus, uuid, { hosts, kubeseal_cert: certPem });
+  const ec = await eventually(async () => {
+    const e = (await clustersWith(uuid))[0];
+    return e?.status?.hostCount === 2 && e.status.kubesealCertificate && condition(e, "Reporting")?.status === "True" && e;
+  }, { ...WAIT, message: "hosts and certificate in status" });
+  assert.deepEqual(ec.status!.hosts, hosts);
+  assert.equal(ec.status!.kubesealCertificate!.fingerprint, new X509Certificate(certPem).fingerprint256);
+  assert.equal(ec.status!.kubesealCertificate!.pem, certPem);
+  assert.equal(condition(ec, "Bootstrapped")?.status, "True");
+
+  await world.cdb.patchEntry(App.EdgeClusterStatus, uuid, { hosts: [hosts[0]] });
+  await eventually(async () => (await clustersWith(uuid))[0]?.status?.hostCount === 1, { ...WAIT, message: "a host change is picked up" });
+});
+
+test("notify/v2 dropped mid-run: entries created, changed and deleted meanwhile are picked up after reconnect", async () => {
+  const lineC = await createClusterInConfigDb(world, { name: "line-c", namespace: "fplus-edge" });
+  await provisioned(lineC);
+  const lineCAccounts = Object.values(acsTraces(world, lineC, "line-c").accounts).flat();
+
+  assert.ok(world.standin.dropNotifyConnections({ refuseNew: true }) > 0, "the manager had notify connections");
+  try {
+    state.lineD = await createClusterInConfigDb(world, { name: "line-d", namespace: "edge-d" });
+    await world.cdb.deleteEntry(App.EdgeClusterConfiguration, lineC);
+    await world.cdb.putEntry(App.EdgeClusterConfiguration, state.lineA!, { name: "line-a", namespace: "fplus-edge", values: { replicas: 7 } });
+  } finally {
+    world.standin.allowNotifyConnections();
+  }
+
+  const lineD = await provisioned(state.lineD);
+  assert.equal(lineD.spec.namespace, "edge-d");
+  await provisioned(state.lineA!, (ec) => (ec.spec.values as { replicas?: number }).replicas === 7);
+  await eventually(async () => (await clustersWith(lineC)).length === 0, { ...WAIT, message: "line-c deleted after its entry went" });
+  assertAllGone(lineC, "line-c", lineCAccounts);
+});
+
+test("deleting either side removes both, and every account, grant and entry", async () => {
+  const lineA = state.lineA!;
+  const plantB = state.plantB!;
+  const accountsA = Object.values(acsTraces(world, lineA, "line-a").accounts).flat();
+  const accountsB = Object.values(acsTraces(world, plantB, "plant-b").accounts).flat();
+  assert.equal(accountsA.length + accountsB.length, 4);
+
+  await world.cdb.deleteEntry(App.EdgeClusterConfiguration, lineA);
+  const deleted = await cp.kubectl(["delete", "ec", "-n", NS, "plant-b", "--wait=false"]);
+  assert.equal(deleted.code, 0, deleted.stderr);
+
+  await eventually(async () => (await clustersWith(lineA)).length === 0 && (await clustersWith(plantB)).length === 0,
+    { ...WAIT, message: "both EdgeClusters gone" });
+  assertAllGone(lineA, "line-a", accountsA);
+  assertAllGone(plantB, "plant-b", accountsB);
+});
+
+test("a listing that suddenly names no clusters deletes nothing until the emptiness persists and is confirmed", async () => {
+  const lineE = await createClusterInConfigDb(world, { name: "line-e", namespace: "fplus-edge" });
+  await provisioned(lineE);
+  const held = [state.lineD!, lineE];
+  const uids = new Map<string, string>();
+  for (const uuid of held) uids.set(uuid, (await clustersWith(uuid))[0]!.metadata.uid!);
+  const model = world.standin.configdb;
+  const saved = new Map(held.map((uuid) => [uuid, model.get(App.EdgeClusterConfiguration, uuid)!.value]));
+
+  // The ConfigDB loses every entry while the manager is not listening; it reconnects to an empty snapshot.
+  world.standin.dropNotifyConnections({ refuseNew: true });
+  for (const uuid of held) model.delete(App.EdgeClusterConfiguration, uuid);
+  world.standin.allowNotifyConnections();
+  for (const uuid of held) {
+    const ec = await eventually(async () => {
+      const e = (await clustersWith(uuid))[0];
+      return e && condition(e, "Synced")?.reason === "SuspiciousEmptyList" && e;
+    }, { ...WAIT, message: "Synced=False/SuspiciousEmptyList" });
+    assert.equal(condition(ec, "Synced")?.status, "False");
+    assert.equal(ec.metadata.deletionTimestamp, undefined, "not deleted");
+  }
+  const events = JSON.parse((await cp.kubectl(["get", "events.events.k8s.io", "-n", NS, "-o", "json"])).stdout) as { items: Array<{ reason: string; type: string }> };
+  assert.ok(events.items.some((e) => e.reason === "SuspiciousEmptyList" && e.type === "Warning"), "a Warning event says why");
+
+  // The entries come back: the same EdgeClusters are in sync again.
+  for (const [uuid, value] of saved) model.put(App.EdgeClusterConfiguration, uuid, value);
+  for (const uuid of held) {
+    const ec = await provisioned(uuid);
+    assert.equal(ec.metadata.uid, uids.get(uuid), "the very same EdgeCluster");
+  }
+
+  // Emptiness that persists past the confirmation period (and a fresh listing agrees) does delete.
+  const accounts = held.map((uuid, i) => Object.values(acsTraces(world, uuid, i === 0 ? "line-d" : "line-e").accounts).flat());
+  await manager.stop();
+  for (const uuid of held) model.delete(App.EdgeClusterConfiguration, uuid);
+  manager = await startManager(1000);
+  await eventually(async () => (await client.list<EdgeCluster>(EdgeClusterType, NS)).items.length === 0,
+    { ...WAIT, message: "EdgeClusters deleted after the confirmed empty listing" });
+  assertAllGone(held[0]!, "line-d", accounts[0]!);
+  assertAllGone(held[1]!, "line-e", accounts[1]!);
+});

@@ -1,0 +1,386 @@
+// End to end, Kerberos (ACS) mode: `kubectl apply` of an EdgeCluster on a central API server whose cluster-manager
+// runs in ACS mode against the ACS stand-in, with every ACS password checked by a real MIT KDC → the manager writes
+// the ConfigDB entries, the flux and krbkeys accounts with their Kerberos identities and the Git Pull grant, and the
+// cluster's repository on the stand-in's Git server → the one-time bootstrap script (Kerberos mode) run with dash
+// against an edge API server enrols with `graft enrol --local` and the KDC's admin credentials (kadmind) → the
+// upstream Flux controllers pull the repository with `flux-secrets` (op1flux's Kerberos password) → the edge-cluster
+// chart, rendered with helm from the HelmRelease Flux applied, declares KerberosKeys; `graft krbkeys` makes op1sync's
+// password with the op1krbkeys keytab → `graft edge-sync` logs in as op1sync and writes 'Edge cluster status' →
+// the manager mirrors it and the EdgeCluster is Ready with hosts and certificate. Then a change of spec.values
+// reaches the edge through Flux, and deleting the EdgeCluster removes every central trace in the stand-in.
+//
+// No kubelet runs here, so the chart's operators run as processes with the environment and files their Pods would
+// get (podProcess below), and enrolment runs from this machine (`--local`) instead of in the edge-bootstrap Pod.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { parseAllDocuments, stringify } from "yaml";
+import { App, Class, Perm, Service } from "../operators/api/constants.js";
+import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
+import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
+import { ClusterManager } from "../operators/cluster-manager/cluster-manager.js";
+import { defaultConfig } from "../operators/cluster-manager/config.js";
+import { credentialsSecretName } from "../operators/cluster-manager/credentials.js";
+import { edgeClusterYaml } from "../operators/cluster-manager/testing/fixtures.js";
+import { silentLogger } from "../operators/runtime/logger.js";
+import { KubeClient } from "../operators/runtime/rest.js";
+import { Meta } from "./acs-standin/configdb-model.js";
+import { startAcsStandin, type AcsStandin } from "./acs-standin/standin.js";
+import { helm } from "./deploy/helm.js";
+import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
+import { eventually } from "./harness/eventually.js";
+import { startFlux, type FluxControllers } from "./harness/flux.js";
+import { startKdc, type Kdc } from "./harness/kdc.js";
+import { freePort } from "./harness/ports.js";
+import { startProcess, type ManagedProcess } from "./harness/process.js";
+
+const run = promisify(execFile);
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+const cli = join(repoRoot, "operators/cli/main.ts");
+const kerberosKeyCrd = join(repoRoot, "crds/factoryplus.app.amrc.co.uk_kerberos-keys.yaml");
+const chartDir = join(repoRoot, "config/edge-cluster");
+const NS = "sites";
+const EDGE_NS = "fplus-edge";
+const NAME = "line-k";
+
+let kdc: Kdc;
+let standin: AcsStandin;
+let acs: AcsInstall;
+let central: ControlPlane;
+let centralClient: KubeClient;
+let manager: ClusterManager | undefined;
+let edge: ControlPlane;
+let flux: FluxControllers | undefined;
+const operators: ManagedProcess[] = [];
+let work: string;
+
+/** What an ACS installation has set up before graft runs (as operators/cluster-manager/acs/testing/acs-world.ts). */
+interface AcsInstall {
+  groups: { flux: string; krbkeys: string; repos: string };
+  chart: string;
+  helmChartsRepo: string;
+  service: { principal: string; upn: string; password: string };
+}
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), "graft-e2e-krb-"));
+  [kdc, central, edge] = await Promise.all([startKdc(), startControlPlane({ name: "central" }), startControlPlane({ name: "edge" })]);
+  // As on an ACS KDC, the krbkeys principals may add, change and inquire principals (kadmind reads the ACL at start).
+  appendFileSync(join(kdc.dir, "kadm5.acl"), `op1krbkeys/*@${kdc.realm} acim\n`);
+  await kdc.stopServers("kadmind");
+  await kdc.startServers();
+
+  standin = await startAcsStandin({ kdc: { realm: kdc.realm, env: kdc.env } });
+  acs = await installAcs(standin, kdc);
+  await Promise.all([central.installCrds(), edge.installCrds([kerberosKeyCrd])]);
+  await central.kubectl(["create", "namespace", NS]);
+  centralClient = new KubeClient(central.kubeConfig);
+
+  const port = await freePort();
+  manager = new ClusterManager({
+    kubeConfig: central.kubeConfig,
+    config: defaultConfig({
+      dataDir: join(work, "manager"), externalUrl: `http://127.0.0.1:${port}`, organisationPrefix: "acme", mode: "acs",
+      acs: {
+        urls: { directory: standin.urls.directory },
+        credentials: { username: acs.service.upn, password: acs.service.password },
+        realm: kdc.realm,
+        domain: "graft.test",
+        kdc: `127.0.0.1:${kdc.kdcPort}`,
+        adminServer: `127.0.0.1:${kdc.kadminPort}`,
+        enrolImage: "graft:test",
+        mirrorNamespace: NS,
+        serviceConfig: {},
+        emptyListConfirmMs: Infinity,
+      },
+    }),
+    log: silentLogger,
+    listen: { host: "127.0.0.1", port },
+    concurrency: 2,
+  });
+  await manager.start();
+});
+
+after(async () => {
+  for (const p of operators) await p.stop();
+  await flux?.stop();
+  await manager?.stop();
+  await standin?.stop();
+  await Promise.all([edge?.stop(), central?.stop(), kdc?.stop()]);
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** The installer's part: groups for the edge accounts, the shared helm-charts repo, the chart template, the manager's account. */
+async function installAcs(s: AcsStandin, k: Kdc): Promise<AcsInstall> {
+  const model = s.configdb;
+  const groups = { flux: randomUUID(), krbkeys: randomUUID(), repos: randomUUID() };
+  for (const group of Object.values(groups)) model.register(group, Meta.ClassClass);
+  const helmChartsRepo = randomUUID();
+  model.register(helmChartsRepo, Meta.ClassClass);
+  model.put(App.GitRepoConfig, helmChartsRepo, { path: "shared/helm-charts" });
+  const chart = randomUUID();
+  model.register(chart, Meta.ClassClass);
+  model.put(App.HelmChartTemplate, chart, { chart: "edge-cluster", values: { image: { repository: "graft", tag: "test" } } });
+  model.put(App.ServiceConfig, Service.Clusters, {
+    group: { flux: { uuid: groups.flux }, krbkeys: { uuid: groups.krbkeys }, cluster: { uuid: groups.repos, path: "cluster" } },
+    helm: { cluster: chart },
+    repo: { helm: { uuid: helmChartsRepo } },
+  });
+
+  // The manager's service account is a KDC principal too: its logins are checked with kinit like everyone's.
+  const service = { principal: randomUUID(), upn: `sv1clustermanager@${k.realm}`, password: randomBytes(12).toString("hex") };
+  await k.kadminLocal(`addprinc -pw ${service.password} ${service.upn}`);
+  model.register(service.principal, Meta.ClassClass);
+  s.auth.setKerberos(service.principal, service.upn);
+  for (const permission of [Perm.GitPull, Perm.GitPush]) {
+    s.auth.addGrant({ principal: service.principal, permission, target: Class.EdgeCluster, plural: true });
+  }
+  return { groups, chart, helmChartsRepo, service };
+}
+
+const ec = () => centralClient.get<EdgeCluster>(EdgeClusterType, NAME, NS);
+const edgeJson = async (args: string[]) => {
+  const r = await edge.kubectl([...args, "-o", "json"]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+};
+const edgeSecret = async (name: string) => {
+  const data = (await edgeJson(["-n", EDGE_NS, "get", "secret", name])).data as Record<string, string>;
+  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "base64")]));
+};
+type WithConditions = { status?: { conditions?: Array<{ type: string; status: string }> } };
+const hasCondition = (obj: WithConditions, type: string) => obj.status?.conditions?.some((c) => c.type === type && c.status === "True") ?? false;
+const node = (name: string, labels: Record<string, string> = {}) => JSON.stringify({
+  apiVersion: "v1", kind: "Node", metadata: { name, labels: { "kubernetes.io/hostname": name, ...labels } },
+});
+const accountsNamed = (role: string) => (standin.configdb.membersOf(Class.EdgeAccount) ?? [])
+  .filter((a) => (standin.configdb.get(App.GeneralInfo, a)?.value as { name?: string } | undefined)?.name === `Edge ${role}: ${NAME}`);
+const fluxUpn = () => `op1flux/${NAME}@${kdc.realm}`;
+const krbkeysUpn = () => `op1krbkeys/${NAME}@${kdc.realm}`;
+
+test("Kerberos mode: apply → ACS setup → bootstrap with KDC enrolment → Flux → krbkeys + edge-sync report → Ready", async () => {
+  assert.equal((await central.kubectl(["apply", "-f", "-"], {
+    input: edgeClusterYaml(NAME, NS, { values: { logLevel: "warn", edgeSync: { extraEnv: [{ name: "SYNC_DEBOUNCE", value: "200ms" }] } } }),
+  })).code, 0);
+  assert.equal((await central.kubectl(["wait", "-n", NS, `ec/${NAME}`, "--for=condition=Provisioned", "--timeout=60s"])).code, 0,
+    JSON.stringify((await ec()).status?.conditions));
+  const uuid = (await ec()).status!.uuid!;
+
+  // ACS setup: accounts with Kerberos identities, flux's Git Pull grant, the repository on the ACS Git server.
+  const [fluxAccount] = accountsNamed("flux");
+  const [krbkeysAccount] = accountsNamed("krbkeys");
+  assert.ok(fluxAccount && krbkeysAccount, "one account per role");
+  assert.equal(standin.auth.principalOf(fluxUpn()), fluxAccount);
+  assert.equal(standin.auth.principalOf(krbkeysUpn()), krbkeysAccount);
+  assert.deepEqual(standin.auth.listGrants().filter((g) => g.target === uuid).map((g) => [g.principal, g.permission]),
+    [[fluxAccount, Perm.GitPull]]);
+  assert.equal((await ec()).status!.repository, `${standin.urls.git}/uuid/${uuid}`);
+
+  // The one-time script, run with dash against the edge; enrolment runs here (`--local`) with graft's CLI.
+  assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: node("edge-cp-1", { "node-role.kubernetes.io/control-plane": "" }) })).code, 0);
+  const { command } = await requestBootstrapCommand(centralClient, NS, NAME, 30_000);
+  const url = /'([^']+)'/.exec(command)![1]!;
+  const script = await (await fetch(url)).text();
+  assert.match(script, /graft_mode='kerberos'/);
+  writeFileSync(join(work, "bootstrap.sh"), script);
+  const graft = join(work, "graft");
+  writeFileSync(graft, `#!/bin/sh\nexec '${process.execPath}' --import '${import.meta.resolve("tsx")}' '${cli}' "$@"\n`);
+  chmodSync(graft, 0o755);
+  const { stdout } = await run("dash", [join(work, "bootstrap.sh"), "--yes", "--no-wait", "--local"], {
+    env: {
+      PATH: process.env.PATH, HOME: work, KUBECTL: edge.kubectlPath, KUBECONFIG: edge.kubeconfigPath, GRAFT: graft,
+      GRAFT_ADMIN_PRINCIPAL: kdc.adminPrincipal, GRAFT_ADMIN_PASSWORD: kdc.adminPassword,
+      KRB5CCNAME: `FILE:${join(work, "enrol-ccache")}`, LC_ALL: "C",
+    },
+  });
+  assert.match(stdout, new RegExp(`enrolled cluster "${NAME}" in realm "${kdc.realm}"`));
+  assert.equal((await fetch(url)).status, 410, "the link worked once");
+
+  // Enrolment made both principals in the KDC and their Secrets on the edge.
+  assert.ok(await kdc.kvno(fluxUpn()) && await kdc.kvno(krbkeysUpn()), "op1flux and op1krbkeys exist in the KDC");
+  const fluxSecrets = await edgeSecret("flux-secrets");
+  assert.equal(fluxSecrets.username!.toString(), fluxUpn());
+  const keytab = (await edgeSecret("krb-keys-keytabs")).client!;
+  assert.ok(keytab.length > 0);
+
+  // Flux pulls from the stand-in's Git server with op1flux's Kerberos password (checked with kinit there).
+  flux = await startFlux({ kubeconfigPath: edge.kubeconfigPath, workDir: join(work, "flux") });
+  await eventually(async () => hasCondition(await edgeJson(["-n", EDGE_NS, "get", "kustomizations.kustomize.toolkit.fluxcd.io", "self-link"]), "Ready"),
+    { timeoutMs: 120_000, intervalMs: 1000, message: () => `self-link Kustomization Ready (flux logs: ${flux?.recentLogs(20)})` });
+  const release = await eventually(() => edgeJson(["-n", EDGE_NS, "get", "helmreleases.helm.toolkit.fluxcd.io", `edge-cluster-${uuid}`]),
+    { timeoutMs: 60_000, message: "HelmRelease applied by Flux" });
+  assert.equal(release.spec.values.mode, "kerberos");
+  assert.equal(release.spec.values.kerberos.realm, kdc.realm);
+  assert.equal(release.spec.values.logLevel, "warn");
+
+  // The chart as Flux's helm-controller would install it from that HelmRelease.
+  const rendered = await renderChart(release);
+  const keys = rendered.filter((d) => d.kind === "KerberosKey");
+  assert.deepEqual(keys.map((k) => k.metadata.name).sort(), ["op1flux", "op1krbkeys", "op1sync"]);
+  assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: keys.map((k) => stringify(k)).join("---\n") })).code, 0);
+
+  // krbkeys with op1krbkeys' enrolled keytab: keeps the enrolled credentials and makes op1sync's password.
+  operators.push(await podProcess(rendered, "krbkeys"));
+  const syncKey = await eventually(async () => {
+    const k = await edgeJson(["-n", EDGE_NS, "get", "kerberos-keys", "op1sync"]);
+    return hasCondition(k, "Ready") && k;
+  }, { timeoutMs: 60_000, intervalMs: 500, message: () => `KerberosKey op1sync Ready (krbkeys log: ${tail(join(work, "krbkeys.log"))})` });
+  assert.equal(syncKey.status.kvno, await kdc.kvno(`op1sync/${NAME}@${kdc.realm}`));
+  for (const name of ["op1flux", "op1krbkeys"]) {
+    const k = await eventually(async () => {
+      const got = await edgeJson(["-n", EDGE_NS, "get", "kerberos-keys", name]);
+      return hasCondition(got, "Ready") && got;
+    }, { timeoutMs: 60_000, intervalMs: 500, message: `KerberosKey ${name} Ready` });
+    assert.equal(k.status.lastRotation, undefined, `the enrolled ${name} credential was verified, not replaced`);
+  }
+  assert.deepEqual((await edgeSecret("flux-secrets")).password, fluxSecrets.password, "flux keeps its password");
+
+  // edge-sync logs in as op1sync (password from krbkeys' Secret) and writes 'Edge cluster status' in the ConfigDB.
+  operators.push(await podProcess(rendered, "edge-sync"));
+  assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: node("edge-worker-1") })).code, 0);
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(work, "ss.key"), "-out", join(work, "ss.crt"), "-days", "30", "-subj", "/CN=sealed-secret"], { stdio: "ignore" });
+  await edge.kubectl(["create", "namespace", "sealed-secrets"]);
+  await edge.kubectl(["-n", "sealed-secrets", "create", "secret", "tls", "sealed-secrets-key1", `--cert=${join(work, "ss.crt")}`, `--key=${join(work, "ss.key")}`]);
+  await edge.kubectl(["-n", "sealed-secrets", "label", "secret", "sealed-secrets-key1", "sealedsecrets.bitnami.com/sealed-secrets-key=active"]);
+
+  const ready = await eventually(async () => {
+    const e = await ec();
+    return e.status?.hostCount === 2 && e.status.kubesealCertificate && hasCondition(e, "Ready") && hasCondition(e, "Bootstrapped") && e;
+  }, { timeoutMs: 60_000, message: () => `EdgeCluster Ready with hosts and certificate (edge-sync log: ${tail(join(work, "edge-sync.log"))})` });
+  assert.deepEqual(ready.status!.hosts!.map((h) => [h.hostname, h.control_plane]), [["edge-cp-1", true], ["edge-worker-1", false]]);
+  assert.equal(ready.status!.kubesealCertificate!.pem, readFileSync(join(work, "ss.crt"), "utf8"));
+  const entry = standin.configdb.get(App.EdgeClusterStatus, uuid)?.value as { hosts: Array<{ hostname: string }>; kubeseal_cert: string };
+  assert.deepEqual(entry.hosts.map((h) => h.hostname), ["edge-cp-1", "edge-worker-1"], "edge-sync wrote the ConfigDB entry");
+  assert.equal(entry.kubeseal_cert, readFileSync(join(work, "ss.crt"), "utf8"));
+  const table = await central.kubectl(["get", "ec", "-n", NS, "-o", "wide"]);
+  assert.match(table.stdout, new RegExp(`${NAME}\\s+acme-${NAME}\\s+2\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+True`));
+
+  // A change of spec.values: a new commit on the ACS Git server, applied on the edge by Flux.
+  const before = (await ec()).status!.commit;
+  await central.kubectl(["patch", "ec", "-n", NS, NAME, "--type=merge", "-p", '{"spec":{"values":{"logLevel":"info"}}}']);
+  await eventually(async () => {
+    const e = await ec();
+    return e.status?.observedGeneration === 2 && e.status.commit !== before;
+  }, { message: "new generation committed" });
+  assert.equal((standin.configdb.get(App.EdgeClusterConfiguration, uuid)?.value as { values: { logLevel: string } }).values.logLevel, "info",
+    "the ConfigDB entry follows the EdgeCluster");
+  await edge.kubectl(["-n", EDGE_NS, "annotate", "--overwrite", "gitrepositories.source.toolkit.fluxcd.io", "self-link", `reconcile.fluxcd.io/requestedAt=${Date.now()}`]);
+  await eventually(async () => (await edgeJson(["-n", EDGE_NS, "get", "helmreleases.helm.toolkit.fluxcd.io", `edge-cluster-${uuid}`])).spec.values.logLevel === "info",
+    { timeoutMs: 90_000, intervalMs: 1000, message: () => `new values applied on the edge (flux logs: ${flux?.recentLogs(20)})` });
+
+  // Deleting the EdgeCluster removes every central trace: ConfigDB object and entries, accounts, grants, identities.
+  assert.equal((await central.kubectl(["delete", "ec", "-n", NS, NAME, "--wait=true", "--timeout=60s"])).code, 0);
+  const model = standin.configdb;
+  assert.equal(model.hasObject(uuid), false, "the cluster's ConfigDB object is deleted");
+  for (const app of [App.EdgeClusterConfiguration, App.EdgeClusterSetupStatus, App.EdgeClusterStatus, App.SparkplugAddress, App.GitRepoConfig]) {
+    assert.equal(model.get(app, uuid), undefined, `entry of application ${app} deleted`);
+  }
+  assert.equal(model.isMember(acs.groups.repos, uuid), false);
+  for (const account of [fluxAccount, krbkeysAccount]) {
+    assert.equal(model.hasObject(account), false, `account ${account} deleted`);
+    assert.deepEqual(standin.auth.listGrants().filter((g) => g.principal === account), [], `account ${account} holds no grant`);
+  }
+  assert.deepEqual([accountsNamed("flux"), accountsNamed("krbkeys")], [[], []]);
+  assert.equal(standin.auth.principalOf(fluxUpn()), undefined, "op1flux's Kerberos identity removed");
+  assert.equal(standin.auth.principalOf(krbkeysUpn()), undefined, "op1krbkeys' Kerberos identity removed");
+  assert.equal((await central.kubectl(["get", "secret", "-n", NS, credentialsSecretName(uuid)])).code, 1, "central Secret removed");
+});
+
+/** The parts of rendered manifests this test reads. */
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
+}
+interface Volume {
+  name: string;
+  configMap?: { name: string };
+  secret?: { secretName: string; items?: Array<{ key: string; path: string }> };
+  emptyDir?: object;
+}
+interface PodSpec {
+  containers: Array<{ args: string[]; env?: EnvVar[]; volumeMounts?: Array<{ name: string; mountPath: string }> }>;
+  volumes?: Volume[];
+}
+interface Manifest {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  data?: Record<string, string>;
+  spec?: { template?: { spec: PodSpec } };
+}
+
+/** `helm template` of the edge-cluster chart with the HelmRelease's values, release name and namespace. */
+async function renderChart(release: { metadata: { name: string; namespace: string }; spec: { releaseName?: string; targetNamespace?: string; values: unknown } }): Promise<Manifest[]> {
+  const valuesFile = join(work, "release-values.yaml");
+  writeFileSync(valuesFile, stringify(release.spec.values));
+  const r = await helm(["template", release.spec.releaseName ?? release.metadata.name, chartDir,
+    "--namespace", release.spec.targetNamespace ?? release.metadata.namespace, "--values", valuesFile], { stateDir: join(work, "helm") });
+  assert.equal(r.code, 0, r.stderr);
+  return parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest).filter(Boolean);
+}
+
+/**
+ * Runs a Deployment's container from the rendered chart as a process: its `graft <args>` with its environment, with
+ * each volume written to a local directory (ConfigMaps from the rendered chart, Secrets from the edge, emptyDirs
+ * empty) and mount paths in the environment pointing there. The health port moves to a free loopback port and the
+ * edge kubeconfig stands in for the service account.
+ */
+async function podProcess(rendered: Manifest[], deployment: string): Promise<ManagedProcess> {
+  const deploy = rendered.find((d) => d.kind === "Deployment" && d.metadata.name === deployment);
+  const pod = deploy?.spec?.template?.spec;
+  assert.ok(deploy && pod, `the chart renders Deployment "${deployment}"`);
+  const container = pod.containers[0]!;
+  const mounts = new Map<string, string>();
+  for (const mount of container.volumeMounts ?? []) {
+    const volume = pod.volumes?.find((v) => v.name === mount.name);
+    assert.ok(volume, `volume "${mount.name}" of Deployment "${deployment}"`);
+    const dir = join(work, "pods", deployment, mount.name);
+    mkdirSync(dir, { recursive: true });
+    if (volume.configMap) {
+      const cm = rendered.find((d) => d.kind === "ConfigMap" && d.metadata.name === volume.configMap!.name);
+      assert.ok(cm?.data, `the chart renders ConfigMap "${volume.configMap.name}"`);
+      for (const [key, value] of Object.entries(cm.data)) writeFileSync(join(dir, key), value);
+    } else if (volume.secret) {
+      const data = await edgeSecret(volume.secret.secretName);
+      for (const item of volume.secret.items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
+        assert.ok(data[item.key], `Secret "${volume.secret.secretName}" has key "${item.key}"`);
+        writeFileSync(join(dir, item.path), data[item.key]!, { mode: 0o600 });
+      }
+    } else {
+      assert.ok(volume.emptyDir, `volume "${volume.name}": only configMap, secret and emptyDir volumes are emulated`);
+    }
+    mounts.set(mount.mountPath, dir);
+  }
+  // A mount path at the start of a value or after ":" (as in FILE:/tmp/ccache), as a whole path prefix.
+  const alternatives = [...mounts.keys()].sort((a, b) => b.length - a.length).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  const mountRe = new RegExp(`(?<=^|:)(${alternatives.join("|")})(?=/|$)`, "g");
+  const localPath = (value: string) => (mounts.size === 0 ? value : value.replace(mountRe, (p) => mounts.get(p)!));
+
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: work, KUBECONFIG: edge.kubeconfigPath, HEALTH_ADDR: "127.0.0.1:0" };
+  for (const e of container.env ?? []) {
+    if (e.name === "HEALTH_ADDR") continue;
+    if (e.value !== undefined) env[e.name] = localPath(e.value);
+    else if (e.valueFrom?.secretKeyRef) {
+      const { name, key } = e.valueFrom.secretKeyRef;
+      const value = (await edgeSecret(name))[key];
+      assert.ok(value, `Secret "${name}" has key "${key}" for ${e.name}`);
+      env[e.name] = value.toString();
+    } else if (e.valueFrom?.fieldRef?.fieldPath === "metadata.namespace") env[e.name] = deploy.metadata.namespace;
+    else assert.fail(`environment variable ${e.name} of Deployment "${deployment}": this form is not emulated`);
+  }
+  return startProcess(process.execPath, ["--import", "tsx", cli, ...container.args], { logFile: join(work, `${deployment}.log`), env, cwd: repoRoot });
+}
+
+function tail(path: string): string {
+  try {
+    return readFileSync(path, "utf8").split("\n").slice(-20).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}

@@ -1,0 +1,278 @@
+// ACS setup of one edge cluster (acs-contract.md §1, §3, §4), in ACS's order: Sparkplug address → accounts → Git
+// repository configuration → repository content → ready. Every step looks before it writes and the progress is
+// recorded in the private 'Edge cluster setup status' entry, so a crash between any two steps resumes where it
+// stopped. An account's UUID is generated and recorded *before* the account object is created (creating an object
+// with a known UUID twice is harmless), which is what keeps a crash from leaving an orphaned, duplicated account.
+// Teardown reverses every step, the setup status last, so it too resumes after a crash.
+import { randomUUID } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
+import type { Logger } from "pino";
+import type { AuthClient } from "../../acs/auth.js";
+import type { ConfigDbClient } from "../../acs/configdb.js";
+import { App, Class, Perm } from "../../api/constants.js";
+import { Reason } from "../../api/conditions.js";
+import { GenericError, StallingError, WaitingError } from "../../runtime/errors.js";
+import { AcsCrashPoint, crashPoint } from "../crash-points.js";
+import { CLUSTER_MANIFEST_DIR, README_FILE, generateClusterRepo, mergeValues, selfLinkManifest } from "../git/repo-content.js";
+import { chartTemplateSchema, setupStatusSchema, type ClusterEntry, type SetupStatus } from "./entries.js";
+import type { AcsGitRepos } from "./git-sync.js";
+import {
+  ensureEntry, ensureGrant, ensureKerberos, ensureMember, KerberosIdentityConflict, removeEntry, removeGrantsOf,
+  removeKerberos, removeMember, removeObject,
+} from "./idempotent.js";
+import { ACCOUNT_ROLES, accountName, principalFor, type AccountRole } from "./names.js";
+import type { AcsServiceConfig } from "./service-config.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface ClusterSetupSettings {
+  realm: string;
+  domain: string;
+  kdc?: string;
+  adminServer?: string;
+  organisationPrefix: string;
+  /** The Directory URL as the edge reaches it. */
+  edgeDirectoryUrl: string;
+}
+
+export interface ClusterSetupDeps {
+  cdb: ConfigDbClient;
+  auth: AuthClient;
+  git: AcsGitRepos;
+  serviceConfig: () => AcsServiceConfig;
+  settings: ClusterSetupSettings;
+}
+
+export interface ClusterToSetUp {
+  uuid: string;
+  name: string;
+  /** The 'Edge cluster configuration' entry the setup follows (recorded in the setup status). */
+  entry: ClusterEntry;
+  log: Logger;
+  /** Records a Normal Event on the EdgeCluster. */
+  event: (reason: string, message: string) => Promise<void>;
+}
+
+export interface SetupResult {
+  sparkplugGroup: string;
+  repository: string;
+  commit: string;
+  accounts: Record<AccountRole, string>;
+}
+
+export class AcsClusterSetup {
+  constructor(private readonly deps: ClusterSetupDeps) {}
+
+  async readStatus(uuid: string): Promise<SetupStatus | null> {
+    const found = await this.deps.cdb.getEntry(App.EdgeClusterSetupStatus, uuid);
+    if (!found) return null;
+    const parsed = setupStatusSchema.safeParse(found.value);
+    // Unreadable progress is treated as none; account UUIDs found later by name are not guessed at.
+    return parsed.success ? parsed.data : {};
+  }
+
+  async setup(c: ClusterToSetUp): Promise<SetupResult> {
+    const { cdb } = this.deps;
+    let status = (await this.readStatus(c.uuid)) ?? {};
+
+    if (!isDeepStrictEqual(status.spec, c.entry)) {
+      await this.patchStatus(c.uuid, { ready: false, spec: c.entry });
+      status = { ...status, ready: false, spec: c.entry };
+      crashPoint(AcsCrashPoint.AfterSetupStarted);
+    }
+
+    const sparkplugGroup = `${this.deps.settings.organisationPrefix}-${c.name}`;
+    if (await step("sparkplug address", () => ensureEntry(cdb, App.SparkplugAddress, c.uuid, { group_id: sparkplugGroup }))) {
+      await c.event("SparkplugAddressWritten", `Sparkplug group "${sparkplugGroup}" written to the ConfigDB`);
+      crashPoint(AcsCrashPoint.AfterSparkplug);
+    }
+
+    const accounts = {} as Record<AccountRole, string>;
+    for (const role of ACCOUNT_ROLES) {
+      accounts[role] = await this.ensureAccount(c, role, status);
+    }
+
+    const repo = await this.ensureRepository(c, status);
+    if (!status.ready) {
+      await this.patchStatus(c.uuid, { ready: true });
+      await c.event("AcsSetupReady", `ACS setup complete: accounts ${accounts.flux} (flux) and ${accounts.krbkeys} (krbkeys), repository ${repo.url}`);
+      crashPoint(AcsCrashPoint.AfterReady);
+    }
+    return { sparkplugGroup, repository: repo.url, commit: repo.commit, accounts };
+  }
+
+  private async ensureAccount(c: ClusterToSetUp, role: AccountRole, status: SetupStatus): Promise<string> {
+    const { cdb, auth } = this.deps;
+    const config = this.deps.serviceConfig();
+    const group = role === "flux" ? config.fluxGroup : config.krbkeysGroup;
+    const what = `${role} account`;
+
+    let account = status[role]?.uuid;
+    if (!account) {
+      account = randomUUID();
+      await this.patchStatus(c.uuid, { [role]: { uuid: account, done: false } });
+      crashPoint(AcsCrashPoint.AfterAccountRecorded);
+    }
+    const acct = account;
+    if ((await step(what, () => cdb.createObject(Class.EdgeAccount, acct))).created) {
+      await c.event("AccountCreated", `created the ${role} account ${acct}`);
+      crashPoint(AcsCrashPoint.AfterAccountObject);
+    }
+    if (await step(what, () => ensureEntry(cdb, App.GeneralInfo, acct, { name: accountName(role, c.name) }))) {
+      crashPoint(AcsCrashPoint.AfterAccountName);
+    }
+    if (await step(what, () => ensureMember(cdb, group, acct))) crashPoint(AcsCrashPoint.AfterAccountGroup);
+    const krbName = principalFor(role, c.name, this.deps.settings.realm);
+    if (await step(what, () => ensureKerberos(auth, acct, krbName))) {
+      await c.event("KerberosIdentityMapped", `mapped Kerberos identity "${krbName}" to the ${role} account`);
+      crashPoint(AcsCrashPoint.AfterAccountKerberos);
+    }
+    if (role === "flux") {
+      const grant = { principal: acct, permission: Perm.GitPull, target: c.uuid, plural: false };
+      if (await step(what, () => ensureGrant(auth, grant))) crashPoint(AcsCrashPoint.AfterAccountGrant);
+    }
+    if (!status[role]?.done) await this.patchStatus(c.uuid, { [role]: { uuid: acct, done: true } });
+    return acct;
+  }
+
+  private async ensureRepository(c: ClusterToSetUp, status: SetupStatus): Promise<{ url: string; commit: string }> {
+    const { cdb, git } = this.deps;
+    const config = this.deps.serviceConfig();
+    const path = `${config.clusterRepoPath}/${c.name}`;
+    let configured = await step("repository configuration", () => ensureEntry(cdb, App.GitRepoConfig, c.uuid, { path }));
+    if (config.clusterRepoGroup) {
+      const group = config.clusterRepoGroup;
+      configured = (await step("repository configuration", () => ensureMember(cdb, group, c.uuid))) || configured;
+    }
+    if (configured) {
+      await c.event("RepositoryConfigured", `Git repository configuration written (path "${path}")`);
+      crashPoint(AcsCrashPoint.AfterRepoConfig);
+    }
+
+    const url = await step("repository", () => git.repoUrl(c.uuid));
+    const files = await this.repositoryFiles(c, url);
+    const generated = (p: string) => p === README_FILE || p.startsWith(`${CLUSTER_MANIFEST_DIR}/`);
+    // Files outside the generated ones (e.g. by-hand manifests, sealed secrets) are someone else's: kept.
+    const result = await step("repository", () => git.sync(c.uuid, (current) => {
+      const next = new Map<string, string | Buffer>(files);
+      for (const [p, content] of current) if (!generated(p)) next.set(p, content);
+      return next;
+    }, `Set up cluster "${c.name}"`));
+    if (result.pushed) {
+      await c.event("RepositoryPushed", `pushed ${result.commit.slice(0, 12)} to ${url}`);
+      crashPoint(AcsCrashPoint.AfterRepoPush);
+    }
+    const selfLink = selfLinkManifest({ namespace: c.entry.namespace, selfUrl: url });
+    if (status.commit !== result.commit || status.self_link !== selfLink) {
+      await this.patchStatus(c.uuid, { commit: result.commit, self_link: selfLink });
+    }
+    return { url, commit: result.commit };
+  }
+
+  /** The cluster repository's content: the chart template's values for this cluster, then graft's, then the cluster's. */
+  private async repositoryFiles(c: ClusterToSetUp, selfUrl: string): Promise<Map<string, string>> {
+    const { cdb, git, settings } = this.deps;
+    const config = this.deps.serviceConfig();
+    const chartRef = c.entry.chart ?? config.defaultChart;
+    if (!chartRef) {
+      throw new StallingError(Reason.InvalidSpec, "no Helm chart template: set spec.chart to a 'Helm chart template' UUID, or helm.cluster in the service config");
+    }
+    if (!UUID.test(chartRef)) {
+      throw new StallingError(Reason.InvalidSpec, `spec.chart "${chartRef}" is not a 'Helm chart template' UUID: in ACS mode charts are ConfigDB entries (app ${App.HelmChartTemplate})`);
+    }
+    const found = await step("chart template", () => cdb.getEntry(App.HelmChartTemplate, chartRef));
+    if (!found) {
+      throw new WaitingError(Reason.ChartTemplateMissing, `'Helm chart template' ${chartRef} does not exist in the ConfigDB: create it, or point spec.chart at an existing one`, 30_000);
+    }
+    const template = chartTemplateSchema.safeParse(found.value);
+    if (!template.success) {
+      throw new StallingError(Reason.InvalidSpec, `'Helm chart template' ${chartRef} is invalid: ${template.error.issues[0]!.message}`);
+    }
+    const helmChartsUrl = await step("repository", () => git.repoUrl(config.helmChartsRepo));
+    const graftValues = {
+      mode: "kerberos",
+      cluster: {
+        name: c.name, uuid: c.uuid, sparkplugGroup: `${settings.organisationPrefix}-${c.name}`,
+        organisationPrefix: settings.organisationPrefix, namespace: c.entry.namespace,
+      },
+      central: { url: settings.edgeDirectoryUrl, directoryUrl: settings.edgeDirectoryUrl, gitUrl: selfUrl },
+      kerberos: {
+        realm: settings.realm, domain: settings.domain,
+        ...(settings.kdc ? { kdc: settings.kdc } : {}), ...(settings.adminServer ? { adminServer: settings.adminServer } : {}),
+      },
+    };
+    const values = mergeValues(template.data.values, graftValues) as Record<string, unknown>;
+    try {
+      return generateClusterRepo({
+        uuid: c.uuid, name: c.name, namespace: c.entry.namespace, selfUrl, helmChartsUrl,
+        chart: { name: template.data.chart, values }, values: c.entry.values, bare: c.entry.bare,
+      });
+    } catch (err) {
+      // Same input, same failure: only a change of the cluster or of the chart template can fix it.
+      throw new StallingError(Reason.InvalidSpec, `cannot generate the repository from 'Helm chart template' ${chartRef}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Reverses every setup step; safe to repeat. `event` records what went. */
+  async teardown(uuid: string, log: Logger, event: (reason: string, message: string) => Promise<void>): Promise<void> {
+    const { cdb, auth, git } = this.deps;
+    const config = this.deps.serviceConfig();
+    const status = await step("teardown", () => this.readStatus(uuid));
+    for (const role of ACCOUNT_ROLES) {
+      const account = status?.[role]?.uuid;
+      if (!account) continue;
+      const group = role === "flux" ? config.fluxGroup : config.krbkeysGroup;
+      await step(`${role} account removal`, async () => {
+        const grants = await removeGrantsOf(auth, account);
+        await removeKerberos(auth, account);
+        await removeMember(cdb, group, account);
+        await removeEntry(cdb, App.GeneralInfo, account);
+        await removeObject(cdb, account);
+        await this.patchStatus(uuid, { [role]: null });
+        log.info({ role, account, grants }, "removed edge account");
+      });
+      await event("AccountDeleted", `deleted the ${role} account ${account} with its grants and Kerberos identity`);
+      crashPoint(AcsCrashPoint.TeardownAfterAccount);
+    }
+    await step("teardown", async () => {
+      await removeEntry(cdb, App.GitRepoConfig, uuid);
+      if (config.clusterRepoGroup) await removeMember(cdb, config.clusterRepoGroup, uuid);
+      await removeEntry(cdb, App.SparkplugAddress, uuid);
+      await removeEntry(cdb, App.EdgeClusterStatus, uuid);
+      await removeEntry(cdb, App.EdgeClusterConfiguration, uuid);
+      await removeEntry(cdb, App.EdgeClusterSetupStatus, uuid);
+      await removeObject(cdb, uuid);
+    });
+    await git.forget(uuid);
+    await event("AcsTornDown", `removed the cluster's ConfigDB object ${uuid}, its entries and its repository`);
+  }
+
+  /** Replaces top-level keys of the setup status (null removes one); nested values are replaced whole. */
+  private patchStatus(uuid: string, changes: Record<string, unknown>): Promise<void> {
+    return step("setup status", async () => {
+      const current = await this.deps.cdb.getEntry<Record<string, unknown>>(App.EdgeClusterSetupStatus, uuid);
+      const next: Record<string, unknown> = { ...(isRecord(current?.value) ? current.value : {}) };
+      for (const [key, value] of Object.entries(changes)) {
+        if (value === null) delete next[key];
+        else next[key] = value;
+      }
+      await this.deps.cdb.putEntry(App.EdgeClusterSetupStatus, uuid, next, current?.etag ? { ifMatch: current.etag } : { ifNoneMatch: "*" });
+    });
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Runs one ACS call, naming the step in the error so the condition says what failed. */
+async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof StallingError || err instanceof WaitingError || err instanceof GenericError) throw err;
+    if (err instanceof KerberosIdentityConflict) throw new GenericError(Reason.KerberosIdentityConflict, err.message, { cause: err });
+    const message = err instanceof Error ? err.message : String(err);
+    throw new GenericError(Reason.AcsSetupFailed, `ACS step "${name}" failed: ${message}`, { cause: err });
+  }
+}

@@ -1,0 +1,150 @@
+// ACS mode: kill -9 of `graft cluster-manager --mode acs` right after each ACS setup step, then a restart. The
+// cluster ends Ready with exactly one account per role, one Kerberos identity each, one Git Pull grant and one commit
+// on the ACS Git server, and no account left over anywhere (accounts get their UUID recorded before they exist).
+// A crash in the middle of teardown resumes too and leaves nothing behind.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startControlPlane, type ControlPlane } from "../../../e2e/harness/control-plane.js";
+import { eventually } from "../../../e2e/harness/eventually.js";
+import { freePort } from "../../../e2e/harness/ports.js";
+import { startProcess } from "../../../e2e/harness/process.js";
+import { Class, Perm } from "../../api/constants.js";
+import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
+import { KubeClient } from "../../runtime/rest.js";
+import { AcsCrashPoint, CrashPoint, type CrashPointName } from "../crash-points.js";
+import { edgeClusterYaml, gitClient } from "../testing/fixtures.js";
+import { acsTraces, createClusterInConfigDb, startAcsWorld, type AcsWorld } from "./testing/acs-world.js";
+
+const cli = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+const NS = "acs-crash";
+let cp: ControlPlane;
+let world: AcsWorld;
+let client: KubeClient;
+let dataDir: string;
+let port: number;
+/** Clusters set up so far: every one of them has exactly two accounts. */
+let clusters = 0;
+
+before(async () => {
+  [cp, world] = await Promise.all([startControlPlane({ name: "acs-crash" }), startAcsWorld()]);
+  await cp.installCrds();
+  await cp.kubectl(["create", "namespace", NS]);
+  client = new KubeClient(cp.kubeConfig);
+  dataDir = mkdtempSync(join(tmpdir(), "graft-acs-crash-"));
+  port = await freePort();
+});
+
+after(async () => {
+  await world?.stop();
+  await cp?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function manager(crashAt?: CrashPointName) {
+  return startProcess(process.execPath, [
+    "--import", "tsx", cli, "cluster-manager", `--kubeconfig=${cp.kubeconfigPath}`, `--namespace=${NS}`,
+    `--data-dir=${join(dataDir, "data")}`, `--external-url=http://127.0.0.1:${port}`, `--listen-address=127.0.0.1:${port}`,
+    "--health-addr=127.0.0.1:0", "--organisation-prefix=acme", "--log-level=warn",
+  ], {
+    logFile: join(dataDir, "manager.log"),
+    env: { ...process.env, ...world.env(NS), GRAFT_CRASH_AT: crashAt ?? "" },
+  });
+}
+
+async function crashes(crashAt: CrashPointName, act: () => Promise<void>) {
+  const crashing = manager(crashAt);
+  try {
+    await act();
+    const code = await Promise.race([crashing.exited, new Promise((r) => setTimeout(() => r("alive"), 60_000))]);
+    assert.notEqual(code, "alive", `the manager reached crash point ${crashAt}`);
+  } finally {
+    await crashing.kill();
+  }
+}
+
+const uuidOf = (ec: EdgeCluster) => ec.status?.uuid ?? ec.spec.uuid;
+const clustersWith = async (uuid: string) => (await client.list<EdgeCluster>(EdgeClusterType, NS)).items.filter((ec) => uuidOf(ec) === uuid);
+
+function assertNoDuplicates(uuid: string, name: string) {
+  const t = acsTraces(world, uuid, name);
+  assert.equal(t.setup?.ready, true, "setup status ready");
+  assert.deepEqual(t.accounts.flux, [t.setup!.flux!.uuid], "one flux account");
+  assert.deepEqual(t.accounts.krbkeys, [t.setup!.krbkeys!.uuid], "one krbkeys account");
+  assert.deepEqual(t.principals, { flux: t.setup!.flux!.uuid, krbkeys: t.setup!.krbkeys!.uuid }, "one Kerberos identity each");
+  assert.deepEqual(t.grantsOn.map((g) => [g.principal, g.permission]), [[t.setup!.flux!.uuid, Perm.GitPull]], "one Git Pull grant");
+  assert.equal(world.standin.configdb.membersOf(Class.EdgeAccount)!.length, 2 * clusters, "no orphaned account anywhere");
+  assert.ok(t.config && t.sparkplug && t.repoConfig, "configuration, Sparkplug address and repository entries written");
+}
+
+// Points on the kubectl path register the cluster in the ConfigDB; the others are exercised by clusters created
+// in the ConfigDB (mirrored), so both directions resume.
+const kubectlPath = new Set<CrashPointName>([CrashPoint.AfterIdentity, AcsCrashPoint.AfterObject, AcsCrashPoint.AfterEntry]);
+const setupPoints: CrashPointName[] = [CrashPoint.AfterIdentity,
+  ...Object.values(AcsCrashPoint).filter((p) => p !== AcsCrashPoint.TeardownAfterAccount)];
+
+for (const point of setupPoints) {
+  test(`crash at ${point}, restart → Ready without duplicate accounts or grants`, async () => {
+    const name = point.replace(/^acs-after-/, "a-").replace(/[^a-z-]/g, "").slice(0, 40);
+    let uuid: string | undefined;
+    clusters++;
+    await crashes(point, async () => {
+      if (kubectlPath.has(point)) {
+        const r = await cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml(name, NS) });
+        assert.equal(r.code, 0, r.stderr);
+      } else {
+        uuid = await createClusterInConfigDb(world, { name, namespace: "fplus-edge" });
+      }
+    });
+    const healthy = manager();
+    try {
+      const ec = await eventually(async () => {
+        const e = await client.getOrNull<EdgeCluster>(EdgeClusterType, name, NS);
+        return e?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") && e.status.observedGeneration === e.metadata.generation && e;
+      }, { timeoutMs: 60_000, message: `${name} Ready after restart` });
+      uuid ??= ec.status!.uuid!;
+      assert.equal(ec.status!.uuid, uuid);
+      assert.equal((await clustersWith(uuid)).length, 1, "one EdgeCluster");
+      assertNoDuplicates(uuid, name);
+      const { stdout } = await gitClient(["--git-dir", world.standin.gitRepoPath(uuid), "rev-list", "--count", "main"]);
+      assert.equal(stdout.trim(), "1", "one commit on the ACS Git server");
+    } finally {
+      await healthy.stop();
+    }
+  });
+}
+
+test(`crash at ${AcsCrashPoint.TeardownAfterAccount}, restart → the deletion completes and leaves nothing`, async () => {
+  const name = "teardown";
+  const uuid = await createClusterInConfigDb(world, { name, namespace: "fplus-edge" });
+  clusters++;
+  const first = manager();
+  let accounts: string[];
+  try {
+    await eventually(async () => acsTraces(world, uuid, name).setup?.ready, { timeoutMs: 60_000, message: "set up" });
+    accounts = Object.values(acsTraces(world, uuid, name).accounts).flat();
+  } finally {
+    await first.stop();
+  }
+  await crashes(AcsCrashPoint.TeardownAfterAccount, async () => {
+    const r = await cp.kubectl(["delete", "ec", "-n", NS, name, "--wait=false"]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  const healthy = manager();
+  try {
+    await eventually(async () => (await clustersWith(uuid)).length === 0, { timeoutMs: 60_000, message: "EdgeCluster gone" });
+    const t = acsTraces(world, uuid, name);
+    assert.equal(t.object, undefined);
+    assert.deepEqual([t.config, t.setup, t.sparkplug, t.repoConfig], [undefined, undefined, undefined, undefined]);
+    assert.deepEqual(t.accounts, { flux: [], krbkeys: [] });
+    assert.deepEqual(t.principals, { flux: undefined, krbkeys: undefined });
+    assert.deepEqual(t.grantsOn, []);
+    for (const account of accounts) assert.equal(world.standin.configdb.hasObject(account), false);
+    assert.equal(world.standin.configdb.membersOf(Class.EdgeAccount)!.length, 2 * (clusters - 1), "only the other clusters' accounts remain");
+  } finally {
+    await healthy.stop();
+  }
+});

@@ -1,0 +1,83 @@
+// Command-line flags (with the environment variables ACS deployments set) for `graft cluster-manager --mode acs`.
+import { readFileSync } from "node:fs";
+import { Option, type Command } from "commander";
+import { parseDuration } from "../../runtime/duration.js";
+import type { AcsModeSettings } from "../config.js";
+
+export function addAcsOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--directory-url <url>", "ACS mode: the ACS Directory (finds every service without a preset URL)").env("DIRECTORY_URL"))
+    .addOption(new Option("--configdb-url <url>", "ACS mode: preset ConfigDB URL").env("CONFIGDB_URL"))
+    .addOption(new Option("--authn-url <url>", "ACS mode: preset Auth service URL").env("AUTHN_URL"))
+    .addOption(new Option("--git-url <url>", "ACS mode: preset Git server URL").env("GIT_URL"))
+    .addOption(new Option("--service-username <name>", "ACS mode: the manager's ACS account").env("SERVICE_USERNAME"))
+    .addOption(new Option("--service-password-file <path>", "ACS mode: file holding the account's password (else SERVICE_PASSWORD)").env("SERVICE_PASSWORD_FILE"))
+    .addOption(new Option("--realm <realm>", "ACS mode: Kerberos realm of the edge principals").env("REALM"))
+    .addOption(new Option("--domain <domain>", "ACS mode: DNS domain of the central services (kdc.<domain>, kadmin.<domain>)").env("EXTERNAL_DOMAIN"))
+    .addOption(new Option("--kdc <host[:port]>", "ACS mode: KDC the edge uses, when not kdc.<domain>").env("EDGE_KDC"))
+    .addOption(new Option("--kadmin-server <host[:port]>", "ACS mode: kadmin server the edge uses, when not kadmin.<domain>").env("EDGE_KADMIN_SERVER"))
+    .addOption(new Option("--edge-directory-url <url>", "ACS mode: the Directory URL as edge clusters reach it (default: --directory-url)").env("EDGE_DIRECTORY_URL"))
+    .addOption(new Option("--enrol-image <image>", "ACS mode: image of the bootstrap enrolment Pod (runs `graft enrol`)").env("ENROL_IMAGE").default("graft:0.1.0"))
+    .addOption(new Option("--mirror-namespace <ns>", "ACS mode: namespace of the EdgeClusters mirrored from the ConfigDB (default: --namespace)").env("MIRROR_NAMESPACE"))
+    .addOption(new Option("--flux-group <uuid>", "ACS mode: group of the flux accounts (overrides the service config)").env("FLUX_GROUP"))
+    .addOption(new Option("--krbkeys-group <uuid>", "ACS mode: group of the krbkeys accounts (overrides the service config)").env("KRBKEYS_GROUP"))
+    .addOption(new Option("--helm-charts-repo <uuid>", "ACS mode: Git repository of the edge Helm charts (overrides the service config)").env("HELM_CHARTS_REPO"))
+    .addOption(new Option("--default-chart <uuid>", "ACS mode: 'Helm chart template' for clusters naming none (overrides the service config)").env("DEFAULT_CHART"))
+    .addOption(new Option("--empty-list-confirm <duration|never>", "ACS mode: how long a ConfigDB listing with no clusters must persist before mirrored EdgeClusters are deleted").env("EMPTY_LIST_CONFIRM").default("5m"));
+}
+
+export interface AcsFlagValues {
+  directoryUrl?: string;
+  configdbUrl?: string;
+  authnUrl?: string;
+  gitUrl?: string;
+  serviceUsername?: string;
+  servicePasswordFile?: string;
+  realm?: string;
+  domain?: string;
+  kdc?: string;
+  kadminServer?: string;
+  edgeDirectoryUrl?: string;
+  enrolImage: string;
+  mirrorNamespace?: string;
+  namespace?: string;
+  fluxGroup?: string;
+  krbkeysGroup?: string;
+  helmChartsRepo?: string;
+  defaultChart?: string;
+  emptyListConfirm: string;
+}
+
+/** The ACS settings from flags; throws naming the flag (and variable) when one that ACS mode needs is missing. */
+export function acsSettingsFromFlags(o: AcsFlagValues, env: NodeJS.ProcessEnv = process.env): AcsModeSettings {
+  const need = (value: string | undefined, what: string): string => {
+    if (!value) throw new Error(`ACS mode needs ${what}`);
+    return value;
+  };
+  const password = o.servicePasswordFile ? readFileSync(o.servicePasswordFile, "utf8").trim() : env.SERVICE_PASSWORD;
+  const urls = { directory: o.directoryUrl, configdb: o.configdbUrl, auth: o.authnUrl, git: o.gitUrl };
+  if (!urls.directory && !(urls.configdb && urls.auth && urls.git)) {
+    throw new Error("ACS mode needs --directory-url (DIRECTORY_URL), or all of --configdb-url, --authn-url and --git-url");
+  }
+  return {
+    urls: Object.fromEntries(Object.entries(urls).filter(([, v]) => v)) as AcsModeSettings["urls"],
+    credentials: {
+      username: need(o.serviceUsername, "--service-username (SERVICE_USERNAME)"),
+      password: need(password, "the service password: SERVICE_PASSWORD or --service-password-file"),
+    },
+    realm: need(o.realm, "--realm (REALM)"),
+    domain: need(o.domain, "--domain (EXTERNAL_DOMAIN)"),
+    kdc: o.kdc,
+    adminServer: o.kadminServer,
+    edgeDirectoryUrl: o.edgeDirectoryUrl,
+    enrolImage: o.enrolImage,
+    mirrorNamespace: need(o.mirrorNamespace ?? o.namespace, "--mirror-namespace (MIRROR_NAMESPACE) or --namespace"),
+    serviceConfig: {
+      ...(o.fluxGroup ? { fluxGroup: o.fluxGroup } : {}),
+      ...(o.krbkeysGroup ? { krbkeysGroup: o.krbkeysGroup } : {}),
+      ...(o.helmChartsRepo ? { helmChartsRepo: o.helmChartsRepo } : {}),
+      ...(o.defaultChart ? { defaultChart: o.defaultChart } : {}),
+    },
+    emptyListConfirmMs: o.emptyListConfirm === "never" ? Infinity : parseDuration(o.emptyListConfirm),
+  };
+}

@@ -1,0 +1,123 @@
+// Test set-up for ACS mode: the ACS stand-in seeded as an ACS installer would (groups for the edge account roles,
+// the helm-charts repository, an edge-cluster 'Helm chart template', the Clusters service config) and a service
+// account for the cluster manager with Git Pull/Push on every edge cluster (a plural grant on the class), plus an
+// admin connection playing the ACS Manager.
+import { randomBytes, randomUUID } from "node:crypto";
+import { AuthClient } from "../../../acs/auth.js";
+import { ConfigDbClient } from "../../../acs/configdb.js";
+import { AcsConnection } from "../../../acs/discovery.js";
+import { App, Class, Perm, Service } from "../../../api/constants.js";
+import { Meta } from "../../../../e2e/acs-standin/configdb-model.js";
+import { startAcsStandin, type AcsStandin } from "../../../../e2e/acs-standin/standin.js";
+import type { AcsModeSettings } from "../../config.js";
+
+export interface AcsWorld {
+  standin: AcsStandin;
+  /** The ACS Manager's view (admin). */
+  cdb: ConfigDbClient;
+  auth: AuthClient;
+  groups: { flux: string; krbkeys: string; repos: string };
+  helmChartsRepo: string;
+  chart: string;
+  service: { username: string; password: string; principal: string };
+  /** Settings for a cluster manager in ACS mode against this stand-in. */
+  settings(mirrorNamespace: string, over?: Partial<AcsModeSettings>): AcsModeSettings;
+  /** Environment variables for `graft cluster-manager --mode acs` against this stand-in. */
+  env(mirrorNamespace: string): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export const CHART_VALUES = { site: { name: "{{name}}", id: "{{uuid}}" }, replicas: 1, note: "cost $& more" };
+
+export async function startAcsWorld(): Promise<AcsWorld> {
+  const standin = await startAcsStandin();
+  const model = standin.configdb;
+  const groups = { flux: randomUUID(), krbkeys: randomUUID(), repos: randomUUID() };
+  for (const group of Object.values(groups)) model.register(group, Meta.ClassClass);
+
+  const repoClass = randomUUID();
+  model.register(repoClass, Meta.ClassClass);
+  const helmChartsRepo = randomUUID();
+  model.register(helmChartsRepo, repoClass);
+  model.put(App.GitRepoConfig, helmChartsRepo, { path: "shared/helm-charts" });
+
+  const chart = randomUUID();
+  model.register(chart, Meta.ClassClass);
+  model.put(App.HelmChartTemplate, chart, { chart: "edge-cluster", values: CHART_VALUES });
+
+  model.put(App.ServiceConfig, Service.Clusters, {
+    group: { flux: { uuid: groups.flux }, krbkeys: { uuid: groups.krbkeys }, cluster: { uuid: groups.repos, path: "cluster" } },
+    helm: { cluster: chart },
+    repo: { helm: { uuid: helmChartsRepo } },
+  });
+
+  const service = { username: "sv1clustermanager", password: randomBytes(12).toString("hex"), principal: randomUUID() };
+  const { upn } = standin.addUser(service.username, service.password);
+  model.register(service.principal, Meta.ClassClass);
+  standin.auth.setKerberos(service.principal, upn);
+  for (const permission of [Perm.GitPull, Perm.GitPush]) {
+    standin.auth.addGrant({ principal: service.principal, permission, target: Class.EdgeCluster, plural: true });
+  }
+
+  const admin = new AcsConnection({
+    credentials: { username: standin.adminUser.username, password: standin.adminUser.password },
+    urls: { configdb: standin.urls.configdb, auth: standin.urls.auth, git: standin.urls.git },
+  });
+  return {
+    standin, groups, helmChartsRepo, chart, service,
+    cdb: new ConfigDbClient(admin.service("configdb")),
+    auth: new AuthClient(admin.service("auth")),
+    settings: (mirrorNamespace, over = {}) => ({
+      urls: { directory: standin.urls.directory },
+      credentials: { username: service.username, password: service.password },
+      realm: standin.realm,
+      domain: "graft.test",
+      enrolImage: "graft:test",
+      mirrorNamespace,
+      serviceConfig: {},
+      emptyListConfirmMs: Infinity,
+      ...over,
+    }),
+    env: (mirrorNamespace) => ({
+      MODE: "acs",
+      DIRECTORY_URL: standin.urls.directory,
+      SERVICE_USERNAME: service.username,
+      SERVICE_PASSWORD: service.password,
+      REALM: standin.realm,
+      EXTERNAL_DOMAIN: "graft.test",
+      MIRROR_NAMESPACE: mirrorNamespace,
+      EMPTY_LIST_CONFIRM: "never",
+    }),
+    stop: () => standin.stop(),
+  };
+}
+
+/** Creates a cluster as the ACS Manager does: an object of class Edge cluster, then its configuration entry. */
+export async function createClusterInConfigDb(world: AcsWorld, entry: Record<string, unknown>): Promise<string> {
+  const { uuid } = await world.cdb.createObject(Class.EdgeCluster);
+  await world.cdb.putEntry(App.EdgeClusterConfiguration, uuid, entry);
+  return uuid;
+}
+
+/** Every trace ACS setup leaves for a cluster, read straight from the stand-in's state. */
+export function acsTraces(world: AcsWorld, uuid: string, name: string) {
+  const { configdb: model, auth } = world.standin;
+  const setup = model.get(App.EdgeClusterSetupStatus, uuid)?.value as
+    { ready?: boolean; flux?: { uuid: string; done?: boolean }; krbkeys?: { uuid: string; done?: boolean } } | undefined;
+  const accountsNamed = (role: string) => (model.membersOf(Class.EdgeAccount) ?? [])
+    .filter((a) => (model.get(App.GeneralInfo, a)?.value as { name?: string } | undefined)?.name === `Edge ${role}: ${name}`);
+  return {
+    object: model.classOf(uuid),
+    config: model.get(App.EdgeClusterConfiguration, uuid)?.value,
+    setup,
+    sparkplug: model.get(App.SparkplugAddress, uuid)?.value,
+    repoConfig: model.get(App.GitRepoConfig, uuid)?.value,
+    inRepoGroup: model.isMember(world.groups.repos, uuid),
+    accounts: { flux: accountsNamed("flux"), krbkeys: accountsNamed("krbkeys") },
+    principals: {
+      flux: auth.principalOf(`op1flux/${name}@${world.standin.realm}`),
+      krbkeys: auth.principalOf(`op1krbkeys/${name}@${world.standin.realm}`),
+    },
+    grantsOn: auth.listGrants().filter((g) => g.target === uuid),
+  };
+}
