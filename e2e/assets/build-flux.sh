@@ -8,6 +8,7 @@
 # cores); later runs return at once.
 set -eu
 NAME=build-flux
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 if [ -n "${GRAFT_FLUX_ASSETS:-}" ] && [ -x "$GRAFT_FLUX_ASSETS/source-controller" ] && [ -x "$GRAFT_FLUX_ASSETS/kustomize-controller" ]; then

@@ -6,6 +6,7 @@
 # minutes on 2 cores); later runs return at once.
 set -eu
 NAME=build-helm
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 HELM_VERSION=${HELM_VERSION:-v3.22.0}

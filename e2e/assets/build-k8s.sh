@@ -6,6 +6,7 @@
 # First run: downloads modules and compiles (about 5 minutes on 2 cores); later runs return at once.
 set -eu
 NAME=build-k8s
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 K8S_VERSION=${K8S_VERSION:-v1.36.3}

@@ -6,6 +6,7 @@
 # First run: downloads modules and compiles (a few minutes on 2 cores); later runs return at once.
 set -eu
 NAME=build-kubeseal
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 KUBESEAL_VERSION=${KUBESEAL_VERSION:-v0.40.0}
