@@ -18,12 +18,10 @@ export const Reason = {
   InvalidSpec: "InvalidSpec",
   RepositoryFailed: "RepositoryFailed",
   CredentialsFailed: "CredentialsFailed",
-  AwaitingBootstrap: "AwaitingBootstrap",
   Bootstrapped: "Bootstrapped",
   Reporting: "Reporting",
   ReportsStopped: "ReportsStopped",
   NoReports: "NoReports",
-  Deleting: "Deleting",
   // ACS mode: the link between an EdgeCluster and its ConfigDB entry (Synced) and the ACS setup steps.
   Synced: "Synced",
   SuspiciousEmptyList: "SuspiciousEmptyList",

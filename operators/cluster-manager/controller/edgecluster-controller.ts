@@ -8,7 +8,7 @@ import { BOOTSTRAP_REQUEST_ANNOTATION, FINALIZER, MANAGED_BY, MANAGED_BY_LABEL, 
 import { EdgeClusterType, type EdgeCluster, type EdgeClusterStatus } from "../../api/edgecluster.js";
 import { removeCondition, setCondition, type Condition } from "../../runtime/conditions.js";
 import { Controller, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.js";
-import { StallingError, messageOf, reasonOf } from "../../runtime/errors.js";
+import { GenericError, StallingError, messageOf, reasonOf } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
 import { Informer } from "../../runtime/informer.js";
 import { Core, objectKey, splitKey, type KubeObject } from "../../runtime/kube.js";
@@ -45,6 +45,15 @@ type Status = EdgeClusterStatus;
 
 export const clusterNameOf = (ec: EdgeCluster) => ec.spec.name ?? ec.metadata.name;
 export const bootstrapSecretName = (ec: EdgeCluster) => `${ec.metadata.name}-bootstrap`;
+
+/** Runs a step, giving its failure the step's condition reason and a message saying what could not be done. */
+async function failsAs<T>(reason: string, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new GenericError(reason, `${what}: ${messageOf(err)}`, { cause: err });
+  }
+}
 
 /** Reporting goes False once a bootstrapped edge has not reported for the timeout. */
 export function markSilentEdge(s: Status, timeoutMs: number, generation?: number, now = Date.now()) {
@@ -149,8 +158,9 @@ export class EdgeClusterReconciler {
     if (this.deps.acs) return this.provisionAcs(ec, log, this.deps.acs, uuid, clusterName);
 
     // 3. Credentials, in a central Secret named after the UUID.
-    const { secret, created } = await ensureCredentials(client, ec.metadata.namespace!, uuid, clusterName,
-      { ...ec, apiVersion: `${EdgeClusterType.group}/${EdgeClusterType.version}`, kind: EdgeClusterType.kind });
+    const { secret, created } = await failsAs(Reason.CredentialsFailed, "cannot create the cluster's credentials Secret",
+      () => ensureCredentials(client, ec.metadata.namespace!, uuid, clusterName,
+        { ...ec, apiVersion: `${EdgeClusterType.group}/${EdgeClusterType.version}`, kind: EdgeClusterType.kind }));
     if (created) {
       await events.record(EdgeClusterType, ec, "Normal", "CredentialsCreated", `created Secret "${secret.metadata.name}" with the cluster's Git and edge-sync credentials`);
       crashPoint(CrashPoint.AfterCredentials);
@@ -159,7 +169,7 @@ export class EdgeClusterReconciler {
     // 4. The cluster's Git repository, committed only when its content changes.
     const urls = urlsFor(config, uuid);
     const repoExisted = (await repos.headCommit(uuid).catch(() => null)) !== null;
-    await repos.ensureRepo(uuid);
+    await failsAs(Reason.RepositoryFailed, "cannot create the cluster's Git repository", () => repos.ensureRepo(uuid));
     crashPoint(CrashPoint.AfterRepository);
     const chart = ec.spec.chart ?? config.defaultChart;
     const files = generateClusterRepo({
@@ -168,13 +178,13 @@ export class EdgeClusterReconciler {
       values: ec.spec.values, bare: ec.spec.bare,
     });
     // Sealed secrets are committed by the seal endpoint; regenerating the manifests keeps them.
-    const sync = await repos.updateFiles(uuid, (current) => {
+    const sync = await failsAs(Reason.RepositoryFailed, "cannot commit to the cluster's Git repository", () => repos.updateFiles(uuid, (current) => {
       const next = new Map<string, string | Buffer>(files);
       for (const [path, content] of current) if (path.startsWith(`${SEALED_SECRETS_DIR}/`)) next.set(path, content);
       return next;
     }, repoExisted
       ? `Update cluster "${clusterName}" (generation ${generation})`
-      : `Set up cluster "${clusterName}"`);
+      : `Set up cluster "${clusterName}"`));
     if (sync.changed) {
       await events.record(EdgeClusterType, ec, "Normal", repoExisted ? "RepositoryUpdated" : "RepositoryCreated",
         `committed ${sync.commit.slice(0, 12)} to ${urls.git}`);
