@@ -1,20 +1,22 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../../runtime/logger.js";
 import { silentLogger } from "../../runtime/logger.js";
 import { GitCommandError, isolatedGitEnv, runGit } from "./git-cli.js";
+import { commitTree, encodeCommit, encodeTree, parseTree, readLooseObject, readRef, writeObject, type TreeItem } from "./git-objects.js";
 import {
-  BRANCH_REF, DEFAULT_BRANCH, canonicalRef, describeRef, isClusterUuid, repoDir, repoId, repoRoot, type RepoRef,
+  BRANCH_REF, canonicalRef, describeRef, isClusterUuid, repoDir, repoId, repoRoot, type RepoRef,
 } from "./repo-layout.js";
 
 /**
- * Bare Git repositories in the data directory, written only through this store with git plumbing (no working tree):
- * blobs are hashed into the object store, a tree is built in a throwaway index, and a commit is made only when that
- * tree differs from the branch head. The branch is moved with a compare-and-swap `update-ref`, so a crash at any
+ * Bare Git repositories in the data directory, written only through this store (no working tree): blobs, trees and
+ * the commit are written as loose objects in-process (git-objects.ts), and a commit is made only when the tree
+ * differs from the branch head. The branch is moved with git's compare-and-swap `update-ref`, so a crash at any
  * point leaves either the old head or the new one, and a rerun with the same content finds the tree already
- * committed: no duplicate commits.
+ * committed: no duplicate commits. Creating a repository and committing run one git process between them (the
+ * `update-ref`); reading the head and files runs none unless objects were packed by a `git gc`.
  */
 
 export interface Committer {
@@ -176,11 +178,7 @@ export class RepoStore {
       // Built under a temporary name and renamed into place, so the final path only ever holds a complete repository.
       const tmp = await mkdtemp(path.join(root, `.tmp-${repoId(ref)}-`));
       try {
-        await runGit(["init", "--bare", "--quiet", `--initial-branch=${DEFAULT_BRANCH}`, tmp]);
-        await runGit(["symbolic-ref", "HEAD", BRANCH_REF], { gitDir: tmp });
-        await runGit(["config", "core.logAllRefUpdates", "true"], { gitDir: tmp });
-        await runGit(["config", "http.receivepack", "false"], { gitDir: tmp });
-        await runGit(["config", "receive.denyNonFastForwards", "true"], { gitDir: tmp });
+        await initBareRepo(tmp);
         await rename(tmp, dir);
       } catch (err) {
         await rm(tmp, { recursive: true, force: true });
@@ -250,44 +248,34 @@ export class RepoStore {
    */
   private async commitTree(ref: RepoRef, dir: string, entries: TreeEntry[], message: string,
     expectedHead?: { commit: string; tree: string } | null): Promise<SyncResult | "moved"> {
-    const tmpRoot = path.join(this.dataDir, "tmp");
-    await mkdir(tmpRoot, { recursive: true });
-    const work = await mkdtemp(path.join(tmpRoot, "sync-"));
-    try {
-      const tree = await writeTree(dir, work, entries);
-      await this.onSyncStep?.("tree-written", ref);
+    const tree = await writeTree(dir, entries);
+    await this.onSyncStep?.("tree-written", ref);
 
-      for (let attempt = 1; ; attempt++) {
-        const head = await readHead(dir);
-        if (expectedHead !== undefined && head?.commit !== expectedHead?.commit) return "moved";
-        if (head?.tree === tree) return { commit: head.commit, changed: false };
+    for (let attempt = 1; ; attempt++) {
+      const head = await readHead(dir);
+      if (expectedHead !== undefined && head?.commit !== expectedHead?.commit) return "moved";
+      if (head?.tree === tree) return { commit: head.commit, changed: false };
 
-        const commit = await this.writeCommit(dir, tree, head?.commit, message);
-        await this.onSyncStep?.("commit-written", ref);
-        try {
-          await runGit(["update-ref", "-m", "graft sync", BRANCH_REF, commit, head?.commit ?? ZERO_OID], { gitDir: dir });
-        } catch (err) {
-          // Someone moved the branch since we read it: look again (the tree may now be there already).
-          const now = await readHead(dir);
-          if (err instanceof GitCommandError && now?.commit !== head?.commit && expectedHead !== undefined) return "moved";
-          if (err instanceof GitCommandError && now?.commit !== head?.commit && attempt < MAX_REF_UPDATE_ATTEMPTS) continue;
-          throw err;
-        }
-        await this.onSyncStep?.("ref-updated", ref);
-        this.log.info({ repo: repoId(ref), kind: ref.kind, commit }, "committed repository content");
-        return { commit, changed: true };
+      const commit = await this.writeCommit(dir, tree, head?.commit, message);
+      await this.onSyncStep?.("commit-written", ref);
+      try {
+        await runGit(["update-ref", "-m", "graft sync", BRANCH_REF, commit, head?.commit ?? ZERO_OID], { gitDir: dir });
+      } catch (err) {
+        // Someone moved the branch since we read it: look again (the tree may now be there already).
+        const now = await readHead(dir);
+        if (err instanceof GitCommandError && now?.commit !== head?.commit && expectedHead !== undefined) return "moved";
+        if (err instanceof GitCommandError && now?.commit !== head?.commit && attempt < MAX_REF_UPDATE_ATTEMPTS) continue;
+        throw err;
       }
-    } finally {
-      await rm(work, { recursive: true, force: true });
+      await this.onSyncStep?.("ref-updated", ref);
+      this.log.info({ repo: repoId(ref), kind: ref.kind, commit }, "committed repository content");
+      return { commit, changed: true };
     }
   }
 
-  private async writeCommit(dir: string, tree: string, parent: string | undefined, message: string): Promise<string> {
+  private writeCommit(dir: string, tree: string, parent: string | undefined, message: string): Promise<string> {
     const { name, email } = this.committer;
-    const args = ["commit-tree", tree, ...(parent ? ["-p", parent] : [])];
-    const env = { GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: email };
-    const input = message.endsWith("\n") ? message : `${message}\n`;
-    return (await runGit(args, { gitDir: dir, env, input })).stdout.trim();
+    return writeObject(dir, "commit", encodeCommit({ tree, parents: parent ? [parent] : [], name, email, message }));
   }
 
   /** Serialises work on one repository within this process. */
@@ -303,32 +291,75 @@ export class RepoStore {
   }
 }
 
-/** Hashes every blob into the repository and builds the tree in a throwaway index; returns the tree id. */
-async function writeTree(gitDir: string, work: string, entries: TreeEntry[]): Promise<string> {
-  const sources: string[] = [];
-  for (const [i, entry] of entries.entries()) {
-    if (entry.sourcePath !== undefined) {
-      sources.push(entry.sourcePath);
-    } else {
-      const file = path.join(work, `blob-${i}`);
-      await writeFile(file, entry.content ?? "");
-      sources.push(file);
+/** The files of a new repository: what `git init --bare` makes, minus the sample hooks, plus the store's settings. */
+async function initBareRepo(dir: string): Promise<void> {
+  for (const sub of ["objects/info", "objects/pack", "refs/heads", "refs/tags"]) await mkdir(path.join(dir, sub), { recursive: true });
+  await writeFile(path.join(dir, "HEAD"), `ref: ${BRANCH_REF}\n`);
+  await writeFile(path.join(dir, "config"), [
+    "[core]", "\trepositoryformatversion = 0", "\tfilemode = true", "\tbare = true", "\tlogallrefupdates = true",
+    "[http]", "\treceivepack = false",
+    "[receive]", "\tdenyNonFastForwards = true", "",
+  ].join("\n"));
+}
+
+interface Dir {
+  files: Map<string, { mode: string; id: string }>;
+  dirs: Map<string, Dir>;
+}
+
+/** Writes every blob and the trees above them; returns the root tree id. */
+async function writeTree(gitDir: string, entries: TreeEntry[]): Promise<string> {
+  const root: Dir = { files: new Map(), dirs: new Map() };
+  const ids = await Promise.all(entries.map(async (entry) => {
+    const content = entry.sourcePath !== undefined ? await readFile(entry.sourcePath) : Buffer.from(entry.content ?? "");
+    return writeObject(gitDir, "blob", content);
+  }));
+  entries.forEach((entry, i) => {
+    const parts = entry.path.split("/");
+    const name = parts.pop()!;
+    let dir = root;
+    for (const part of parts) {
+      if (dir.files.has(part)) throw new Error(`invalid file path "${entry.path}": "${part}" is also a file`);
+      let next = dir.dirs.get(part);
+      if (!next) dir.dirs.set(part, (next = { files: new Map(), dirs: new Map() }));
+      dir = next;
     }
-  }
-  const env = { GIT_INDEX_FILE: path.join(work, "index") };
-  if (entries.length > 0) {
-    const hashed = await runGit(["hash-object", "-w", "--no-filters", "--stdin-paths"],
-      { gitDir, input: `${sources.join("\n")}\n` });
-    const ids = hashed.stdout.trim().split("\n");
-    if (ids.length !== entries.length) throw new Error(`git hash-object returned ${ids.length} ids for ${entries.length} files`);
-    const indexInfo = entries.map((entry, i) => `${entry.mode} ${ids[i]}\t${entry.path}\0`).join("");
-    await runGit(["update-index", "-z", "--index-info"], { gitDir, env, input: indexInfo });
-  }
-  return (await runGit(["write-tree"], { gitDir, env })).stdout.trim();
+    if (dir.dirs.has(name)) throw new Error(`invalid file path "${entry.path}": it is also a directory`);
+    dir.files.set(name, { mode: entry.mode, id: ids[i]! });
+  });
+  const write = async (dir: Dir): Promise<string> => {
+    const items: TreeItem[] = [...dir.files].map(([name, f]) => ({ name, ...f }));
+    for (const [name, sub] of dir.dirs) items.push({ mode: "40000", name, id: await write(sub) });
+    return writeObject(gitDir, "tree", encodeTree(items));
+  };
+  return write(root);
+}
+
+/** Every file of a commit's tree: path → content, read in-process; packed objects are read with the git CLI. */
+async function readFilesAt(gitDir: string, commit: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const walk = async (treeId: string, prefix: string): Promise<boolean> => {
+    const tree = await readLooseObject(gitDir, treeId);
+    if (tree?.type !== "tree") return false;
+    for (const item of parseTree(tree.content)) {
+      const file = prefix + item.name;
+      if (item.mode === "40000") {
+        if (!(await walk(item.id, `${file}/`))) return false;
+      } else if (item.mode !== "160000") {
+        const blob = await readLooseObject(gitDir, item.id);
+        if (blob?.type !== "blob") return false;
+        files.set(file, blob.content);
+      }
+    }
+    return true;
+  };
+  const head = await readLooseObject(gitDir, commit);
+  if (head?.type === "commit" && await walk(commitTree(head.content), "")) return files;
+  return readFilesWithGit(gitDir, commit);
 }
 
 /** Every file of a commit's tree: path → content (one `git cat-file --batch` for all blobs). */
-async function readFilesAt(gitDir: string, commit: string): Promise<Map<string, Buffer>> {
+async function readFilesWithGit(gitDir: string, commit: string): Promise<Map<string, Buffer>> {
   const listing = (await runGit(["ls-tree", "-r", "-z", "--full-tree", commit], { gitDir })).stdout;
   const blobs = listing.split("\0").filter(Boolean).map((line) => {
     const tab = line.indexOf("\t");
@@ -368,6 +399,14 @@ function catFileBatch(gitDir: string, oids: string[]): Promise<Buffer[]> {
 }
 
 async function readHead(gitDir: string): Promise<{ commit: string; tree: string } | null> {
+  const commit = await readRef(gitDir, BRANCH_REF);
+  if (commit === null) return null;
+  const object = await readLooseObject(gitDir, commit);
+  if (object?.type === "commit") return { commit, tree: commitTree(object.content) };
+  return readHeadWithGit(gitDir);
+}
+
+async function readHeadWithGit(gitDir: string): Promise<{ commit: string; tree: string } | null> {
   const out = (await runGit(["for-each-ref", "--format=%(objectname) %(tree)", BRANCH_REF], { gitDir })).stdout.trim();
   if (out === "") return null;
   const [commit, tree] = out.split(" ");

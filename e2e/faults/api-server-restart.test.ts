@@ -1,0 +1,81 @@
+// The API server goes away in the middle of provisioning 50 EdgeClusters and comes back (same etcd): the
+// cluster-manager process keeps running, retries, and every cluster ends Provisioned exactly once. Meanwhile what
+// needs no API server keeps working (Git reads, refusing unknown bootstrap tokens), and a valid bootstrap token that
+// cannot be redeemed during the outage gets a 5xx and is not spent.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
+import { startControlPlane, type ControlPlane } from "../harness/control-plane.js";
+import { eventually } from "../harness/eventually.js";
+import { issueBootstrapToken } from "../../operators/cluster-manager/bootstrap-tokens.js";
+import { credentialsSecretName, decodeCredentials, type SecretObject } from "../../operators/cluster-manager/credentials.js";
+import { EdgeClusterType, type EdgeCluster } from "../../operators/api/edgecluster.js";
+import { Core } from "../../operators/runtime/kube.js";
+import { KubeClient } from "../../operators/runtime/rest.js";
+import { applyEdgeClusters, isProvisioned, waitProvisioned } from "../bench/edge-clusters.js";
+import { startManagerProcess, type ManagerProcess } from "../bench/manager-process.js";
+import { assertProvisionedOnce } from "./provisioned-state.js";
+
+const run = promisify(execFile);
+const NS = "faults-api";
+let cp: ControlPlane;
+let client: KubeClient;
+let work: string;
+let manager: ManagerProcess;
+
+before(async () => {
+  cp = await startControlPlane({ name: "faults-api" });
+  await cp.installCrds();
+  client = new KubeClient(cp.kubeConfig);
+  await client.create(Core.namespaces, { metadata: { name: NS } });
+  work = mkdtempSync(join(tmpdir(), "graft-faults-api-"));
+  manager = await startManagerProcess({
+    kubeconfigPath: cp.kubeconfigPath, namespace: NS, dataDir: join(work, "data"), logFile: join(work, "manager.log"),
+    concurrent: 2, logLevel: "warn",
+  });
+});
+
+after(async () => {
+  await manager?.stop();
+  await cp?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+test("API server restart mid-provisioning: 50 clusters end Provisioned, none duplicated; Git and token checks carry on", async () => {
+  await applyEdgeClusters(client, NS, ["early"]);
+  const early = (await waitProvisioned(client, NS, ["early"])).get("early")!;
+  const secret = credentialsSecretName(early.status!.uuid!);
+  const creds = decodeCredentials(await client.get<SecretObject>(Core.secrets, secret, NS));
+  const token = (await issueBootstrapToken(client, NS, secret, 3_600_000)).token;
+  const probe = (await issueBootstrapToken(client, NS, secret, 3_600_000)).token;
+  await eventually(async () => (await fetch(`${manager.url}/v1/bootstrap/${probe}`)).status === 200, { message: "the manager knows the tokens" });
+
+  const names = Array.from({ length: 50 }, (_, i) => `site-${i}`);
+  await applyEdgeClusters(client, NS, names);
+  const provisionedBefore = (await client.list<EdgeCluster>(EdgeClusterType, NS)).items.filter(isProvisioned).length - 1;
+  await cp.stopApiServer();
+  assert.ok(provisionedBefore < names.length, `the API server stopped mid-provisioning (${provisionedBefore} of 50 were done)`);
+  const outage = Date.now();
+  const repo = new URL(`${manager.url}/uuid/${early.status!.uuid}`);
+  repo.username = creds.gitUsername;
+  repo.password = creds.gitPassword;
+  const env = { PATH: process.env.PATH, HOME: work, GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" };
+  const refs = await run("git", ["ls-remote", repo.toString(), "main"], { env });
+  assert.match(refs.stdout, /refs\/heads\/main/, "Git reads need no API server");
+  assert.equal((await fetch(`${manager.url}/v1/bootstrap/${randomBytes(32).toString("base64url")}`)).status, 404, "unknown tokens are refused from memory");
+  assert.equal((await fetch(`${manager.url}/v1/bootstrap/${token}`)).status, 500, "a valid token cannot be redeemed without the API server");
+  // Long enough for requests, watches and status writes to fail and be retried.
+  await new Promise((r) => setTimeout(r, Math.max(0, 4_000 - (Date.now() - outage))));
+  await cp.startApiServer();
+
+  await waitProvisioned(client, NS, names, 180_000);
+  assert.equal(manager.proc.child.exitCode, null, "the manager kept running");
+  assert.match(manager.log(), /watch failed|reconcile failed/, "the manager saw the outage");
+  assert.equal((await fetch(`${manager.url}/v1/bootstrap/${token}`)).status, 200, "the token was not spent by the failed attempt");
+  await assertProvisionedOnce(client, NS, join(work, "data"), names.length + 1);
+});
