@@ -216,24 +216,33 @@ test("oversize spec.values: over 3 MiB the API server refuses the request (413),
   assert.equal(await f.manager.client.getOrNull(EdgeClusterType, "medium", NS), null);
 });
 
-test("a spec.uuid added that differs from the provisioned UUID: Stalled=True UUIDMismatch, nothing else changes", async () => {
+test("a spec.uuid added that differs from the provisioned UUID is refused by the API server; nothing changes", async () => {
   const site = await provision("site-u");
   const other = "0b6e6b1a-1111-4222-8333-444455556666";
-  assert.equal((await f.cp.kubectl(["patch", "-n", NS, "ec/site-u", "--type=merge", "-p", JSON.stringify({ spec: { uuid: other } })])).code, 0);
-  const ec = await eventually(async () => {
-    const e = await f.manager.client.get<EdgeCluster>(EdgeClusterType, "site-u", NS);
-    return e.status?.conditions?.find((c) => c.type === "Stalled" && c.status === "True") && e;
-  }, { message: "site-u stalls" });
-  const stalled = ec.status!.conditions!.find((c) => c.type === "Stalled")!;
-  assert.equal(stalled.reason, "UUIDMismatch");
-  assert.match(stalled.message, new RegExp(`spec.uuid "${other}" differs from the UUID "${site.uuid}"`));
-  assert.equal(ec.status!.conditions!.find((c) => c.type === "Ready")!.status, "False");
+  const r = await f.cp.kubectl(["patch", "-n", NS, "ec/site-u", "--type=merge", "-p", JSON.stringify({ spec: { uuid: other } })]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /spec\.uuid must equal the UUID this cluster was provisioned with/);
+  const ec = await f.manager.client.get<EdgeCluster>(EdgeClusterType, "site-u", NS);
+  assert.equal(ec.spec.uuid, undefined);
   assert.equal(ec.status!.uuid, site.uuid, "the provisioned UUID is kept");
   assert.equal(await f.manager.client.getOrNull(Core.secrets, credentialsSecretName(other), NS), null);
   assert.ok(!readdirSync(join(f.dataDir, "repos")).includes(`${other}.git`));
-  // spec.uuid can be neither removed nor changed now: the immutability rules hold even for a wrong value.
-  const removal = await f.cp.kubectl(["patch", "-n", NS, "ec/site-u", "--type=json", "-p", "[{\"op\":\"remove\",\"path\":\"/spec/uuid\"}]"]);
-  assert.match(removal.stderr, /spec\.uuid cannot be removed once set/);
+  const same = await f.cp.kubectl(["patch", "-n", NS, "ec/site-u", "--type=merge", "-p", JSON.stringify({ spec: { uuid: site.uuid } })]);
+  assert.equal(same.code, 0, `recording the provisioned UUID in spec is allowed: ${same.stderr}`);
+});
+
+test("spec.values too large for a Helm release on the edge: Stalled=True InvalidSpec, no repository", async () => {
+  const r = await f.cp.kubectl(["apply", "--server-side", "-f", "-"], { input: ecJson("bulky", { values: { blob: "x".repeat(300 * 1024) } }) });
+  assert.equal(r.code, 0, r.stderr);
+  const ec = await eventually(async () => {
+    const e = await f.manager.client.get<EdgeCluster>(EdgeClusterType, "bulky", NS);
+    return e.status?.conditions?.find((c) => c.type === "Stalled" && c.status === "True") && e;
+  }, { message: "bulky stalls" });
+  const stalled = ec.status!.conditions!.find((c) => c.type === "Stalled")!;
+  assert.equal(stalled.reason, "InvalidSpec");
+  assert.match(stalled.message, /spec\.values is \d+ bytes as JSON: at most 262144 are accepted/);
+  assert.equal(ec.status!.conditions!.find((c) => c.type === "Ready")!.status, "False");
+  assert.equal(ec.status?.uuid, undefined, "stalled before any side effect");
 });
 
 test("a cluster reusing another's spec.name gets Provisioned=False NameConflict and no Secret or repository", async () => {

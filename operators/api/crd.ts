@@ -8,6 +8,8 @@ export interface CrdSource {
   categories?: string[];
   spec: z.ZodType;
   status?: z.ZodType;
+  /** CEL rules on the whole object (they may compare spec with status). */
+  rules?: Array<{ rule: string; message: string }>;
   /** CRDs of the central install are also copied into config/crd/bases (kustomize reads only below its folder). */
   central?: boolean;
   printerColumns?: Array<{ name: string; type: string; jsonPath: string; priority?: number; description?: string }>;
@@ -67,7 +69,7 @@ export function buildCrd(src: CrdSource): Record<string, unknown> {
         storage: true,
         subresources: src.status ? { status: {} } : undefined,
         additionalPrinterColumns: src.printerColumns,
-        schema: { openAPIV3Schema: { type: "object", required: ["spec"], properties } },
+        schema: { openAPIV3Schema: { type: "object", required: ["spec"], properties, ...(src.rules ? { "x-kubernetes-validations": src.rules } : {}) } },
       }],
     },
   };

@@ -107,6 +107,10 @@ export const edgeClusterCrd = {
   shortNames: ["ec"],
   categories: ["graft"],
   central: true,
+  rules: [{
+    rule: "!has(self.spec.uuid) || !has(self.status) || !has(self.status.uuid) || self.spec.uuid == self.status.uuid",
+    message: "spec.uuid must equal the UUID this cluster was provisioned with (status.uuid)",
+  }],
   spec: edgeClusterSpec,
   status: edgeClusterStatus,
   printerColumns: [

@@ -27,7 +27,7 @@ export function clusterManagerCommand(): Command {
     .addOption(new Option("--chart-values-file <path>", "YAML map: chart name → values template ({{name}}, {{uuid}} placeholders)").env("CHART_VALUES_FILE"))
     .addOption(new Option("--flux-install-manifest <path>", "Flux install manifest the bootstrap script carries").env("FLUX_INSTALL_MANIFEST"))
     .addOption(new Option("--chart-dir <dir>", "edge-cluster Helm chart published in the shared helm-charts repository").env("CHART_DIR"))
-    .option("--concurrent <n>", "EdgeClusters reconciled in parallel", "4")
+    .option("--concurrent <n>", "EdgeClusters reconciled in parallel (16 was fastest on 2 cores, docs/operations.md)", "16")
     .option("--resync-interval <duration>", "interval at which every EdgeCluster is reconciled again", "10m")
     .addOption(new Option("--enable-leader-election", "run the controller only in the replica holding the Lease").env("ENABLE_LEADER_ELECTION"))
     .addOption(new Option("--leader-election-namespace <ns>", "namespace of the leader-election Lease").env("POD_NAMESPACE").default("graft-system"))

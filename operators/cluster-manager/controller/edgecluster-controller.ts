@@ -27,6 +27,7 @@ import type { AcsBackend } from "../acs/acs-backend.js";
 import { syncClusterEntry } from "../acs/entry-sync.js";
 
 export const CONTROLLER_NAME = "cluster-manager";
+export const MAX_VALUES_BYTES = 256 * 1024;
 
 export interface EdgeClusterControllerDeps {
   client: KubeClient;
@@ -124,6 +125,12 @@ export class EdgeClusterReconciler {
     const generation = ec.metadata.generation;
     const clusterName = clusterNameOf(ec);
     const group = `${config.organisationPrefix}-${clusterName}`;
+
+    // Helm keeps a release in a Secret of at most 1 MiB on the edge: refuse values that could never be installed.
+    const valuesSize = Buffer.byteLength(JSON.stringify(ec.spec.values ?? {}));
+    if (valuesSize > MAX_VALUES_BYTES) {
+      throw new StallingError(Reason.InvalidSpec, `spec.values is ${valuesSize} bytes as JSON: at most ${MAX_VALUES_BYTES} are accepted (Helm stores a release in a 1 MiB Secret on the edge)`);
+    }
 
     // 1. Identity, recorded before any side effect.
     let uuid = ec.status?.uuid;
