@@ -13,7 +13,7 @@ import { silentLogger } from "../runtime/logger.js";
 import { KubeClient } from "../runtime/rest.js";
 import { CertificateSource, type CertificateMode } from "./certificate.js";
 import { HttpError, type ConfigDbClient } from "./configdb-client.js";
-import { hostList, type NodeObject } from "./hosts.js";
+import { hostFromNode, hostList, type NodeObject } from "./hosts.js";
 import { EdgeSyncMetrics } from "./metrics.js";
 import { afterPatch, sameJson, statusPatch, type EdgeStatus } from "./status-diff.js";
 
@@ -79,7 +79,11 @@ export class EdgeSync {
 
   /** Starts watching and resolves once the Nodes are listed (the first write follows at once). */
   async start(): Promise<void> {
-    this.nodes.on(() => this.onInput()).start();
+    // A heartbeat changes the Node but not its host entry: skip rebuilding the whole list for it.
+    this.nodes.on((event, node, old) => {
+      if (event === "update" && old && sameJson(hostFromNode(node), hostFromNode(old))) return;
+      this.onInput();
+    }).start();
     this.certificate.start();
     await Promise.race([this.nodes.waitForSync(), new Promise((r) => this.stopping.signal.addEventListener("abort", r, { once: true }))]);
     if (this.stopped) return;
