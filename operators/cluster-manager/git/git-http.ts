@@ -213,7 +213,15 @@ interface BackendRun {
 
 function runHttpBackend(res: ServerResponse, run: BackendRun, log: Logger, repo: RepoRef): Promise<void> {
   return new Promise((resolve) => {
-    const child = spawn("git", ["http-backend"], { env: isolatedGitEnv(run.env), stdio: ["pipe", "pipe", "pipe"] });
+    // Its own process group, so stopping it also stops the upload-pack it runs (which would go on writing).
+    const child = spawn("git", ["http-backend"], { env: isolatedGitEnv(run.env), stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const stopGit = () => {
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGTERM");
+      } catch {
+        child.kill("SIGTERM");
+      }
+    };
     const parser = new CgiHeaderParser();
     let headersDone = false;
     let failed = false;
@@ -222,7 +230,7 @@ function runHttpBackend(res: ServerResponse, run: BackendRun, log: Logger, repo:
     const fail = (status: number, message: string) => {
       if (failed) return;
       failed = true;
-      child.kill("SIGTERM");
+      stopGit();
       if (!res.headersSent) reply(res, status, message);
       else res.destroy();
     };
@@ -263,6 +271,8 @@ function runHttpBackend(res: ServerResponse, run: BackendRun, log: Logger, repo:
           log.warn({ repo: repoId(repo), code, signal, stderr: stderr.join("").trim() }, "git http-backend failed");
         }
         if (!headersDone) reply(res, 500, "internal error");
+        // A failure after the headers: cut the response so the client sees an incomplete transfer, not a clean end.
+        else if (code !== 0) res.destroy();
         else res.end();
       }
       resolve();
@@ -270,7 +280,7 @@ function runHttpBackend(res: ServerResponse, run: BackendRun, log: Logger, repo:
 
     // The client went away before the response was complete: stop git.
     res.on("close", () => {
-      if (!res.writableFinished) child.kill("SIGTERM");
+      if (!res.writableFinished) stopGit();
     });
 
     // git may stop reading early (its response then says why).
