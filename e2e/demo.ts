@@ -11,6 +11,7 @@ import { startControlPlane, startEtcd, type ControlPlane, type Etcd } from "./ha
 import { eventually } from "./harness/eventually.js";
 import { freePort } from "./harness/ports.js";
 import { startProcess, type ManagedProcess } from "./harness/process.js";
+import { createSealedSecretsKey } from "./harness/sealed-secrets-key.js";
 import { startMosquitto, type Mosquitto } from "./harness/mosquitto.js";
 import mqttClient from "mqtt";
 import { KubeClient } from "../operators/runtime/rest.js";
@@ -101,10 +102,7 @@ async function main() {
   for (const line of boot.stdout.split("\n").filter((l) => l.startsWith("==>"))) console.log(`        ${line}`);
 
   step("a Sealed Secrets key on the edge (certificate made with openssl, as the controller would)");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "ss.key"), "-out", join(dir, "ss.crt"), "-days", "30", "-subj", "/CN=sealed-secret"], { stdio: "ignore" });
-  await edge.kubectl(["create", "namespace", "sealed-secrets"]);
-  await edge.kubectl(["-n", "sealed-secrets", "create", "secret", "tls", "sealed-secrets-key1", `--cert=${join(dir, "ss.crt")}`, `--key=${join(dir, "ss.key")}`]);
-  await edge.kubectl(["-n", "sealed-secrets", "label", "secret", "sealed-secrets-key1", "sealedsecrets.bitnami.com/sealed-secrets-key=active"]);
+  await createSealedSecretsKey(edge, dir);
 
   step("starting edge-sync and edge-monitor against the edge, configured from what the bootstrap left there");
   const config = JSON.parse((await edge.kubectl(["-n", "fplus-edge", "get", "configmap", "cluster-config", "-o", "json"])).stdout).data;

@@ -5,7 +5,7 @@
 // Then a change of spec.values reaches the edge through Flux, and deleting the EdgeCluster cleans up centrally.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
 import { eventually } from "./harness/eventually.js";
 import { startFlux, type FluxControllers } from "./harness/flux.js";
+import { createSealedSecretsKey } from "./harness/sealed-secrets-key.js";
 import { startProcess, type ManagedProcess } from "./harness/process.js";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
@@ -96,10 +97,7 @@ test("embedded mode: apply → bootstrap with dash → Flux reconciles → edge-
     },
   });
   assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: node("edge-worker-1") })).code, 0);
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(work, "ss.key"), "-out", join(work, "ss.crt"), "-days", "30", "-subj", "/CN=sealed-secret"], { stdio: "ignore" });
-  await edge.kubectl(["create", "namespace", "sealed-secrets"]);
-  await edge.kubectl(["-n", "sealed-secrets", "create", "secret", "tls", "sealed-secrets-key1", `--cert=${join(work, "ss.crt")}`, `--key=${join(work, "ss.key")}`]);
-  await edge.kubectl(["-n", "sealed-secrets", "label", "secret", "sealed-secrets-key1", "sealedsecrets.bitnami.com/sealed-secrets-key=active"]);
+  const { certPem } = await createSealedSecretsKey(edge, work);
 
   const ready = await eventually(async () => {
     const e = await ec();
@@ -108,7 +106,7 @@ test("embedded mode: apply → bootstrap with dash → Flux reconciles → edge-
     return ok && e;
   }, { timeoutMs: 60_000, message: () => `EdgeCluster Ready with hosts and certificate (edge-sync log: ${safeRead(join(work, "edge-sync.log"))})` });
   assert.deepEqual(ready.status!.hosts!.map((h) => [h.hostname, h.control_plane]), [["edge-cp-1", true], ["edge-worker-1", false]]);
-  assert.equal(ready.status!.kubesealCertificate!.pem, readFileSync(join(work, "ss.crt"), "utf8"));
+  assert.equal(ready.status!.kubesealCertificate!.pem, certPem);
   const table = await central.cp.kubectl(["get", "ec", "-n", NS, "-o", "wide"]);
   assert.match(table.stdout, /line-1\s+acme-line-1\s+2\s+\d{4}-\d\d-\d\dT\S+\s+True/);
 

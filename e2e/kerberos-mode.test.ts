@@ -13,7 +13,7 @@
 // get (podProcess below), and enrolment runs from this machine (`--local`) instead of in the edge-bootstrap Pod.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,6 +38,7 @@ import { eventually } from "./harness/eventually.js";
 import { startFlux, type FluxControllers } from "./harness/flux.js";
 import { startKdc, type Kdc } from "./harness/kdc.js";
 import { freePort } from "./harness/ports.js";
+import { createSealedSecretsKey } from "./harness/sealed-secrets-key.js";
 import { startProcess, type ManagedProcess } from "./harness/process.js";
 
 const run = promisify(execFile);
@@ -244,20 +245,17 @@ test("Kerberos mode: apply → ACS setup → bootstrap with KDC enrolment → Fl
   // edge-sync logs in as op1sync (password from krbkeys' Secret) and writes 'Edge cluster status' in the ConfigDB.
   operators.push(await podProcess(rendered, "edge-sync"));
   assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: node("edge-worker-1") })).code, 0);
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(work, "ss.key"), "-out", join(work, "ss.crt"), "-days", "30", "-subj", "/CN=sealed-secret"], { stdio: "ignore" });
-  await edge.kubectl(["create", "namespace", "sealed-secrets"]);
-  await edge.kubectl(["-n", "sealed-secrets", "create", "secret", "tls", "sealed-secrets-key1", `--cert=${join(work, "ss.crt")}`, `--key=${join(work, "ss.key")}`]);
-  await edge.kubectl(["-n", "sealed-secrets", "label", "secret", "sealed-secrets-key1", "sealedsecrets.bitnami.com/sealed-secrets-key=active"]);
+  const { certPem } = await createSealedSecretsKey(edge, work);
 
   const ready = await eventually(async () => {
     const e = await ec();
     return e.status?.hostCount === 2 && e.status.kubesealCertificate && hasCondition(e, "Ready") && hasCondition(e, "Bootstrapped") && e;
   }, { timeoutMs: 60_000, message: () => `EdgeCluster Ready with hosts and certificate (edge-sync log: ${tail(join(work, "edge-sync.log"))})` });
   assert.deepEqual(ready.status!.hosts!.map((h) => [h.hostname, h.control_plane]), [["edge-cp-1", true], ["edge-worker-1", false]]);
-  assert.equal(ready.status!.kubesealCertificate!.pem, readFileSync(join(work, "ss.crt"), "utf8"));
+  assert.equal(ready.status!.kubesealCertificate!.pem, certPem);
   const entry = standin.configdb.get(App.EdgeClusterStatus, uuid)?.value as { hosts: Array<{ hostname: string }>; kubeseal_cert: string };
   assert.deepEqual(entry.hosts.map((h) => h.hostname), ["edge-cp-1", "edge-worker-1"], "edge-sync wrote the ConfigDB entry");
-  assert.equal(entry.kubeseal_cert, readFileSync(join(work, "ss.crt"), "utf8"));
+  assert.equal(entry.kubeseal_cert, certPem);
   const table = await central.kubectl(["get", "ec", "-n", NS, "-o", "wide"]);
   assert.match(table.stdout, new RegExp(`${NAME}\\s+acme-${NAME}\\s+2\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+True`));
 

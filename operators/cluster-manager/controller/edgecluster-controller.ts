@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { ConditionType as T, Reason } from "../../api/conditions.js";
 import { BOOTSTRAP_REQUEST_ANNOTATION, FINALIZER, MANAGED_BY, MANAGED_BY_LABEL, CLUSTER_UUID_LABEL, RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
 import { EdgeClusterType, type EdgeCluster, type EdgeClusterStatus } from "../../api/edgecluster.js";
-import { removeCondition, setCondition, type Condition } from "../../runtime/conditions.js";
+import { removeCondition, setCondition, type Condition, type ConditionInput } from "../../runtime/conditions.js";
 import { Controller, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.js";
 import { GenericError, StallingError, messageOf, reasonOf } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
@@ -198,43 +198,69 @@ export class EdgeClusterReconciler {
       crashPoint(CrashPoint.AfterCommit);
     }
 
-    // 5. A bootstrap token, when asked for with the annotation.
+    // 5–6. A bootstrap token when asked for; Provisioned, Ready derived, generation observed.
+    return this.finishProvisioning(ec, log, {
+      uuid, clusterName, sparkplugGroup: group, repository: urls.git, commit: sync.commit, credentialsSecret: secret.metadata.name,
+      message: `repository ${urls.git} at ${sync.commit.slice(0, 12)}; credentials in Secret "${secret.metadata.name}"`,
+      eventMessage: `cluster "${clusterName}" is provisioned`,
+      reportTimeoutMs: config.reportTimeoutMs,
+    });
+  }
+
+  /**
+   * The last steps of both modes: a bootstrap token when the annotation asks for one, then Provisioned with the
+   * status fields, Ready derived, the generation observed, and an Event the first time.
+   */
+  private async finishProvisioning(ec: EdgeCluster, log: Logger, p: {
+    uuid: string; clusterName: string; sparkplugGroup: string; repository: string; commit: string; credentialsSecret: string;
+    /** The Provisioned condition's message, and the start of the Event announcing it. */
+    message: string; eventMessage: string;
+    /** Conditions set together with Provisioned (Synced in ACS mode). */
+    also?: ConditionInput[];
+    /** Embedded mode: Reporting goes False after this long without a report. */
+    reportTimeoutMs?: number;
+  }): Promise<ReconcileResult | void> {
+    const generation = ec.metadata.generation;
     const request = ec.metadata.annotations?.[BOOTSTRAP_REQUEST_ANNOTATION];
     let bootstrap = ec.status?.bootstrap;
     if (request && request !== bootstrap?.lastRequest) {
-      bootstrap = await this.issueBootstrap(ec, request, uuid, secret.metadata.name);
+      // The script is rendered from status: give it the repository and group before the token exists.
+      ec = await this.patchStatus(ec, (s) => {
+        s.repository = p.repository;
+        s.sparkplugGroup = p.sparkplugGroup;
+      });
+      bootstrap = await this.issueBootstrap(ec, request, p.uuid, p.credentialsSecret);
       log.info({ request }, "issued a bootstrap token");
     }
 
-    // 6. Done: Provisioned, Ready derived, generation observed.
     const wasProvisioned = ec.status?.conditions?.some((c) => c.type === T.Provisioned && c.status === "True");
     const reconcileRequest = ec.metadata.annotations?.[RECONCILE_REQUESTED_ANNOTATION];
     ec = await this.patchStatus(ec, (s) => {
-      s.uuid = uuid;
-      s.clusterName = clusterName;
-      s.sparkplugGroup = group;
-      s.repository = urls.git;
-      s.commit = sync.commit;
-      s.credentialsSecret = secret.metadata.name;
+      s.uuid = p.uuid;
+      s.clusterName = p.clusterName;
+      s.sparkplugGroup = p.sparkplugGroup;
+      s.repository = p.repository;
+      s.commit = p.commit;
+      s.credentialsSecret = p.credentialsSecret;
       if (bootstrap) s.bootstrap = bootstrap;
       if (reconcileRequest) s.lastHandledReconcileAt = reconcileRequest;
-      s.conditions = setCondition(s.conditions, {
-        type: T.Provisioned, status: "True", reason: Reason.Provisioned,
-        message: `repository ${urls.git} at ${sync.commit.slice(0, 12)}; credentials in Secret "${secret.metadata.name}"`,
-      }, generation);
+      s.conditions = setCondition(s.conditions, { type: T.Provisioned, status: "True", reason: Reason.Provisioned, message: p.message }, generation);
+      for (const c of p.also ?? []) s.conditions = setCondition(s.conditions, c, generation);
       s.conditions = removeCondition(removeCondition(s.conditions, T.Reconciling), T.Stalled);
-      markSilentEdge(s, config.reportTimeoutMs, generation);
+      if (p.reportTimeoutMs !== undefined) markSilentEdge(s, p.reportTimeoutMs, generation);
       s.conditions = withReady(s.conditions, generation);
       s.observedGeneration = generation;
     });
     if (!wasProvisioned) {
-      await events.record(EdgeClusterType, ec, "Normal", Reason.Provisioned, `cluster "${clusterName}" is provisioned; get its bootstrap command with: graft bootstrap-command -n ${ec.metadata.namespace} ${ec.metadata.name}`);
+      await this.deps.events.record(EdgeClusterType, ec, "Normal", Reason.Provisioned,
+        `${p.eventMessage}; get its bootstrap command with: graft bootstrap-command -n ${ec.metadata.namespace} ${ec.metadata.name}`);
       crashPoint(CrashPoint.AfterProvisioned);
     }
     this.deps.metrics?.recordConditions("EdgeCluster", ec.metadata.namespace ?? "", ec.metadata.name, ec.status?.conditions ?? []);
+    if (p.reportTimeoutMs === undefined) return;
     // Come back when the edge would count as silent, so Reporting goes False without any other trigger.
     const last = ec.status?.lastReportTime ? Date.parse(ec.status.lastReportTime) : undefined;
-    if (last !== undefined) return { requeueAfterMs: Math.max(1000, last + config.reportTimeoutMs - Date.now() + 1000) };
+    if (last !== undefined) return { requeueAfterMs: Math.max(1000, last + p.reportTimeoutMs - Date.now() + 1000) };
   }
 
   /**
@@ -278,43 +304,13 @@ export class EdgeClusterReconciler {
 
     const result = await acs.setup.setup({ uuid, name: clusterName, entry: synced.entry, log, event: (reason, message) => event(ec, reason, message) });
 
-    const request = ec.metadata.annotations?.[BOOTSTRAP_REQUEST_ANNOTATION];
-    let bootstrap = ec.status?.bootstrap;
-    if (request && request !== bootstrap?.lastRequest) {
-      // The script needs the repository URL from status.
-      ec = await this.patchStatus(ec, (s) => {
-        s.repository = result.repository;
-        s.sparkplugGroup = result.sparkplugGroup;
-      });
-      bootstrap = await this.issueBootstrap(ec, request, uuid, secret.metadata.name);
-      log.info({ request }, "issued a bootstrap token");
-    }
-
-    const wasProvisioned = ec.status?.conditions?.some((c) => c.type === T.Provisioned && c.status === "True");
-    const reconcileRequest = ec.metadata.annotations?.[RECONCILE_REQUESTED_ANNOTATION];
-    ec = await this.patchStatus(ec, (s) => {
-      s.uuid = uuid;
-      s.clusterName = clusterName;
-      s.sparkplugGroup = result.sparkplugGroup;
-      s.repository = result.repository;
-      s.commit = result.commit;
-      s.credentialsSecret = secret.metadata.name;
-      if (bootstrap) s.bootstrap = bootstrap;
-      if (reconcileRequest) s.lastHandledReconcileAt = reconcileRequest;
-      s.conditions = setCondition(s.conditions, {
-        type: T.Provisioned, status: "True", reason: Reason.Provisioned,
-        message: `ACS setup ready: accounts ${result.accounts.flux} (flux) and ${result.accounts.krbkeys} (krbkeys); repository ${result.repository} at ${result.commit.slice(0, 12)}`,
-      }, generation);
-      s.conditions = setCondition(s.conditions, syncedCondition, generation);
-      s.conditions = removeCondition(removeCondition(s.conditions, T.Reconciling), T.Stalled);
-      s.conditions = withReady(s.conditions, generation);
-      s.observedGeneration = generation;
+    return this.finishProvisioning(ec, log, {
+      uuid, clusterName, sparkplugGroup: result.sparkplugGroup, repository: result.repository, commit: result.commit,
+      credentialsSecret: secret.metadata.name,
+      message: `ACS setup ready: accounts ${result.accounts.flux} (flux) and ${result.accounts.krbkeys} (krbkeys); repository ${result.repository} at ${result.commit.slice(0, 12)}`,
+      eventMessage: `cluster "${clusterName}" is provisioned in ACS`,
+      also: [syncedCondition],
     });
-    if (!wasProvisioned) {
-      await events.record(EdgeClusterType, ec, "Normal", Reason.Provisioned, `cluster "${clusterName}" is provisioned in ACS; get its bootstrap command with: graft bootstrap-command -n ${ec.metadata.namespace} ${ec.metadata.name}`);
-      crashPoint(CrashPoint.AfterProvisioned);
-    }
-    this.deps.metrics?.recordConditions("EdgeCluster", ec.metadata.namespace ?? "", ec.metadata.name, ec.status?.conditions ?? []);
   }
 
   private chartValues(chart: string, group: string, namespace: string, centralUrl: string): Record<string, unknown> {
