@@ -99,7 +99,10 @@ test("Nodes created, relabelled, tainted and deleted are reflected; a burst beco
     hostname: "cp-1", control_plane: true, k8s_version: "v1.36.3", arch: "amd64", os_version: "Debian GNU/Linux 12 (bookworm)", ready: true,
   });
   assert.equal(hostNamed(r, "worker-b")?.arch, "arm64");
-  assert.equal(r.patches.length - afterEmpty, 1, "the burst of six API writes (three creates, three status updates) was one PATCH");
+  // Six host-changing API writes within the 2 s window: one PATCH normally; two at most if the machine is so loaded
+  // that the writes straddle a window (without coalescing there would be up to six).
+  const burstPatches = r.patches.length - afterEmpty;
+  assert.ok(burstPatches >= 1 && burstPatches <= 2, `the burst of six API writes (three creates, three status updates) was coalesced into ${burstPatches} PATCH(es)`);
 
   await client.patch(Core.nodes, "worker-a", undefined, { metadata: { labels: { "node-role.kubernetes.io/control-plane": "" } } });
   await eventually(() => hostNamed(r, "worker-a")?.control_plane === true, { message: "relabelled control-plane (empty value) reported" });
