@@ -43,10 +43,7 @@ build_controller() {
   shift 2
   [ -x "$OUT/$name" ] && return 0
   log "building $name $version"
-  dir=$(cd "$work" && go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [ -n "$dir" ] || { echo "build-flux: could not download '$module@$version' from the Go module proxy" >&2; exit 1; }
-  cp -R "$dir" "$work/$name"
-  chmod -R u+w "$work/$name"
+  module_source "$module@$version" "$name"
   cd "$work/$name"
   go mod edit -dropreplace "$module/api" -require "$module/api@$version"
   for substitute in "$@"; do

@@ -23,10 +23,7 @@ prepare_build "helm"
 
 log "building helm $HELM_VERSION"
 # helm is built as the main module so its own replace directives and pins hold exactly as released.
-dir=$(cd "$work" && go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-[ -n "$dir" ] || { echo "build-helm: could not download 'helm.sh/helm/v3@$HELM_VERSION' from the Go module proxy" >&2; exit 1; }
-cp -R "$dir" "$work/helm"
-chmod -R u+w "$work/helm"
+module_source "helm.sh/helm/v3@$HELM_VERSION" helm
 cd "$work/helm"
 # As helm's Makefile does: the version, and the Kubernetes version `helm template` and `helm lint` assume by default
 # (the client-go minor + 1.x), without which charts with a kubeVersion constraint do not render.

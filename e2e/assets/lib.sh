@@ -18,3 +18,12 @@ prepare_build() {
   # shellcheck disable=SC2034 # read by the sourcing script
   start=$(date +%s)
 }
+
+# module_source MODULE@VERSION DEST: a writable copy of a Go module's source in $work/DEST, for building it as the
+# main module (so its own replace directives and pins hold as released).
+module_source() {
+  dir=$(cd "$work" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$dir" ] || { log "could not download '$1' from the Go module proxy"; exit 1; }
+  cp -R "$dir" "$work/$2"
+  chmod -R u+w "$work/$2"
+}
