@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -122,9 +122,22 @@ function packTransfer(): number[] | undefined {
   return undefined;
 }
 
+/** Bytes of the pack the clone is receiving (git writes it to objects/pack/tmp_pack_* as it arrives). */
+function receivedPackBytes(cloneDir: string): number {
+  try {
+    const dir = join(cloneDir, ".git", "objects", "pack");
+    return readdirSync(dir).filter((f) => f.startsWith("tmp_pack_")).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+  } catch {
+    return 0;
+  }
+}
+
 test("git http-backend and upload-pack killed mid-clone: the client fails cleanly, the repository is intact, the next clone works", async () => {
   const cloning = clone(join(work, "clone-killed"));
   const killed = await eventually(() => {
+    // Kill only once pack data is arriving, so the transfer is certainly under way (not a small request that is
+    // about to finish anyway).
+    if (receivedPackBytes(join(work, "clone-killed")) < 1024 * 1024) return undefined;
     const pids = packTransfer();
     for (const pid of [...(pids ?? [])].reverse()) {
       try {
