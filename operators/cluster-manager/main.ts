@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../runtime/duration.js";
+import { addLeaderElectionOptions, leaderElectionSettings } from "../runtime/leader-election-flags.js";
 import { loadKubeConfig } from "../runtime/kube.js";
 import { createLogger } from "../runtime/logger.js";
 import { stopOnSignals } from "../runtime/manager.js";
@@ -13,7 +14,7 @@ import { acsSettingsFromFlags, addAcsOptions } from "./acs/options.js";
 
 
 export function clusterManagerCommand(): Command {
-  return addAcsOptions(new Command("cluster-manager")
+  return addAcsOptions(addLeaderElectionOptions(new Command("cluster-manager")
     .description("central operator: reconciles EdgeClusters, serves bootstrap scripts, Git repositories and the edge status endpoint")
     .option("--kubeconfig <path>", "kubeconfig (default: KUBECONFIG, ~/.kube/config, then in-cluster)")
     .addOption(new Option("--namespace <ns>", "namespace whose EdgeClusters are reconciled (default: all)").env("WATCH_NAMESPACE"))
@@ -29,13 +30,8 @@ export function clusterManagerCommand(): Command {
     .addOption(new Option("--chart-dir <dir>", "edge-cluster Helm chart published in the shared helm-charts repository").env("CHART_DIR"))
     .option("--concurrent <n>", "EdgeClusters reconciled in parallel (16 was fastest on 2 cores, docs/operations.md)", "16")
     .option("--resync-interval <duration>", "interval at which every EdgeCluster is reconciled again", "10m")
-    .addOption(new Option("--enable-leader-election", "run the controller only in the replica holding the Lease").env("ENABLE_LEADER_ELECTION"))
-    .addOption(new Option("--leader-election-namespace <ns>", "namespace of the leader-election Lease").env("POD_NAMESPACE").default("graft-system"))
-    .option("--lease-duration <duration>", "leader-election lease duration", "15s")
-    .option("--renew-deadline <duration>", "leader-election renew deadline", "10s")
-    .option("--retry-period <duration>", "leader-election retry period", "2s")
     .addOption(new Option("--log-level <level>", "log level").env("LOG_LEVEL").default("info").choices(["debug", "info", "warn", "error"]))
-    .addOption(new Option("--mode <mode>", "embedded: Kubernetes only; acs: the ACS ConfigDB, Auth and Git services are the backends").env("MODE").default("embedded").choices(["embedded", "acs"])))
+    .addOption(new Option("--mode <mode>", "embedded: Kubernetes only; acs: the ACS ConfigDB, Auth and Git services are the backends").env("MODE").default("embedded").choices(["embedded", "acs"])), "graft-system"))
     .action(async (o) => {
       const log = createLogger("cluster-manager", { level: o.logLevel });
       const config = defaultConfig({
@@ -56,10 +52,7 @@ export function clusterManagerCommand(): Command {
         ops: parseAddr(o.healthAddr),
         concurrency: Number(o.concurrent),
         resyncMs: parseDuration(o.resyncInterval),
-        leaderElection: o.enableLeaderElection ? {
-          namespace: o.leaderElectionNamespace,
-          leaseDurationMs: parseDuration(o.leaseDuration), renewDeadlineMs: parseDuration(o.renewDeadline), retryPeriodMs: parseDuration(o.retryPeriod),
-        } : undefined,
+        leaderElection: leaderElectionSettings(o),
       });
       await manager.start();
       stopOnSignals(manager, log);

@@ -2,6 +2,7 @@
 // chart's Deployment (WATCH_NAMESPACE, REALM, KADMIN_PRINCIPAL, KRB5_CONFIG, KRB5_CLIENT_KTNAME).
 import { Command, Option } from "commander";
 import { parseDuration } from "../runtime/duration.js";
+import { addLeaderElectionOptions, leaderElectionSettings } from "../runtime/leader-election-flags.js";
 import { loadKubeConfig } from "../runtime/kube.js";
 import { createLogger } from "../runtime/logger.js";
 import { stopOnSignals } from "../runtime/manager.js";
@@ -11,7 +12,7 @@ import { KrbKeysOperator } from "./krbkeys.js";
 export const DEFAULT_KEYTAB = "/etc/krbkeys/keytab";
 
 export function krbkeysCommand(): Command {
-  return new Command("krbkeys")
+  return addLeaderElectionOptions(new Command("krbkeys")
     .description("edge operator: reconciles KerberosKey resources (keytabs and passwords in Secrets) with MIT kadmin")
     .option("--kubeconfig <path>", "kubeconfig (default: KUBECONFIG, ~/.kube/config, then in-cluster)")
     .addOption(new Option("--namespace <ns>", "namespace whose KerberosKeys are reconciled (default: all)").env("WATCH_NAMESPACE"))
@@ -26,12 +27,7 @@ export function krbkeysCommand(): Command {
     .option("--resync-interval <duration>", "interval at which every key is checked against the KDC again", "10m")
     .option("--min-retry-delay <duration>", "first retry delay after a failure", "1s")
     .option("--max-retry-delay <duration>", "longest retry delay after repeated failures", "5m")
-    .addOption(new Option("--enable-leader-election", "run the controller only in the replica holding the Lease").env("ENABLE_LEADER_ELECTION"))
-    .addOption(new Option("--leader-election-namespace <ns>", "namespace of the leader-election Lease").env("POD_NAMESPACE").default("fplus-edge"))
-    .option("--lease-duration <duration>", "leader-election lease duration", "15s")
-    .option("--renew-deadline <duration>", "leader-election renew deadline", "10s")
-    .option("--retry-period <duration>", "leader-election retry period", "2s")
-    .addOption(new Option("--log-level <level>", "log level").env("LOG_LEVEL").default("info").choices(["debug", "info", "warn", "error"]))
+    .addOption(new Option("--log-level <level>", "log level").env("LOG_LEVEL").default("info").choices(["debug", "info", "warn", "error"])), "fplus-edge")
     .action(async (o) => {
       const log = createLogger("krbkeys", { level: o.logLevel });
       const operator = new KrbKeysOperator({
@@ -49,10 +45,7 @@ export function krbkeysCommand(): Command {
         resyncMs: parseDuration(o.resyncInterval),
         minRetryMs: parseDuration(o.minRetryDelay),
         maxRetryMs: parseDuration(o.maxRetryDelay),
-        leaderElection: o.enableLeaderElection ? {
-          namespace: o.leaderElectionNamespace,
-          leaseDurationMs: parseDuration(o.leaseDuration), renewDeadlineMs: parseDuration(o.renewDeadline), retryPeriodMs: parseDuration(o.retryPeriod),
-        } : undefined,
+        leaderElection: leaderElectionSettings(o),
       });
       await operator.start();
       stopOnSignals(operator, log);
