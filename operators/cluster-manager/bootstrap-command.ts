@@ -9,6 +9,7 @@ import { parseDuration } from "../runtime/duration.js";
 import { Core, type KubeObject } from "../runtime/kube.js";
 import { loadKubeConfig } from "../runtime/kube.js";
 import { KubeClient, isNotFound } from "../runtime/rest.js";
+import { bootstrapCommandSecretName } from "./bootstrap-tokens.js";
 
 export async function requestBootstrapCommand(client: KubeClient, namespace: string, name: string, timeoutMs: number): Promise<{ command: string; expiresAt: string }> {
   const request = `${new Date().toISOString()}-${randomBytes(4).toString("hex")}`;
@@ -19,7 +20,7 @@ export async function requestBootstrapCommand(client: KubeClient, namespace: str
     throw err;
   }
   const deadline = Date.now() + timeoutMs;
-  const secretName = `${name}-bootstrap`;
+  const secretName = bootstrapCommandSecretName(name);
   while (Date.now() < deadline) {
     const secret = await client.getOrNull<KubeObject & { data?: Record<string, string> }>(Core.secrets, secretName, namespace);
     const d = secret?.data ?? {};

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { EdgeCluster } from "../api/edgecluster.js";
 import type { KubeClient } from "../runtime/rest.js";
-import { TOKEN_PATTERN, redeemBootstrapToken } from "./bootstrap-tokens.js";
+import { TOKEN_PATTERN, bootstrapCommandSecretName, redeemBootstrapToken } from "./bootstrap-tokens.js";
 import { renderBootstrapScript } from "./bootstrap-script.js";
 import type { ClusterManagerConfig } from "./config.js";
 import type { CredentialIndex } from "./credential-index.js";
@@ -51,7 +51,7 @@ export function createBootstrapHandler(deps: BootstrapEndpointDeps) {
         const script = renderBootstrapScript(deps.config, ec, result.credentials);
         deps.log.info({ cluster: ec.metadata.name, namespace: ec.metadata.namespace }, "bootstrap script served");
         // The command Secret is spent: remove the token from it so it does not linger in clear.
-        await deps.client.patch(Core.secrets, `${ec.metadata.name}-bootstrap`, ec.metadata.namespace,
+        await deps.client.patch(Core.secrets, bootstrapCommandSecretName(ec.metadata.name), ec.metadata.namespace,
           { stringData: { command: "", url: "" }, metadata: { annotations: { "factoryplus.app.amrc.co.uk/used-at": new Date().toISOString() } } })
           .catch(() => undefined);
         return send(200, script);

@@ -7,6 +7,9 @@ import { decodeCredentials, encodeCredentials, sha256, type ClusterCredentials, 
 
 /** Records older than this past their expiry are dropped from the Secret. */
 const KEEP_EXPIRED_MS = 24 * 60 * 60_000;
+/** The Secret the manager writes an EdgeCluster's one-time bootstrap command into. */
+export const bootstrapCommandSecretName = (edgeClusterName: string) => `${edgeClusterName}-bootstrap`;
+
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 export type RedeemResult =

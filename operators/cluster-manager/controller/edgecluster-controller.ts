@@ -15,7 +15,7 @@ import { Core, objectKey, splitKey, type KubeObject } from "../../runtime/kube.j
 import type { ControllerMetrics } from "../../runtime/metrics.js";
 import type { KubeClient } from "../../runtime/rest.js";
 import { addFinalizer, removeFinalizer, updateStatus } from "../../runtime/status.js";
-import { issueBootstrapToken } from "../bootstrap-tokens.js";
+import { bootstrapCommandSecretName, issueBootstrapToken } from "../bootstrap-tokens.js";
 import { urlsFor, type ClusterManagerConfig } from "../config.js";
 import { CrashPoint, crashPoint } from "../crash-points.js";
 import { credentialsSecretName, ensureCredentials } from "../credentials.js";
@@ -45,7 +45,7 @@ export interface EdgeClusterControllerDeps {
 type Status = EdgeClusterStatus;
 
 export const clusterNameOf = (ec: EdgeCluster) => ec.spec.name ?? ec.metadata.name;
-export const bootstrapSecretName = (ec: EdgeCluster) => `${ec.metadata.name}-bootstrap`;
+export const bootstrapSecretName = (ec: EdgeCluster) => bootstrapCommandSecretName(ec.metadata.name);
 
 /** Runs a step, giving its failure the step's condition reason and a message saying what could not be done. */
 async function failsAs<T>(reason: string, what: string, fn: () => Promise<T>): Promise<T> {
