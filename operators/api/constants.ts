@@ -5,7 +5,6 @@ export const FINALIZER = `${GROUP}/edgecluster-teardown`;
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const MANAGED_BY = "graft";
 export const CLUSTER_UUID_LABEL = `${GROUP}/cluster-uuid`;
-export const CLUSTER_LABEL = `${GROUP}/edgecluster`;
 /** Setting this annotation to any new value forces a reconcile; status.lastHandledReconcileAt records it. */
 export const RECONCILE_REQUESTED_ANNOTATION = `reconcile.${GROUP}/requestedAt`;
 /** Setting this annotation to a new value makes the manager issue a bootstrap token into the command Secret. */
