@@ -14,6 +14,16 @@ export default tseslint.config(
     },
   },
   {
+    // Product code never imports test support: the harness and fixtures live under e2e/ (harness/, support/).
+    files: ["operators/**/*.ts"],
+    ignores: ["operators/**/*.test.ts"],
+    rules: {
+      "@typescript-eslint/no-restricted-imports": ["error", {
+        patterns: [{ group: ["**/e2e/**"], message: "product code must not import test support (e2e/); only *.test.ts may" }],
+      }],
+    },
+  },
+  {
     files: ["**/*.test.ts", "e2e/**/*.ts", "e2e/**/*.mjs", "operators/cli/**/*.ts", "operators/api/gen-crds.ts"],
     rules: { "no-console": "off" },
   },

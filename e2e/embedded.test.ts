@@ -19,7 +19,7 @@ import { startProcess, type ManagedProcess } from "./harness/process.js";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
 import { credentialsSecretName } from "../operators/cluster-manager/credentials.js";
-import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "../operators/cluster-manager/testing/fixtures.js";
+import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "./support/cluster-manager/fixtures.js";
 
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL("../operators/cli/main.ts", import.meta.url));

@@ -27,7 +27,7 @@ import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-
 import { ClusterManager } from "../operators/cluster-manager/cluster-manager.js";
 import { defaultConfig } from "../operators/cluster-manager/config.js";
 import { credentialsSecretName } from "../operators/cluster-manager/credentials.js";
-import { edgeClusterYaml } from "../operators/cluster-manager/testing/fixtures.js";
+import { edgeClusterYaml } from "./support/cluster-manager/fixtures.js";
 import { silentLogger } from "../operators/runtime/logger.js";
 import { KubeClient } from "../operators/runtime/rest.js";
 import { Meta } from "./acs-standin/configdb-model.js";

@@ -12,7 +12,7 @@ import { freePort } from "../harness/ports.js";
 import { startProcess, type ManagedProcess } from "../harness/process.js";
 import { EdgeClusterType, type EdgeCluster } from "../../operators/api/edgecluster.js";
 import { decodeCredentials, type SecretObject } from "../../operators/cluster-manager/credentials.js";
-import { createNode, heartbeat } from "../../operators/edge-sync/testing/edge-objects.js";
+import { createNode, heartbeat } from "../support/edge-sync/edge-objects.js";
 import { SPECIALISED_TAINT } from "../../operators/edge-sync/hosts.js";
 import { Informer } from "../../operators/runtime/informer.js";
 import { Core } from "../../operators/runtime/kube.js";

@@ -14,7 +14,7 @@ import { App } from "../../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../../operators/api/edgecluster.js";
 import { issueBootstrapToken } from "../../operators/cluster-manager/bootstrap-tokens.js";
 import { credentialsSecretName, decodeCredentials, type ClusterCredentials, type SecretObject } from "../../operators/cluster-manager/credentials.js";
-import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "../../operators/cluster-manager/testing/fixtures.js";
+import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "../support/cluster-manager/fixtures.js";
 import { readRef } from "../../operators/cluster-manager/git/git-objects.js";
 import { Core } from "../../operators/runtime/kube.js";
 import { basic, rawRequest } from "./http-client.js";

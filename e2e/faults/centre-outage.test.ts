@@ -15,7 +15,7 @@ import { ConfigDbClient, PresetUrl, StaticToken } from "../../operators/edge-syn
 import { EdgeSync } from "../../operators/edge-sync/edge-sync.js";
 import { hostList, SPECIALISED_TAINT, type NodeObject } from "../../operators/edge-sync/hosts.js";
 import { sameJson } from "../../operators/edge-sync/status-diff.js";
-import { createNode } from "../../operators/edge-sync/testing/edge-objects.js";
+import { createNode } from "../support/edge-sync/edge-objects.js";
 import { Core } from "../../operators/runtime/kube.js";
 import { silentLogger } from "../../operators/runtime/logger.js";
 import { KubeClient } from "../../operators/runtime/rest.js";

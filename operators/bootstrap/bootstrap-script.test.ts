@@ -12,12 +12,12 @@ import { startControlPlane, type ControlPlane } from "../../e2e/harness/control-
 import { eventually } from "../../e2e/harness/eventually.js";
 import { buildBootstrapScript } from "./script-builder.js";
 import { shellQuote } from "./shell-quote.js";
-import { HOSTILE_PASSWORD, HOSTILE_TOKEN, runCommand, runScript, sampleInput, SHELLS, type RunResult } from "./test-support.js";
+import { HOSTILE_PASSWORD, HOSTILE_TOKEN, runCommand, runScript, sampleInput, SHELLS, type RunResult } from "../../e2e/support/bootstrap/scripts.js";
 
-const here = fileURLToPath(new URL(".", import.meta.url));
-const oldFluxFixture = join(here, "test-fixtures/old-flux.yaml");
+const fixtures = fileURLToPath(new URL("../../e2e/support/bootstrap/fixtures/", import.meta.url));
+const oldFluxFixture = join(fixtures, "old-flux.yaml");
 const pinnedFluxInstall = fileURLToPath(new URL("../../config/flux/install.yaml", import.meta.url));
-const fluxInstallPath = existsSync(pinnedFluxInstall) ? pinnedFluxInstall : join(here, "test-fixtures/flux-install-minimal.yaml");
+const fluxInstallPath = existsSync(pinnedFluxInstall) ? pinnedFluxInstall : join(fixtures, "flux-install-minimal.yaml");
 const fluxInstallYaml = readFileSync(fluxInstallPath, "utf8");
 const FLUX_CRDS = ["gitrepositories.source.toolkit.fluxcd.io", "kustomizations.kustomize.toolkit.fluxcd.io", "helmreleases.helm.toolkit.fluxcd.io"];
 

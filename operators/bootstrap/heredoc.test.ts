@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { asHereDocText, chooseTerminator, hereDocFile, TERMINATOR_PREFIX, terminatorIsAbsent } from "./heredoc.js";
-import { SHELLS } from "./test-support.js";
+import { SHELLS } from "../../e2e/support/bootstrap/scripts.js";
 
 /** A random source that replays the given suffixes in order. */
 function scripted(...suffixes: string[]): () => string {

@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { asHereDocText } from "./heredoc.js";
 import { bootstrapFiles, buildBootstrapScript, fluxVersionOf, type BootstrapScriptInput } from "./script-builder.js";
-import { HOSTILE_PASSWORD, HOSTILE_TOKEN, runScript, sampleInput, SHELLS } from "./test-support.js";
+import { HOSTILE_PASSWORD, HOSTILE_TOKEN, runScript, sampleInput, SHELLS } from "../../e2e/support/bootstrap/scripts.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const HOSTILE_NAME = `it's "$HOME" \\ $& $' \`x\``;

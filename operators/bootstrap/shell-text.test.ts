@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { shellAssignment, shellQuote } from "./shell-quote.js";
 import { renderTemplate } from "./template.js";
-import { HOSTILE_PASSWORD, HOSTILE_TOKEN, SHELLS } from "./test-support.js";
+import { HOSTILE_PASSWORD, HOSTILE_TOKEN, SHELLS } from "../../e2e/support/bootstrap/scripts.js";
 
 const VALUES = [HOSTILE_PASSWORD, HOSTILE_TOKEN, "", "'", "''", "a'b", "\\'", "$(echo INJECTED)", "`id`", "-n", "%s %d\\n", "ünïcödé ✓"];
 

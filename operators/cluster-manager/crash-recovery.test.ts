@@ -15,7 +15,7 @@ import { EdgeClusterType, type EdgeCluster } from "../api/edgecluster.js";
 import { Core } from "../runtime/kube.js";
 import { KubeClient } from "../runtime/rest.js";
 import { CrashPoint } from "./crash-points.js";
-import { edgeClusterYaml, gitClient } from "./testing/fixtures.js";
+import { edgeClusterYaml, gitClient } from "../../e2e/support/cluster-manager/fixtures.js";
 
 const cli = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 const NS = "crash";

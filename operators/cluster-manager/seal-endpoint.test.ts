@@ -16,7 +16,7 @@ import { Core } from "../runtime/kube.js";
 import { runKubeseal } from "../seal/kubeseal-cli.js";
 import { credentialsSecretName, decodeCredentials, type SecretObject } from "./credentials.js";
 import { sealedSecretPath } from "./seal-endpoint.js";
-import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "./testing/fixtures.js";
+import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "../../e2e/support/cluster-manager/fixtures.js";
 
 const NS = "sealing";
 const run = promisify(execFile);

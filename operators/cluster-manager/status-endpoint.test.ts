@@ -12,7 +12,7 @@ import { EdgeClusterType, type EdgeCluster } from "../api/edgecluster.js";
 import { Core } from "../runtime/kube.js";
 import { credentialsSecretName, decodeCredentials, type SecretObject } from "./credentials.js";
 import { MAX_STATUS_BODY } from "./status-endpoint.js";
-import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "./testing/fixtures.js";
+import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "../../e2e/support/cluster-manager/fixtures.js";
 
 const NS = "edge-status";
 let f: ManagerFixture;

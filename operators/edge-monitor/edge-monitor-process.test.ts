@@ -10,11 +10,11 @@ import { fileURLToPath } from "node:url";
 import { eventually } from "../../e2e/harness/eventually.js";
 import { startProcess, type ManagedProcess } from "../../e2e/harness/process.js";
 import { startMosquitto, type Mosquitto } from "../../e2e/harness/mosquitto.js";
-import { SparkplugSubscriber, type ReceivedMessage } from "./testing/sparkplug-subscriber.js";
-import { metricsByName } from "./testing/sparkplug-wire.js";
+import { SparkplugSubscriber, type ReceivedMessage } from "../../e2e/support/edge-monitor/sparkplug-subscriber.js";
+import { metricsByName } from "../../e2e/support/edge-monitor/sparkplug-wire.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
-const entry = fileURLToPath(new URL("./testing/run-monitor.ts", import.meta.url));
+const entry = fileURLToPath(new URL("../../e2e/support/edge-monitor/run-monitor.ts", import.meta.url));
 const CLUSTER_UUID = "0b9d7c1e-5a4f-4c3b-9e2d-1f0a9b8c7d6e";
 
 const bdSeqOf = (m: ReceivedMessage) => (m.payload ? metricsByName(m.payload).bdSeq?.value : undefined);

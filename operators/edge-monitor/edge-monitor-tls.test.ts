@@ -9,10 +9,10 @@ import { eventually } from "../../e2e/harness/eventually.js";
 import { MemoryBdSeqStore } from "./bdseq-store.js";
 import { resolveMonitorConfig, type MonitorFlags } from "./config.js";
 import { EdgeMonitor } from "./edge-monitor.js";
-import { makePasswordFile, makeTestTls, type TestTls } from "./testing/broker-credentials.js";
+import { makePasswordFile, makeTestTls, type TestTls } from "../../e2e/support/edge-monitor/broker-credentials.js";
 import { startMosquitto, type Mosquitto } from "../../e2e/harness/mosquitto.js";
-import { SparkplugSubscriber } from "./testing/sparkplug-subscriber.js";
-import { metricsByName } from "./testing/sparkplug-wire.js";
+import { SparkplugSubscriber } from "../../e2e/support/edge-monitor/sparkplug-subscriber.js";
+import { metricsByName } from "../../e2e/support/edge-monitor/sparkplug-wire.js";
 
 const CLUSTER_UUID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 const USER = "edge-monitor";

@@ -13,8 +13,8 @@ import {
   CLUSTER_MONITOR_RELATION_UUID, EDGE_MONITOR_SCHEMA_UUID, FACTORY_PLUS_PAYLOAD_UUID, LINK_SCHEMA_UUID,
 } from "./sparkplug-ids.js";
 import { startMosquitto, type Mosquitto } from "../../e2e/harness/mosquitto.js";
-import { metricsByName, type WirePayload } from "./testing/sparkplug-wire.js";
-import { SparkplugSubscriber, type ReceivedMessage } from "./testing/sparkplug-subscriber.js";
+import { metricsByName, type WirePayload } from "../../e2e/support/edge-monitor/sparkplug-wire.js";
+import { SparkplugSubscriber, type ReceivedMessage } from "../../e2e/support/edge-monitor/sparkplug-subscriber.js";
 
 const CLUSTER_UUID = "6f1c2e9a-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { birthPayload, dataPayload, deathPayload, decodePayload, encodePayload, isRebirthRequest } from "./payloads.js";
-import { decodeWirePayload, metricsByName } from "./testing/sparkplug-wire.js";
+import { decodeWirePayload, metricsByName } from "../../e2e/support/edge-monitor/sparkplug-wire.js";
 import { uuidV5 } from "./uuid-v5.js";
 
 const identity = {

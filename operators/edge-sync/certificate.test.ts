@@ -2,7 +2,7 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { controllerCertPath, newestActiveCertificate, parseCertificate, type SecretObject } from "./certificate.js";
-import { makeCertificate } from "./testing/openssl.js";
+import { makeCertificate } from "../../e2e/support/edge-sync/openssl.js";
 
 let older: string;
 let newer: string;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { App, Service } from "../api/constants.js";
 import { freePort } from "../../e2e/harness/ports.js";
 import { ConfigDbClient, DirectoryLocator, HttpError, PasswordLogin, PresetUrl, StaticToken } from "./configdb-client.js";
-import { StatusReceiver } from "./testing/status-receiver.js";
+import { StatusReceiver } from "../../e2e/support/edge-sync/status-receiver.js";
 
 const CLUSTER = "0b6e6b1a-1111-4222-8333-444455556666";
 const OTHER = "0b6e6b1a-9999-4222-8333-444455556666";

@@ -24,9 +24,9 @@ import { ConfigDbClient, PresetUrl, StaticToken } from "./configdb-client.js";
 import { EdgeSync, type EdgeSyncOptions } from "./edge-sync.js";
 import { hostList, type NodeObject } from "./hosts.js";
 import { configDbClientFor } from "./main.js";
-import { createKeySecret, createNode, deleteAllNodes, heartbeat } from "./testing/edge-objects.js";
-import { makeCertificate } from "./testing/openssl.js";
-import { StatusReceiver, type ReceiverOptions } from "./testing/status-receiver.js";
+import { createKeySecret, createNode, deleteAllNodes, heartbeat } from "../../e2e/support/edge-sync/edge-objects.js";
+import { makeCertificate } from "../../e2e/support/edge-sync/openssl.js";
+import { StatusReceiver, type ReceiverOptions } from "../../e2e/support/edge-sync/status-receiver.js";
 
 const CLUSTER = "5f0c3a52-7d3e-4f57-9b1e-0c2a8d6e4b11";
 const TOKEN = "edge-token";
@@ -244,7 +244,7 @@ test("the edge-sync command runs as a process: reports, serves /readyz and /metr
   stops.push(async () => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, "token"), `${TOKEN}\n`);
   const healthPort = await freePort();
-  const proc = startProcess(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./testing/run-edge-sync.ts", import.meta.url)), "--debounce", "200ms"], {
+  const proc = startProcess(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../../e2e/support/edge-sync/run-edge-sync.ts", import.meta.url)), "--debounce", "200ms"], {
     logFile: join(dir, "edge-sync.log"), cwd: fileURLToPath(new URL("../..", import.meta.url)),
     env: {
       PATH: process.env.PATH, CLUSTER_UUID: CLUSTER, CLUSTER_NAME: "proc", STATUS_URL: r.url, SYNC_TOKEN_FILE: join(dir, "token"),

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { startKdc, type Kdc } from "../../e2e/harness/kdc.js";
 import { parseKeytab } from "../kerberos/keytab.js";
 import { joinKeytab, keepNewestVersions, mergeKeytabs, principalsIn, splitKeytab } from "./keytab-bytes.js";
-import { kinitWithKeytab } from "./testing/fixture.js";
+import { kinitWithKeytab } from "../../e2e/support/krbkeys/fixture.js";
 
 let kdc: Kdc;
 let dir: string;

@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { startKdc, type Kdc } from "../../e2e/harness/kdc.js";
 import { parseKeytab } from "../kerberos/keytab.js";
 import { OperatorKeytab } from "./operator-keytab.js";
-import { kinitWithKeytab } from "./testing/fixture.js";
+import { kinitWithKeytab } from "../../e2e/support/krbkeys/fixture.js";
 
 let kdc: Kdc;
 let dir: string;

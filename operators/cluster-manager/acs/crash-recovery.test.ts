@@ -16,8 +16,8 @@ import { Class, Perm } from "../../api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
 import { KubeClient } from "../../runtime/rest.js";
 import { AcsCrashPoint, CrashPoint, type CrashPointName } from "../crash-points.js";
-import { edgeClusterYaml, gitClient } from "../testing/fixtures.js";
-import { acsTraces, createClusterInConfigDb, startAcsWorld, type AcsWorld } from "./testing/acs-world.js";
+import { edgeClusterYaml, gitClient } from "../../../e2e/support/cluster-manager/fixtures.js";
+import { acsTraces, createClusterInConfigDb, startAcsWorld, type AcsWorld } from "../../../e2e/support/cluster-manager/acs-world.js";
 
 const cli = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
 const NS = "acs-crash";

@@ -9,7 +9,7 @@ import { App, Class } from "../../api/constants.js";
 import { silentLogger } from "../../runtime/logger.js";
 import { startStandinFixture, type StandinFixture } from "../../../e2e/acs-standin/client-fixture.js";
 import { RepoStore } from "../git/repo-store.js";
-import { gitClient, withCredentials } from "../testing/fixtures.js";
+import { gitClient, withCredentials } from "../../../e2e/support/cluster-manager/fixtures.js";
 import { AcsGitRepos } from "./git-sync.js";
 
 let fx: StandinFixture;

@@ -12,7 +12,7 @@ import { Core, type KubeObject } from "../../runtime/kube.js";
 import { issueBootstrapToken } from "../bootstrap-tokens.js";
 import { requestBootstrapCommand } from "../bootstrap-command.js";
 import { credentialsSecretName, decodeCredentials, type SecretObject } from "../credentials.js";
-import { edgeClusterYaml, gitClient, startManagerFixture, withCredentials, type ManagerFixture } from "../testing/fixtures.js";
+import { edgeClusterYaml, gitClient, startManagerFixture, withCredentials, type ManagerFixture } from "../../../e2e/support/cluster-manager/fixtures.js";
 
 const NS = "sites";
 let f: ManagerFixture;

@@ -6,7 +6,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually } from "../../../e2e/harness/eventually.js";
 import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
-import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "../testing/fixtures.js";
+import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "../../../e2e/support/cluster-manager/fixtures.js";
 
 const NS = "failing";
 let f: ManagerFixture;

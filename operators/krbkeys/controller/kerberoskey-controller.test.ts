@@ -15,7 +15,7 @@ import { parseKeytab } from "../../kerberos/keytab.js";
 import { Core } from "../../runtime/kube.js";
 import {
   conditionOf, kinitWithKeytab, kinitWithPassword, readyOf, startKrbKeysFixture, type KrbKeysFixture, type SecretObject,
-} from "../testing/fixture.js";
+} from "../../../e2e/support/krbkeys/fixture.js";
 import { KOPF_FINALIZER } from "./kerberoskey-controller.js";
 
 let f: KrbKeysFixture;

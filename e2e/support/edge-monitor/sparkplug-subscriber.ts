@@ -2,7 +2,7 @@
 // independent wire decoder, and plays the host application when a test needs an NCMD.
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import sparkplug from "sparkplug-payload";
-import { eventually } from "../../../e2e/harness/eventually.js";
+import { eventually } from "../../harness/eventually.js";
 import { decodeWirePayload, type WirePayload } from "./sparkplug-wire.js";
 
 export interface ReceivedMessage {

@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { startControlPlane, type ControlPlane } from "../../../e2e/harness/control-plane.js";
-import { freePort } from "../../../e2e/harness/ports.js";
-import { silentLogger } from "../../runtime/logger.js";
-import { ClusterManager } from "../cluster-manager.js";
-import { defaultConfig, type ClusterManagerConfig } from "../config.js";
+import { startControlPlane, type ControlPlane } from "../../harness/control-plane.js";
+import { freePort } from "../../harness/ports.js";
+import { silentLogger } from "../../../operators/runtime/logger.js";
+import { ClusterManager } from "../../../operators/cluster-manager/cluster-manager.js";
+import { defaultConfig, type ClusterManagerConfig } from "../../../operators/cluster-manager/config.js";
 
 const run = promisify(execFile);
 

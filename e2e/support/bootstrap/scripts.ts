@@ -1,6 +1,6 @@
 // Shared by the bootstrap tests: sample inputs and a runner for the generated script under a given shell.
 import { spawn } from "node:child_process";
-import type { BootstrapScriptInput } from "./script-builder.js";
+import type { BootstrapScriptInput } from "../../../operators/bootstrap/script-builder.js";
 
 /** The three Debian shells the script must run under. */
 export const SHELLS: readonly { name: string; argv: readonly string[] }[] = [

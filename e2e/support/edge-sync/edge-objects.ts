@@ -1,9 +1,9 @@
 // Objects edge-sync's tests create on a real edge API server: Nodes (there is no kubelet, so the test plays its
 // part: status, heartbeats) and Sealed Secrets key Secrets.
-import { Core } from "../../runtime/kube.js";
-import type { KubeClient } from "../../runtime/rest.js";
-import { SEALED_SECRETS_KEY_LABEL, type SecretObject } from "../certificate.js";
-import type { NodeObject } from "../hosts.js";
+import { Core } from "../../../operators/runtime/kube.js";
+import type { KubeClient } from "../../../operators/runtime/rest.js";
+import { SEALED_SECRETS_KEY_LABEL, type SecretObject } from "../../../operators/edge-sync/certificate.js";
+import type { NodeObject } from "../../../operators/edge-sync/hosts.js";
 
 export interface TestNodeOptions {
   labels?: Record<string, string>;

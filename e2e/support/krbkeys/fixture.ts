@@ -6,13 +6,13 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startControlPlane, type ControlPlane } from "../../../e2e/harness/control-plane.js";
-import { eventually } from "../../../e2e/harness/eventually.js";
-import { startKdc, type Kdc } from "../../../e2e/harness/kdc.js";
-import { KerberosKeyType, type KerberosKey, type KerberosKeySpec } from "../../api/kerberoskey.js";
-import { createLogger, silentLogger } from "../../runtime/logger.js";
-import { Core, type KubeObject } from "../../runtime/kube.js";
-import { KrbKeysOperator } from "../krbkeys.js";
+import { startControlPlane, type ControlPlane } from "../../harness/control-plane.js";
+import { eventually } from "../../harness/eventually.js";
+import { startKdc, type Kdc } from "../../harness/kdc.js";
+import { KerberosKeyType, type KerberosKey, type KerberosKeySpec } from "../../../operators/api/kerberoskey.js";
+import { createLogger, silentLogger } from "../../../operators/runtime/logger.js";
+import { Core, type KubeObject } from "../../../operators/runtime/kube.js";
+import { KrbKeysOperator } from "../../../operators/krbkeys/krbkeys.js";
 
 const crdFile = fileURLToPath(new URL("../../../crds/factoryplus.app.amrc.co.uk_kerberos-keys.yaml", import.meta.url));
 

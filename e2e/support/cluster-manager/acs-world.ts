@@ -3,13 +3,13 @@
 // account for the cluster manager with Git Pull/Push on every edge cluster (a plural grant on the class), plus an
 // admin connection playing the ACS Manager.
 import { randomBytes, randomUUID } from "node:crypto";
-import { AuthClient } from "../../../acs/auth.js";
-import { ConfigDbClient } from "../../../acs/configdb.js";
-import { AcsConnection } from "../../../acs/discovery.js";
-import { App, Class, Perm, Service } from "../../../api/constants.js";
-import { Meta } from "../../../../e2e/acs-standin/configdb-model.js";
-import { startAcsStandin, type AcsStandin } from "../../../../e2e/acs-standin/standin.js";
-import type { AcsModeSettings } from "../../config.js";
+import { AuthClient } from "../../../operators/acs/auth.js";
+import { ConfigDbClient } from "../../../operators/acs/configdb.js";
+import { AcsConnection } from "../../../operators/acs/discovery.js";
+import { App, Class, Perm, Service } from "../../../operators/api/constants.js";
+import { Meta } from "../../acs-standin/configdb-model.js";
+import { startAcsStandin, type AcsStandin } from "../../acs-standin/standin.js";
+import type { AcsModeSettings } from "../../../operators/cluster-manager/config.js";
 
 export interface AcsWorld {
   standin: AcsStandin;
