@@ -1,9 +1,11 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { pino } from "pino";
 import { App, Class } from "../api/constants.js";
 import { eventually } from "../../e2e/harness/eventually.js";
 import { ConfigDbClient } from "./configdb.js";
+import { AcsConnection } from "./discovery.js";
 import { NotifyClient, notifyUrl, type Children, type NotifyState, type SearchEvent, type WatchEvent } from "./notify.js";
 import { nextEvent, startStandinFixture, type StandinFixture } from "../../e2e/acs-standin/client-fixture.js";
 
@@ -188,6 +190,42 @@ test("a token refused on reconnect (401 frame) makes the client log in again and
   assert.ok(again.type === "snapshot");
   assert.deepEqual(again.response.body, { name: "t", namespace: "n" });
   assert.ok(fx.standin.logins("configdb") > logins, "a new token was fetched");
+});
+
+test("after a ConfigDB restart (down, then every token forgotten) the client resumes at the shortest delay, not the outage's", async () => {
+  const obj = await newCluster({ name: "r", namespace: "n" });
+  const scheduled: Array<{ attempt: number; delayMs: number }> = [];
+  const logger = pino({ level: "debug" }, { write: (line: string) => {
+    const entry = JSON.parse(line) as { msg?: string; attempt?: number; delayMs?: number };
+    if (entry.msg === "notify reconnect scheduled") scheduled.push({ attempt: entry.attempt!, delayMs: entry.delayMs! });
+  } });
+  const minMs = 20;
+  // A connection of its own: another client sharing the token would fetch a fresh one first.
+  const own = new AcsConnection({
+    credentials: { username: fx.standin.adminUser.username, password: fx.standin.adminUser.password },
+    urls: { configdb: fx.standin.urls.configdb },
+  });
+  const notify = new NotifyClient({ http: own.service("configdb"), logger, reconnect: { minMs, maxMs: 60_000 } });
+  clients.push(notify);
+  const events: WatchEvent[] = [];
+  notify.watchEntry(APP, obj, (e) => events.push(e));
+  await nextEvent(events, (e) => e.type === "snapshot");
+
+  // Down long enough for the backoff to grow well past its minimum.
+  fx.standin.dropNotifyConnections({ refuseNew: true });
+  await eventually(() => scheduled.length >= 7, { timeoutMs: 30_000, message: "reconnect attempts during the outage" });
+  assert.ok(scheduled.at(-1)!.delayMs >= 32 * minMs, `the outage's backoff grew (${JSON.stringify(scheduled)})`);
+
+  // Back, but with no memory of the token the client holds: the first connection is refused with 401.
+  fx.standin.revokeTokens("configdb");
+  const from = events.length;
+  const during = scheduled.length;
+  fx.standin.allowNotifyConnections();
+  const again = await nextEvent(events, (e) => e.type === "snapshot", from);
+  assert.ok(again.type === "snapshot");
+  const afterRestart = scheduled.slice(during);
+  assert.deepEqual(afterRestart.map((s) => s.attempt), [1], "one retry after the refused token, counted from the start");
+  assert.ok(afterRestart[0]!.delayMs <= minMs * 1.2, `retried at the shortest delay (${afterRestart[0]!.delayMs} ms)`);
 });
 
 test("subscriptions after close() are refused", async () => {

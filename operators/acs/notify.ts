@@ -100,6 +100,8 @@ export class NotifyClient {
   private authenticated = false;
   private currentState: NotifyState = "idle";
   private failedAttempts = 0;
+  /** Consecutive connections the server accepted but whose token it refused (401/400). */
+  private refusedLogins = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private awaitingPong = false;
@@ -206,7 +208,12 @@ export class NotifyClient {
     const ws = new WebSocket(url, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
     this.ws = ws;
     this.authenticated = false;
-    ws.on("open", () => ws.send(`Bearer ${token}`));
+    ws.on("open", () => {
+      // The server is up again: the outage's backoff no longer applies. A token it then refuses (a restarted
+      // ConfigDB has forgotten every token) is replaced at once; only refusals in a row back off.
+      this.failedAttempts = this.refusedLogins;
+      ws.send(`Bearer ${token}`);
+    });
     ws.on("message", (data, isBinary) => {
       if (ws !== this.ws) return;
       if (isBinary) return this.protocolFailure("binary frame from server");
@@ -225,11 +232,13 @@ export class NotifyClient {
     if (answer === "200") {
       this.authenticated = true;
       this.failedAttempts = 0;
+      this.refusedLogins = 0;
       this.setState("open");
       this.startPing();
       for (const sub of this.subs) this.subscribe(sub);
       return;
     }
+    this.refusedLogins += 1;
     if (answer === "401") {
       this.log.info("notify refused the token, logging in again");
       this.http.invalidateToken(token);
@@ -259,6 +268,7 @@ export class NotifyClient {
     this.setState("connecting");
     this.failedAttempts += 1;
     const delay = backoffDelay(this.failedAttempts, this.backoff);
+    this.log.debug({ attempt: this.failedAttempts, delayMs: delay }, "notify reconnect scheduled");
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => void this.connect(), delay);
   }
