@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { ConfigDbModel, EntryChange, StoredEntry } from "./configdb-model.js";
 import type { ServiceTokens } from "./identity.js";
+import { matchesFilter, parseSearchFilter, type SearchFilter } from "./search-filter.js";
 
 /**
  * The ConfigDB's notify/v2 WebSocket (acs-contract.md §2, the ACS "Standard change-notify API"):
@@ -14,7 +15,8 @@ import type { ServiceTokens } from "./identity.js";
  *   `{status: 404}`; the etag header carries the bare UUID, as ACS sends it), WATCH `v2/app/<app>/object/`
  *   (the list of object UUIDs) and SEARCH `v2/app/<app>/object/` (first `{status: 201, response: {status: 204},
  *   children: {<obj>: <entry response>}}`, then `{status: 200, child: <obj>, response}` per change, 404 when deleted).
- *   SEARCH filters are not implemented by the stand-in (404).
+ *   A SEARCH `filter` (search-filter.ts) limits the children to matching entries; an entry that stops matching
+ *   arrives as a child with response `{status: 412}`, one that starts matching as an ordinary child update.
  * - every update starts with status 201 (full state) and continues with 200; an update identical to the previous
  *   one of the same subscription is not sent again (as ACS does).
  */
@@ -151,8 +153,10 @@ class Session {
     if (request.method === "SEARCH") {
       if (typeof request.parent !== "string" || !request.parent.endsWith("/")) return 400;
       const list = LIST_RE.exec(request.parent);
-      if (!list || request.filter !== undefined) return 404;
-      return this.searchApp(decodeURIComponent(list[1]!));
+      if (!list) return 404;
+      const filter = request.filter === undefined ? {} : parseSearchFilter(request.filter);
+      if (!filter) return 400;
+      return this.searchApp(decodeURIComponent(list[1]!), filter);
     }
     return 400;
   }
@@ -176,16 +180,32 @@ class Session {
     };
   }
 
-  private searchApp(app: string): Subscription {
+  private searchApp(app: string, filter: SearchFilter): Subscription {
+    // The children this subscription has reported as present, so a change can tell "left the set" from "never in it".
+    const members = new Set<string>();
     return {
       initial: () => {
         const entries = this.model.entriesOf(app);
         if (!entries) return { status: 201, response: { status: 404 } };
-        const children = Object.fromEntries([...entries].map(([obj, entry]) => [obj, entryResponse(entry)]));
+        members.clear();
+        const children: Record<string, Update> = {};
+        for (const [obj, entry] of entries) {
+          if (!matchesFilter(entry.value, filter)) continue;
+          members.add(obj);
+          children[obj] = entryResponse(entry);
+        }
         return { status: 201, response: { status: 204 }, children };
       },
-      onChange: (change) =>
-        change.app === app ? { status: 200, child: change.object, response: entryResponse(change.entry) } : undefined,
+      onChange: (change) => {
+        if (change.app !== app) return undefined;
+        const obj = change.object;
+        if (change.entry && matchesFilter(change.entry.value, filter)) {
+          members.add(obj);
+          return { status: 200, child: obj, response: entryResponse(change.entry) };
+        }
+        if (!members.delete(obj)) return undefined;
+        return { status: 200, child: obj, response: change.entry ? { status: 412 } : { status: 404 } };
+      },
     };
   }
 

@@ -172,7 +172,7 @@ describe("notify/v2 framing", () => {
     u = id();
     assert.deepEqual(await ask({ uuid: u, method: "WATCH", request: { url: "v2/elsewhere" } }), { uuid: u, status: 404 });
     u = id();
-    assert.deepEqual(await ask({ uuid: u, method: "SEARCH", parent: `v2/app/${App.GeneralInfo}/object/`, filter: {} }), { uuid: u, status: 404 });
+    assert.deepEqual(await ask({ uuid: u, method: "SEARCH", parent: `v2/app/${App.GeneralInfo}/object/`, filter: ["cluster"] }), { uuid: u, status: 400 });
     u = id();
     assert.deepEqual(await ask({ uuid: u, method: "SEARCH", parent: `v2/app/${randomUUID()}/object/` }),
       { uuid: u, status: 201, response: { status: 404 } });

@@ -15,7 +15,7 @@
  *
  * Deliberate simplifications, so nobody mistakes them for ACS behaviour: ACLs are enforced only for Git (Pull/Push
  * grants); ConfigDB and Auth accept any authenticated caller. The Registration application is read-only (405 on
- * writes). SEARCH filters are not implemented. The admin user is the root principal and passes every check.
+ * writes). The admin user is the root principal and passes every check.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";

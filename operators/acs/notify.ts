@@ -71,6 +71,8 @@ interface WatchSub {
 interface SearchSub {
   method: "SEARCH";
   parent: string;
+  /** Only children whose body has every key with an equal value (null: the key must be absent), §10. */
+  filter?: Record<string, unknown>;
   listener: (event: SearchEvent) => void;
   children: Map<string, NotifyResponse>;
 }
@@ -123,11 +125,14 @@ export class NotifyClient {
     return this.add({ method: "WATCH", url: relative(url), listener, active: true, failures: 0 });
   }
 
-  /** Watches every child of a parent path ending in "/", e.g. `v2/app/<app>/object/`. */
-  search(parent: string, listener: (event: SearchEvent) => void): NotifySubscription {
+  /**
+   * Watches every child of a parent path ending in "/", e.g. `v2/app/<app>/object/`; with a filter only the children
+   * matching it (a child that stops matching arrives as a 412 and leaves `children`).
+   */
+  search(parent: string, listener: (event: SearchEvent) => void, options: { filter?: Record<string, unknown> } = {}): NotifySubscription {
     const path = relative(parent);
     if (!path.endsWith("/")) throw new Error(`notify/v2 SEARCH parent "${parent}" must end with "/"`);
-    return this.add({ method: "SEARCH", parent: path, listener, children: new Map(), active: true, failures: 0 });
+    return this.add({ method: "SEARCH", parent: path, filter: options.filter, listener, children: new Map(), active: true, failures: 0 });
   }
 
   /** Watches one ConfigDB entry. */
@@ -136,8 +141,8 @@ export class NotifyClient {
   }
 
   /** Watches every entry of a ConfigDB application; children are keyed by object UUID. */
-  searchApp(app: string, listener: (event: SearchEvent) => void): NotifySubscription {
-    return this.search(`v2/app/${app}/object/`, listener);
+  searchApp(app: string, listener: (event: SearchEvent) => void, options: { filter?: Record<string, unknown> } = {}): NotifySubscription {
+    return this.search(`v2/app/${app}/object/`, listener, options);
   }
 
   /** Closes the connection and ends every subscription. */
@@ -301,7 +306,7 @@ export class NotifyClient {
     sub.wireId = uuid;
     this.byWireId.set(uuid, sub);
     if (sub.method === "WATCH") this.send({ uuid, method: "WATCH", request: { url: sub.url } });
-    else this.send({ uuid, method: "SEARCH", parent: sub.parent });
+    else this.send({ uuid, method: "SEARCH", parent: sub.parent, ...(sub.filter ? { filter: sub.filter } : {}) });
   }
 
   private send(request: object): void {
@@ -427,7 +432,8 @@ function relative(path: string): string {
 }
 
 function describe(sub: Sub): string {
-  return sub.method === "WATCH" ? `WATCH ${sub.url}` : `SEARCH ${sub.parent}`;
+  if (sub.method === "WATCH") return `WATCH ${sub.url}`;
+  return sub.filter ? `SEARCH ${sub.parent} filter ${JSON.stringify(sub.filter)}` : `SEARCH ${sub.parent}`;
 }
 
 function frameText(data: WebSocket.RawData): string {

@@ -24,6 +24,16 @@ export const App = {
   GeneralInfo: "64a8bfa9-7772-45c4-9d1a-9e6290690957",
   Registration: "cb40bed5-49ad-4443-a7f5-08c75009da8f",
   ServiceConfig: "5b47881c-b012-4040-945c-eacafca539b2",
+  /** Workloads for edge clusters: `{cluster, name, hostname?, chart, values?, charts?}` (acs-contract.md §10). */
+  EdgeDeployment: "f2b9417a-ef7f-421f-b387-bb8183a48cdb",
+  /** Manifest templates keyed by K8s resource UUID: `{template, resources[]}` (§10). */
+  K8sResourceTemplate: "88436128-09a3-4c9c-b7f4-b0e495137265",
+} as const;
+
+/** Objects keying the K8s resource template entries edge-sync uses (§10). */
+export const K8sResource = {
+  HelmRelease: "0c92f608-d4dc-11f0-b2a0-1bc42be2ebc8",
+  GitRepository: "03827afc-d4dc-11f0-9645-dfc5bcb16bc6",
 } as const;
 
 export const Class = {
