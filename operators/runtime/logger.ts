@@ -1,4 +1,6 @@
-import { pino, type Logger, type LevelWithSilent } from "pino";
+// The operators' logger: JSON lines (or console text) with the controller's name under "controller", so "name" is
+// free for the object a line is about, and secret-looking keys redacted.
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from "pino";
 
 export type { Logger };
 
@@ -6,6 +8,8 @@ export interface LoggerOptions {
   level?: LevelWithSilent;
   /** "json" (default) for machines, "console" for a person at a terminal. */
   encoding?: "json" | "console";
+  /** Where lines go (default: stdout); for tests. */
+  destination?: DestinationStream;
 }
 
 /**
@@ -20,14 +24,14 @@ const REDACTED_KEYS = [
 
 export function createLogger(name: string, options: LoggerOptions = {}): Logger {
   const level = options.level ?? ((process.env.LOG_LEVEL as LevelWithSilent | undefined) ?? "info");
+  // No pino `name`: it would be written as "name" too, beside the object name callers log under that key.
   return pino({
-    name,
     level,
     base: { controller: name },
     redact: { paths: REDACTED_KEYS, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-  });
+  }, options.destination);
 }
 
 /** A logger that writes nothing: for tests and library callers that do not care. */

@@ -38,11 +38,28 @@ test("backoff doubles per failure and is capped; forget resets it", () => {
   q.shutdown();
 });
 
-test("addAfter delivers the key later and an earlier schedule wins", async () => {
+test("addAfter delivers the key when its delay has passed, not before", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
   const q = new WorkQueue({ minMs: 10, maxMs: 100 });
-  q.addAfter("x", 5000);
-  q.addAfter("x", 20);
-  assert.equal(await q.get(), "x");
+  q.addAfter("x", 50);
+  t.mock.timers.tick(49);
+  assert.equal(q.depth, 0, "not yet");
+  t.mock.timers.tick(1);
+  assert.equal(q.depth, 1, "queued once the delay passed");
+  q.shutdown();
+});
+
+test("addAfter: the earlier of two schedules wins, whichever came first", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const q = new WorkQueue({ minMs: 10, maxMs: 100 });
+  q.addAfter("later-first", 60_000);
+  q.addAfter("later-first", 20);
+  q.addAfter("earlier-first", 20);
+  q.addAfter("earlier-first", 60_000);
+  t.mock.timers.tick(20);
+  assert.equal(q.depth, 2, "both keys are queued at the earlier time");
+  t.mock.timers.tick(60_000);
+  assert.equal(q.depth, 2, "and not queued a second time by the later schedule");
   q.shutdown();
 });
 
