@@ -4,3 +4,9 @@ import { kerberosKeyCrd } from "./kerberoskey.js";
 
 /** Every CRD graft defines; gen-crds.ts writes one file per entry into crds/. */
 export const allCrds: CrdSource[] = [edgeClusterCrd, kerberosKeyCrd];
+
+/**
+ * The CRDs the edge-cluster chart installs: gen-crds.ts also copies these into config/edge-cluster/crds/ (Helm reads
+ * CRDs only from inside the chart). Add a kind here when an edge operator starts reconciling it.
+ */
+export const edgeChartCrds: CrdSource[] = [kerberosKeyCrd];

@@ -53,7 +53,8 @@ describe("edge monitor configuration", () => {
     assert.equal(c.mqtt.url, "mqtt://127.0.0.1:1883");
     assert.equal(c.mqtt.clientId, "me");
     assert.equal(c.mqtt.protocolVersion, 5);
-    assert.equal(c.mqtt.password, "from-file");
+    assert.equal(c.mqtt.passwordFile, "/run/secrets/mqtt", "the file is kept, to be read again after a refusal");
+    assert.equal(c.mqtt.password, undefined);
     assert.deepEqual(c.bdSeqStore, { kind: "file", path: "/var/lib/monitor/bdseq" });
     assert.deepEqual(c.retry, { minDelayMs: 2000, maxDelayMs: 60_000 });
   });

@@ -14,7 +14,10 @@ export type BdSeqStoreConfig =
 export interface MqttConfig {
   url: string;
   username?: string;
+  /** The password itself (MQTT_PASSWORD, for a shell)… */
   password?: string;
+  /** …or the file holding it (a mounted Secret, as the chart does), read again after the broker refuses it. */
+  passwordFile?: string;
   /** PEM bundle of the CAs that may sign the broker's certificate. */
   caFile?: string;
   clientId: string;
@@ -169,11 +172,12 @@ export function resolveMonitorConfig(flags: MonitorFlags, env: Record<string, st
       problems.push(`${name("mqttUrl")} "${url}" has scheme "${protocol}": use mqtt:, mqtts:, ws: or wss:`);
     }
   }
-  let password = env.MQTT_PASSWORD;
   const passwordFile = get("mqttPasswordFile");
+  const password = passwordFile ? undefined : env.MQTT_PASSWORD;
   if (passwordFile) {
+    // Checked now for a clear error at start; the monitor reads it again whenever the broker refuses the login.
     try {
-      password = readText(passwordFile).replace(/\r?\n$/, "");
+      if (readText(passwordFile).replace(/\r?\n$/, "") === "") problems.push(`the MQTT password file "${passwordFile}" is empty`);
     } catch (err) {
       problems.push(`reading the MQTT password from "${passwordFile}": ${(err as Error).message}`);
     }
@@ -197,6 +201,7 @@ export function resolveMonitorConfig(flags: MonitorFlags, env: Record<string, st
       url,
       ...(get("mqttUsername") ? { username: get("mqttUsername") } : {}),
       ...(password ? { password } : {}),
+      ...(passwordFile ? { passwordFile } : {}),
       ...(get("mqttCaFile") ? { caFile: get("mqttCaFile") } : {}),
       clientId: get("mqttClientId") ?? `graft-mon-${randomBytes(4).toString("hex")}`,
       protocolVersion: protocolVersion ?? 4,

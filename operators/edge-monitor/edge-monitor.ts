@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { CredentialFile } from "../runtime/credential-file.js";
 import { silentLogger, type Logger } from "../runtime/logger.js";
 import { retryDelay } from "./backoff.js";
 import type { BdSeqStore } from "./bdseq-store.js";
@@ -20,6 +21,8 @@ import { nodeTopic } from "./sparkplug-ids.js";
 /** MQTT 5 DISCONNECT reason code 0x04: the broker still publishes the will (Sparkplug 3.0 asks for it on MQTT 5). */
 const DISCONNECT_WITH_WILL_MESSAGE = 4;
 const DISCONNECT_TIMEOUT_MS = 5_000;
+/** CONNACK codes that refuse the credentials: MQTT 3.1.1 4 and 5, MQTT 5 0x86 and 0x87. */
+const LOGIN_REFUSED = new Set([4, 5, 0x86, 0x87]);
 
 export interface EdgeMonitorOptions {
   config: Pick<MonitorConfig, "clusterUuid" | "sparkplug" | "mqtt" | "retry">;
@@ -44,6 +47,7 @@ export class EdgeMonitor {
   private readonly seq = new SequenceCounter();
 
   private ca: Buffer | undefined;
+  private readonly passwordFile: CredentialFile | undefined;
   private client: MqttClient | undefined;
   private bdSeq: number | undefined;
   private connected = false;
@@ -66,6 +70,8 @@ export class EdgeMonitor {
       data: nodeTopic(group, "NDATA", nodeId),
       command: nodeTopic(group, "NCMD", nodeId),
     };
+    const { passwordFile } = opts.config.mqtt;
+    if (passwordFile) this.passwordFile = new CredentialFile(passwordFile, "the MQTT password");
   }
 
   /** Starts connecting (and reconnecting until stop()); resolves once the first attempt is under way. */
@@ -123,7 +129,8 @@ export class EdgeMonitor {
         const bdSeq = unsent ?? await this.store.next();
         unsent = bdSeq;
         if (this.stopping) break;
-        const outcome = await this.session(bdSeq);
+        const password = this.passwordFile ? await this.passwordFile.value() : this.config.mqtt.password;
+        const outcome = await this.session(bdSeq, password);
         if (outcome.connectSent) unsent = undefined;
         born = outcome.born;
       } catch (err) {
@@ -138,7 +145,7 @@ export class EdgeMonitor {
   }
 
   /** One MQTT connection with the will for this bdSeq; resolves when it closes. */
-  private session(bdSeq: number): Promise<{ born: boolean; connectSent: boolean }> {
+  private session(bdSeq: number, password: string | undefined): Promise<{ born: boolean; connectSent: boolean }> {
     const { mqtt: m } = this.config;
     if (this.attempts++ > 0) this.metrics.reconnects.inc();
     this.bdSeq = bdSeq;
@@ -157,7 +164,7 @@ export class EdgeMonitor {
       },
       ...(m.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}),
       ...(m.username !== undefined ? { username: m.username } : {}),
-      ...(m.password !== undefined ? { password: m.password } : {}),
+      ...(password !== undefined ? { password } : {}),
       ...(this.ca ? { ca: this.ca } : {}),
     };
     this.log.info({ bdSeq, clientId: m.clientId }, "connecting to the MQTT broker");
@@ -184,7 +191,16 @@ export class EdgeMonitor {
         );
       });
       client.on("message", (topic, payload) => this.onMessage(client, topic, payload));
-      client.on("error", (err) => this.log.warn({ err: err.message }, "MQTT connection error"));
+      client.on("error", (err) => {
+        if (LOGIN_REFUSED.has((err as Error & { code?: number }).code ?? -1)) {
+          // After a rotation the file may already hold the new password, or will once the kubelet catches up.
+          this.metrics.loginRefusals.inc();
+          this.passwordFile?.invalidate();
+          this.log.warn({ err: err.message, passwordFile: this.passwordFile?.path }, "the broker refused the login: reading the password again before the next attempt");
+          return;
+        }
+        this.log.warn({ err: err.message }, "MQTT connection error");
+      });
       client.once("close", () => {
         if (this.client === client) {
           if (this.born) this.metrics.deaths.inc({ reason: "connection_lost" });

@@ -7,6 +7,7 @@ export class MonitorMetrics {
   readonly deaths: Counter<"reason">;
   readonly reconnects: Counter;
   readonly connected: Gauge;
+  readonly loginRefusals: Counter;
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -33,5 +34,10 @@ export class MonitorMetrics {
       registers: [registry],
     });
     this.connected.set(0);
+    this.loginRefusals = new Counter({
+      name: "graft_monitor_login_refusals_total",
+      help: "CONNACKs refusing the user name or password (the password file is read again before the next attempt)",
+      registers: [registry],
+    });
   }
 }

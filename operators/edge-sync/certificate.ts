@@ -88,6 +88,8 @@ export interface CertificateSourceOptions {
   port?: string;
   /** How often the controller is asked when the Secrets cannot be watched. */
   pollIntervalMs: number;
+  /** Server-side timeout of the key Secrets watch. Default 300 s. */
+  watchTimeoutSeconds?: number;
   minRetryMs: number;
   maxRetryMs: number;
   /** Called whenever current() may have changed. */
@@ -102,6 +104,7 @@ export class CertificateSource {
   private fetched?: string;
   private running?: Promise<void>;
   private _mode?: CertificateMode;
+  private lastPollAt = Date.now();
 
   constructor(private readonly opts: CertificateSourceOptions) {}
 
@@ -119,6 +122,17 @@ export class CertificateSource {
     this.running ??= this.run();
   }
 
+  /** Why the certificate is no longer followed (for liveness), or undefined. */
+  stuckReason(now: number, stallAfterMs: number): string | undefined {
+    if (this._mode === "secrets" && this.informer && now - this.informer.lastProgressAt > stallAfterMs) {
+      return `the watch on the sealed secrets key Secrets made no progress for ${Math.round((now - this.informer.lastProgressAt) / 1000)} s`;
+    }
+    if (this._mode === "controller" && now - this.lastPollAt > this.opts.pollIntervalMs + stallAfterMs) {
+      return `the sealed secrets controller was last asked for its certificate ${Math.round((now - this.lastPollAt) / 1000)} s ago`;
+    }
+    return undefined;
+  }
+
   async stop(): Promise<void> {
     this.abort.abort();
     await this.informer?.stop();
@@ -132,7 +146,7 @@ export class CertificateSource {
     if (mode === "secrets") {
       this.informer = new Informer<SecretObject>(this.opts.client, Core.secrets, this.opts.log, {
         namespace: this.opts.namespace, labelSelector: ACTIVE_KEY_SELECTOR,
-        minRetryMs: this.opts.minRetryMs, maxRetryMs: this.opts.maxRetryMs,
+        minRetryMs: this.opts.minRetryMs, maxRetryMs: this.opts.maxRetryMs, watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
       });
       this.informer.on(() => this.opts.onChange()).start();
       await Promise.race([this.informer.waitForSync(), aborted(this.abort.signal)]);
@@ -179,6 +193,7 @@ export class CertificateSource {
         this.opts.log.warn({ err: (err as Error).message, retryInMs: wait },
           `cannot fetch the sealed secrets certificate from the controller${hint}`);
       }
+      this.lastPollAt = Date.now();
       await sleep(wait, this.abort.signal);
     }
   }

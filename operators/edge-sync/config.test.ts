@@ -33,7 +33,7 @@ test("flags win over variables", () => {
 test("ACS mode: Directory discovery with a password login (realm appended), or a preset ConfigDB URL", () => {
   const viaDirectory = resolve({}, { CLUSTER_UUID: UUID, DIRECTORY_URL: "https://directory.example", SERVICE_USERNAME: "op1sync/site-a", SERVICE_PASSWORD_FILE: "/run/password", REALM: "EXAMPLE.COM" });
   assert.deepEqual(viaDirectory.centre, { kind: "directory", directoryUrl: "https://directory.example" });
-  assert.deepEqual(viaDirectory.auth, { kind: "password", username: "op1sync/site-a@EXAMPLE.COM", password: "s3cret" });
+  assert.deepEqual(viaDirectory.auth, { kind: "password", username: "op1sync/site-a@EXAMPLE.COM", passwordFile: "/run/password" });
   assert.equal(viaDirectory.directoryAuth, true);
   const preset = resolve({}, { CLUSTER_UUID: UUID, CONFIGDB_URL: "https://configdb.example", DIRECTORY_URL: "https://directory.example", SERVICE_USERNAME: "sync@OTHER", SERVICE_PASSWORD: "pw", REALM: "EXAMPLE.COM" });
   assert.deepEqual(preset.centre, { kind: "preset", url: "https://configdb.example" });
@@ -58,6 +58,7 @@ test("missing credentials, a username without password, an empty token file and 
   assert.throws(() => resolve({}, base), /credentials: set --token-file/);
   assert.throws(() => resolve({}, { ...base, SERVICE_USERNAME: "u" }), /--username \(SERVICE_USERNAME\) is set but no password/);
   assert.throws(() => resolve({}, { ...base, SYNC_TOKEN_FILE: "/run/empty" }), /file "\/run\/empty" is empty/);
+  assert.throws(() => resolve({}, { ...base, SERVICE_USERNAME: "u", SERVICE_PASSWORD_FILE: "/run/missing" }), /--password-file \(SERVICE_PASSWORD_FILE\): cannot read "\/run\/missing": ENOENT/);
   assert.throws(() => resolve({ statusUrl: "ftp://c" }, { ...base, SYNC_TOKEN: "t" }), /--status-url \(STATUS_URL\): "ftp:\/\/c" is not an http\(s\) URL/);
   assert.throws(() => resolve({ minRetryDelay: "10s", maxRetryDelay: "1s" }, { ...base, SYNC_TOKEN: "t" }), /must not be shorter/);
 });

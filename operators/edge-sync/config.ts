@@ -1,5 +1,6 @@
-// edge-sync's settings: each a flag with an environment fallback (the `cluster-config` ConfigMap and Secrets reach
-// the Deployment as variables). Every problem is reported at once, naming the flag and the variable.
+// edge-sync's settings: each a flag with an environment fallback (the `cluster-config` ConfigMap reaches the
+// Deployment as variables; credentials are files from mounted Secrets, read again when refused). Every problem is
+// reported at once, naming the flag and the variable.
 import { readFileSync } from "node:fs";
 import { parseDuration } from "../runtime/duration.js";
 import { parseAddr } from "../runtime/ops-server.js";
@@ -25,6 +26,7 @@ export interface EdgeSyncFlags {
   resyncInterval?: string;
   minRetryDelay?: string;
   maxRetryDelay?: string;
+  stallAfter?: string;
   healthAddr?: string;
   kubeconfig?: string;
 }
@@ -48,6 +50,7 @@ export const SETTINGS: Record<keyof EdgeSyncFlags, readonly [flag: string, env: 
   resyncInterval: ["--resync-interval", "RESYNC_INTERVAL", "send the whole status again this often, also as a sign of life (0 = never)"],
   minRetryDelay: ["--min-retry-delay", "MIN_RETRY_DELAY", "first delay after a failed write"],
   maxRetryDelay: ["--max-retry-delay", "MAX_RETRY_DELAY", "longest delay between retries"],
+  stallAfter: ["--stall-after", "STALL_AFTER", "/healthz fails when the Node watch or the write loop made no progress for this long"],
   healthAddr: ["--health-addr", "HEALTH_ADDR", "address of /healthz, /readyz and /metrics"],
   kubeconfig: ["--kubeconfig", "KUBECONFIG", "kubeconfig file (default: in-cluster service account)"],
 };
@@ -60,13 +63,15 @@ export const DEFAULTS: Partial<Record<keyof EdgeSyncFlags, string>> = {
   resyncInterval: "5m",
   minRetryDelay: "1s",
   maxRetryDelay: "2m",
+  stallAfter: "10m",
   healthAddr: ":8081",
 };
 
 export type CentreConfig = { kind: "preset"; url: string } | { kind: "directory"; directoryUrl: string };
 export type AuthConfig =
   | { kind: "token"; token?: string; file?: string }
-  | { kind: "password"; username: string; password: string };
+  /** The password itself (SERVICE_PASSWORD, for a shell) or the file holding it (a mounted Secret, as the chart does). */
+  | { kind: "password"; username: string; password?: string; passwordFile?: string };
 
 export interface EdgeSyncConfig {
   clusterUuid: string;
@@ -80,6 +85,7 @@ export interface EdgeSyncConfig {
   resyncIntervalMs: number;
   minRetryMs: number;
   maxRetryMs: number;
+  stallAfterMs: number;
   health: { host: string; port: number };
   kubeconfig?: string;
 }
@@ -155,10 +161,13 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
   } else if (env.SYNC_TOKEN?.trim()) {
     auth = { kind: "token", token: env.SYNC_TOKEN.trim() };
   } else if (username) {
-    const password = get("passwordFile") ? readSecretFile("passwordFile") : env.SERVICE_PASSWORD;
-    if (!password) problems.push(`${name("username")} is set but no password: set ${name("passwordFile")} or SERVICE_PASSWORD`);
+    const passwordFile = get("passwordFile");
+    // The file is checked now, for a clear error at start; it is read again whenever a login is refused.
+    const password = passwordFile ? readSecretFile("passwordFile") : env.SERVICE_PASSWORD;
+    if (!password && !passwordFile) problems.push(`${name("username")} is set but no password: set ${name("passwordFile")} or SERVICE_PASSWORD`);
     const realm = get("realm");
-    auth = { kind: "password", username: realm && !username.includes("@") ? `${username}@${realm}` : username, password: password ?? "" };
+    const qualified = realm && !username.includes("@") ? `${username}@${realm}` : username;
+    auth = passwordFile ? { kind: "password", username: qualified, passwordFile } : { kind: "password", username: qualified, password: password ?? "" };
   } else {
     problems.push(`credentials: set ${name("tokenFile")} or SYNC_TOKEN (embedded mode), or ${name("username")} with a password (ACS mode)`);
   }
@@ -167,6 +176,9 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
   const maxRetryMs = duration("maxRetryDelay");
   if (minRetryMs <= 0) problems.push(`${name("minRetryDelay")} must be positive`);
   if (maxRetryMs < minRetryMs) problems.push(`${name("maxRetryDelay")} must not be shorter than ${name("minRetryDelay")}`);
+  const stallAfterMs = duration("stallAfter");
+  // The Node watch is resumed every 5 min and a failed write retried within the longest retry delay: both count.
+  if (stallAfterMs <= Math.max(maxRetryMs, 300_000)) problems.push(`${name("stallAfter")} must be longer than 5m and than ${name("maxRetryDelay")}`);
   const pollIntervalMs = duration("certPollInterval");
   if (pollIntervalMs <= 0) problems.push(`${name("certPollInterval")} must be positive`);
 
@@ -189,7 +201,7 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
     },
     debounceMs: duration("debounce"),
     resyncIntervalMs: duration("resyncInterval"),
-    minRetryMs, maxRetryMs, health,
+    minRetryMs, maxRetryMs, stallAfterMs, health,
     kubeconfig: flags.kubeconfig,
   };
   if (problems.length) throw new EdgeSyncConfigError(problems);

@@ -1,12 +1,14 @@
 // The edge's ConfigDB v2 client over real HTTP against the test receiver: merge-PATCH, create when absent without
-// a wiping PUT, static tokens, password login with one re-login on 401, Directory discovery.
+// a wiping PUT, static tokens, password login with one re-login on 401, token and password files read again after
+// a refusal, Directory discovery.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App, Service } from "../api/constants.js";
 import { freePort } from "../../e2e/harness/ports.js";
+import { SecretVolume } from "../../e2e/harness/secret-volume.js";
 import { ConfigDbClient, DirectoryLocator, HttpError, PasswordLogin, PresetUrl, StaticToken } from "./configdb-client.js";
 import { StatusReceiver } from "../../e2e/support/edge-sync/status-receiver.js";
 
@@ -50,18 +52,55 @@ test("a missing or foreign token is refused and reported with the status code", 
   assert.equal(r.entry(APP, CLUSTER), undefined);
 });
 
-test("a token file is read on every use, so a rotated Secret volume takes effect without a restart", async (t) => {
-  const r = await receiver(t, { tokens: { first: CLUSTER, second: CLUSTER } });
+test("a token file is kept while accepted and read again after a 401, so a token rotated in the Secret volume takes effect without a restart", async (t) => {
+  const tokens: Record<string, string> = { first: CLUSTER };
+  const r = await receiver(t, { tokens });
   const dir = mkdtempSync(join(tmpdir(), "graft-edge-sync-token-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, "token");
-  writeFileSync(file, "first\n");
-  const db = new ConfigDbClient({ service: new PresetUrl(r.url), auth: new StaticToken({ file }) });
+  const volume = new SecretVolume(dir);
+  volume.write({ token: "first\n" });
+  const read: string[] = [];
+  const db = new ConfigDbClient({ service: new PresetUrl(r.url), auth: new StaticToken({
+    file: volume.file("token"), readFile: async (p) => { read.push(p); return readFileSync(p, "utf8"); },
+  }) });
   await db.patchEntry(APP, CLUSTER, { hosts: [] });
-  writeFileSync(file, "revoked\n");
-  await assert.rejects(db.patchEntry(APP, CLUSTER, { hosts: [] }), /HTTP 401/);
-  writeFileSync(file, "second\n");
+  await db.patchEntry(APP, CLUSTER, { hosts: [] });
+  assert.equal(read.length, 1, "read once while the token is accepted");
+  // The centre rotates the token; the Secret volume follows.
+  delete tokens.first;
+  tokens.second = CLUSTER;
+  volume.write({ token: "second\n" });
   await db.patchEntry(APP, CLUSTER, { kubeseal_cert: "PEM" });
+  assert.equal(read.length, 2, "read again after the 401");
+  assert.deepEqual(r.entry(APP, CLUSTER), { hosts: [], kubeseal_cert: "PEM" });
+  // A token the centre refuses and the file does not replace: the 401 reaches the caller.
+  delete tokens.second;
+  await assert.rejects(db.patchEntry(APP, CLUSTER, { hosts: [] }), /HTTP 401/);
+});
+
+test("a password file is read again when the login is refused, and the login retried with the new password at once", async (t) => {
+  const logins = { "sv1sync/site-a": { password: "old-pw", object: CLUSTER } };
+  const r = await receiver(t, { logins, tokenTtlMs: 3_600_000 });
+  const dir = mkdtempSync(join(tmpdir(), "graft-edge-sync-password-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const volume = new SecretVolume(dir);
+  volume.write({ password: "old-pw\n" });
+  const login = new PasswordLogin({ service: new PresetUrl(r.url), username: "sv1sync/site-a", password: { file: volume.file("password") } });
+  const db = new ConfigDbClient({ service: new PresetUrl(r.url), auth: login });
+  await db.patchEntry(APP, CLUSTER, { hosts: [] });
+  // krbkeys changes the password at the KDC first, the Secret afterwards; the kubelet updates the file later still.
+  logins["sv1sync/site-a"].password = "new-pw";
+  r.revokeLoginTokens();
+  await assert.rejects(db.patchEntry(APP, CLUSTER, { hosts: [] }), /HTTP 401: .*check the service username and password/);
+  volume.write({ password: "new-pw\n" });
+  await db.patchEntry(APP, CLUSTER, { kubeseal_cert: "PEM" });
+  assert.equal(login.logins, 2);
+  // Rotated again, and this time the file is already current when the token is refused: no error at all.
+  logins["sv1sync/site-a"].password = "newer-pw";
+  volume.write({ password: "newer-pw\n" });
+  r.revokeLoginTokens();
+  await db.patchEntry(APP, CLUSTER, { hosts: [] });
+  assert.equal(login.logins, 3);
   assert.deepEqual(r.entry(APP, CLUSTER), { hosts: [], kubeseal_cert: "PEM" });
 });
 

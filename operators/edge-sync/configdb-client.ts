@@ -1,6 +1,8 @@
 // The edge's ConfigDB v2 client (acs-contract.md §2, §3): just enough to keep one entry up to date, speaking the
 // same protocol to the ACS ConfigDB and to cluster-manager's status endpoint. Authentication is pluggable: a
-// static bearer token (embedded mode) or a password login at the service (ACS mode), with one re-login on 401.
+// static bearer token (embedded mode) or a password login at the service (ACS mode), with one re-login on 401;
+// credentials kept in files are read again when refused (operators/runtime/credential-file.ts).
+import { CredentialFile } from "../runtime/credential-file.js";
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -94,40 +96,51 @@ async function authorised(url: string, init: RequestInit, auth: AuthProvider | u
   return attempt();
 }
 
-/** A fixed bearer token: given directly, or read from a file on each use so a rotated Secret volume is picked up. */
+/**
+ * A bearer token: given directly, or kept in a file (a mounted Secret) that is read again after a 401, so a token
+ * rotated in the Secret reaches the running process.
+ */
 export class StaticToken implements AuthProvider {
+  private readonly file?: CredentialFile;
+
   constructor(private readonly source: { token?: string; file?: string; readFile?: (path: string) => Promise<string> }) {
     if (!source.token && !source.file) throw new Error("a static token needs a token or a token file");
+    if (source.file) this.file = new CredentialFile(source.file, "the bearer token", source.readFile);
   }
 
   async header(): Promise<string> {
-    let token = this.source.token;
-    if (this.source.file) {
-      const read = this.source.readFile ?? (async (p: string) => (await import("node:fs/promises")).readFile(p, "utf8"));
-      token = (await read(this.source.file)).trim();
-      if (!token) throw new Error(`token file "${this.source.file}" is empty`);
-    }
-    return `Bearer ${token}`;
+    return `Bearer ${this.file ? (await this.file.value()).trim() : this.source.token}`;
   }
 
-  invalidate(): void {}
+  invalidate(): void {
+    this.file?.invalidate();
+  }
 }
 
-/** ACS service login: POST <service>/token with Basic credentials → {token, expiry}; renewed before it expires. */
+/**
+ * ACS service login: POST <service>/token with Basic credentials → {token, expiry}; renewed before it expires. A
+ * password kept in a file is read again when the login is refused, and the login retried at once if it changed:
+ * after krbkeys rotates the password, the first refusal brings the new one in.
+ */
 export class PasswordLogin implements AuthProvider {
   private token?: { value: string; expiry?: number };
   private pending?: Promise<string>;
   /** Logins performed, for tests and metrics. */
   logins = 0;
 
+  private readonly passwordFile?: CredentialFile;
+
   constructor(private readonly opts: {
     service: ServiceLocator;
     username: string;
-    password: string;
+    /** The password itself, or the file (mounted Secret) holding it. */
+    password: string | { file: string };
     /** Renew this long before the expiry the server gave. */
     refreshMarginMs?: number;
     now?: () => number;
-  } & HttpOptions) {}
+  } & HttpOptions) {
+    if (typeof opts.password !== "string") this.passwordFile = new CredentialFile(opts.password.file, `the password of "${opts.username}"`);
+  }
 
   async header(): Promise<string> {
     const now = (this.opts.now ?? Date.now)();
@@ -143,18 +156,40 @@ export class PasswordLogin implements AuthProvider {
 
   private async login(): Promise<string> {
     const base = await this.opts.service.url();
-    const basic = Buffer.from(`${this.opts.username}:${this.opts.password}`, "utf8").toString("base64");
-    const res = await send(`${base}/token`, { method: "POST", headers: { authorization: `Basic ${basic}`, accept: "application/json" } },
-      this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const password = await this.password();
+    let res = await this.post(base, password);
+    if (res.status === 401 && this.passwordFile) {
+      this.passwordFile.invalidate();
+      const reread = await this.passwordFile.value();
+      if (reread !== password) {
+        await res.body?.cancel();
+        res = await this.post(base, reread);
+      }
+    }
     if (!res.ok) {
       const err = await errorFrom(res, `logging in to "${base}" as "${this.opts.username}"`);
-      throw res.status === 401 ? new HttpError(401, `${err.message}: check the service username and password`) : err;
+      if (res.status === 401) {
+        // The file may be rotated after this refusal (the kubelet lags behind the Secret): read it on the next login.
+        this.passwordFile?.invalidate();
+        throw new HttpError(401, `${err.message}: check the service username and password`);
+      }
+      throw err;
     }
     const body = (await res.json().catch(() => ({}))) as { token?: unknown; expiry?: unknown };
     if (typeof body.token !== "string" || !body.token) throw new Error(`login at "${base}" returned no token`);
     this.logins++;
     this.token = { value: body.token, expiry: typeof body.expiry === "number" ? body.expiry : undefined };
     return body.token;
+  }
+
+  private password(): Promise<string> {
+    return this.passwordFile ? this.passwordFile.value() : Promise.resolve(this.opts.password as string);
+  }
+
+  private post(base: string, password: string): Promise<Response> {
+    const basic = Buffer.from(`${this.opts.username}:${password}`, "utf8").toString("base64");
+    return send(`${base}/token`, { method: "POST", headers: { authorization: `Basic ${basic}`, accept: "application/json" } },
+      this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   }
 }
 

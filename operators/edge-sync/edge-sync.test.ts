@@ -2,7 +2,8 @@
 // heartbeats cause no writes, bursts are coalesced, a new Sealed Secrets key arrives within seconds, an outage of
 // the centre loses nothing and sends nothing stale, a server without create-on-PATCH still gets the entry, without
 // read access to the key Secrets the controller's endpoint is used, the periodic resync repairs a lost entry, ACS
-// mode finds the ConfigDB through the Directory, and the command runs as a process that stops cleanly.
+// mode finds the ConfigDB through the Directory, the command runs as a process that stops cleanly, and liveness
+// tells a stuck watch or write from a centre that merely refuses.
 import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -14,6 +15,7 @@ import { startControlPlane, type ControlPlane } from "../../e2e/harness/control-
 import { eventually } from "../../e2e/harness/eventually.js";
 import { freePort } from "../../e2e/harness/ports.js";
 import { startProcess } from "../../e2e/harness/process.js";
+import { startTcpProxy, type TcpProxy } from "../../e2e/harness/tcp-proxy.js";
 import { App, Service } from "../api/constants.js";
 import { Informer } from "../runtime/informer.js";
 import { Core } from "../runtime/kube.js";
@@ -290,4 +292,67 @@ test("ACS mode as configured from the environment: ConfigDB found in the Directo
   await startSync(r, { configDb: configDbClientFor(config) });
   await centreMatchesEdge(r, "reported through the Directory-found ConfigDB");
   assert.equal(r.logins, 2, "one login at the Directory, one at the ConfigDB");
+});
+
+/** A kubeconfig for the edge API server that goes through a TCP proxy the test can freeze. */
+async function throughProxy(target: string): Promise<{ proxy: TcpProxy; url: string }> {
+  const u = new URL(target);
+  const proxy = await startTcpProxy({ host: u.hostname, port: Number(u.port) });
+  stops.push(() => proxy.close());
+  return { proxy, url: `${u.protocol}//${u.hostname}:${proxy.port}` };
+}
+
+function kubeConfigVia(server: string): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(cp.kubeconfigPath);
+  kc.loadFromOptions({ clusters: kc.clusters.map((c) => ({ ...c, server })), users: kc.users, contexts: kc.contexts, currentContext: kc.currentContext });
+  return kc;
+}
+
+test("liveness: a Node watch that keeps resuming is progress; one whose connection silently dies is stuck", async () => {
+  const r = await startReceiver();
+  await createNode(client, "live-1");
+  const { proxy, url } = await throughProxy(cp.server);
+  const stallAfterMs = 4_000;
+  const sync = await startSync(r, { kubeConfig: kubeConfigVia(url), watchTimeoutSeconds: 1, stallAfterMs });
+  const startedAt = Date.now();
+  await centreMatchesEdge(r, "reported through the proxy");
+  // Healthy even at a moment past the window measured from the start: the watch ended and was resumed since.
+  await eventually(() => sync.stuckReasons(startedAt + stallAfterMs + 1_500).length === 0,
+    { timeoutMs: 20_000, message: "the watch resumes after its server-side timeout" });
+  proxy.freeze();
+  const reasons = await eventually(() => {
+    const now = sync.stuckReasons();
+    return now.length > 0 ? now : undefined;
+  }, { timeoutMs: 30_000, message: "the frozen watch is reported as stuck" });
+  assert.match(reasons.join("; "), /the Node watch made no progress for \d+ s/);
+  // Cut the frozen connection so the sync's stop does not wait for a request that never ends.
+  await proxy.close();
+});
+
+test("liveness: a status write that never returns is stuck; a centre that refuses writes is not", async () => {
+  const r = await startReceiver({ tokens: {} });
+  await createNode(client, "live-2");
+  const stallAfterMs = 3_000;
+  const refused = await startSync(r, { watchTimeoutSeconds: 1, stallAfterMs });
+  await eventually(() => r.unauthorised > 2, { message: "the refused writes are retried" });
+  assert.deepEqual(refused.stuckReasons(Date.now() + stallAfterMs / 2), [], "retrying against a refusing centre is progress");
+  await refused.stop();
+
+  const centre = await startReceiver();
+  const { proxy, url } = await throughProxy(centre.url);
+  const hung = await startSync(centre, {
+    configDb: new ConfigDbClient({ service: new PresetUrl(url), auth: new StaticToken({ token: TOKEN }), timeoutMs: 120_000 }),
+    watchTimeoutSeconds: 1, stallAfterMs, debounceMs: 100,
+  });
+  await centreMatchesEdge(centre, "first report");
+  proxy.freeze();
+  await createNode(client, "live-3");
+  const reasons = await eventually(() => {
+    const now = hung.stuckReasons();
+    return now.length > 0 ? now : undefined;
+  }, { timeoutMs: 30_000, message: "the hanging write is reported as stuck" });
+  assert.match(reasons.join("; "), /a status write has been running for \d+ s/);
+  assert.doesNotMatch(reasons.join("; "), /Node watch/, "the watch still makes progress");
+  await proxy.close();
 });

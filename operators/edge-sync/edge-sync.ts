@@ -39,6 +39,13 @@ export interface EdgeSyncOptions {
   /** Capped exponential backoff for failed writes (and the watches). Defaults 1 s and 2 min. */
   minRetryMs?: number;
   maxRetryMs?: number;
+  /** Server-side timeout of the Node watch, after which it is resumed (progress the liveness check sees). Default 300 s. */
+  watchTimeoutSeconds?: number;
+  /**
+   * The liveness check fails when the Node watch or the write loop made no progress for this long (see stuckReasons).
+   * Must exceed the watch timeout and the longest retry delay. Default 10 min.
+   */
+  stallAfterMs?: number;
   log?: Logger;
   metrics?: EdgeSyncMetrics;
 }
@@ -58,6 +65,9 @@ export class EdgeSync {
   private inFlight?: Promise<void>;
   private again = false;
   private failures = 0;
+  private inFlightSince?: number;
+  private lastAttemptAt = Date.now();
+  private readonly stallAfterMs: number;
   private stopped = false;
   private readonly stopping = new AbortController();
 
@@ -67,12 +77,15 @@ export class EdgeSync {
     this.debounceMs = opts.debounceMs ?? 2_000;
     this.retry = { minMs: opts.minRetryMs ?? 1_000, maxMs: opts.maxRetryMs ?? 120_000 };
     const client = new KubeClient(opts.kubeConfig);
-    this.nodes = new Informer<NodeObject>(client, Core.nodes, this.log, { minRetryMs: this.retry.minMs, maxRetryMs: Math.min(this.retry.maxMs, 30_000) });
+    this.stallAfterMs = opts.stallAfterMs ?? 600_000;
+    this.nodes = new Informer<NodeObject>(client, Core.nodes, this.log, {
+      minRetryMs: this.retry.minMs, maxRetryMs: Math.min(this.retry.maxMs, 30_000), watchTimeoutSeconds: opts.watchTimeoutSeconds,
+    });
     this.certificate = new CertificateSource({
       client, log: this.log,
       namespace: opts.sealedSecrets.namespace, controller: opts.sealedSecrets.controller, port: opts.sealedSecrets.port,
       pollIntervalMs: opts.sealedSecrets.pollIntervalMs ?? 600_000,
-      minRetryMs: this.retry.minMs, maxRetryMs: Math.min(this.retry.maxMs, 30_000),
+      minRetryMs: this.retry.minMs, maxRetryMs: Math.min(this.retry.maxMs, 30_000), watchTimeoutSeconds: opts.watchTimeoutSeconds,
       onChange: () => this.onInput(),
     });
   }
@@ -105,6 +118,25 @@ export class EdgeSync {
 
   isReady(): boolean {
     return this.nodes.hasSynced && !this.stopped;
+  }
+
+  /**
+   * Why this process is stuck — a restart would help — or nothing. Not the centre being down (the write loop keeps
+   * retrying, which is progress), but: the Node watch made no progress (a connection that died without closing), a
+   * write that never returns, a change that no write picked up, a certificate poll that stopped.
+   */
+  stuckReasons(now = Date.now()): string[] {
+    const reasons: string[] = [];
+    const stale = (since: number) => now - since > this.stallAfterMs;
+    if (stale(this.nodes.lastProgressAt)) reasons.push(`the Node watch made no progress for ${Math.round((now - this.nodes.lastProgressAt) / 1000)} s`);
+    if (this.inFlightSince !== undefined && stale(this.inFlightSince)) {
+      reasons.push(`a status write has been running for ${Math.round((now - this.inFlightSince) / 1000)} s`);
+    } else if (this.inFlightSince === undefined && this.nodes.hasSynced && stale(this.lastAttemptAt) && statusPatch(this.desired(), this.acknowledged)) {
+      reasons.push(`a status change has waited ${Math.round((now - this.lastAttemptAt) / 1000)} s for a write`);
+    }
+    const certificate = this.certificate.stuckReason(now, this.stallAfterMs);
+    if (certificate) reasons.push(certificate);
+    return reasons;
   }
 
   /** Where the certificate comes from: the key Secrets or the controller (undefined until decided). */
@@ -169,10 +201,12 @@ export class EdgeSync {
   /** Sends what changed; false (and a retry scheduled) when the write failed. */
   private async pushOnce(): Promise<boolean> {
     const patch = statusPatch(this.desired(), this.acknowledged);
+    this.lastAttemptAt = Date.now();
     if (!patch) {
       this.failures = 0;
       return true;
     }
+    this.inFlightSince = this.lastAttemptAt;
     try {
       const outcome = await this.opts.configDb.patchEntry(App.EdgeClusterStatus, this.opts.clusterUuid, { ...patch });
       // A created entry holds only this patch; any other field is sent on the next round.
@@ -194,6 +228,9 @@ export class EdgeSync {
       this.log[refused ? "error" : "warn"]({ err: (err as Error).message, failures: this.failures, retryInMs }, "sending the status failed; retrying with the latest state");
       this.schedule(retryInMs, true);
       return false;
+    } finally {
+      this.inFlightSince = undefined;
+      this.lastAttemptAt = Date.now();
     }
   }
 }

@@ -40,7 +40,10 @@ export function edgeSyncCommand(): Command {
 /** The ConfigDB client for the configured centre and credentials. */
 export function configDbClientFor(config: EdgeSyncConfig): ConfigDbClient {
   const password = (service: ServiceLocator): AuthProvider | undefined => config.auth.kind === "password"
-    ? new PasswordLogin({ service, username: config.auth.username, password: config.auth.password })
+    ? new PasswordLogin({
+      service, username: config.auth.username,
+      password: config.auth.passwordFile ? { file: config.auth.passwordFile } : config.auth.password ?? "",
+    })
     : undefined;
   const service: ServiceLocator = config.centre.kind === "preset"
     ? new PresetUrl(config.centre.url)
@@ -64,9 +67,19 @@ export async function runEdgeSync(config: EdgeSyncConfig, log: Logger): Promise<
     resyncIntervalMs: config.resyncIntervalMs,
     minRetryMs: config.minRetryMs,
     maxRetryMs: config.maxRetryMs,
+    stallAfterMs: config.stallAfterMs,
     log, metrics,
   });
-  const ops = await startOpsServer({ ...config.health, registry: metrics.registry, readiness: { nodes: () => sync.isReady() } });
+  let stuck = "";
+  const progressing = () => {
+    const reasons = sync.stuckReasons().join("; ");
+    if (reasons && reasons !== stuck) log.error({ reasons }, "edge-sync is stuck: the liveness probe fails so the kubelet restarts it");
+    stuck = reasons;
+    return !reasons;
+  };
+  const ops = await startOpsServer({
+    ...config.health, registry: metrics.registry, readiness: { nodes: () => sync.isReady() }, liveness: { progressing },
+  });
   const signal = nextSignal();
   log.info({
     cluster: config.clusterUuid, name: config.clusterName, health: ops.port,

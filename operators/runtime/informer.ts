@@ -33,6 +33,11 @@ export class Informer<T extends KubeObject> {
   private running?: Promise<void>;
   /** Counts relists, for tests and metrics. */
   relists = 0;
+  /**
+   * When the list-and-watch loop last did something (a list, a watch opened or ended, an event or bookmark, a retry):
+   * liveness checks read it. A watch held open by a connection that silently died shows as no progress.
+   */
+  lastProgressAt = Date.now();
 
   constructor(
     private readonly client: KubeClient,
@@ -89,6 +94,7 @@ export class Informer<T extends KubeObject> {
           needList = false;
         }
         const outcome = await this.watchOnce();
+        this.lastProgressAt = Date.now();
         failures = 0;
         if (outcome === "gone") needList = true;
       } catch (err) {
@@ -99,6 +105,7 @@ export class Informer<T extends KubeObject> {
         const delay = backoffDelay(failures, { minMs: this.opts.minRetryMs ?? 500, maxMs: this.opts.maxRetryMs ?? 30_000, jitter: 0.2 });
         this.log.warn({ resource: this.type.plural, err: (err as Error).message, retryInMs: delay }, "watch failed; retrying");
         await sleep(delay, this.abort.signal);
+        this.lastProgressAt = Date.now();
       }
     }
   }
@@ -117,6 +124,7 @@ export class Informer<T extends KubeObject> {
       rv = page.metadata.resourceVersion;
     } while (cont);
     this.relists++;
+    this.lastProgressAt = Date.now();
     for (const [key, old] of this.cache) {
       if (!seen.has(key)) {
         this.cache.delete(key);
@@ -155,6 +163,7 @@ export class Informer<T extends KubeObject> {
         fieldSelector: this.opts.fieldSelector,
         timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300,
       }, (phase, obj: T & { code?: number }) => {
+        this.lastProgressAt = Date.now();
         if (phase === "ERROR") {
           if (obj.code === 410) gone = true;
           else this.log.warn({ resource: this.type.plural, status: obj }, "watch error event");
@@ -173,6 +182,7 @@ export class Informer<T extends KubeObject> {
           this.emit(old ? "update" : "add", obj, old);
         }
       }, finish).then((ctl) => {
+        this.lastProgressAt = Date.now();
         this.currentWatch = ctl;
         if (this.abort.signal.aborted) ctl.abort();
       }, finish);
