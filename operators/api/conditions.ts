@@ -7,6 +7,12 @@ export const ConditionType = {
   Bootstrapped: "Bootstrapped",
   Reporting: "Reporting",
   Synced: "Synced",
+  // Negative polarity: each is owned by one reconcile step, set just before it fails and removed once it succeeds.
+  CredentialsFailed: "CredentialsFailed",
+  RepositoryFailed: "RepositoryFailed",
+  BootstrapFailed: "BootstrapFailed",
+  AcsSetupFailed: "AcsSetupFailed",
+  TeardownFailed: "TeardownFailed",
 } as const;
 
 export const Reason = {
@@ -16,6 +22,10 @@ export const Reason = {
   NameConflict: "NameConflict",
   UUIDMismatch: "UUIDMismatch",
   InvalidSpec: "InvalidSpec",
+  /** spec.values sets a key graft derives itself (cluster.uuid, central.url, …). */
+  ReservedValue: "ReservedValue",
+  BootstrapFailed: "BootstrapFailed",
+  TeardownFailed: "TeardownFailed",
   RepositoryFailed: "RepositoryFailed",
   CredentialsFailed: "CredentialsFailed",
   Bootstrapped: "Bootstrapped",

@@ -31,6 +31,8 @@ export interface ClusterManagerOptions {
   leaderElection?: { namespace: string; identity?: string; leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
   concurrency?: number;
   resyncMs?: number;
+  /** A stalled EdgeCluster is reconciled again after this long even without a change. */
+  stallRetryMs?: number;
 }
 
 export class ClusterManager {
@@ -58,7 +60,8 @@ export class ClusterManager {
     }
     this.reconciler = new EdgeClusterReconciler({
       client: this.client, log, config, repos: this.repos, metrics: this.metrics, events,
-      concurrency: opts.concurrency, resyncMs: opts.resyncMs, acs: this.acs,
+      concurrency: opts.concurrency, resyncMs: opts.resyncMs, stallRetryMs: opts.stallRetryMs, acs: this.acs,
+      credentialsKnown: (uuid) => this.index.exists(uuid),
     });
     if (this.acs) {
       this.configDbSync = new ConfigDbSync({

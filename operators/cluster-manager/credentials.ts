@@ -75,19 +75,20 @@ export function encodeCredentials(c: ClusterCredentials): Record<string, string>
 }
 
 /**
- * Returns the cluster's credentials Secret, creating it with fresh random values when absent. The name is derived
- * from the UUID, so a retry after a crash finds the Secret made before rather than making a second one.
+ * Makes sure the cluster's credentials Secret exists, creating it with fresh random values when absent; returns its
+ * name and whether this call created it. The name is derived from the UUID, so a retry after a crash finds the
+ * Secret made before rather than making a second one. `known` is what a cache (the credential index) says: when it
+ * has seen the Secret no request is made; otherwise a create that finds the Secret there is as good as a read.
  */
 export async function ensureCredentials(client: KubeClient, namespace: string, uuid: string, clusterName: string,
-  owner: KubeObject): Promise<{ secret: SecretObject; created: boolean }> {
+  owner: KubeObject, known = false): Promise<{ name: string; created: boolean }> {
   const name = credentialsSecretName(uuid);
-  const existing = await client.getOrNull<SecretObject>(Core.secrets, name, namespace);
-  if (existing) return { secret: existing, created: false };
+  if (known) return { name, created: false };
   const creds: ClusterCredentials = {
     uuid, clusterName, gitUsername: `flux-${clusterName}`, gitPassword: newSecretValue(), syncToken: newSecretValue(), bootstrapTokens: [],
   };
   try {
-    const secret = await client.create<SecretObject>(Core.secrets, {
+    await client.create<SecretObject>(Core.secrets, {
       metadata: {
         name, namespace,
         labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [CREDENTIALS_LABEL]: "edgecluster", [CLUSTER_UUID_LABEL]: uuid },
@@ -99,9 +100,9 @@ export async function ensureCredentials(client: KubeClient, namespace: string, u
       type: "Opaque",
       data: encodeCredentials(creds),
     });
-    return { secret, created: true };
+    return { name, created: true };
   } catch (err) {
     if (!isAlreadyExists(err)) throw err;
-    return { secret: await client.get<SecretObject>(Core.secrets, name, namespace), created: false };
+    return { name, created: false };
   }
 }

@@ -30,6 +30,7 @@ export function clusterManagerCommand(): Command {
     .addOption(new Option("--chart-dir <dir>", "edge-cluster Helm chart published in the shared helm-charts repository").env("CHART_DIR"))
     .option("--concurrent <n>", "EdgeClusters reconciled in parallel (16 was fastest on 2 cores, docs/operations.md)", "16")
     .option("--resync-interval <duration>", "interval at which every EdgeCluster is reconciled again", "10m")
+    .option("--stall-retry-interval <duration>", "a stalled EdgeCluster (only a spec change can fix it) is retried after this long", "10m")
     .addOption(new Option("--log-level <level>", "log level").env("LOG_LEVEL").default("info").choices(["debug", "info", "warn", "error"]))
     .addOption(new Option("--mode <mode>", "embedded: Kubernetes only; acs: the ACS ConfigDB, Auth and Git services are the backends").env("MODE").default("embedded").choices(["embedded", "acs"])), "graft-system"))
     .action(async (o) => {
@@ -52,6 +53,7 @@ export function clusterManagerCommand(): Command {
         ops: parseAddr(o.healthAddr),
         concurrency: Number(o.concurrent),
         resyncMs: parseDuration(o.resyncInterval),
+        stallRetryMs: parseDuration(o.stallRetryInterval),
         leaderElection: leaderElectionSettings(o),
       });
       await manager.start();

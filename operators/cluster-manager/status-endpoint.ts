@@ -15,7 +15,7 @@ import { setCondition } from "../runtime/conditions.js";
 import type { KubeClient } from "../runtime/rest.js";
 import { updateStatus } from "../runtime/status.js";
 import type { CredentialIndex } from "./credential-index.js";
-import { withReady } from "./controller/summarize.js";
+import { summarizeReady } from "./controller/summarize.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ROUTE = /^\/v2\/app\/([^/]+)\/object\/([^/]+)$/;
@@ -167,5 +167,5 @@ export function applyEntry(s: EdgeClusterStatus, entry: StatusEntry, generation?
   s.lastReportTime = now;
   s.conditions = setCondition(s.conditions, { type: T.Bootstrapped, status: "True", reason: Reason.Bootstrapped, message: "edge-sync has reported from the edge cluster" }, generation);
   s.conditions = setCondition(s.conditions, { type: T.Reporting, status: "True", reason: Reason.Reporting, message: `last report at ${now}` }, generation);
-  s.conditions = withReady(s.conditions, generation);
+  summarizeReady(s, generation);
 }

@@ -1,9 +1,11 @@
-// A controller: informers feed keys into a work queue; workers reconcile one key at a time each (never the same key
-// twice at once), requeue on failure with capped exponential backoff, and every key is resynced periodically.
+// A controller: informers feed keys into a work queue (updates only when a watch's predicate says they matter);
+// workers reconcile one key at a time each (never the same key twice at once), and a failure is requeued as
+// errorOutcome decides: capped exponential backoff, a fixed delay while waiting, a long fixed delay when stalled.
+// Every key is resynced periodically.
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { StallingError, WaitingError, messageOf } from "./errors.js";
-import type { Informer } from "./informer.js";
+import { DEFAULT_STALL_RETRY_MS, errorOutcome } from "./errors.js";
+import type { Informer, InformerEvent } from "./informer.js";
 import { objectKey, type KubeObject } from "./kube.js";
 import type { ControllerMetrics } from "./metrics.js";
 import { WorkQueue } from "./workqueue.js";
@@ -20,8 +22,15 @@ export interface ReconcileResult {
 
 export type ReconcileFn = (key: string, ctx: ReconcileContext) => Promise<ReconcileResult | void>;
 
+/**
+ * Whether an update needs a reconcile (adds and deletes always do). Without one every update does, including the
+ * controller's own status writes.
+ */
+export type UpdatePredicate = (obj: KubeObject, old: KubeObject) => boolean;
+
 export interface Watched {
   informer: Informer<KubeObject>;
+  predicate?: UpdatePredicate;
   /** Keys of primary objects to reconcile when this object changes (default: its own key). */
   keysFor?: (obj: KubeObject) => string[];
 }
@@ -38,6 +47,8 @@ export interface ControllerOptions {
   resyncMs?: number;
   minRetryMs?: number;
   maxRetryMs?: number;
+  /** A stalled key is reconciled again after this long even if nothing changed (default 10 minutes). */
+  stallRetryMs?: number;
 }
 
 export class Controller {
@@ -53,7 +64,8 @@ export class Controller {
       onDepthChange: (d) => opts.metrics?.queueDepth.set({ controller: name }, d),
     });
     for (const w of opts.watches) {
-      w.informer.on((_event, obj) => {
+      w.informer.on((event: InformerEvent, obj, old) => {
+        if (event === "update" && old && w.predicate && !w.predicate(obj, old)) return;
         for (const key of w.keysFor ? w.keysFor(obj) : [objectKey(obj)]) this.queue.add(key);
       });
     }
@@ -104,19 +116,17 @@ export class Controller {
         }
       } catch (err) {
         metrics?.reconcileErrors.inc({ controller: name });
-        if (err instanceof StallingError) {
-          this.queue.forget(key);
-          metrics?.reconcileTotal.inc({ controller: name, result: "stalled" });
-          log.error({ reason: err.reason, err: err.message }, "reconcile stalled; waiting for a spec change");
-        } else if (err instanceof WaitingError) {
-          this.queue.forget(key);
-          this.queue.addAfter(key, err.retryAfterMs);
-          metrics?.reconcileTotal.inc({ controller: name, result: "requeue_after" });
-          log.info({ reason: err.reason, retryInMs: err.retryAfterMs }, err.message);
-        } else {
+        const outcome = errorOutcome(err, { stallRetryMs: this.opts.stallRetryMs ?? DEFAULT_STALL_RETRY_MS });
+        if (outcome.requeue === "backoff") {
           const delay = this.queue.addRateLimited(key);
           metrics?.reconcileTotal.inc({ controller: name, result: "error" });
-          log.error({ err: messageOf(err), retryInMs: delay, attempt: this.queue.failureCount(key) }, "reconcile failed");
+          log.error({ reason: outcome.reason, err: outcome.message, retryInMs: delay, attempt: this.queue.failureCount(key) }, "reconcile failed");
+        } else {
+          this.queue.forget(key);
+          this.queue.addAfter(key, outcome.requeue);
+          metrics?.reconcileTotal.inc({ controller: name, result: outcome.kind === "stalled" ? "stalled" : "requeue_after" });
+          if (outcome.kind === "stalled") log.error({ reason: outcome.reason, err: outcome.message, retryInMs: outcome.requeue }, "reconcile stalled; waiting for a spec change");
+          else log.info({ reason: outcome.reason, retryInMs: outcome.requeue }, outcome.message);
         }
       } finally {
         end?.();

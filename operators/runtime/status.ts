@@ -1,3 +1,5 @@
+// Status writes through the status subresource with an optimistic lock: a read-modify-write for writers that own a
+// few fields (updateStatus), and the reconcilers' once-per-pass patch diffed against the object as read (patchStatus).
 import { isDeepStrictEqual } from "node:util";
 import { resourcePath, type KubeObject, type ResourceType } from "./kube.js";
 import { isConflict, type KubeClient } from "./rest.js";
@@ -26,6 +28,69 @@ export async function updateStatus<S, T extends KubeObject & { status?: S }>(
     } catch (err) {
       if (!isConflict(err) || i >= attempts - 1) throw err;
     }
+  }
+}
+
+type StatusRecord = Record<string, unknown> & { conditions?: Array<{ type: string }> };
+
+/** The top-level fields and the condition types that differ between two statuses. */
+function statusChanges(before: StatusRecord, after: StatusRecord): { fields: string[]; conditions: string[] } {
+  const fields = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    .filter((k) => k !== "conditions" && !isDeepStrictEqual(before[k], after[k]));
+  const types = new Set([...(before.conditions ?? []), ...(after.conditions ?? [])].map((c) => c.type));
+  const find = (s: StatusRecord, t: string) => s.conditions?.find((c) => c.type === t);
+  const conditions = [...types].filter((t) => !isDeepStrictEqual(find(before, t), find(after, t)));
+  return { fields, conditions };
+}
+
+/** Carries this writer's changes (fields and condition types it changed) over onto a status someone else moved on. */
+function reapply(fresh: StatusRecord, changes: { fields: string[]; conditions: string[] }, mine: StatusRecord): StatusRecord {
+  const next: StatusRecord = structuredClone(fresh);
+  for (const k of changes.fields) {
+    if (mine[k] === undefined) delete next[k];
+    else next[k] = structuredClone(mine[k]);
+  }
+  let conditions = [...(next.conditions ?? [])];
+  for (const t of changes.conditions) {
+    const c = mine.conditions?.find((x) => x.type === t);
+    const i = conditions.findIndex((x) => x.type === t);
+    if (!c) conditions = conditions.filter((x) => x.type !== t);
+    else if (i >= 0) conditions[i] = structuredClone(c);
+    else conditions.push(structuredClone(c));
+  }
+  if (conditions.length > 0 || next.conditions) next.conditions = conditions;
+  return next;
+}
+
+/**
+ * Writes what a caller changed in a status draft: the fields and condition types that differ between `base` (the
+ * status the caller started from) and `draft` are carried onto `obj`'s status, `finish` (e.g. deriving Ready) runs
+ * on the result, and it is written with one PUT under `obj`'s resourceVersion if anything changed. On a conflict
+ * the object is read again and the same changes are carried onto the fresh status, so another writer's fields are
+ * never reverted. Returns the object as written, `obj` when nothing changed, null when the object is gone.
+ */
+export async function patchStatus<T extends KubeObject & { status?: object }>(
+  client: KubeClient, type: ResourceType, obj: T, base: object, draft: object,
+  finish: (status: object, obj: T) => void = () => undefined, attempts = 8,
+): Promise<T | null> {
+  const mine = draft as StatusRecord;
+  const changes = statusChanges(base as StatusRecord, mine);
+  if (changes.fields.length === 0 && changes.conditions.length === 0) return obj;
+  for (let i = 0; ; i++) {
+    const current = (obj.status ?? {}) as StatusRecord;
+    const next = isDeepStrictEqual(current, base) ? mine : reapply(current, changes, mine);
+    if (next !== mine) finish(next, obj);
+    if (isDeepStrictEqual(next, current)) return obj;
+    try {
+      return await client.request<T>(resourcePath(type, obj.metadata.namespace, obj.metadata.name, "status"), {
+        method: "PUT", body: { ...obj, status: next },
+      });
+    } catch (err) {
+      if (!isConflict(err) || i >= attempts - 1) throw err;
+    }
+    const fresh = await client.getOrNull<T>(type, obj.metadata.name, obj.metadata.namespace);
+    if (!fresh) return null;
+    obj = fresh;
   }
 }
 

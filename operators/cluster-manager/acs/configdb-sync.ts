@@ -28,7 +28,7 @@ import { objectKey, type KubeObject } from "../../runtime/kube.js";
 import type { ControllerMetrics } from "../../runtime/metrics.js";
 import { isAlreadyExists, type KubeClient } from "../../runtime/rest.js";
 import { updateStatus } from "../../runtime/status.js";
-import { withReady } from "../controller/summarize.js";
+import { summarizeReady } from "../controller/summarize.js";
 import { applyEntry, entryOf, statusEntry } from "../status-endpoint.js";
 import { AppWatch, type ChangeKind } from "./app-watch.js";
 import { parseClusterEntry, specFieldsFromEntry } from "./entries.js";
@@ -243,6 +243,7 @@ export class ConfigDbSync {
   private async setSynced(ec: EdgeCluster, status: "True" | "False", reason: string, message: string): Promise<void> {
     await updateStatus<EdgeClusterStatus, EdgeCluster>(this.deps.client, EdgeClusterType, ec.metadata.name, ec.metadata.namespace, (s, obj) => {
       s.conditions = setCondition(s.conditions, { type: T.Synced, status, reason, message }, obj.metadata.generation);
+      summarizeReady(s, obj.metadata.generation);
     });
   }
 }
@@ -260,5 +261,5 @@ function clearEntry(s: EdgeClusterStatus, generation?: number): void {
     type: T.Reporting, status: "False", reason: Reason.NoReports,
     message: "the cluster's 'Edge cluster status' entry was deleted from the ConfigDB: edge-sync writes it again on its next report",
   }, generation);
-  s.conditions = withReady(s.conditions, generation);
+  summarizeReady(s, generation);
 }

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { eventually } from "../../../e2e/harness/eventually.js";
+import { App } from "../../api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
 import { Core, type KubeObject } from "../../runtime/kube.js";
 import { issueBootstrapToken } from "../bootstrap-tokens.js";
@@ -65,8 +66,11 @@ test("kubectl apply → Provisioned and Ready, with status, printer columns and 
   const table = await f.cp.kubectl(["get", "ec", "-n", NS, "plant-a"]);
   assert.match(table.stdout, /acme-plant-a\s+.*True/);
   const events = await f.cp.kubectl(["get", "events.events.k8s.io", "-n", NS, "-o", "json"]);
-  const reasons = JSON.parse(events.stdout).items.filter((e: { regarding: { name: string } }) => e.regarding.name === "plant-a").map((e: { reason: string }) => e.reason);
-  for (const r of ["IdentityAssigned", "CredentialsCreated", "RepositoryCreated", "Provisioned"]) assert.ok(reasons.includes(r), `event ${r} in ${reasons}`);
+  const mine = JSON.parse(events.stdout).items.filter((e: { regarding: { name: string } }) => e.regarding.name === "plant-a") as Array<{ reason: string; note: string }>;
+  // One Event tells the story of the first provisioning: what was set up, and what to run next.
+  const provisioned = mine.filter((e) => e.reason === "Provisioned");
+  assert.equal(provisioned.length, 1, `one Provisioned event in ${mine.map((e) => e.reason)}`);
+  assert.match(provisioned[0]!.note, new RegExp(`has UUID ${ec.status!.uuid}.*created Secret "graft-cluster-.*committed [0-9a-f]{12} to .*graft bootstrap-command -n ${NS} plant-a$`));
 });
 
 test("the repository clones with the cluster's credentials and holds the expected manifests; other credentials are refused", async () => {
@@ -130,11 +134,57 @@ test("a second EdgeCluster with the same name gets NameConflict and no side effe
   }, { message: "NameConflict reported" });
   assert.equal(condition(ec, "Provisioned")?.status, "False");
   assert.equal(condition(ec, "Ready")?.status, "False");
-  assert.match(condition(ec, "Provisioned")!.message, /already used by EdgeCluster "sites\/plant-a"/);
+  assert.match(condition(ec, "Provisioned")!.message, /^cluster name "plant-a" \(Sparkplug group "acme-plant-a", from spec.name\) is already used by EdgeCluster "sites\/plant-a", which is older: .*delete this one and create it again with another spec.name/);
+  assert.equal(condition(ec, "Stalled")?.reason, "NameConflict");
   assert.equal(await f.manager.client.getOrNull(Core.secrets, credentialsSecretName(ec.status!.uuid!), NS), null, "no credentials");
   assert.ok(!(await f.manager.repos.listRepos()).includes(ec.status!.uuid!), "no repository");
   await f.cp.kubectl(["delete", "ec", "-n", NS, "plant-a-copy", "--wait=true", "--timeout=30s"]);
   assert.ok((await f.manager.repos.listRepos()).includes((await getEc("plant-a")).status!.uuid!), "deleting the loser leaves the winner alone");
+});
+
+test("a second EdgeCluster with another's UUID is told the UUID collided, not the name", async () => {
+  const taken = (await getEc("plant-a")).status!.uuid!;
+  assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("plant-u", NS, { uuid: taken }) })).code, 0);
+  const ec = await eventually(async () => {
+    const e = await getEc("plant-u");
+    return condition(e, "Provisioned")?.reason === "NameConflict" && e;
+  }, { message: "UUID conflict reported" });
+  assert.match(condition(ec, "Provisioned")!.message, new RegExp(`^UUID ${taken} \\(from spec.uuid\\) is already used by EdgeCluster "sites/plant-a".*no spec.uuid \\(one is derived\\) or an unused one`));
+  assert.doesNotMatch(condition(ec, "Provisioned")!.message, /cluster name/);
+  await f.cp.kubectl(["delete", "ec", "-n", NS, "plant-u", "--wait=true", "--timeout=30s"]);
+  assert.ok((await f.manager.repos.listRepos()).includes(taken), "deleting the loser leaves the winner's repository");
+});
+
+test("spec.values may not set what graft derives: Stalled=True ReservedValue naming the key, nothing committed", async () => {
+  const r = await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("plant-v", NS, { values: { cluster: { uuid: "mine" } } }) });
+  assert.equal(r.code, 0, r.stderr);
+  const ec = await eventually(async () => {
+    const e = await getEc("plant-v");
+    return condition(e, "Stalled")?.status === "True" && e;
+  }, { message: "plant-v stalls" });
+  assert.equal(condition(ec, "Stalled")!.reason, "ReservedValue");
+  assert.match(condition(ec, "Stalled")!.message, /^spec.values sets "cluster.uuid", which graft derives itself \(the cluster's UUID \(status.uuid\)\): remove "cluster.uuid" from spec.values$/);
+  assert.equal(condition(ec, "Ready")?.status, "False");
+  assert.equal(condition(ec, "Reconciling"), undefined, "Reconciling and Stalled exclude each other");
+  assert.equal(ec.status?.uuid, undefined, "stalled before any side effect");
+
+  // On a provisioned cluster the new generation is refused and the repository keeps the last good commit.
+  const before = await getEc("plant-a");
+  assert.equal((await f.cp.kubectl(["patch", "ec", "-n", NS, "plant-a", "--type=merge", "-p", JSON.stringify({ spec: { values: { central: { url: "http://elsewhere" } } } })])).code, 0);
+  const refused = await eventually(async () => {
+    const e = await getEc("plant-a");
+    return e.status?.observedGeneration === before.metadata.generation! + 1 && e;
+  }, { message: "new generation handled" });
+  assert.equal(condition(refused, "Stalled")?.reason, "ReservedValue");
+  assert.match(condition(refused, "Stalled")!.message, /"central.url"/);
+  assert.equal(condition(refused, "Provisioned")?.status, "False", "Provisioned speaks for the current generation");
+  assert.equal(condition(refused, "Ready")?.status, "False");
+  assert.equal(refused.status!.commit, before.status!.commit, "nothing committed");
+  assert.equal((await f.cp.kubectl(["patch", "ec", "-n", NS, "plant-a", "--type=json", "-p", JSON.stringify([{ op: "remove", path: "/spec/values/central" }])])).code, 0);
+  const w = await f.cp.kubectl(["wait", "-n", NS, "ec/plant-a", "--for=condition=Ready", "--timeout=60s"]);
+  assert.equal(w.code, 0, w.stderr);
+  assert.equal(condition(await getEc("plant-a"), "Stalled"), undefined);
+  await f.cp.kubectl(["delete", "ec", "-n", NS, "plant-v", "--wait=true", "--timeout=30s"]);
 });
 
 test("bootstrap: a one-time command; reuse → 410, unknown → 404, expired → 410", async () => {
@@ -167,6 +217,46 @@ test("bootstrap: a one-time command; reuse → 410, unknown → 404, expired →
   assert.equal(Buffer.from(stored).includes(token), false);
   const decoded = (await credentialsOf(ec)).bootstrapTokens.map((t) => JSON.stringify(t)).join();
   assert.equal(decoded.includes(token), false, "tokens are stored only as hashes");
+});
+
+test("edge reports do not re-run provisioning; the first one (Bootstrapped) does", async () => {
+  const reconciler = f.manager.reconciler;
+  const key = `${NS}/plant-a`;
+  const ec0 = await getEc("plant-a");
+  const { syncToken } = await credentialsOf(ec0);
+  const report = async (hostname: string) => {
+    const r = await fetch(`${f.externalUrl}/v2/app/${App.EdgeClusterStatus}/object/${ec0.status!.uuid}`, {
+      method: "PATCH", headers: { authorization: `Bearer ${syncToken}`, "content-type": "application/merge-patch+json" },
+      body: JSON.stringify({ hosts: [{ hostname, control_plane: true, k8s_version: "v1.36.3", arch: "amd64", os_version: "Debian 12", ready: true }] }),
+    });
+    assert.equal(r.status, 204, await r.text());
+    return (await getEc("plant-a")).metadata.resourceVersion!;
+  };
+  const calls: string[] = [];
+  const original = reconciler.reconcile.bind(reconciler);
+  reconciler.reconcile = (k, ctx) => {
+    calls.push(k);
+    return original(k, ctx);
+  };
+  const forced = async (value: string) => {
+    assert.equal((await f.cp.kubectl(["annotate", "ec", "-n", NS, "plant-a", "--overwrite", `reconcile.factoryplus.app.amrc.co.uk/requestedAt=${value}`])).code, 0);
+    await eventually(async () => (await getEc("plant-a")).status?.lastHandledReconcileAt === value, { message: `forced reconcile ${value} handled` });
+  };
+  try {
+    await report("n0");
+    await eventually(() => calls.includes(key), { message: "the first report (Bootstrapped) is handed to the reconciler" });
+    await forced("before-reports");
+    assert.equal(condition(await getEc("plant-a"), "Bootstrapped")?.status, "True");
+    calls.length = 0;
+    let last = "";
+    for (let i = 1; i <= 10; i++) last = await report(`n${i}`);
+    // Every report has passed the reconciler's informer (and so its event filter) before the forced reconcile.
+    await eventually(() => reconciler.informer.get(key)?.metadata.resourceVersion === last, { message: "informer saw the last report" });
+    await forced("after-reports");
+    assert.deepEqual(calls.filter((k) => k === key), [key], "one reconcile, the forced one: none for the 10 reports");
+  } finally {
+    reconciler.reconcile = original;
+  }
 });
 
 test("deletion tears down repository and credentials of that cluster only", async () => {

@@ -1,33 +1,41 @@
-// The EdgeCluster reconciler. Each step is idempotent and recorded before the next, so a crash at any point resumes
-// without duplicates. Embedded mode: identity → name check → credentials → repository → bootstrap token. ACS mode:
-// identity → name check → ConfigDB entry (acs/entry-sync.ts) → ACS setup (acs/cluster-setup.ts) → bootstrap token.
-import { randomUUID } from "node:crypto";
+// The EdgeCluster reconciler, in the shape of Flux's source-controller: get the object, then deletion → finalizer
+// (added before any side effect) → one ordered list of steps for the mode, and ALWAYS one exit that summarises the
+// owned conditions (summarize.ts) and writes status once, diffed against the object as read, under an optimistic
+// lock. Steps (scope.ts) change only the status draft. Embedded mode: spec check → identity → name check →
+// credentials → repository → bootstrap token → Provisioned → Reporting. ACS mode: spec check → identity → name
+// check → ConfigDB entry → credentials → ACS setup → bootstrap token → Provisioned.
+// Only changes that need a reconcile reach the work queue (needsReconcile): the controller's own status writes and
+// the edge's reports do not.
 import type { Logger } from "pino";
 import { ConditionType as T, Reason } from "../../api/conditions.js";
-import { BOOTSTRAP_REQUEST_ANNOTATION, FINALIZER, MANAGED_BY, MANAGED_BY_LABEL, CLUSTER_UUID_LABEL, RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
+import { BOOTSTRAP_REQUEST_ANNOTATION, FINALIZER, RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
 import { EdgeClusterType, type EdgeCluster, type EdgeClusterStatus } from "../../api/edgecluster.js";
-import { removeCondition, setCondition, type Condition, type ConditionInput } from "../../runtime/conditions.js";
+import { getCondition, setCondition, type Condition } from "../../runtime/conditions.js";
 import { Controller, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.js";
-import { GenericError, StallingError, messageOf, reasonOf } from "../../runtime/errors.js";
+import { DEFAULT_STALL_RETRY_MS, errorOutcome, messageOf } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
 import { Informer } from "../../runtime/informer.js";
 import { Core, objectKey, splitKey, type KubeObject } from "../../runtime/kube.js";
 import type { ControllerMetrics } from "../../runtime/metrics.js";
 import type { KubeClient } from "../../runtime/rest.js";
-import { addFinalizer, removeFinalizer, updateStatus } from "../../runtime/status.js";
-import { bootstrapCommandSecretName, issueBootstrapToken } from "../bootstrap-tokens.js";
-import { urlsFor, type ClusterManagerConfig } from "../config.js";
-import { CrashPoint, crashPoint } from "../crash-points.js";
-import { credentialsSecretName, ensureCredentials } from "../credentials.js";
-import { generateClusterRepo } from "../git/repo-content.js";
-import type { RepoStore } from "../git/repo-store.js";
-import { SEALED_SECRETS_DIR } from "../seal-endpoint.js";
-import { withReady } from "./summarize.js";
+import { addFinalizer, patchStatus, removeFinalizer } from "../../runtime/status.js";
 import type { AcsBackend } from "../acs/acs-backend.js";
-import { syncClusterEntry } from "../acs/entry-sync.js";
+import type { ClusterManagerConfig } from "../config.js";
+import { CrashPoint, crashPoint } from "../crash-points.js";
+import { credentialsSecretName } from "../credentials.js";
+import type { RepoStore } from "../git/repo-store.js";
+import { acsCredentialsStep, acsSetupStep, configDbEntryStep } from "./acs-steps.js";
+import { bootstrapStep, checkSpec, identityStep, nameCheckStep, provisionedStep } from "./common-steps.js";
+import { credentialsStep, repositoryStep, reportingStep } from "./embedded-steps.js";
+import { bootstrapSecretName, clusterNameOf } from "./names.js";
+import type { ReconcileScope, Scratch, Step } from "./scope.js";
+import { reconcilingMessage, summarizePass, summarizeReady, type PassOutcome } from "./summarize.js";
+
+export { MAX_VALUES_BYTES } from "./common-steps.js";
+export { markSilentEdge } from "./embedded-steps.js";
+export { bootstrapSecretName, clusterNameOf } from "./names.js";
 
 export const CONTROLLER_NAME = "cluster-manager";
-export const MAX_VALUES_BYTES = 256 * 1024;
 
 export interface EdgeClusterControllerDeps {
   client: KubeClient;
@@ -38,53 +46,75 @@ export interface EdgeClusterControllerDeps {
   metrics?: ControllerMetrics;
   concurrency?: number;
   resyncMs?: number;
+  /** A stalled EdgeCluster is reconciled again after this long even without a change (--stall-retry-interval). */
+  stallRetryMs?: number;
   /** ACS mode: the ConfigDB, Auth and Git backends (absent in embedded mode). */
   acs?: AcsBackend;
+  /** Whether the cluster's credentials Secret is known to exist (the credential index), to spare a request. */
+  credentialsKnown?: (uuid: string) => boolean;
 }
 
 type Status = EdgeClusterStatus;
 
-export const clusterNameOf = (ec: EdgeCluster) => ec.spec.name ?? ec.metadata.name;
-export const bootstrapSecretName = (ec: EdgeCluster) => bootstrapCommandSecretName(ec.metadata.name);
+const status = (c: Condition[] | undefined, type: string) => getCondition(c, type)?.status;
+const annotation = (o: KubeObject, key: string) => o.metadata.annotations?.[key];
 
-/** Runs a step, giving its failure the step's condition reason and a message saying what could not be done. */
-async function failsAs<T>(reason: string, what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new GenericError(reason, `${what}: ${messageOf(err)}`, { cause: err });
-  }
+/**
+ * Whether an update of an EdgeCluster needs a reconcile: a new generation, a reconcile or bootstrap request,
+ * deletion, our finalizer gone, a label change, or what the edge's reports change that the reconciler acts on
+ * (Bootstrapped or Reporting changing status: the Reporting timer is armed from the first report). Status writes
+ * that only restate the same (the reconciler's own, each steady report) do not.
+ */
+export function needsReconcile(obj: EdgeCluster, old: EdgeCluster): boolean {
+  const m = obj.metadata;
+  const o = old.metadata;
+  if (m.generation !== o.generation || m.deletionTimestamp !== o.deletionTimestamp) return true;
+  if (annotation(obj, RECONCILE_REQUESTED_ANNOTATION) !== annotation(old, RECONCILE_REQUESTED_ANNOTATION)) return true;
+  if (annotation(obj, BOOTSTRAP_REQUEST_ANNOTATION) !== annotation(old, BOOTSTRAP_REQUEST_ANNOTATION)) return true;
+  if (!m.deletionTimestamp && !m.finalizers?.includes(FINALIZER) && JSON.stringify(m.finalizers) !== JSON.stringify(o.finalizers)) return true;
+  if (JSON.stringify(m.labels ?? {}) !== JSON.stringify(o.labels ?? {})) return true;
+  const now = obj.status?.conditions;
+  const before = old.status?.conditions;
+  if (status(now, T.Bootstrapped) !== status(before, T.Bootstrapped) || status(now, T.Reporting) !== status(before, T.Reporting)) return true;
+  // Status wiped (e.g. restored from a backup without it): provision again.
+  return !!old.status?.uuid && !obj.status?.uuid;
 }
 
-/** Reporting goes False once a bootstrapped edge has not reported for the timeout. */
-export function markSilentEdge(s: Status, timeoutMs: number, generation?: number, now = Date.now()) {
-  if (!s.lastReportTime) return;
-  const silentFor = now - Date.parse(s.lastReportTime);
-  if (silentFor <= timeoutMs) return;
-  s.conditions = setCondition(s.conditions, {
-    type: T.Reporting, status: "False", reason: Reason.ReportsStopped,
-    message: `no report from edge-sync since ${s.lastReportTime}: check edge-sync on the edge cluster (kubectl -n <edge namespace> logs deploy/edge-sync)`,
-  }, generation);
-}
+/** Step notes folded into the one Event announcing a first provisioning. */
+const PROVISIONING_NOTES = new Set(["IdentityAssigned", "CredentialsCreated", "RepositoryCreated", "RepositoryUpdated"]);
 
 export class EdgeClusterReconciler {
   readonly informer: Informer<EdgeCluster>;
   readonly controller: Controller;
+  private readonly steps: Step[];
 
   constructor(private readonly deps: EdgeClusterControllerDeps) {
     this.informer = new Informer<EdgeCluster>(deps.client, EdgeClusterType, deps.log, { namespace: deps.config.watchNamespace });
     this.controller = new Controller({
       name: CONTROLLER_NAME, log: deps.log, metrics: deps.metrics,
-      concurrency: deps.concurrency ?? 4, resyncMs: deps.resyncMs,
-      // A change to one cluster can settle a name conflict of another: requeue those sharing its name.
-      watches: [{ informer: this.informer as unknown as Informer<KubeObject>, keysFor: (o) => this.keysSharingName(o as EdgeCluster) }],
+      concurrency: deps.concurrency ?? 4, resyncMs: deps.resyncMs, stallRetryMs: deps.stallRetryMs,
+      watches: [{
+        informer: this.informer as unknown as Informer<KubeObject>,
+        predicate: (obj, old) => needsReconcile(obj as EdgeCluster, old as EdgeCluster),
+        // A change to one cluster can settle a name conflict of another: requeue those sharing its name or UUID.
+        keysFor: (o) => this.keysSharingIdentity(o as EdgeCluster),
+      }],
       reconcile: (key, ctx) => this.reconcile(key, ctx),
     });
+    const common = { spec: checkSpec, identity: identityStep(deps), nameCheck: nameCheckStep(this), bootstrap: bootstrapStep(deps, CONTROLLER_NAME) };
+    this.steps = deps.acs
+      ? [common.spec, common.identity, common.nameCheck, configDbEntryStep(deps, deps.acs), acsCredentialsStep(deps),
+        acsSetupStep(deps, deps.acs), common.bootstrap, provisionedStep]
+      : [common.spec, common.identity, common.nameCheck, credentialsStep(deps), repositoryStep(deps),
+        common.bootstrap, provisionedStep, reportingStep(deps)];
   }
 
-  private keysSharingName(ec: EdgeCluster): string[] {
+  private keysSharingIdentity(ec: EdgeCluster): string[] {
     const name = clusterNameOf(ec);
-    const others = this.informer.list().filter((o) => o !== ec && clusterNameOf(o) === name).map(objectKey);
+    const uuid = ec.status?.uuid ?? ec.spec.uuid;
+    const others = this.informer.list()
+      .filter((o) => o !== ec && (clusterNameOf(o) === name || (uuid !== undefined && (o.status?.uuid ?? o.spec.uuid) === uuid)))
+      .map(objectKey);
     return [objectKey(ec), ...others];
   }
 
@@ -101,286 +131,131 @@ export class EdgeClusterReconciler {
       ec = await addFinalizer(client, EdgeClusterType, ec, FINALIZER);
       crashPoint(CrashPoint.AfterFinalizer);
     }
-    const generation = ec.metadata.generation;
-    const status = ec.status ?? {};
-    if (status.observedGeneration !== generation) {
-      await this.patchStatus(ec, (s) => {
-        s.conditions = setCondition(s.conditions, {
-          type: T.Reconciling, status: "True", reason: Reason.Progressing,
-          message: `reconciling new generation ${generation}`,
-        }, generation);
-      });
-    }
+    ec = await this.markNewGeneration(ec);
+    if (!ec) return;
+    return this.runSteps(ec, log);
+  }
+
+  /**
+   * A new generation of a cluster handled before says so at once (Reconciling=True, Ready=False), so nobody reads
+   * the previous generation's Ready while this one is worked on.
+   */
+  private async markNewGeneration(ec: EdgeCluster): Promise<EdgeCluster | null> {
+    const read: Status = ec.status ?? {};
+    if (read.observedGeneration === undefined || read.observedGeneration === ec.metadata.generation) return ec;
+    const draft = structuredClone(read);
+    draft.conditions = setCondition(draft.conditions, { type: T.Reconciling, status: "True", reason: Reason.Progressing, message: reconcilingMessage(ec, read) }, ec.metadata.generation);
+    summarizeReady(draft, ec.metadata.generation);
+    return patchStatus(this.deps.client, EdgeClusterType, ec, read, draft, this.finishStatus);
+  }
+
+  private readonly finishStatus = (s: object, obj: EdgeCluster) => summarizeReady(s as Status, obj.metadata.generation);
+
+  /** The steps in order, then the one exit: summarise, write status once, record Events, requeue as decided. */
+  private async runSteps(ec: EdgeCluster, log: Logger): Promise<ReconcileResult | void> {
+    const read: Status = ec.status ?? {};
+    const notes: Array<{ reason: string; message: string; type: "Normal" | "Warning" }> = [];
+    const scratch: Scratch = {};
+    const scope: ReconcileScope = {
+      ec, read, status: structuredClone(read), scratch, log,
+      note: (reason, message, type = "Normal") => notes.push({ reason, message, type }),
+      flush: async () => {
+        const written = await patchStatus(this.deps.client, EdgeClusterType, scope.ec, scope.read, scope.status, this.finishStatus);
+        if (!written) throw new Error(`EdgeCluster "${objectKey(scope.ec)}" disappeared`);
+        scope.ec = written;
+        scope.read = written.status ?? {};
+        Object.assign(scope.status, structuredClone(scope.read));
+      },
+    };
+    let outcome: PassOutcome = { kind: "success" };
+    let failure: unknown;
+    let requeueAfterMs: number | undefined;
     try {
-      const result = await this.provision(ec, log);
-      return result;
+      for (const step of this.steps) {
+        const r = await step(scope);
+        if (r === "continue") continue;
+        if (r === "done") outcome = { kind: "held" };
+        else {
+          outcome = { kind: "requeue" };
+          requeueAfterMs = r.requeueAfterMs;
+        }
+        break;
+      }
     } catch (err) {
-      await this.recordFailure(ec, err);
+      failure = err;
+      outcome = { kind: "error", error: errorOutcome(err, { stallRetryMs: this.deps.stallRetryMs ?? DEFAULT_STALL_RETRY_MS }) };
+    }
+
+    summarizePass(scope.ec, read, scope.status, outcome);
+    let written: EdgeCluster | null;
+    try {
+      written = await patchStatus(this.deps.client, EdgeClusterType, scope.ec, scope.read, scope.status, this.finishStatus);
+    } catch (err) {
+      // The pass's own failure says more than the failed status write; either way the key is retried.
+      if (failure) log.warn({ err: messageOf(err) }, "could not record the pass in status");
+      throw failure ?? err;
+    }
+    if (!written) return;
+    await this.recordEvents(written, read, notes, outcome, scratch);
+    this.deps.metrics?.recordConditions("EdgeCluster", written.metadata.namespace ?? "", written.metadata.name, written.status?.conditions ?? []);
+    if (failure) throw failure;
+    if (requeueAfterMs !== undefined) return { requeueAfterMs };
+    if (scratch.requeueAfterMs !== undefined) return { requeueAfterMs: scratch.requeueAfterMs };
+  }
+
+  /**
+   * Events after the status write: a first provisioning (or a recovery) as one Event telling what was set up and
+   * what to run next, other steps' notes one each, and a failure only when Ready's reason or message changed.
+   */
+  private async recordEvents(ec: EdgeCluster, read: Status, notes: Array<{ reason: string; message: string; type: "Normal" | "Warning" }>,
+    outcome: PassOutcome, scratch: Scratch): Promise<void> {
+    const { events } = this.deps;
+    const record = (type: "Normal" | "Warning", reason: string, message: string) => events.record(EdgeClusterType, ec, type, reason, message);
+    const nowProvisioned = getCondition(ec.status?.conditions, T.Provisioned)?.status === "True";
+    const wasProvisioned = getCondition(read.conditions, T.Provisioned)?.status === "True";
+    const announce = outcome.kind === "success" && nowProvisioned && !wasProvisioned;
+    const folded = announce ? notes.filter((n) => PROVISIONING_NOTES.has(n.reason)) : [];
+    for (const n of notes) if (!folded.includes(n)) await record(n.type, n.reason, n.message);
+    if (announce) {
+      const what = this.deps.acs ? "is provisioned in ACS" : "is provisioned";
+      const done = folded.map((n) => n.message).join("; ");
+      await record("Normal", Reason.Provisioned,
+        `cluster "${scratch.clusterName}" ${what}${done ? ` (${done})` : ""}; get its bootstrap command with: graft bootstrap-command -n ${ec.metadata.namespace} ${ec.metadata.name}`);
+      crashPoint(CrashPoint.AfterProvisioned);
+    }
+    if (outcome.kind === "error") {
+      const before = getCondition(read.conditions, T.Ready);
+      const after = getCondition(ec.status?.conditions, T.Ready);
+      if (before?.reason !== after?.reason || before?.message !== after?.message || before?.status !== after?.status) {
+        await record(outcome.error.eventType, outcome.error.reason, outcome.error.message);
+      }
+    }
+  }
+
+  /** Tears down what graft created centrally, then releases the finalizer; a failure shows as TeardownFailed. */
+  private async finalize(ec: EdgeCluster, log: Logger): Promise<void> {
+    if (!ec.metadata.finalizers?.includes(FINALIZER)) return;
+    try {
+      await this.teardown(ec, log);
+    } catch (err) {
+      const outcome = errorOutcome(err);
+      const read: Status = ec.status ?? {};
+      const draft = structuredClone(read);
+      draft.conditions = setCondition(draft.conditions, { type: T.TeardownFailed, status: "True", reason: outcome.reason === "ReconcileFailed" ? Reason.TeardownFailed : outcome.reason, message: `cannot tear the cluster down: ${outcome.message}` }, ec.metadata.generation);
+      summarizeReady(draft, ec.metadata.generation);
+      const changed = getCondition(read.conditions, T.TeardownFailed)?.message !== getCondition(draft.conditions, T.TeardownFailed)?.message;
+      try {
+        await patchStatus(this.deps.client, EdgeClusterType, ec, read, draft, this.finishStatus);
+        if (changed) await this.deps.events.record(EdgeClusterType, ec, "Warning", Reason.TeardownFailed, `cannot tear the cluster down: ${outcome.message}`);
+      } catch (statusErr) {
+        log.warn({ err: messageOf(statusErr) }, "could not record the teardown failure in status");
+      }
       throw err;
     }
   }
 
-  private async provision(ec: EdgeCluster, log: Logger): Promise<ReconcileResult | void> {
-    const { client, config, repos, events } = this.deps;
-    const generation = ec.metadata.generation;
-    const clusterName = clusterNameOf(ec);
-    const group = `${config.organisationPrefix}-${clusterName}`;
-
-    // Helm keeps a release in a Secret of at most 1 MiB on the edge: refuse values that could never be installed.
-    const valuesSize = Buffer.byteLength(JSON.stringify(ec.spec.values ?? {}));
-    if (valuesSize > MAX_VALUES_BYTES) {
-      throw new StallingError(Reason.InvalidSpec, `spec.values is ${valuesSize} bytes as JSON: at most ${MAX_VALUES_BYTES} are accepted (Helm stores a release in a 1 MiB Secret on the edge)`);
-    }
-
-    // 1. Identity, recorded before any side effect.
-    let uuid = ec.status?.uuid;
-    if (uuid && ec.spec.uuid && ec.spec.uuid !== uuid) {
-      throw new StallingError(Reason.UUIDMismatch, `spec.uuid "${ec.spec.uuid}" differs from the UUID "${uuid}" this cluster was provisioned with: a cluster's UUID cannot change`);
-    }
-    if (!uuid) {
-      uuid = ec.spec.uuid ?? randomUUID();
-      const assigned = uuid;
-      ec = await this.patchStatus(ec, (s) => {
-        s.uuid = assigned;
-        s.clusterName = clusterName;
-      });
-      await events.record(EdgeClusterType, ec, "Normal", "IdentityAssigned", `cluster "${clusterName}" has UUID ${uuid}`);
-      crashPoint(CrashPoint.AfterIdentity);
-    }
-
-    // 2. Name and Sparkplug group must be unique: the older cluster keeps them.
-    const rival = this.olderRival(ec, clusterName, uuid);
-    if (rival) {
-      const message = `cluster name "${clusterName}" (Sparkplug group "${group}") or UUID is already used by EdgeCluster "${objectKey(rival)}": choose another spec.name`;
-      await this.patchStatus(ec, (s) => {
-        s.conditions = setCondition(s.conditions, { type: T.Provisioned, status: "False", reason: Reason.NameConflict, message }, generation);
-        s.conditions = removeCondition(s.conditions, T.Reconciling);
-        s.conditions = withReady(s.conditions, generation);
-        s.observedGeneration = generation;
-      });
-      await events.record(EdgeClusterType, ec, "Warning", Reason.NameConflict, message);
-      return;
-    }
-
-    if (this.deps.acs) return this.provisionAcs(ec, log, this.deps.acs, uuid, clusterName);
-
-    // 3. Credentials, in a central Secret named after the UUID.
-    const { secret, created } = await failsAs(Reason.CredentialsFailed, "cannot create the cluster's credentials Secret",
-      () => ensureCredentials(client, ec.metadata.namespace!, uuid, clusterName,
-        { ...ec, apiVersion: `${EdgeClusterType.group}/${EdgeClusterType.version}`, kind: EdgeClusterType.kind }));
-    if (created) {
-      await events.record(EdgeClusterType, ec, "Normal", "CredentialsCreated", `created Secret "${secret.metadata.name}" with the cluster's Git and edge-sync credentials`);
-      crashPoint(CrashPoint.AfterCredentials);
-    }
-
-    // 4. The cluster's Git repository, committed only when its content changes.
-    const urls = urlsFor(config, uuid);
-    const repoExisted = (await repos.headCommit(uuid).catch(() => null)) !== null;
-    await failsAs(Reason.RepositoryFailed, "cannot create the cluster's Git repository", () => repos.ensureRepo(uuid));
-    crashPoint(CrashPoint.AfterRepository);
-    const chart = ec.spec.chart ?? config.defaultChart;
-    const files = generateClusterRepo({
-      uuid, name: clusterName, namespace: ec.spec.namespace, selfUrl: urls.git, helmChartsUrl: urls.helmCharts,
-      chart: { name: chart, values: this.chartValues(chart, group, ec.spec.namespace, urls.central) },
-      values: ec.spec.values, bare: ec.spec.bare,
-    });
-    // Sealed secrets are committed by the seal endpoint; regenerating the manifests keeps them.
-    const sync = await failsAs(Reason.RepositoryFailed, "cannot commit to the cluster's Git repository", () => repos.updateFiles(uuid, (current) => {
-      const next = new Map<string, string | Buffer>(files);
-      for (const [path, content] of current) if (path.startsWith(`${SEALED_SECRETS_DIR}/`)) next.set(path, content);
-      return next;
-    }, repoExisted
-      ? `Update cluster "${clusterName}" (generation ${generation})`
-      : `Set up cluster "${clusterName}"`));
-    if (sync.changed) {
-      await events.record(EdgeClusterType, ec, "Normal", repoExisted ? "RepositoryUpdated" : "RepositoryCreated",
-        `committed ${sync.commit.slice(0, 12)} to ${urls.git}`);
-      crashPoint(CrashPoint.AfterCommit);
-    }
-
-    // 5–6. A bootstrap token when asked for; Provisioned, Ready derived, generation observed.
-    return this.finishProvisioning(ec, log, {
-      uuid, clusterName, sparkplugGroup: group, repository: urls.git, commit: sync.commit, credentialsSecret: secret.metadata.name,
-      message: `repository ${urls.git} at ${sync.commit.slice(0, 12)}; credentials in Secret "${secret.metadata.name}"`,
-      eventMessage: `cluster "${clusterName}" is provisioned`,
-      reportTimeoutMs: config.reportTimeoutMs,
-    });
-  }
-
-  /**
-   * The last steps of both modes: a bootstrap token when the annotation asks for one, then Provisioned with the
-   * status fields, Ready derived, the generation observed, and an Event the first time.
-   */
-  private async finishProvisioning(ec: EdgeCluster, log: Logger, p: {
-    uuid: string; clusterName: string; sparkplugGroup: string; repository: string; commit: string; credentialsSecret: string;
-    /** The Provisioned condition's message, and the start of the Event announcing it. */
-    message: string; eventMessage: string;
-    /** Conditions set together with Provisioned (Synced in ACS mode). */
-    also?: ConditionInput[];
-    /** Embedded mode: Reporting goes False after this long without a report. */
-    reportTimeoutMs?: number;
-  }): Promise<ReconcileResult | void> {
-    const generation = ec.metadata.generation;
-    const request = ec.metadata.annotations?.[BOOTSTRAP_REQUEST_ANNOTATION];
-    let bootstrap = ec.status?.bootstrap;
-    if (request && request !== bootstrap?.lastRequest) {
-      // The script is rendered from status: give it the repository and group before the token exists.
-      ec = await this.patchStatus(ec, (s) => {
-        s.repository = p.repository;
-        s.sparkplugGroup = p.sparkplugGroup;
-      });
-      bootstrap = await this.issueBootstrap(ec, request, p.uuid, p.credentialsSecret);
-      log.info({ request }, "issued a bootstrap token");
-    }
-
-    const wasProvisioned = ec.status?.conditions?.some((c) => c.type === T.Provisioned && c.status === "True");
-    const reconcileRequest = ec.metadata.annotations?.[RECONCILE_REQUESTED_ANNOTATION];
-    ec = await this.patchStatus(ec, (s) => {
-      s.uuid = p.uuid;
-      s.clusterName = p.clusterName;
-      s.sparkplugGroup = p.sparkplugGroup;
-      s.repository = p.repository;
-      s.commit = p.commit;
-      s.credentialsSecret = p.credentialsSecret;
-      if (bootstrap) s.bootstrap = bootstrap;
-      if (reconcileRequest) s.lastHandledReconcileAt = reconcileRequest;
-      s.conditions = setCondition(s.conditions, { type: T.Provisioned, status: "True", reason: Reason.Provisioned, message: p.message }, generation);
-      for (const c of p.also ?? []) s.conditions = setCondition(s.conditions, c, generation);
-      s.conditions = removeCondition(removeCondition(s.conditions, T.Reconciling), T.Stalled);
-      if (p.reportTimeoutMs !== undefined) markSilentEdge(s, p.reportTimeoutMs, generation);
-      s.conditions = withReady(s.conditions, generation);
-      s.observedGeneration = generation;
-    });
-    if (!wasProvisioned) {
-      await this.deps.events.record(EdgeClusterType, ec, "Normal", Reason.Provisioned,
-        `${p.eventMessage}; get its bootstrap command with: graft bootstrap-command -n ${ec.metadata.namespace} ${ec.metadata.name}`);
-      crashPoint(CrashPoint.AfterProvisioned);
-    }
-    this.deps.metrics?.recordConditions("EdgeCluster", ec.metadata.namespace ?? "", ec.metadata.name, ec.status?.conditions ?? []);
-    if (p.reportTimeoutMs === undefined) return;
-    // Come back when the edge would count as silent, so Reporting goes False without any other trigger.
-    const last = ec.status?.lastReportTime ? Date.parse(ec.status.lastReportTime) : undefined;
-    if (last !== undefined) return { requeueAfterMs: Math.max(1000, last + p.reportTimeoutMs - Date.now() + 1000) };
-  }
-
-  /**
-   * ACS mode after identity and name checks: the ConfigDB entry (acs/entry-sync.ts, which also holds the conflict
-   * rule), the Secret holding bootstrap-token hashes, the ACS setup steps (acs/cluster-setup.ts), a bootstrap token
-   * when asked for, then Provisioned and Synced.
-   */
-  private async provisionAcs(ec: EdgeCluster, log: Logger, acs: AcsBackend, uuid: string, clusterName: string): Promise<ReconcileResult | void> {
-    const { client, events } = this.deps;
-    const event = (target: EdgeCluster, reason: string, message: string) => events.record(EdgeClusterType, target, "Normal", reason, message);
-
-    const synced = await syncClusterEntry({ client, cdb: acs.cdb, log, event }, ec, uuid, clusterName);
-    if (synced.kind === "held") {
-      // Nothing to retry on a timer: the entry coming back (or going for good) is seen by the ConfigDB sync.
-      const before = ec.status?.conditions?.find((c) => c.type === T.Synced);
-      ec = await this.patchStatus(ec, (s) => {
-        // The ConfigDB sync's hold on an empty list says more than "entry missing": keep it.
-        const current = s.conditions?.find((c) => c.type === T.Synced);
-        if (!(current?.reason === Reason.SuspiciousEmptyList && synced.reason === Reason.EntryMissing)) {
-          s.conditions = setCondition(s.conditions, { type: T.Synced, status: "False", reason: synced.reason, message: synced.message }, ec.metadata.generation);
-        }
-        s.conditions = removeCondition(s.conditions, T.Reconciling);
-      });
-      const after = ec.status?.conditions?.find((c) => c.type === T.Synced);
-      if (after?.reason !== before?.reason || after?.message !== before?.message) {
-        await events.record(EdgeClusterType, ec, "Warning", synced.reason, synced.message);
-      }
-      return;
-    }
-    ec = synced.ec;
-    const generation = ec.metadata.generation;
-    const syncedCondition = { type: T.Synced, status: "True" as const, reason: Reason.Synced, message: synced.message };
-    ec = await this.patchStatus(ec, (s) => {
-      s.conditions = setCondition(s.conditions, syncedCondition, generation);
-    });
-
-    // Bootstrap tokens are kept hashed in the cluster's credentials Secret, as in embedded mode (its Git password
-    // and edge-sync token are not used in ACS mode: the edge authenticates with Kerberos).
-    const { secret } = await ensureCredentials(client, ec.metadata.namespace!, uuid, clusterName,
-      { ...ec, apiVersion: `${EdgeClusterType.group}/${EdgeClusterType.version}`, kind: EdgeClusterType.kind });
-
-    const result = await acs.setup.setup({ uuid, name: clusterName, entry: synced.entry, log, event: (reason, message) => event(ec, reason, message) });
-
-    return this.finishProvisioning(ec, log, {
-      uuid, clusterName, sparkplugGroup: result.sparkplugGroup, repository: result.repository, commit: result.commit,
-      credentialsSecret: secret.metadata.name,
-      message: `ACS setup ready: accounts ${result.accounts.flux} (flux) and ${result.accounts.krbkeys} (krbkeys); repository ${result.repository} at ${result.commit.slice(0, 12)}`,
-      eventMessage: `cluster "${clusterName}" is provisioned in ACS`,
-      also: [syncedCondition],
-    });
-  }
-
-  private chartValues(chart: string, group: string, namespace: string, centralUrl: string): Record<string, unknown> {
-    return {
-      cluster: { name: "{{name}}", uuid: "{{uuid}}", sparkplugGroup: group, namespace },
-      central: { url: centralUrl },
-      mode: "embedded",
-      ...(this.deps.config.chartValues[chart] ?? {}),
-    };
-  }
-
-  /** The oldest other EdgeCluster with the same name or UUID, if it is older than this one. */
-  private olderRival(ec: EdgeCluster, clusterName: string, uuid: string): EdgeCluster | undefined {
-    const age = (o: EdgeCluster) => `${o.metadata.creationTimestamp ?? ""}|${objectKey(o)}`;
-    return this.informer.list()
-      .filter((o) => o.metadata.uid !== ec.metadata.uid && !o.metadata.deletionTimestamp)
-      .filter((o) => clusterNameOf(o) === clusterName || (o.status?.uuid ?? o.spec.uuid) === uuid)
-      .filter((o) => age(o) < age(ec))
-      .sort((a, b) => (age(a) < age(b) ? -1 : 1))[0];
-  }
-
-  private async issueBootstrap(ec: EdgeCluster, request: string, uuid: string, credentialsSecret: string) {
-    const { client, config, events } = this.deps;
-    const ns = ec.metadata.namespace!;
-    const { token, expiresAt } = await issueBootstrapToken(client, ns, credentialsSecret, config.bootstrapTokenTtlMs);
-    const url = `${urlsFor(config, uuid).bootstrap}/${token}`;
-    const command = `curl -fsSL '${url}' | sh -`;
-    const name = bootstrapSecretName(ec);
-    await client.apply(Core.secrets, {
-      metadata: {
-        name, namespace: ns,
-        labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [CLUSTER_UUID_LABEL]: uuid },
-        ownerReferences: [{ apiVersion: `${EdgeClusterType.group}/${EdgeClusterType.version}`, kind: EdgeClusterType.kind, name: ec.metadata.name, uid: ec.metadata.uid, controller: true }],
-      },
-      type: "Opaque",
-      stringData: { command, url, expiresAt, request },
-    } as KubeObject, CONTROLLER_NAME);
-    await events.record(EdgeClusterType, ec, "Normal", "BootstrapTokenIssued",
-      `one-time bootstrap command written to Secret "${name}" (key "command"), valid until ${expiresAt}`);
-    return { lastRequest: request, commandSecret: name, tokenExpiresAt: expiresAt };
-  }
-
-  private async recordFailure(ec: EdgeCluster, err: unknown) {
-    const generation = ec.metadata.generation;
-    const reason = reasonOf(err);
-    const message = messageOf(err);
-    const stalled = err instanceof StallingError;
-    try {
-      await this.patchStatus(ec, (s) => {
-        if (stalled) {
-          s.conditions = setCondition(s.conditions, { type: T.Stalled, status: "True", reason, message }, generation);
-          s.conditions = removeCondition(s.conditions, T.Reconciling);
-          s.observedGeneration = generation;
-        } else {
-          s.conditions = setCondition(s.conditions, { type: T.Reconciling, status: "True", reason: Reason.Progressing, message: `retrying after error: ${message}` }, generation);
-        }
-        if (!s.conditions?.some((c) => c.type === T.Provisioned && c.status === "True")) {
-          s.conditions = setCondition(s.conditions, { type: T.Provisioned, status: "False", reason, message }, generation);
-        }
-        s.conditions = withReady(s.conditions, generation);
-      });
-      await this.deps.events.record(EdgeClusterType, ec, "Warning", reason, message);
-    } catch (statusErr) {
-      this.deps.log.warn({ err: messageOf(statusErr) }, "could not record the failure in status");
-    }
-  }
-
-  private async finalize(ec: EdgeCluster, log: Logger): Promise<void> {
+  private async teardown(ec: EdgeCluster, log: Logger): Promise<void> {
     const { client, repos, events, metrics } = this.deps;
-    if (!ec.metadata.finalizers?.includes(FINALIZER)) return;
     const ns = ec.metadata.namespace!;
     const uuid = ec.status?.uuid;
     // Another EdgeCluster may hold the same UUID (a rejected duplicate): never tear down what it owns.
@@ -399,11 +274,5 @@ export class EdgeClusterReconciler {
     await removeFinalizer(client, EdgeClusterType, ec, FINALIZER);
     metrics?.forgetObject("EdgeCluster", ns, ec.metadata.name);
     log.info({ uuid }, "edge cluster torn down");
-  }
-
-  private async patchStatus(ec: EdgeCluster, mutate: (s: Status) => void): Promise<EdgeCluster> {
-    const updated = await updateStatus<Status, EdgeCluster>(this.deps.client, EdgeClusterType, ec.metadata.name, ec.metadata.namespace, mutate);
-    if (!updated) throw new Error(`EdgeCluster "${objectKey(ec)}" disappeared`);
-    return updated;
   }
 }

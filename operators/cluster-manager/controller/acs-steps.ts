@@ -1,0 +1,66 @@
+// ACS mode's own steps: the ConfigDB entry (acs/entry-sync.ts, which also holds the conflict rule), the Secret
+// holding bootstrap-token hashes, and the ACS setup (acs/cluster-setup.ts). Synced is owned by the entry step.
+import { ConditionType as T, Reason } from "../../api/conditions.js";
+import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
+import { getCondition, setCondition } from "../../runtime/conditions.js";
+import type { AcsBackend } from "../acs/acs-backend.js";
+import { syncClusterEntry } from "../acs/entry-sync.js";
+import { ensureCredentials } from "../credentials.js";
+import type { EdgeClusterControllerDeps } from "./edgecluster-controller.js";
+import { ownedBy, type Step } from "./scope.js";
+
+export function configDbEntryStep(deps: EdgeClusterControllerDeps, acs: AcsBackend): Step {
+  return async (scope) => {
+    const { status, scratch } = scope;
+    const generation = scope.ec.metadata.generation;
+    const event = (target: EdgeCluster, reason: string, message: string) => deps.events.record(EdgeClusterType, target, "Normal", reason, message);
+    const synced = await syncClusterEntry({ client: deps.client, cdb: acs.cdb, log: scope.log, event }, scope.ec, scratch.uuid!, scratch.clusterName!);
+    if (synced.kind === "held") {
+      // Nothing to retry on a timer: the entry coming back (or going for good) is seen by the ConfigDB sync.
+      const before = getCondition(scope.read.conditions, T.Synced);
+      // The ConfigDB sync's hold on an empty list says more than "entry missing": keep it.
+      const current = getCondition(status.conditions, T.Synced);
+      if (!(current?.reason === Reason.SuspiciousEmptyList && synced.reason === Reason.EntryMissing)) {
+        status.conditions = setCondition(status.conditions, { type: T.Synced, status: "False", reason: synced.reason, message: synced.message }, generation);
+      }
+      const after = getCondition(status.conditions, T.Synced);
+      if (after?.reason !== before?.reason || after?.message !== before?.message) scope.note(synced.reason, synced.message, "Warning");
+      return "done";
+    }
+    // The entry sync may have written metadata (the registered annotation): later writes start from that object.
+    scope.ec = synced.ec;
+    scratch.acsEntry = synced.entry;
+    status.conditions = setCondition(status.conditions, { type: T.Synced, status: "True", reason: Reason.Synced, message: synced.message }, generation);
+    return "continue";
+  };
+}
+
+/**
+ * Bootstrap tokens are kept hashed in the cluster's credentials Secret, as in embedded mode (its Git password and
+ * edge-sync token are not used in ACS mode: the edge authenticates with Kerberos).
+ */
+export function acsCredentialsStep(deps: EdgeClusterControllerDeps): Step {
+  return async (scope) => {
+    const { ec, scratch } = scope;
+    const owner = { ...ec, apiVersion: `${EdgeClusterType.group}/${EdgeClusterType.version}`, kind: EdgeClusterType.kind };
+    const { name } = await ownedBy(scope, T.CredentialsFailed, "cannot create the cluster's credentials Secret",
+      () => ensureCredentials(deps.client, ec.metadata.namespace!, scratch.uuid!, scratch.clusterName!, owner, deps.credentialsKnown?.(scratch.uuid!) ?? false));
+    scratch.credentialsSecret = name;
+    return "continue";
+  };
+}
+
+export function acsSetupStep(deps: EdgeClusterControllerDeps, acs: AcsBackend): Step {
+  return async (scope) => {
+    const { scratch } = scope;
+    const result = await ownedBy(scope, T.AcsSetupFailed, "ACS setup failed", () => acs.setup.setup({
+      uuid: scratch.uuid!, name: scratch.clusterName!, entry: scratch.acsEntry!, log: scope.log,
+      event: (reason, message) => deps.events.record(EdgeClusterType, scope.ec, "Normal", reason, message),
+    }));
+    scratch.sparkplugGroup = result.sparkplugGroup;
+    scratch.repository = result.repository;
+    scratch.commit = result.commit;
+    scratch.provisionedMessage = `ACS setup ready: accounts ${result.accounts.flux} (flux) and ${result.accounts.krbkeys} (krbkeys); repository ${result.repository} at ${result.commit.slice(0, 12)}`;
+    return "continue";
+  };
+}

@@ -1,0 +1,108 @@
+// Embedded mode's own steps: the credentials Secret, the cluster's Git repository and the Reporting check. Each
+// owns its failure condition (CredentialsFailed, RepositoryFailed) and is idempotent: a repeat finds its work done.
+import { ConditionType as T, Reason } from "../../api/conditions.js";
+import { EdgeClusterType, type EdgeClusterStatus } from "../../api/edgecluster.js";
+import { setCondition } from "../../runtime/conditions.js";
+import { GenericError, messageOf } from "../../runtime/errors.js";
+import { urlsFor } from "../config.js";
+import { CrashPoint, crashPoint } from "../crash-points.js";
+import { ensureCredentials } from "../credentials.js";
+import { generateClusterRepo } from "../git/repo-content.js";
+import { SEALED_SECRETS_DIR } from "../seal-endpoint.js";
+import type { EdgeClusterControllerDeps } from "./edgecluster-controller.js";
+import { ownedBy, type Step } from "./scope.js";
+
+export function credentialsStep(deps: EdgeClusterControllerDeps): Step {
+  return async (scope) => {
+    const { ec, scratch } = scope;
+    const uuid = scratch.uuid!;
+    const owner = { ...ec, apiVersion: `${EdgeClusterType.group}/${EdgeClusterType.version}`, kind: EdgeClusterType.kind };
+    const { name, created } = await ownedBy(scope, T.CredentialsFailed, "cannot create the cluster's credentials Secret",
+      () => ensureCredentials(deps.client, ec.metadata.namespace!, uuid, scratch.clusterName!, owner, deps.credentialsKnown?.(uuid) ?? false));
+    scratch.credentialsSecret = name;
+    if (created) {
+      scratch.createdSomething = true;
+      scope.note("CredentialsCreated", `created Secret "${name}" with the cluster's Git and edge-sync credentials`);
+      crashPoint(CrashPoint.AfterCredentials);
+    }
+    return "continue";
+  };
+}
+
+function chartValues(deps: EdgeClusterControllerDeps, chart: string, group: string, namespace: string, centralUrl: string): Record<string, unknown> {
+  return {
+    cluster: { name: "{{name}}", uuid: "{{uuid}}", sparkplugGroup: group, namespace },
+    central: { url: centralUrl },
+    mode: "embedded",
+    ...(deps.config.chartValues[chart] ?? {}),
+  };
+}
+
+/** The cluster's Git repository, committed only when its content changes. */
+export function repositoryStep(deps: EdgeClusterControllerDeps): Step {
+  return async (scope) => {
+    const { ec, scratch } = scope;
+    const { config, repos } = deps;
+    const uuid = scratch.uuid!;
+    const clusterName = scratch.clusterName!;
+    const urls = urlsFor(config, uuid);
+    // One owner of RepositoryFailed for both stages, so a retry failing alike rewrites nothing.
+    const { repoExisted, sync } = await ownedBy(scope, T.RepositoryFailed, "cannot create the cluster's Git repository", async () => {
+      const existed = (await repos.headCommit(uuid).catch(() => null)) !== null;
+      await repos.ensureRepo(uuid);
+      crashPoint(CrashPoint.AfterRepository);
+      const chart = ec.spec.chart ?? config.defaultChart;
+      const files = generateClusterRepo({
+        uuid, name: clusterName, namespace: ec.spec.namespace, selfUrl: urls.git, helmChartsUrl: urls.helmCharts,
+        chart: { name: chart, values: chartValues(deps, chart, scratch.sparkplugGroup!, ec.spec.namespace, urls.central) },
+        values: ec.spec.values, bare: ec.spec.bare,
+      });
+      // Sealed secrets are committed by the seal endpoint; regenerating the manifests keeps them.
+      const committed = await repos.updateFiles(uuid, (current) => {
+        const next = new Map<string, string | Buffer>(files);
+        for (const [path, content] of current) if (path.startsWith(`${SEALED_SECRETS_DIR}/`)) next.set(path, content);
+        return next;
+      }, existed
+        ? `Update cluster "${clusterName}" (generation ${ec.metadata.generation})`
+        : `Set up cluster "${clusterName}"`).catch((err: unknown) => {
+        throw new GenericError(T.RepositoryFailed, `cannot commit to the cluster's Git repository: ${messageOf(err)}`, { cause: err });
+      });
+      return { repoExisted: existed, sync: committed };
+    });
+    if (sync.changed) {
+      if (!repoExisted) scratch.createdSomething = true;
+      scope.note(repoExisted ? "RepositoryUpdated" : "RepositoryCreated", `committed ${sync.commit.slice(0, 12)} to ${urls.git}`);
+      crashPoint(CrashPoint.AfterCommit);
+    }
+    scratch.repository = urls.git;
+    scratch.commit = sync.commit;
+    scratch.provisionedMessage = `repository ${urls.git} at ${sync.commit.slice(0, 12)}; credentials in Secret "${scratch.credentialsSecret}"`;
+    return "continue";
+  };
+}
+
+/** Reporting goes False once a bootstrapped edge has not reported for the timeout. */
+export function markSilentEdge(s: EdgeClusterStatus, timeoutMs: number, generation?: number, now = Date.now()) {
+  if (!s.lastReportTime) return;
+  const silentFor = now - Date.parse(s.lastReportTime);
+  if (silentFor <= timeoutMs) return;
+  s.conditions = setCondition(s.conditions, {
+    type: T.Reporting, status: "False", reason: Reason.ReportsStopped,
+    message: `no report from edge-sync since ${s.lastReportTime}: check edge-sync on the edge cluster (kubectl -n <edge namespace> logs deploy/edge-sync)`,
+  }, generation);
+}
+
+/**
+ * Reporting goes False after the timeout without a report; until then the pass comes back when that would happen.
+ * A silent edge needs no timer: its next report turns Reporting True, and that change is handed to the reconciler.
+ */
+export function reportingStep(deps: EdgeClusterControllerDeps): Step {
+  return async ({ ec, status, scratch }) => {
+    const timeoutMs = deps.config.reportTimeoutMs;
+    const now = Date.now();
+    markSilentEdge(status, timeoutMs, ec.metadata.generation, now);
+    const last = status.lastReportTime ? Date.parse(status.lastReportTime) : undefined;
+    if (last !== undefined && last + timeoutMs >= now) scratch.requeueAfterMs = Math.max(1000, last + timeoutMs - now + 1000);
+    return "continue";
+  };
+}
