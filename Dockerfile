@@ -4,7 +4,7 @@
 #   docker run --rm graft:dev cluster-manager --help
 # Checked by e2e/deploy/dockerfile-lint.ts (hadolint's rules that matter here; see that file).
 
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # ---- build: compile the TypeScript, then drop the development dependencies -----------------------------------
 FROM ${NODE_IMAGE} AS build

@@ -27,7 +27,8 @@ verify: node_modules
 assets:
 	sh e2e/assets/build-k8s.sh
 
-test: node_modules
+# Sets itself up first (e2e/setup.mjs), as CI does.
+test:
 	npm test
 
 bench: node_modules
@@ -37,6 +38,5 @@ clean:
 	rm -rf dist
 
 # Runs graft locally on the embedded default: installs what is missing, then starts everything (Ctrl-C stops it).
-demo: node_modules
-	sh e2e/demo-prerequisites.sh
-	npx tsx e2e/demo.ts
+demo:
+	node e2e/setup.mjs demo e2e/demo.ts

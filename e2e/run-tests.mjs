@@ -1,15 +1,20 @@
 #!/usr/bin/env node
-// The project's test command (`npm test`): checks generated files, types and lint, makes sure the real
-// control-plane binaries are built (cached outside the checkout), then runs every *.test.ts with node:test.
-// Arguments, when given, are path substrings that select test files (`npm test -- edge-sync`).
+// The project's test command (`npm test`): sets the machine up (e2e/setup.mjs: Debian packages, the pinned Node.js,
+// npm packages), checks generated files, types and lint, makes sure the real components are built (cached outside
+// the checkout), then runs every *.test.ts with node:test. Arguments, when given, are path substrings that select
+// test files (`npm test -- edge-sync`).
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { setUp } from "./setup.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const filters = process.argv.slice(2);
 const quick = process.env.GRAFT_TEST_SKIP_CHECKS === "1" || filters.length > 0;
+
+await setUp("test");
+console.log(`== node ${process.version} (${process.execPath})`);
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: ["ignore", opts.capture ? "pipe" : "inherit", "inherit"], encoding: "utf8", env: process.env });
