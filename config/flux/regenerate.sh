@@ -7,20 +7,24 @@
 #   --check       regenerate into a temporary directory and fail if the committed files differ
 #
 # The flux CLI cannot be built from its module (its install manifests are go:embed'ed from a directory that only
-# its release pipeline generates), so this does what `flux install --export` does by hand: flux2's manifests/
-# directory names each controller's release and its release assets, which are built from the controller module's
-# config/crd and config/manager; config/flux/assemble.ts puts them together. Needs go (module download only), node.
+# its release pipeline generates), so this does what `flux install --export` does, with `kubectl kustomize` (the
+# kubectl of e2e/assets/build-k8s.sh embeds kustomize): flux2's manifests/ directory names each controller's release
+# assets, which are the kustomize builds of the controller module's config/crd and config/manager; they are built
+# from the module sources in place of the download, then the kustomization the CLI generates puts everything
+# together. Needs go (module download only) and the test control plane's kubectl (built on first use).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 COMPONENTS="source-controller kustomize-controller helm-controller"
+NAMESPACE=flux-system
 
 check=false
 if [ "${1:-}" = "--check" ]; then check=true; shift; fi
 flux_version=${1:-$(sed -n 's/^FLUX_VERSION=//p' "$here/VERSIONS" 2>/dev/null)}
 [ -n "$flux_version" ] || { echo "regenerate: no Flux version given and none in '$here/VERSIONS'" >&2; exit 2; }
 
+kubectl="$(sh "$root/e2e/assets/build-k8s.sh" | tail -n 1)/kubectl"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export GOFLAGS=-mod=mod
@@ -34,26 +38,111 @@ module_dir() {
 
 (cd "$work" && go mod init graft.local/flux-manifests >/dev/null 2>&1)
 flux_dir=$(module_dir "github.com/fluxcd/flux2/v2@$flux_version")
+cp -R "$flux_dir/manifests" "$work/manifests"
+chmod -R u+w "$work/manifests"
 
 out=$here
 if $check; then out=$work/out; mkdir -p "$out"; fi
 
-args="--flux $flux_version=$flux_dir --out $out"
 {
   echo "# Pinned by config/flux/regenerate.sh: the Flux release graft installs, and its controllers' Go modules."
   echo "FLUX_VERSION=$flux_version"
 } > "$work/VERSIONS"
+pins=""
 for c in $COMPONENTS; do
+  base="$work/manifests/bases/$c"
   # The release whose assets flux2 names is the controller version that Flux release ships.
-  version=$(sed -n "s#.*/fluxcd/$c/releases/download/\(v[^/]*\)/$c\.crds\.yaml.*#\1#p" "$flux_dir/manifests/bases/$c/kustomization.yaml")
+  version=$(sed -n "s#.*/fluxcd/$c/releases/download/\(v[^/]*\)/$c\.crds\.yaml.*#\1#p" "$base/kustomization.yaml")
   [ -n "$version" ] || { echo "regenerate: Flux $flux_version names no release of '$c'" >&2; exit 1; }
-  args="$args --controller $c@$version=$(module_dir "github.com/fluxcd/$c@$version")"
+  controller_dir=$(module_dir "github.com/fluxcd/$c@$version")
+  "$kubectl" kustomize "$controller_dir/config/crd" > "$base/$c.crds.yaml"
+  "$kubectl" kustomize "$controller_dir/config/manager" > "$base/$c.deployment.yaml"
+  sed -i "s#https://github.com/fluxcd/$c/releases/download/$version/#./#" "$base/kustomization.yaml"
   echo "$(echo "$c" | tr 'a-z-' 'A-Z_')_VERSION=$version" >> "$work/VERSIONS"
+  pins="$pins${pins:+, }$c $version"
 done
+remote=""
+for dir in $(for c in $COMPONENTS; do echo "bases/$c"; done) policies rbac; do
+  grep -q "https://" "$work/manifests/$dir/kustomization.yaml" && remote="$remote manifests/$dir"
+done
+if [ -n "$remote" ]; then
+  echo "regenerate: Flux $flux_version's$remote name remote resources this script does not build" >&2; exit 1
+fi
 
-cd "$root"
-# shellcheck disable=SC2086 # $args holds separate arguments; module paths contain no spaces
-node --import tsx "$here/assemble.ts" $args
+# The kustomization `flux install --export --components=<COMPONENTS>` generates beside its embedded manifests.
+install="$work/install"
+mkdir -p "$install/roles"
+cat > "$install/roles/kustomization.yaml" <<YAML
+namespace: $NAMESPACE
+resources: [../../manifests/rbac]
+nameSuffix: -$NAMESPACE
+YAML
+cat > "$install/namespace.yaml" <<YAML
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $NAMESPACE
+  labels: { pod-security.kubernetes.io/warn: restricted, pod-security.kubernetes.io/warn-version: latest }
+YAML
+cat > "$install/labels.yaml" <<YAML
+apiVersion: builtin
+kind: LabelTransformer
+metadata: { name: labels }
+labels: { app.kubernetes.io/instance: $NAMESPACE, app.kubernetes.io/version: $flux_version, app.kubernetes.io/part-of: flux }
+fieldSpecs:
+  - { path: metadata/labels, create: true }
+  - { kind: Deployment, path: spec/template/metadata/labels, create: true }
+YAML
+cat > "$install/node-selector.yaml" <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: all }
+spec: { template: { spec: { nodeSelector: { kubernetes.io/os: linux } } } }
+YAML
+{
+  echo "apiVersion: kustomize.config.k8s.io/v1beta1"
+  echo "kind: Kustomization"
+  echo "namespace: $NAMESPACE"
+  echo "transformers: [labels.yaml]"
+  echo "resources:"
+  echo "  - namespace.yaml"
+  echo "  - ../manifests/policies"
+  echo "  - roles"
+  for c in $COMPONENTS; do echo "  - ../manifests/bases/$c"; done
+  echo "images:"
+  for c in $COMPONENTS; do echo "  - { name: fluxcd/$c, newName: ghcr.io/fluxcd/$c }"; done
+  echo "patches:"
+  echo "  - { path: node-selector.yaml, target: { kind: Deployment } }"
+  # The arguments `flux install` sets (their positions follow flux2's base patch, which puts --events-addr first);
+  # without notification-controller there is no events address.
+  for c in $COMPONENTS; do
+    echo "  - target: { group: apps, version: v1, kind: Deployment, name: $c }"
+    echo "    patch: |"
+    echo "      - { op: replace, path: /spec/template/spec/containers/0/args/0, value: \"--events-addr=\" }"
+    echo "      - { op: replace, path: /spec/template/spec/containers/0/args/1, value: \"--watch-all-namespaces=true\" }"
+    echo "      - { op: replace, path: /spec/template/spec/containers/0/args/2, value: \"--log-level=info\" }"
+    if [ "$c" = source-controller ]; then
+      echo "      - { op: replace, path: /spec/template/spec/containers/0/args/6, value: \"--storage-adv-addr=$c.\$(RUNTIME_NAMESPACE).svc.cluster.local.\" }"
+    fi
+  done
+} > "$install/kustomization.yaml"
+
+header() {
+  echo "# $1 of Flux $flux_version ($pins), laid out as \`flux install --export\` does."
+  echo "# Generated by config/flux/regenerate.sh from the Flux Go modules with kubectl kustomize. DO NOT EDIT."
+}
+"$kubectl" kustomize "$install" > "$work/install.body"
+{ header "Install manifest"; echo "---"; cat "$work/install.body"; } > "$out/install.yaml"
+# The CustomResourceDefinitions of the same build (kustomize separates documents with lines of "---").
+{
+  header "Custom resource definitions"
+  awk '
+    function flush() { if (doc ~ /(^|\n)kind: CustomResourceDefinition\n/) printf "---\n%s", doc; doc = "" }
+    /^---$/ { flush(); next }
+    { doc = doc $0 "\n" }
+    END { flush() }
+  ' "$work/install.body"
+} > "$out/crds.yaml"
 
 if $check; then
   cp "$work/VERSIONS" "$out/VERSIONS"
