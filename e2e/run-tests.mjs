@@ -50,6 +50,7 @@ const assets = [
   ["kubeseal", "e2e/assets/build-kubeseal.sh", (dir) => { process.env.KUBESEAL_BIN = `${dir}/kubeseal`; }],
   ["Flux source- and kustomize-controller", "e2e/assets/build-flux.sh", (dir) => { process.env.GRAFT_FLUX_ASSETS = dir; }],
   ["helm", "e2e/assets/build-helm.sh", (path) => { process.env.GRAFT_HELM = path; }],
+  ["helm-unittest", "e2e/assets/build-helm-unittest.sh", (path) => { process.env.GRAFT_HELM_UNITTEST = path; }],
 ];
 for (const [what, script, use] of assets) {
   if (!existsSync(join(root, script))) continue;
