@@ -2,7 +2,7 @@
 # graft: one image for every component; `graft <component>` is the entrypoint, e.g.
 #   docker build -t graft:dev .
 #   docker run --rm graft:dev cluster-manager --help
-# Checked by e2e/deploy/dockerfile-lint.ts (hadolint's rules that matter here; see that file).
+# Checked by e2e/deploy/dockerfile-lint.ts (dockerfile-utils' validation plus graft's own image rules; see that file).
 
 ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 

@@ -2,7 +2,7 @@
 // template tests (config/edge-cluster/tests), renders in each mode and applies (a strict server-side dry run: the
 // schema check) to a real edge API server with the CRDs it needs; the central kustomization applies to a real central one; the
 // RBAC grants each component what it needs and nothing more (asked of the API server with `kubectl auth can-i`);
-// every container is hardened; the Dockerfile passes the lint CI runs in place of hadolint.
+// every container is hardened; the Dockerfile passes dockerfile-utils and graft's image rules (deploy/dockerfile-lint.ts).
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,8 +16,7 @@ import { defaultConfig, urlsFor } from "../operators/cluster-manager/config.js";
 import { generateClusterRepo, HELM_RELEASE_FILE } from "../operators/cluster-manager/git/repo-content.js";
 import { renderEdgeKrb5Conf } from "../operators/kerberos/krb5-conf.js";
 import { contextFiles, dockerignoreFilter } from "./deploy/docker-context.js";
-import { lintDockerfile } from "./deploy/dockerfile-lint.js";
-import { parseDockerfile } from "./deploy/dockerfile.js";
+import { lintDockerfile, readDockerfile } from "./deploy/dockerfile-lint.js";
 import { helm, helmBinary, helmUnittest, helmUnittestBinary } from "./deploy/helm.js";
 import { containerProblems, parseManifests, podSpecOf, wildcardRules, type Manifest } from "./deploy/manifests.js";
 import { startControlPlane, startEtcd, type ControlPlane, type Etcd } from "./harness/control-plane.js";
@@ -303,29 +302,28 @@ function importClosure(entry: string): Map<string, string> {
 describe("container image", () => {
   const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
 
-  test("the Dockerfile passes the lint CI runs in place of hadolint", () => {
+  test("the Dockerfile passes dockerfile-utils and graft's image rules", () => {
     assert.deepEqual(lintDockerfile(dockerfile), []);
   });
 
   test("one multi-stage image: the final stage has git and MIT Kerberos, a numeric non-root user and graft as entrypoint", () => {
-    const file = parseDockerfile(dockerfile);
-    assert.ok(file.stages.length >= 2);
-    const final = file.instructions.filter((i) => i.stage === file.stages.length - 1);
+    const file = readDockerfile(dockerfile);
+    assert.ok(file.stages >= 2);
+    const final = file.instructions.filter((i) => i.stage === file.stages - 1);
     const run = final.filter((i) => i.keyword === "RUN").map((i) => i.args).join("\n");
     assert.match(run, /apt-get install [^&]*\bgit\b/);
     assert.match(run, /apt-get install [^&]*\bkrb5-user\b/);
     assert.match(final.findLast((i) => i.keyword === "USER")!.args, /^[1-9]\d*:[1-9]\d*$/);
     assert.equal(final.findLast((i) => i.keyword === "ENTRYPOINT")!.args, '["graft"]');
-    const build = file.instructions.filter((i) => i.stage < file.stages.length - 1 && i.keyword === "RUN").map((i) => i.args).join("\n");
+    const build = file.instructions.filter((i) => i.stage < file.stages - 1 && i.keyword === "RUN").map((i) => i.args).join("\n");
     assert.match(build, /"files": \["operators\/cli\/main\.ts"\]/, "the build compiles the CLI entry point (the context check below relies on it)");
   });
 
   test("what the Dockerfile copies, and every module the compiled code imports, is in the build context", () => {
     const admitted = dockerignoreFilter(readFileSync(join(root, ".dockerignore"), "utf8"));
     const context = new Set(contextFiles(root, admitted));
-    const file = parseDockerfile(dockerfile);
-    for (const ins of file.instructions.filter((i) => i.keyword === "COPY" && !i.args.includes("--from="))) {
-      const sources = ins.args.replace(/--\S+\s*/g, "").split(" ").slice(0, -1);
+    for (const ins of readDockerfile(dockerfile).instructions.filter((i) => i.keyword === "COPY" && i.flags.from === undefined)) {
+      const sources = ins.args.split(" ").slice(0, -1);
       for (const source of sources) {
         const path = source.replace(/\/$/, "");
         assert.ok(existsSync(join(root, path)), `Dockerfile line ${ins.line}: "${source}" does not exist`);
