@@ -3,8 +3,9 @@
 // the variable, so a person can fix the Deployment in one go.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { parseAddr } from "../runtime/ops-server.js";
 import { DEFAULT_NODE_ID, EDGE_MONITOR_SCHEMA_UUID, invalidSparkplugIdReason } from "./sparkplug-ids.js";
-import { isUuid, uuidV5 } from "./uuid-v5.js";
+import { validate as isUuid, v5 as uuidV5 } from "uuid";
 
 export type BdSeqStoreConfig =
   | { kind: "file"; path: string }
@@ -214,7 +215,11 @@ export function resolveMonitorConfig(flags: MonitorFlags, env: Record<string, st
     metricsAddr: get("metricsAddr") ?? DEFAULTS.metricsAddr,
   };
   for (const key of ["healthAddr", "metricsAddr"] as const) {
-    if (parseListenAddress(config[key]) === undefined) problems.push(`${name(key)} "${config[key]}" is not [host]:port`);
+    try {
+      parseAddr(config[key]);
+    } catch {
+      problems.push(`${name(key)} "${config[key]}" is not [host]:port`);
+    }
   }
   if (problems.length > 0) throw new MonitorConfigError(problems);
   return config;
@@ -247,13 +252,4 @@ export function parseDuration(text: string): number | undefined {
   if (!m) return undefined;
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "ms") as "ms" | "s" | "m" | "h"];
   return Math.round(Number(m[1]) * unit);
-}
-
-/** ":8080" (all interfaces), "127.0.0.1:0", "[::1]:9000". */
-export function parseListenAddress(text: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port > 65535) return undefined;
-  return { host: m[1] ?? (m[2] || "0.0.0.0"), port };
 }

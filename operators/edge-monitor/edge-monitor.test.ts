@@ -7,7 +7,7 @@ import { eventually } from "../../e2e/harness/eventually.js";
 import { MemoryBdSeqStore } from "./bdseq-store.js";
 import { resolveMonitorConfig, type MonitorFlags } from "./config.js";
 import { EdgeMonitor } from "./edge-monitor.js";
-import { startEndpoints } from "./http-endpoints.js";
+import { startMonitorEndpoints } from "./main.js";
 import { encodePayload } from "./payloads.js";
 import {
   CLUSTER_MONITOR_RELATION_UUID, EDGE_MONITOR_SCHEMA_UUID, FACTORY_PLUS_PAYLOAD_UUID, LINK_SCHEMA_UUID,
@@ -169,14 +169,12 @@ describe("edge monitor across a broker restart", () => {
     const sub = await SparkplugSubscriber.connect(broker.url, { persistentId: `graft-test-${group}` });
     t.after(() => sub.close());
     const { monitor, config } = monitorFor(broker.url, group);
-    const endpoints = await startEndpoints({
-      healthAddr: "127.0.0.1:0", metricsAddr: "127.0.0.1:0", isReady: () => monitor.isReady(), registry: monitor.metrics.registry,
-    });
+    const endpoints = await startMonitorEndpoints({ healthAddr: "127.0.0.1:0", metricsAddr: "127.0.0.1:0" }, monitor);
     t.after(async () => {
       await monitor.stop();
       await endpoints.close();
     });
-    const health = (path: string) => fetch(`http://127.0.0.1:${endpoints.health.port}${path}`).then((r) => r.status);
+    const health = (path: string) => fetch(`http://127.0.0.1:${endpoints.healthPort}${path}`).then((r) => r.status);
     assert.equal(await health("/readyz"), 503, "not ready before the first NBIRTH");
     assert.equal(await health("/healthz"), 200);
 
@@ -199,7 +197,7 @@ describe("edge monitor across a broker restart", () => {
     await eventually(() => monitor.isReady());
     assert.equal(await health("/readyz"), 200);
 
-    const metrics = await fetch(`http://127.0.0.1:${endpoints.metrics.port}/metrics`).then((r) => r.text());
+    const metrics = await fetch(`http://127.0.0.1:${endpoints.metricsPort}/metrics`).then((r) => r.text());
     assert.match(metrics, /graft_monitor_births_total\{reason="connect"\} 2/);
     assert.match(metrics, /graft_monitor_deaths_total\{reason="connection_lost"\} 1/);
     assert.match(metrics, /graft_monitor_connected 1/);

@@ -8,7 +8,7 @@ import { TLSSocket } from "node:tls";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { CredentialFile } from "../runtime/credential-file.js";
 import { silentLogger, type Logger } from "../runtime/logger.js";
-import { retryDelay } from "./backoff.js";
+import { backoffDelay } from "../runtime/backoff.js";
 import type { BdSeqStore } from "./bdseq-store.js";
 import type { MonitorConfig } from "./config.js";
 import { MonitorMetrics } from "./monitor-metrics.js";
@@ -138,7 +138,8 @@ export class EdgeMonitor {
       }
       if (this.stopping) break;
       failures = born ? 0 : failures + 1;
-      const delayMs = retryDelay(born ? 0 : failures - 1, this.config.retry.minDelayMs, this.config.retry.maxDelayMs);
+      // Jittered down by up to a quarter: edge clusters cut off by the same outage do not all return in step.
+      const delayMs = backoffDelay(born ? 1 : failures, { minMs: this.config.retry.minDelayMs, maxMs: this.config.retry.maxDelayMs, jitter: 0.25 });
       this.log.info({ delayMs }, "reconnecting after a pause");
       await this.sleep(delayMs);
     }

@@ -4,12 +4,13 @@ import { readFileSync } from "node:fs";
 import * as k8s from "@kubernetes/client-node";
 import { Command } from "commander";
 import type { LevelWithSilent } from "pino";
-import { createLogger, type Logger } from "../runtime/logger.js";
+import { createLogger } from "../runtime/logger.js";
 import { FileBdSeqStore, MemoryBdSeqStore, type BdSeqStore } from "./bdseq-store.js";
 import { DEFAULTS, MonitorConfigError, resolveMonitorConfig, SETTINGS, type BdSeqStoreConfig, type MonitorFlags } from "./config.js";
 import { ConfigMapBdSeqStore } from "./configmap-bdseq-store.js";
 import { EdgeMonitor } from "./edge-monitor.js";
-import { startEndpoints } from "./http-endpoints.js";
+import { startOpsServer, parseAddr, type OpsServer } from "../runtime/ops-server.js";
+import { nextTerminationSignal } from "../runtime/signals.js";
 
 const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 /** After a clean stop the process ends by itself; this only catches a handle some library left open. */
@@ -76,13 +77,8 @@ export async function runEdgeMonitor(flags: MonitorFlags, env: Record<string, st
   const log = createLogger("edge-monitor", opts.level ? { level: opts.level } : {});
   const monitor = new EdgeMonitor({ config, bdSeqStore: openBdSeqStore(config.bdSeqStore), logger: log });
   const signal = nextTerminationSignal(log);
-  const endpoints = await startEndpoints({
-    healthAddr: config.healthAddr,
-    metricsAddr: config.metricsAddr,
-    isReady: () => monitor.isReady(),
-    registry: monitor.metrics.registry,
-  });
-  log.info({ health: endpoints.health, metrics: endpoints.metrics }, "serving health and metrics");
+  const endpoints = await startMonitorEndpoints(config, monitor);
+  log.info({ health: endpoints.healthPort, metrics: endpoints.metricsPort }, "serving health and metrics");
   try {
     await monitor.start();
     log.info({ signal: await signal }, "stopping on signal");
@@ -106,23 +102,31 @@ export function openBdSeqStore(config: BdSeqStoreConfig): BdSeqStore {
   }
 }
 
-function nextTerminationSignal(log: Logger): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
-      // A second signal while stopping means "now": skip the graceful NDEATH.
-      const force = (again: NodeJS.Signals) => {
-        log.warn({ signal: again }, "second signal: exiting at once");
-        process.exit(1);
-      };
-      process.once("SIGTERM", force);
-      process.once("SIGINT", force);
-      resolve(signal);
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
+export interface MonitorEndpoints {
+  healthPort: number;
+  metricsPort: number;
+  close(): Promise<void>;
+}
+
+/** /healthz, /readyz (a Sparkplug session is up) and /metrics: one listener, or two when the addresses differ. */
+export async function startMonitorEndpoints(config: { healthAddr: string; metricsAddr: string }, monitor: EdgeMonitor): Promise<MonitorEndpoints> {
+  const registry = monitor.metrics.registry;
+  const shared = config.healthAddr === config.metricsAddr;
+  const health = await startOpsServer({ ...parseAddr(config.healthAddr), readiness: { "sparkplug session": () => monitor.isReady() }, ...(shared ? { registry } : {}) });
+  let metrics: OpsServer = health;
+  if (!shared) {
+    try {
+      metrics = await startOpsServer({ ...parseAddr(config.metricsAddr), registry, health: false });
+    } catch (err) {
+      await health.close();
+      throw err;
+    }
+  }
+  return {
+    healthPort: health.port,
+    metricsPort: metrics.port,
+    close: async () => { await Promise.all(shared ? [health.close()] : [health.close(), metrics.close()]); },
+  };
 }
 
 function readOptional(path: string): string | undefined {

@@ -6,6 +6,7 @@ import { Service } from "../api/constants.js";
 import { loadKubeConfig } from "../runtime/kube.js";
 import { createLogger, type Logger } from "../runtime/logger.js";
 import { startOpsServer } from "../runtime/ops-server.js";
+import { nextTerminationSignal } from "../runtime/signals.js";
 import {
   ConfigDbClient, DirectoryLocator, PasswordLogin, PresetUrl, StaticToken, type AuthProvider, type ServiceLocator,
 } from "./configdb-client.js";
@@ -80,7 +81,7 @@ export async function runEdgeSync(config: EdgeSyncConfig, log: Logger): Promise<
   const ops = await startOpsServer({
     ...config.health, registry: metrics.registry, readiness: { nodes: () => sync.isReady() }, liveness: { progressing },
   });
-  const signal = nextSignal();
+  const signal = nextTerminationSignal(log);
   log.info({
     cluster: config.clusterUuid, name: config.clusterName, health: ops.port,
     centre: config.centre.kind === "preset" ? config.centre.url : `directory ${config.centre.directoryUrl}`, auth: config.auth.kind,
@@ -92,18 +93,4 @@ export async function runEdgeSync(config: EdgeSyncConfig, log: Logger): Promise<
     await sync.stop();
     await ops.close();
   }
-}
-
-function nextSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (sig: NodeJS.Signals) => {
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
-      process.once("SIGTERM", () => process.exit(1));
-      process.once("SIGINT", () => process.exit(1));
-      resolve(sig);
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
 }

@@ -1,4 +1,5 @@
-// The operational HTTP endpoints: /healthz (alive), /readyz (ready for work) and /metrics (Prometheus).
+// The operational HTTP endpoints of every component: /healthz (alive), /readyz (ready for work) and /metrics
+// (Prometheus). A component that serves metrics on an address of their own starts a second one without health.
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
 
@@ -9,6 +10,8 @@ export interface OpsServerOptions {
   /** Extra readiness checks: name → ok? */
   readiness?: Record<string, () => boolean>;
   liveness?: Record<string, () => boolean>;
+  /** false: no /healthz, /livez and /readyz here (a metrics-only listener). Default true. */
+  health?: boolean;
 }
 
 export interface OpsServer {
@@ -23,10 +26,11 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
   };
   const server: Server = createServer(async (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    if (path === "/healthz" || path === "/livez") {
+    const health = opts.health ?? true;
+    if (health && (path === "/healthz" || path === "/livez")) {
       const r = check(opts.liveness);
       res.writeHead(r.code, { "content-type": "text/plain" }).end(r.body);
-    } else if (path === "/readyz") {
+    } else if (health && path === "/readyz") {
       const r = check(opts.readiness);
       res.writeHead(r.code, { "content-type": "text/plain" }).end(r.body);
     } else if (path === "/metrics" && opts.registry) {

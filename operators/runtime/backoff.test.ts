@@ -1,0 +1,17 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { backoffDelay } from "./backoff.js";
+
+test("backoff doubles per attempt up to the cap without overflowing, and jitter only shortens it, at the cap too", () => {
+  const opts = { minMs: 500, maxMs: 30_000, jitter: 0.25 };
+  const none = () => 0;
+  const most = () => 0.999999;
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelay(n, opts, none)), [500, 1000, 2000, 4000, 8000, 16000, 30000]);
+  assert.equal(backoffDelay(1000, opts, none), 30_000, "no overflow for long outages");
+  assert.equal(backoffDelay(1, opts, most), 375);
+  assert.equal(backoffDelay(1000, opts, most), 22_500, "spread at the cap");
+  for (let i = 0; i < 50; i++) {
+    const d = backoffDelay(4, opts);
+    assert.ok(d > 3000 && d <= 4000, `delay ${d} outside (3000, 4000]`);
+  }
+});
