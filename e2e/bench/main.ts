@@ -1,5 +1,5 @@
 // `npm run bench [-- <benchmark>…] [--profile] [--clusters=N] [--concurrent=N] [--cpu-prof-dir=DIR]`: runs the
-// benchmarks in turn (provisioning, bootstrap, edge-sync, sealing; all by default) and prints their figures with the
+// benchmarks in turn (provisioning, bootstrap, edge-sync, sealing, watch-faults; all by default) and prints their figures with the
 // targets beside them. Exits non-zero when a target is missed or a benchmark could not run. Progress goes to stderr.
 import { cpus, loadavg, totalmem } from "node:os";
 import { benchBootstrap } from "./bootstrap.js";
@@ -8,8 +8,9 @@ import { benchEdgeSync } from "./edge-sync.js";
 import { formatTable, met, type Figure } from "./figures.js";
 import { benchProvisioning } from "./provisioning.js";
 import { benchSealingFigures } from "./sealing.js";
+import { benchWatchFaults } from "./watch-faults.js";
 
-const BENCHMARKS = ["provisioning", "bootstrap", "edge-sync", "sealing"] as const;
+const BENCHMARKS = ["provisioning", "bootstrap", "edge-sync", "sealing", "watch-faults"] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Args {
@@ -56,6 +57,8 @@ async function runOne(bench: Benchmark, args: Args, compiled: CompiledCli): Prom
       return benchEdgeSync({ compiled, cpuProfileDir: args.cpuProfileDir, say });
     case "sealing":
       return benchSealingFigures();
+    case "watch-faults":
+      return benchWatchFaults({ say });
   }
 }
 

@@ -1,7 +1,12 @@
 // An informer: list, then watch from the list's resourceVersion, keeping a local cache and telling handlers what
 // changed. A watch that ends is resumed from the last seen version; 410 Gone (expired version) forces a relist, and a
-// relist reports the difference from the cache, so nothing is missed across API server restarts. Errors are retried
-// with capped exponential backoff.
+// relist reports the difference from the cache, so nothing is missed across API server restarts.
+//
+// Only a watch that ran and ended cleanly is resumed at once. Anything else — a failed request, an ERROR event, a
+// watch the server closes at once with nothing in it, a 410 right after a relist — counts as a failure and waits a
+// capped, jittered, doubling delay first (a server failing every watch sees a handful of requests a minute, not
+// thousands); a second failure in a row also relists. The count resets after a clean watch, or once no failure has
+// been seen for a while.
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { backoffDelay, sleep } from "./backoff.js";
@@ -19,7 +24,19 @@ export interface InformerOptions {
   watchTimeoutSeconds?: number;
   minRetryMs?: number;
   maxRetryMs?: number;
+  /** Failures further apart than this start the backoff again from minRetryMs (default 2 min). */
+  backoffResetMs?: number;
   pageSize?: number;
+}
+
+/** A watch shorter than this that delivered nothing counts as failed (the server closed it at once). */
+const SHORT_WATCH_MS = 1000;
+
+interface WatchOutcome {
+  end: "ended" | "gone" | "error";
+  events: number;
+  ms: number;
+  err?: unknown;
 }
 
 export class Informer<T extends KubeObject> {
@@ -31,6 +48,7 @@ export class Informer<T extends KubeObject> {
   private synced = false;
   private syncWaiters: Array<() => void> = [];
   private running?: Promise<void>;
+  private restartRequested = false;
   /** Counts relists, for tests and metrics. */
   relists = 0;
   /**
@@ -38,6 +56,10 @@ export class Informer<T extends KubeObject> {
    * liveness checks read it. A watch held open by a connection that silently died shows as no progress.
    */
   lastProgressAt = Date.now();
+  /** Counts watch requests made, for tests and metrics. */
+  watches = 0;
+  /** The delays waited after failures since the informer started, for tests and metrics. */
+  readonly backoffs: number[] = [];
 
   constructor(
     private readonly client: KubeClient,
@@ -81,32 +103,50 @@ export class Informer<T extends KubeObject> {
   /** Ends the current watch as if the server had dropped it; with expire, the next resume sees 410 Gone. */
   forceWatchRestart(expire = false): void {
     if (expire) this.resourceVersion = "1";
+    this.restartRequested = true;
     this.currentWatch?.abort();
   }
 
   private async run(): Promise<void> {
     let failures = 0;
+    let lastFailureAt = 0;
     let needList = true;
     while (!this.abort.signal.aborted) {
+      let outcome: WatchOutcome;
+      let listed = false;
       try {
         if (needList) {
           await this.relist();
           needList = false;
+          listed = true;
         }
-        const outcome = await this.watchOnce();
+        this.restartRequested = false;
+        outcome = await this.watchOnce();
         this.lastProgressAt = Date.now();
-        failures = 0;
-        if (outcome === "gone") needList = true;
       } catch (err) {
-        if (this.abort.signal.aborted) break;
-        failures++;
-        if (isGone(err)) needList = true;
-        else if (failures > 1) needList = true;
-        const delay = backoffDelay(failures, { minMs: this.opts.minRetryMs ?? 500, maxMs: this.opts.maxRetryMs ?? 30_000, jitter: 0.2 });
-        this.log.warn({ resource: this.type.plural, err: (err as Error).message, retryInMs: delay }, "watch failed; retrying");
-        await sleep(delay, this.abort.signal);
-        this.lastProgressAt = Date.now();
+        // The list failed (the watch reports its own failures in its outcome).
+        outcome = { end: "error", events: 0, ms: 0, err };
       }
+      if (this.abort.signal.aborted) break;
+      // A 410 when resuming from an older version is routine; right after a fresh list it means the server is unwell.
+      const short = outcome.events === 0 && outcome.ms < SHORT_WATCH_MS && !this.restartRequested;
+      const failed = outcome.end === "error" || (short && (outcome.end === "ended" || listed));
+      if (!failed) {
+        failures = 0;
+        if (outcome.end === "gone") needList = true;
+        continue;
+      }
+      const now = Date.now();
+      if (now - lastFailureAt > (this.opts.backoffResetMs ?? 120_000)) failures = 0;
+      lastFailureAt = now;
+      failures++;
+      if (outcome.end === "gone" || isGoneError(outcome.err) || failures > 1) needList = true;
+      const delay = backoffDelay(failures, { minMs: this.opts.minRetryMs ?? 500, maxMs: this.opts.maxRetryMs ?? 30_000, jitter: 0.2 });
+      this.backoffs.push(delay);
+      if (this.backoffs.length > 100) this.backoffs.shift();
+      this.log.warn({ resource: this.type.plural, err: describeFailure(outcome), retryInMs: delay, relist: needList }, "watch failed; retrying");
+      await sleep(delay, this.abort.signal);
+      this.lastProgressAt = Date.now();
     }
   }
 
@@ -144,17 +184,28 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  /** Runs one watch until it ends; "gone" when the server said the resourceVersion expired. */
-  private watchOnce(): Promise<"ended" | "gone"> {
-    return new Promise((resolve, reject) => {
+  /**
+   * Runs one watch until it ends: "gone" when the server said the resourceVersion expired, "error" for a failed
+   * request or an ERROR event, with how many events it delivered and how long it lasted.
+   */
+  private watchOnce(): Promise<WatchOutcome> {
+    const started = Date.now();
+    let events = 0;
+    return new Promise((resolve) => {
       let gone = false;
+      let errorEvent: unknown;
       let settled = false;
+      let ctl: AbortController | undefined;
       const finish = (err?: unknown) => {
         if (settled) return;
         settled = true;
-        if (err && !gone && !this.abort.signal.aborted && !isAbort(err)) reject(err);
-        else resolve(gone ? "gone" : "ended");
+        const ms = Date.now() - started;
+        if (gone) return resolve({ end: "gone", events, ms });
+        const failure = errorEvent ?? (err && !this.abort.signal.aborted && !isAbort(err) ? err : undefined);
+        resolve(failure ? { end: "error", events, ms, err: failure } : { end: "ended", events, ms });
       };
+      const end = () => (ctl ?? this.currentWatch)?.abort();
+      this.watches++;
       const watch = new k8s.Watch(this.client.kc);
       watch.watch(resourcePath(this.type, this.opts.namespace), {
         resourceVersion: this.resourceVersion,
@@ -162,14 +213,17 @@ export class Informer<T extends KubeObject> {
         labelSelector: this.opts.labelSelector,
         fieldSelector: this.opts.fieldSelector,
         timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300,
-      }, (phase, obj: T & { code?: number }) => {
+      }, (phase, obj: T & { code?: number; message?: string }) => {
+        if (settled) return;
         this.lastProgressAt = Date.now();
         if (phase === "ERROR") {
           if (obj.code === 410) gone = true;
-          else this.log.warn({ resource: this.type.plural, status: obj }, "watch error event");
-          this.currentWatch?.abort();
+          else errorEvent = new Error(`ERROR event: ${obj.code ?? "?"} ${obj.message ?? JSON.stringify(obj)}`);
+          end();
+          finish();
           return;
         }
+        events++;
         if (obj?.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
         if (phase === "BOOKMARK") return;
         const key = objectKey(obj);
@@ -181,10 +235,11 @@ export class Informer<T extends KubeObject> {
           this.cache.set(key, obj);
           this.emit(old ? "update" : "add", obj, old);
         }
-      }, finish).then((ctl) => {
+      }, finish).then((c) => {
         this.lastProgressAt = Date.now();
-        this.currentWatch = ctl;
-        if (this.abort.signal.aborted) ctl.abort();
+        ctl = c;
+        this.currentWatch = c;
+        if (this.abort.signal.aborted || settled) c.abort();
       }, finish);
     });
   }
@@ -198,6 +253,17 @@ export class Informer<T extends KubeObject> {
       }
     }
   }
+}
+
+/** A 410 from the watch request itself (client-node reports the status as statusCode) or from a list. */
+function isGoneError(err: unknown): boolean {
+  return isGone(err) || (err as { statusCode?: number } | undefined)?.statusCode === 410;
+}
+
+function describeFailure(o: WatchOutcome): string {
+  if (o.err) return (o.err as Error).message ?? String(o.err);
+  if (o.end === "gone") return "410 Gone right after listing";
+  return `the server closed the watch after ${o.ms} ms without an event`;
 }
 
 function isAbort(err: unknown): boolean {
