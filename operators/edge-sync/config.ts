@@ -29,6 +29,8 @@ export interface EdgeSyncFlags {
   stallAfter?: string;
   healthAddr?: string;
   kubeconfig?: string;
+  namespace?: string;
+  edgeDeployments?: string;
 }
 
 /** Flag and environment variable of each setting. */
@@ -53,6 +55,8 @@ export const SETTINGS: Record<keyof EdgeSyncFlags, readonly [flag: string, env: 
   stallAfter: ["--stall-after", "STALL_AFTER", "/healthz fails when the Node watch or the write loop made no progress for this long"],
   healthAddr: ["--health-addr", "HEALTH_ADDR", "address of /healthz, /readyz and /metrics"],
   kubeconfig: ["--kubeconfig", "KUBECONFIG", "kubeconfig file (default: in-cluster service account)"],
+  namespace: ["--namespace", "POD_NAMESPACE", "edge-sync's namespace, where Edge deployments are applied (default: the service account's)"],
+  edgeDeployments: ["--edge-deployments", "EDGE_DEPLOYMENTS", "ACS mode: apply this cluster's 'Edge deployment' entries (true or false)"],
 };
 
 export const DEFAULTS: Partial<Record<keyof EdgeSyncFlags, string>> = {
@@ -65,6 +69,7 @@ export const DEFAULTS: Partial<Record<keyof EdgeSyncFlags, string>> = {
   maxRetryDelay: "2m",
   stallAfter: "10m",
   healthAddr: ":8081",
+  edgeDeployments: "true",
 };
 
 export type CentreConfig = { kind: "preset"; url: string } | { kind: "directory"; directoryUrl: string };
@@ -88,6 +93,8 @@ export interface EdgeSyncConfig {
   stallAfterMs: number;
   health: { host: string; port: number };
   kubeconfig?: string;
+  /** ACS mode with deployments enabled: where they go and the values ACS gives every release (§10). */
+  deployments?: { namespace?: string; baseValues: { cluster?: string; realm?: string; directory_url?: string } };
 }
 
 export class EdgeSyncConfigError extends Error {
@@ -189,6 +196,13 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
     problems.push(`${name("healthAddr")}: ${(err as Error).message}`);
   }
 
+  const edgeDeployments = get("edgeDeployments");
+  if (edgeDeployments !== "true" && edgeDeployments !== "false") problems.push(`${name("edgeDeployments")}: "${edgeDeployments}" is not true or false`);
+  const deployments = edgeDeployments === "true" && auth?.kind === "password" ? {
+    namespace: get("namespace"),
+    baseValues: { cluster: get("clusterName"), realm: get("realm"), directory_url: directoryUrl },
+  } : undefined;
+
   const config = {
     clusterUuid: clusterUuid ?? "",
     clusterName: get("clusterName"),
@@ -203,6 +217,7 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
     resyncIntervalMs: duration("resyncInterval"),
     minRetryMs, maxRetryMs, stallAfterMs, health,
     kubeconfig: flags.kubeconfig,
+    deployments,
   };
   if (problems.length) throw new EdgeSyncConfigError(problems);
   return config;

@@ -12,6 +12,7 @@ import {
 } from "./configdb-client.js";
 import { DEFAULTS, EdgeSyncConfigError, resolveEdgeSyncConfig, SETTINGS, type EdgeSyncConfig, type EdgeSyncFlags } from "./config.js";
 import { EdgeSync } from "./edge-sync.js";
+import { edgeDeploymentsFor } from "./deployments/wiring.js";
 import { EdgeSyncMetrics } from "./metrics.js";
 
 export function edgeSyncCommand(): Command {
@@ -59,10 +60,13 @@ export function configDbClientFor(config: EdgeSyncConfig): ConfigDbClient {
 /** Runs edge-sync and its health endpoints until the first SIGTERM or SIGINT. */
 export async function runEdgeSync(config: EdgeSyncConfig, log: Logger): Promise<void> {
   const metrics = new EdgeSyncMetrics({ defaultMetrics: true });
+  const kubeConfig = loadKubeConfig(config.kubeconfig);
+  const configDb = configDbClientFor(config);
+  const deployments = edgeDeploymentsFor(config, { kubeConfig, configDb, log });
   const sync = new EdgeSync({
-    kubeConfig: loadKubeConfig(config.kubeconfig),
+    kubeConfig,
     clusterUuid: config.clusterUuid,
-    configDb: configDbClientFor(config),
+    configDb,
     sealedSecrets: config.sealedSecrets,
     debounceMs: config.debounceMs,
     resyncIntervalMs: config.resyncIntervalMs,
@@ -85,11 +89,15 @@ export async function runEdgeSync(config: EdgeSyncConfig, log: Logger): Promise<
   log.info({
     cluster: config.clusterUuid, name: config.clusterName, health: ops.port,
     centre: config.centre.kind === "preset" ? config.centre.url : `directory ${config.centre.directoryUrl}`, auth: config.auth.kind,
+    edgeDeployments: deployments !== undefined,
   }, "edge-sync starting");
   try {
+    deployments?.sync.start();
     await Promise.race([sync.start(), signal]);
     log.info({ signal: await signal }, "stopping on signal");
   } finally {
+    await deployments?.sync.stop();
+    await deployments?.notify.close();
     await sync.stop();
     await ops.close();
   }

@@ -1,0 +1,60 @@
+// Builds the Edge deployments part of edge-sync from its configuration (ACS mode only): a notify/v2 connection to the
+// ConfigDB with edge-sync's own service account, the Git server's URL from the Directory, and the central report.
+import { readFileSync } from "node:fs";
+import type * as k8s from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { NotifyClient } from "../../acs/notify.js";
+import { ServiceClient } from "../../acs/service-client.js";
+import { Service } from "../../api/constants.js";
+import { KubeClient } from "../../runtime/rest.js";
+import type { EdgeSyncConfig } from "../config.js";
+import { DirectoryLocator, PasswordLogin, PresetUrl, type ConfigDbClient, type ServiceLocator } from "../configdb-client.js";
+import { DeploymentSync } from "./deployment-sync.js";
+import { CentralReport } from "./report.js";
+
+const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+export interface EdgeDeployments {
+  sync: DeploymentSync;
+  notify: NotifyClient;
+}
+
+/** The Edge deployments part, or undefined when the configuration does not enable it. */
+export function edgeDeploymentsFor(config: EdgeSyncConfig, deps: { kubeConfig: k8s.KubeConfig; configDb: ConfigDbClient; log: Logger },
+  readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): EdgeDeployments | undefined {
+  if (!config.deployments || config.auth.kind !== "password") return undefined;
+  const namespace = config.deployments.namespace ?? readNamespace(readFile);
+  const { username, password } = config.auth;
+  const directoryLogin = (url: string) => config.directoryAuth ? new PasswordLogin({ service: new PresetUrl(url), username, password }) : undefined;
+  const configDbLocator: ServiceLocator = config.centre.kind === "preset"
+    ? new PresetUrl(config.centre.url)
+    : new DirectoryLocator({ directoryUrl: config.centre.directoryUrl, service: Service.ConfigDB, auth: directoryLogin(config.centre.directoryUrl) });
+  const http = new ServiceClient({
+    service: "configdb", credentials: { username, password }, logger: deps.log,
+    baseUrl: { get: () => configDbLocator.url(), forget: () => configDbLocator.invalidate() },
+  });
+  const notify = new NotifyClient({ http, logger: deps.log });
+  const directoryUrl = config.deployments.baseValues.directory_url;
+  const git = directoryUrl ? new DirectoryLocator({ directoryUrl, service: Service.Git, auth: directoryLogin(directoryUrl) }) : undefined;
+  const sync = new DeploymentSync({
+    client: new KubeClient(deps.kubeConfig), notify, clusterUuid: config.clusterUuid, namespace,
+    baseValues: Object.fromEntries(Object.entries(config.deployments.baseValues).filter(([, v]) => v !== undefined)),
+    gitBaseUrl: async () => {
+      if (!git) throw new Error("set --directory-url (DIRECTORY_URL) to find the Git server");
+      return git.url();
+    },
+    report: new CentralReport({ configDb: deps.configDb, clusterUuid: config.clusterUuid, log: deps.log, minRetryMs: config.minRetryMs, maxRetryMs: config.maxRetryMs }),
+    log: deps.log, resyncIntervalMs: config.resyncIntervalMs, minRetryMs: config.minRetryMs, maxRetryMs: config.maxRetryMs,
+  });
+  return { sync, notify };
+}
+
+function readNamespace(readFile: (path: string) => string): string {
+  try {
+    const ns = readFile(SERVICE_ACCOUNT_NAMESPACE_FILE).trim();
+    if (ns) return ns;
+  } catch {
+    // not in a Pod
+  }
+  throw new Error("edge deployments: set --namespace (POD_NAMESPACE); there is no service account namespace to default to");
+}
