@@ -24,8 +24,12 @@ export function edgeDeploymentsFor(config: EdgeSyncConfig, deps: { kubeConfig: k
   readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): EdgeDeployments | undefined {
   if (!config.deployments || config.auth.kind !== "password") return undefined;
   const namespace = config.deployments.namespace ?? readNamespace(readFile);
-  const { username, password } = config.auth;
-  const directoryLogin = (url: string) => config.directoryAuth ? new PasswordLogin({ service: new PresetUrl(url), username, password }) : undefined;
+  const { username } = config.auth;
+  const secret = config.auth.passwordFile ? { file: config.auth.passwordFile } : config.auth.password ?? "";
+  // The notify/v2 login (acs ServiceClient) takes the password itself: read once here. A rotated password reaches it
+  // at the next restart; the HTTP writes (PasswordLogin) read the file again after a refusal.
+  const password = typeof secret === "string" ? secret : readFile(secret.file).replace(/\r?\n$/, "");
+  const directoryLogin = (url: string) => config.directoryAuth ? new PasswordLogin({ service: new PresetUrl(url), username, password: secret }) : undefined;
   const configDbLocator: ServiceLocator = config.centre.kind === "preset"
     ? new PresetUrl(config.centre.url)
     : new DirectoryLocator({ directoryUrl: config.centre.directoryUrl, service: Service.ConfigDB, auth: directoryLogin(config.centre.directoryUrl) });
