@@ -1,5 +1,6 @@
 // Runs an operator's controllers: ops endpoints at once, controllers only while this instance leads (when leader
-// election is on), and an orderly shutdown on SIGTERM/SIGINT or when leadership is lost.
+// election is on), and an orderly shutdown on SIGTERM/SIGINT or when leadership is lost. Controllers stop taking
+// work the moment leadership ends; the lease is released only once they have drained, and stop() resolves after.
 import type { Logger } from "pino";
 import type { Controller } from "./controller.js";
 import { LeaderElector, type LeaderElectionOptions } from "./leader-election.js";
@@ -17,6 +18,14 @@ export interface ManagerOptions {
   ops?: { host?: string; port: number };
   /** Other long-running parts (HTTP servers…) that must stop with the manager. */
   onStop?: () => Promise<void>;
+  /**
+   * Work only the leader does, each time this instance starts leading, before its controllers start (e.g. writing
+   * shared state every replica reads). The signal aborts when leadership ends. A task that throws is logged; the
+   * controllers start regardless.
+   */
+  leaderTasks?: Array<(signal: AbortSignal) => Promise<void>>;
+  /** Told when this instance starts (true) and stops (false) leading, before its controllers start or stop. */
+  onLeadershipChange?: (leading: boolean) => void;
 }
 
 export class Manager {
@@ -24,6 +33,7 @@ export class Manager {
   private elector?: LeaderElector;
   private ops?: OpsServer;
   private controllersRunning = false;
+  private leadership?: AbortController;
   private done?: Promise<void>;
   private lostLeadership = false;
 
@@ -31,6 +41,11 @@ export class Manager {
 
   get isLeader(): boolean {
     return this.elector ? this.elector.isLeader : this.controllersRunning;
+  }
+
+  /** The lease holder this instance last saw (itself while leading); undefined before the first look. */
+  get observedLeader(): string | undefined {
+    return this.elector?.observedHolder;
   }
 
   get opsPort(): number | undefined {
@@ -49,18 +64,23 @@ export class Manager {
     }
     if (opts.leaderElection) {
       this.elector = new LeaderElector(opts.client, { leaseName: `${opts.name}-leader-election`, ...opts.leaderElection }, opts.log);
-      this.done = this.elector.run(this.abort.signal, () => void this.startControllers(), () => {
+      this.done = this.elector.run(this.abort.signal, () => {
+        opts.onLeadershipChange?.(true);
+        void this.startControllers();
+      }, async () => {
+        opts.onLeadershipChange?.(false);
         if (!this.abort.signal.aborted) {
           this.lostLeadership = true;
           opts.log.error("lost leadership; stopping controllers");
         }
-        void this.stopControllers();
+        await this.stopControllers();
       });
     } else {
       this.done = this.startControllers();
     }
   }
 
+  /** Stops the controllers and waits for them to drain (and, with leader election, for the lease to be released). */
   async stop(): Promise<void> {
     this.abort.abort();
     await this.done;
@@ -72,12 +92,23 @@ export class Manager {
   private async startControllers() {
     if (this.controllersRunning) return;
     this.controllersRunning = true;
+    const leadership = (this.leadership = new AbortController());
+    for (const task of this.opts.leaderTasks ?? []) {
+      try {
+        await task(leadership.signal);
+      } catch (err) {
+        this.opts.log.error({ err: (err as Error).message }, "leader task failed");
+      }
+      if (leadership.signal.aborted) return;
+    }
     await Promise.all(this.opts.controllers.map((c) => c.start()));
   }
 
+  /** Work stops being handed out at once (each controller shuts its queue first); resolves once in-flight work is done. */
   private async stopControllers() {
     if (!this.controllersRunning) return;
     this.controllersRunning = false;
+    this.leadership?.abort();
     await Promise.all(this.opts.controllers.map((c) => c.stop()));
   }
 }

@@ -30,7 +30,10 @@ export interface RequestArgs {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   contentType?: string;
+  /** Idle time on the connection after which the request fails (default 30 s). */
   timeoutMs?: number;
+  /** Aborts the request wherever it is (connecting, sending, waiting for or reading the answer). */
+  signal?: AbortSignal;
 }
 
 export interface ListResult<T> {
@@ -52,6 +55,11 @@ const sharedAgents = { http: new HttpAgent(keepAlive), https: new HttpsAgent(kee
  */
 const resentOnFreshConnection = (req: ClientRequest, err: unknown) =>
   req.reusedSocket && (err as NodeJS.ErrnoException).code === "ECONNRESET";
+
+function abortError(method: string, path: string, signal: AbortSignal): Error {
+  const reason = signal.reason instanceof Error ? `: ${signal.reason.message}` : "";
+  return Object.assign(new Error(`${method} ${path}: aborted${reason}`), { name: "AbortError" });
+}
 
 export class KubeClient {
   constructor(readonly kc: k8s.KubeConfig) {}
@@ -83,6 +91,7 @@ export class KubeClient {
     if (!cluster.proxyUrl) opts.agent = url.protocol === "http:" ? sharedAgents.http : sharedAgents.https;
     const send = url.protocol === "http:" ? httpRequest : httpsRequest;
     const attempt = (retried: boolean): Promise<string> => new Promise<string>((resolve, reject) => {
+      if (args.signal?.aborted) return reject(abortError(method, path, args.signal));
       const req = send(url, opts, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -97,19 +106,22 @@ export class KubeClient {
         });
       });
       req.setTimeout(args.timeoutMs ?? 30_000, () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      const onAbort = () => req.destroy(abortError(method, path, args.signal!));
+      args.signal?.addEventListener("abort", onAbort, { once: true });
+      req.on("close", () => args.signal?.removeEventListener("abort", onAbort));
       req.on("error", (err) => (!retried && resentOnFreshConnection(req, err) ? attempt(true).then(resolve, reject) : reject(err)));
       req.end(body);
     });
     return attempt(false);
   }
 
-  get<T extends KubeObject>(t: ResourceType, name: string, namespace?: string): Promise<T> {
-    return this.request<T>(resourcePath(t, namespace, name));
+  get<T extends KubeObject>(t: ResourceType, name: string, namespace?: string, signal?: AbortSignal): Promise<T> {
+    return this.request<T>(resourcePath(t, namespace, name), { signal });
   }
 
-  async getOrNull<T extends KubeObject>(t: ResourceType, name: string, namespace?: string): Promise<T | null> {
+  async getOrNull<T extends KubeObject>(t: ResourceType, name: string, namespace?: string, signal?: AbortSignal): Promise<T | null> {
     try {
-      return await this.get<T>(t, name, namespace);
+      return await this.get<T>(t, name, namespace, signal);
     } catch (e) {
       if (isNotFound(e)) return null;
       throw e;
@@ -120,14 +132,14 @@ export class KubeClient {
     return this.request<ListResult<T>>(resourcePath(t, namespace), { query });
   }
 
-  create<T extends KubeObject>(t: ResourceType, obj: T): Promise<T> {
+  create<T extends KubeObject>(t: ResourceType, obj: T, signal?: AbortSignal): Promise<T> {
     const body = { apiVersion: apiVersionOf(t), kind: t.kind, ...obj };
-    return this.request<T>(resourcePath(t, obj.metadata.namespace), { method: "POST", body });
+    return this.request<T>(resourcePath(t, obj.metadata.namespace), { method: "POST", body, signal });
   }
 
-  replace<T extends KubeObject>(t: ResourceType, obj: T): Promise<T> {
+  replace<T extends KubeObject>(t: ResourceType, obj: T, signal?: AbortSignal): Promise<T> {
     const body = { apiVersion: apiVersionOf(t), kind: t.kind, ...obj };
-    return this.request<T>(resourcePath(t, obj.metadata.namespace, obj.metadata.name), { method: "PUT", body });
+    return this.request<T>(resourcePath(t, obj.metadata.namespace, obj.metadata.name), { method: "PUT", body, signal });
   }
 
   patch<T extends KubeObject>(t: ResourceType, name: string, namespace: string | undefined, patch: unknown,
