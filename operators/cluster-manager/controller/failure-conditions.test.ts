@@ -19,6 +19,7 @@ after(async () => f?.stop());
 
 const get = (name: string) => f.manager.client.get<EdgeCluster>(EdgeClusterType, name, NS);
 const cond = (ec: EdgeCluster, type: string): Condition | undefined => ec.status?.conditions?.find((c) => c.type === type);
+const errors = async () => (await f.manager.metrics.reconcileErrors.get()).values.reduce((sum, v) => sum + v.value, 0);
 
 test("a repository that cannot be created → Provisioned=False RepositoryFailed, then recovery", async () => {
   // A file where the repositories directory should be: git cannot create anything below it.
@@ -48,17 +49,17 @@ test("a new generation that fails: Provisioned and Ready False for it, kubectl w
   const lock = join(f.dataDir, "repos", `${good.status!.uuid}.git`, "refs", "heads", "main.lock");
   writeFileSync(lock, "");
   try {
+    const errorsBefore = await errors();
     const patched = await f.cp.kubectl(["patch", "ec", "-n", NS, "steady", "--type=merge", "-p", JSON.stringify({ spec: { values: { greeting: "new" } } })]);
     assert.equal(patched.code, 0, patched.stderr);
     const generation = good.metadata.generation! + 1;
-    const failing = await eventually(async () => {
-      const ec = await get("steady");
-      return cond(ec, "RepositoryFailed")?.status === "True" && ec;
-    }, { message: "RepositoryFailed reported" });
-    assert.match(cond(failing, "RepositoryFailed")!.message, /^cannot commit to the cluster's Git repository: /);
+    // A pass records its failure in status before the error reaches the work queue.
+    await eventually(async () => (await errors()) > errorsBefore, { message: "the new generation failed" });
+    const failing = await get("steady");
     assert.equal(cond(failing, "Provisioned")?.status, "False", "Provisioned does not stay True for a generation that failed");
-    assert.equal(cond(failing, "Provisioned")?.observedGeneration, generation);
     assert.equal(cond(failing, "Ready")?.status, "False");
+    assert.match(cond(failing, "RepositoryFailed")!.message, /^cannot commit to the cluster's Git repository: /);
+    assert.equal(cond(failing, "Provisioned")?.observedGeneration, generation);
     assert.equal(cond(failing, "Ready")?.reason, "RepositoryFailed");
     assert.equal(cond(failing, "Reconciling")?.status, "True");
     assert.equal(failing.status!.observedGeneration, good.metadata.generation, "the failed generation is not observed");
@@ -67,7 +68,6 @@ test("a new generation that fails: Provisioned and Ready False for it, kubectl w
     assert.notEqual(wait.code, 0, "kubectl wait --for=condition=Ready must not pass for an uncommitted spec");
 
     // Retries with backoff fail the same way: they write no status and record no further Event.
-    const errors = async () => (await f.manager.metrics.reconcileErrors.get()).values.reduce((sum, v) => sum + v.value, 0);
     const seen = await errors();
     await eventually(async () => (await errors()) >= seen + 2, { timeoutMs: 60_000, message: "two more failed attempts" });
     const still = await get("steady");
