@@ -308,7 +308,7 @@ interface PodSpec {
 }
 interface Manifest {
   kind: string;
-  metadata: { name: string; namespace?: string };
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
   data?: Record<string, string>;
   spec?: { template?: { spec: PodSpec } };
 }
@@ -330,7 +330,9 @@ async function renderChart(release: { metadata: { name: string; namespace: strin
  * edge kubeconfig stands in for the service account.
  */
 async function podProcess(rendered: Manifest[], deployment: string): Promise<ManagedProcess> {
-  const deploy = rendered.find((d) => d.kind === "Deployment" && d.metadata.name === deployment);
+  // The chart names Deployments after the release; the component is the app.kubernetes.io/name label.
+  const deploy = rendered.find((d) => d.kind === "Deployment" && d.metadata.labels?.["app.kubernetes.io/name"] === deployment
+    && d.metadata.labels["app.kubernetes.io/part-of"] === "graft");
   const pod = deploy?.spec?.template?.spec;
   assert.ok(deploy && pod, `the chart renders Deployment "${deployment}"`);
   const container = pod.containers[0]!;

@@ -82,6 +82,25 @@ export function containerProblems(manifests: readonly Manifest[]): string[] {
   return problems;
 }
 
+/** Containers of workloads that take a Secret into an environment variable (secretKeyRef, or envFrom a Secret). */
+export function secretEnvProblems(manifests: readonly Manifest[]): string[] {
+  const problems: string[] = [];
+  for (const m of manifests) {
+    const pod = podSpecOf(m);
+    if (!pod) continue;
+    for (const c of [...(Array.isArray(pod.containers) ? pod.containers : []), ...(Array.isArray(pod.initContainers) ? pod.initContainers : [])] as Obj[]) {
+      const where = `${m.kind} "${m.metadata.name}" container "${String(c.name)}"`;
+      for (const e of (Array.isArray(c.env) ? c.env : []) as Obj[]) {
+        if (obj(obj(e.valueFrom).secretKeyRef).name !== undefined) problems.push(`${where}: env ${String(e.name)} from a Secret`);
+      }
+      for (const e of (Array.isArray(c.envFrom) ? c.envFrom : []) as Obj[]) {
+        if (e.secretRef !== undefined) problems.push(`${where}: envFrom Secret "${String(obj(e.secretRef).name)}"`);
+      }
+    }
+  }
+  return problems;
+}
+
 /** RBAC rules that grant `*` verbs, resources or API groups. */
 export function wildcardRules(manifests: readonly Manifest[]): string[] {
   const problems: string[] = [];

@@ -51,9 +51,26 @@
 {{- printf "%s/%s@%s" .role (include "edge-cluster.clusterName" .root) (include "edge-cluster.realm" .root) -}}
 {{- end }}
 
-{{/* Names of cluster-scoped objects and of objects outside the release namespace carry the release name. */}}
-{{- define "edge-cluster.globalName" -}}
-{{- printf "%s-%s" .root.Release.Name .component | trunc 63 | trimSuffix "-" -}}
+{{/* The release's base name: fullnameOverride, else the release name when it contains the chart name, else both. */}}
+{{- define "edge-cluster.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := .Values.nameOverride | default .Chart.Name -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+The name of a component's objects (Deployment, ServiceAccount, Roles): <fullname>-<component>. Names the protocol
+fixes (the KerberosKeys, the Secrets krbkeys and the bootstrap write, cluster-config, krb5-conf) do not use it.
+*/}}
+{{- define "edge-cluster.componentName" -}}
+{{- printf "%s-%s" (include "edge-cluster.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
 {{- end }}
 
 {{- define "edge-cluster.image" -}}
@@ -70,6 +87,9 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 app.kubernetes.io/part-of: graft
 app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 {{ include "edge-cluster.selectorLabels" . }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{- define "edge-cluster.selectorLabels" -}}
@@ -77,31 +97,11 @@ app.kubernetes.io/name: {{ .component }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end }}
 
-{{/* Pod-level hardening shared by every operator: the image's non-root user, RuntimeDefault seccomp. */}}
-{{- define "edge-cluster.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-fsGroup: 65532
-seccompProfile:
-  type: RuntimeDefault
-{{- end }}
-
-{{- define "edge-cluster.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-runAsNonRoot: true
-capabilities:
-  drop: ["ALL"]
-seccompProfile:
-  type: RuntimeDefault
-{{- end }}
-
 {{/* Every graft operator serves /healthz and /readyz on its health port (HEALTH_ADDR :8081). */}}
 {{- define "edge-cluster.probes" -}}
 livenessProbe:
   httpGet: { path: /healthz, port: health }
-  initialDelaySeconds: 5
+  initialDelaySeconds: 10
   periodSeconds: 20
   timeoutSeconds: 3
   failureThreshold: 3
@@ -112,31 +112,82 @@ readinessProbe:
   failureThreshold: 3
 {{- end }}
 
-{{/* Pod spec fields shared by every operator (after serviceAccountName). */}}
+{{/*
+The Pod template's metadata of a component: its labels plus podLabels, the annotations from podAnnotations and
+<component>.podAnnotations, and any extra (checksums). Call with (dict "root" $ "component" "edge-sync" "values"
+.Values.edgeSync "extra" (dict ...)).
+*/}}
+{{- define "edge-cluster.podMetadata" -}}
+labels:
+  {{- include "edge-cluster.labels" . | nindent 2 }}
+  {{- with .root.Values.podLabels }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- $annotations := merge (dict) (.extra | default dict) (.values.podAnnotations | default dict) .root.Values.podAnnotations }}
+{{- with $annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod spec fields shared by every operator: its ServiceAccount, the security context, pull secrets and scheduling
+(the component's own nodeSelector/tolerations/affinity win over the chart-wide ones). Same dict as podMetadata.
+*/}}
 {{- define "edge-cluster.podCommon" -}}
+{{- $root := .root -}}
+serviceAccountName: {{ include "edge-cluster.componentName" . }}
 automountServiceAccountToken: true
 enableServiceLinks: false
 securityContext:
-  {{- include "edge-cluster.podSecurityContext" . | nindent 2 }}
-{{- with .Values.imagePullSecrets }}
+  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
+{{- with $root.Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.priorityClassName }}
+{{- with $root.Values.priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
-{{- with .Values.nodeSelector }}
+{{- with .values.nodeSelector | default $root.Values.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.tolerations }}
+{{- with .values.tolerations | default $root.Values.tolerations }}
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.affinity }}
+{{- with .values.affinity | default $root.Values.affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end }}
+
+{{/* A component's ServiceAccount. Same dict as podMetadata. */}}
+{{- define "edge-cluster.serviceAccount" -}}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ include "edge-cluster.componentName" . }}
+  namespace: {{ include "edge-cluster.namespace" .root }}
+  labels:
+    {{- include "edge-cluster.labels" . | nindent 4 }}
+  {{- with .root.Values.serviceAccount.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+
+{{/*
+A Secret key mounted as a file (never an environment variable): the volume. The kubelet updates the file when the
+Secret changes (no subPath, which would freeze it), and the operator reads it again when the server refuses it.
+*/}}
+{{- define "edge-cluster.secretVolume" -}}
+- name: {{ .volume }}
+  secret:
+    secretName: {{ .secret | quote }}
+    defaultMode: 0440
+    items:
+      - { key: {{ .key | quote }}, path: {{ .key | quote }} }
 {{- end }}
 
 {{/* Environment every operator gets: identity of the cluster, log level, health address, its own namespace. */}}
@@ -153,4 +204,14 @@ affinity:
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
+{{- end }}
+
+{{/* The Sealed Secrets controller's name (its Service and Deployment), fixed by the vendored chart's fullnameOverride. */}}
+{{- define "edge-cluster.sealedSecretsName" -}}
+{{- required "sealedSecrets.fullnameOverride is required: it names the controller graft's edge-sync asks for the certificate" .Values.sealedSecrets.fullnameOverride -}}
+{{- end }}
+
+{{/* The service-proxy name of the controller's HTTP port, as edge-sync's request path names it (scheme:name:port). */}}
+{{- define "edge-cluster.sealedSecretsProxyName" -}}
+{{- printf "http:%s:http" (include "edge-cluster.sealedSecretsName" .) -}}
 {{- end }}
