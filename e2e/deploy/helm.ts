@@ -38,6 +38,8 @@ function run(binary: string, args: string[], env: { stateDir: string }): Promise
       cwd: repoRoot, encoding: "utf8", maxBuffer: 16 * 1024 * 1024,
       env: {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
+        // Without HOME, client-go writes its discovery cache to ./.kube of the checkout (helm install --dry-run=client).
+        HOME: env.stateDir,
         HELM_CACHE_HOME: `${env.stateDir}/cache`, HELM_CONFIG_HOME: `${env.stateDir}/config`, HELM_DATA_HOME: `${env.stateDir}/data`,
       },
     }, (err, stdout, stderr) => resolve({ stdout, stderr, code: err ? (typeof err.code === "number" ? err.code : 1) : 0 }));
