@@ -12,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml, stringify } from "yaml";
 import * as k8s from "@kubernetes/client-node";
+import { edgeChartCrds } from "../operators/api/crds.js";
 import { clusterConfigManifest } from "../operators/bootstrap/manifests.js";
 import { CLUSTER_CONFIG_KEYS, CLUSTER_CONFIG_NAME, KRB5_CONFIGMAP_NAME, SYNC_TOKEN_KEY, SYNC_TOKEN_SECRET_NAME } from "../operators/bootstrap/names.js";
 import { defaultConfig, urlsFor } from "../operators/cluster-manager/config.js";
@@ -246,16 +247,16 @@ describe("edge-cluster Helm chart", () => {
 });
 
 describe("edge-cluster Helm chart for real sites", () => {
-  test("crds/ holds the generated KerberosKey CRD unchanged; the vendored Sealed Secrets chart brings its CRD; both install", async () => {
-    const chartCrds = readdirSync(join(chartDir, "crds"));
-    assert.deepEqual(chartCrds, ["factoryplus.app.amrc.co.uk_kerberos-keys.yaml"]);
+  test("crds/ holds the generated edge CRDs unchanged; the vendored Sealed Secrets chart brings its CRD; all install", async () => {
+    const chartCrds = readdirSync(join(chartDir, "crds")).sort();
+    assert.deepEqual(chartCrds, edgeChartCrds.map((c) => `${c.type.group}_${c.type.plural}.yaml`).sort());
     for (const f of chartCrds) {
       assert.equal(readFileSync(join(chartDir, "crds", f), "utf8"), readFileSync(join(root, "crds", f), "utf8"),
         `config/edge-cluster/crds/${f} differs from crds/${f}: run npm run gen`);
     }
     const yaml = await must(helm(["template", "t", chartDir, "--namespace", EDGE_NS, "--include-crds", "-f", join(chartDir, "ci/kerberos-values.yaml")], { stateDir }), "helm template --include-crds");
     const crds = parseManifests(yaml).filter((m) => m.kind === "CustomResourceDefinition").map((m) => m.metadata.name).sort();
-    assert.deepEqual(crds, ["kerberos-keys.factoryplus.app.amrc.co.uk", "sealedsecrets.bitnami.com"]);
+    assert.deepEqual(crds, [...edgeChartCrds.map((c) => `${c.type.plural}.${c.type.group}`), "sealedsecrets.bitnami.com"].sort());
     const deps = await must(helm(["dependency", "list", chartDir], { stateDir }), "helm dependency list");
     assert.match(deps, /^sealed-secrets\s+2\.19\.3\s+\S*\s+ok\s*$/m, "the vendored archive is the declared dependency");
   });
