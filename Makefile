@@ -1,5 +1,5 @@
 # graft — common tasks. `make test` is what CI runs (through .ci/run).
-.PHONY: all build lint typecheck gen verify test bench assets clean demo
+.PHONY: all build lint typecheck gen verify test bench assets image clean demo
 
 all: build
 
@@ -26,6 +26,12 @@ verify: node_modules
 # Builds (once) the control-plane binaries the tests use, cached in ~/.cache/graft.
 assets:
 	sh e2e/assets/build-k8s.sh
+
+# graft's container image from the Dockerfile, built with Debian's buildah (root; no daemon, nothing pulled): prints
+# the docker-archive tarball (`docker load -i`, `ctr images import`, `skopeo copy docker-archive:...`). IMAGE=<ref>
+# names it (default ghcr.io/graft-operators/graft:<version>).
+image:
+	sh e2e/assets/build-image.sh
 
 # Sets itself up first (e2e/setup.mjs), as CI does.
 test:

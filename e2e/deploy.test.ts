@@ -290,7 +290,9 @@ describe("central install (kustomize)", () => {
     assert.equal(at(deployment, "spec", "replicas"), 2);
     assert.deepEqual(at(podSpecOf(deployment!), "containers", "0", "args"), ["cluster-manager", "--enable-leader-election"]);
     assert.deepEqual(at(find(ms, "PersistentVolumeClaim", "graft-repos"), "spec", "accessModes"), ["ReadWriteMany"]);
-    assert.deepEqual(names(ms, "ClusterRoleBinding"), [], "the manager's rights are granted per namespace");
+    // Per namespace, except the seal endpoint's TokenReview and SubjectAccessReview (cluster-scoped, nothing more).
+    assert.deepEqual(names(ms, "ClusterRoleBinding"), ["graft-cluster-manager-auth-delegator"]);
+    assert.equal(at(find(ms, "ClusterRoleBinding", "graft-cluster-manager-auth-delegator"), "roleRef", "name"), "system:auth-delegator");
     assert.deepEqual(names(ms, "Service"), ["graft-cluster-manager"]);
 
     await must(central.kubectl(["apply", "--server-side", "--field-manager=deploy-test", "-f", "-"], { input: yaml }), "applying config/default");
@@ -310,10 +312,29 @@ describe("central install (kustomize)", () => {
       [["create", "secrets", "-n", "default"], false],
       [["list", "edgeclusters.factoryplus.app.amrc.co.uk", "-n", "default"], false],
       [["create", "edgeclusters.factoryplus.app.amrc.co.uk", "-n", CENTRAL_NS], false],
+      [["delete", "edgeclusters.factoryplus.app.amrc.co.uk", "-n", CENTRAL_NS], false],
+      [["create", "tokenreviews.authentication.k8s.io"], true],
+      [["create", "subjectaccessreviews.authorization.k8s.io"], true],
       [["list", "nodes"], false],
     ];
     for (const [args, expected] of expectations) {
       assert.equal(await canI(central, manager, args), expected, `cluster-manager ${args.join(" ")} should be ${expected ? "allowed" : "denied"}`);
+    }
+  });
+
+  test("config/acs adds ACS mode's rights (create and delete EdgeClusters for the ConfigDB mirror) and nothing else", async () => {
+    const yaml = await must(central.kubectl(["kustomize", join(root, "config/acs")]), "kubectl kustomize config/acs");
+    const ms = parseManifests(yaml);
+    const settings = ms.find((m) => m.kind === "ConfigMap" && m.metadata.name.startsWith("graft-cluster-manager-settings"));
+    assert.equal(at(settings, "data", "MODE"), "acs");
+    const base = parseManifests(await must(central.kubectl(["kustomize", join(root, "config/default")]), "kubectl kustomize config/default"));
+    const rules = (m: Manifest[]) => at(find(m, "ClusterRole", "graft-cluster-manager"), "rules") as unknown[];
+    assert.deepEqual(rules(ms), [...rules(base), { apiGroups: ["factoryplus.app.amrc.co.uk"], resources: ["edgeclusters"], verbs: ["create", "delete"] }]);
+    await must(central.kubectl(["apply", "--server-side", "--field-manager=deploy-test", "-f", "-"], { input: yaml }), "applying config/acs");
+    const manager = `${CENTRAL_NS}:graft-cluster-manager`;
+    for (const verb of ["create", "delete"]) {
+      assert.equal(await canI(central, manager, [verb, "edgeclusters.factoryplus.app.amrc.co.uk", "-n", CENTRAL_NS]), true, `ACS mode may ${verb} EdgeClusters`);
+      assert.equal(await canI(central, manager, [verb, "edgeclusters.factoryplus.app.amrc.co.uk", "-n", "default"]), false, `only in ${CENTRAL_NS}`);
     }
   });
 });

@@ -52,6 +52,16 @@ const assets = [
   ["helm", "e2e/assets/build-helm.sh", (path) => { process.env.GRAFT_HELM = path; }],
   ["helm-unittest", "e2e/assets/build-helm-unittest.sh", (path) => { process.env.GRAFT_HELM_UNITTEST = path; }],
 ];
+// The real node's binaries and images, where the real-node tests can run (root on Linux) and one is selected.
+const realNodeTests = ["e2e/harness/real-node.test.ts", "e2e/central-install.test.ts"];
+if (process.platform === "linux" && process.getuid?.() === 0
+  && (filters.length === 0 || realNodeTests.some((f) => filters.some((s) => f.includes(s))))) {
+  assets.push(
+    ["real node (kubelet, kube-proxy, containerd, CoreDNS...)", "e2e/assets/build-node.sh", (dir) => { process.env.GRAFT_NODE_ASSETS = dir; }],
+    ["the real node's images (Flux, Sealed Secrets, CoreDNS, pause)", "e2e/assets/build-node-images.sh", (dir) => { process.env.GRAFT_NODE_IMAGES = dir; }],
+    ["graft's image (make image)", "e2e/assets/build-image.sh", (path) => { process.env.GRAFT_IMAGE_TARBALL = path; }],
+  );
+}
 for (const [what, script, use] of assets) {
   if (!existsSync(join(root, script))) continue;
   const started = Date.now();

@@ -34,28 +34,6 @@ fi
 
 prepare_build "the Flux controllers"
 
-# build_controller NAME VERSION [SUBSTITUTE...]: builds the main package at the root of github.com/fluxcd/NAME@VERSION as $OUT/NAME.
-# The module is built as the main module so its own replace directives (digest library, kustomize pins) hold; only
-# its "./api" replace is turned into a requirement of the published api module, since module zips leave nested
-# modules out.
-build_controller() {
-  name=$1 version=$2 module=github.com/fluxcd/$1
-  shift 2
-  [ -x "$OUT/$name" ] && return 0
-  log "building $name $version"
-  module_source "$module@$version" "$name"
-  cd "$work/$name"
-  go mod edit -dropreplace "$module/api" -require "$module/api@$version"
-  for substitute in "$@"; do
-    log "$name: using $substitute"
-    go mod edit -replace "$substitute"
-  done
-  go mod download "$module/api" >&2
-  go build -trimpath -ldflags "-s -w" -o "$OUT/$name.tmp" . >&2
-  mv "$OUT/$name.tmp" "$OUT/$name"
-  cd "$work"
-}
-
 cd "$work"
 go mod init graft.local/flux-build >/dev/null 2>&1
 # shellcheck disable=SC2086 # the substitute lists are split on purpose

@@ -35,14 +35,7 @@ fi
 if [ ! -x "$OUT/kube-apiserver" ] || [ ! -x "$OUT/kubectl" ]; then
   log "building kube-apiserver and kubectl $K8S_VERSION (staging modules $STAGING_VERSION)"
   mkdir -p "$work/k8s" && cd "$work/k8s"
-  go mod init graft.local/k8s-build >/dev/null 2>&1
-  go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
-  modfile=$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.mod
-  # Every staging module that k8s.io/kubernetes replaces with ./staging/... is published as its own v0.x module.
-  sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$modfile" | while read -r m; do
-    go mod edit -replace "$m=$m@$STAGING_VERSION"
-  done
-  go mod edit -require "k8s.io/kubernetes@$K8S_VERSION"
+  k8s_module "$K8S_VERSION"
   cat > tools.go <<'GO'
 //go:build tools
 
@@ -54,11 +47,10 @@ import (
 )
 GO
   go mod tidy >&2
-  ver="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
   for bin in kube-apiserver kubectl; do
     [ -x "$OUT/$bin" ] && continue
     log "compiling $bin"
-    go build -trimpath -ldflags "-s -w $ver" -o "$OUT/$bin.tmp" "k8s.io/kubernetes/cmd/$bin" >&2
+    go build -trimpath -ldflags "$(k8s_ldflags "$K8S_VERSION")" -o "$OUT/$bin.tmp" "k8s.io/kubernetes/cmd/$bin" >&2
     mv "$OUT/$bin.tmp" "$OUT/$bin"
   done
 fi

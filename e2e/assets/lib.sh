@@ -3,7 +3,7 @@
 # shellcheck disable=SC2034 # used by the scripts that source this file
 CACHE=${GRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/graft}
 
-log() { echo "$NAME: $*" >&2; }
+log() { echo "${NAME:-build}: $*" >&2; }
 
 # prepare_build WHAT: needs Go; makes $OUT and a scratch directory $work (removed on exit); sets the Go build
 # environment and $start for the closing "done in" line.
@@ -26,4 +26,46 @@ module_source() {
   [ -n "$dir" ] || { log "could not download '$1' from the Go module proxy"; exit 1; }
   cp -R "$dir" "$work/$2"
   chmod -R u+w "$work/$2"
+}
+
+# k8s_module VERSION: makes the current directory a scratch module that requires k8s.io/kubernetes@VERSION with each
+# staging module it replaces with ./staging/... pointed at its published v0.x release (module zips leave staging out).
+# The caller writes a tools.go importing the cmd/... packages it builds, then runs `go mod tidy`.
+k8s_module() {
+  go mod init graft.local/k8s-build >/dev/null 2>&1
+  go mod download -json "k8s.io/kubernetes@$1" >/dev/null
+  staging="v0.${1#v1.}"
+  modfile=$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$1.mod
+  sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$modfile" | while read -r m; do
+    go mod edit -replace "$m=$m@$staging"
+  done
+  go mod edit -require "k8s.io/kubernetes@$1"
+}
+
+# k8s_ldflags VERSION: the linker flags that make Kubernetes binaries report VERSION (`--version`, Node status).
+k8s_ldflags() {
+  echo "-s -w -X k8s.io/component-base/version.gitVersion=$1 -X k8s.io/client-go/pkg/version.gitVersion=$1"
+}
+
+# build_controller NAME VERSION [SUBSTITUTE...]: builds the main package at the root of github.com/fluxcd/NAME@VERSION
+# as $OUT/NAME (NAME=NAME@VERSION substitutes swap in dependency versions the module proxy serves).
+# The module is built as the main module so its own replace directives (digest library, kustomize pins) hold; only
+# its "./api" replace is turned into a requirement of the published api module, since module zips leave nested
+# modules out.
+build_controller() {
+  ctl=$1 version=$2 module=github.com/fluxcd/$1
+  shift 2
+  [ -x "$OUT/$ctl" ] && return 0
+  log "building $ctl $version"
+  module_source "$module@$version" "$ctl"
+  cd "$work/$ctl" || exit 1
+  go mod edit -dropreplace "$module/api" -require "$module/api@$version"
+  for substitute in "$@"; do
+    log "$ctl: using $substitute"
+    go mod edit -replace "$substitute"
+  done
+  go mod download "$module/api" >&2
+  go build -trimpath -ldflags "-s -w" -o "$OUT/$ctl.tmp" . >&2
+  mv "$OUT/$ctl.tmp" "$OUT/$ctl"
+  cd "$work" || exit 1
 }

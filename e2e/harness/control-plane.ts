@@ -60,7 +60,7 @@ export interface KubectlResult {
 
 export interface ControlPlane {
   readonly name: string;
-  /** https://127.0.0.1:<port> */
+  /** https://127.0.0.1:<port> (or the address asked for) */
   readonly server: string;
   readonly kubeconfigPath: string;
   readonly kubeConfig: k8s.KubeConfig;
@@ -85,6 +85,12 @@ export interface ControlPlaneOptions {
   etcd?: Etcd;
   /** Static users besides the admin: name → groups. Their tokens are `<name>-token`. */
   users?: Record<string, string[]>;
+  /** The address the API server listens on and advertises (default 127.0.0.1; the real node uses its bridge's). */
+  address?: string;
+  /** Run the ServiceAccount admission plugin (Pods get their service-account token): for a real node. */
+  serviceAccounts?: boolean;
+  /** More kube-apiserver flags. */
+  apiServerArgs?: string[];
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -94,7 +100,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const ownEtcd = opts.etcd ? undefined : await startEtcd(join(dir, "etcd"));
   const etcd = (opts.etcd ?? ownEtcd)!;
   const port = await freePort();
-  const server = `https://127.0.0.1:${port}`;
+  const address = opts.address ?? "127.0.0.1";
+  const server = `https://${address}:${port}`;
   const token = randomBytes(24).toString("hex");
 
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -106,7 +113,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
   const args = [
     `--etcd-servers=${etcd.url}`, `--etcd-prefix=/graft-${name}-${randomBytes(4).toString("hex")}`,
-    "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${port}`,
+    `--bind-address=${address}`, `--advertise-address=${address}`, `--secure-port=${port}`,
     `--cert-dir=${join(dir, "certs")}`,
     `--token-auth-file=${join(dir, "tokens.csv")}`,
     "--authorization-mode=RBAC",
@@ -114,10 +121,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     "--service-account-issuer=https://kubernetes.default.svc",
     `--service-account-key-file=${join(dir, "sa.pub")}`,
     `--service-account-signing-key-file=${join(dir, "sa.key")}`,
-    "--disable-admission-plugins=ServiceAccount",
+    ...(opts.serviceAccounts ? [] : ["--disable-admission-plugins=ServiceAccount"]),
     "--allow-privileged=true",
     "--watch-cache=true",
     "--v=1",
+    ...(opts.apiServerArgs ?? []),
   ];
   let proc: ManagedProcess | undefined;
 
