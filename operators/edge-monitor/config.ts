@@ -38,6 +38,8 @@ export interface MonitorConfig {
   };
   mqtt: MqttConfig;
   retry: { minDelayMs: number; maxDelayMs: number };
+  /** /healthz fails when there has been no Sparkplug session and no connection attempt finished for this long. */
+  stallAfterMs: number;
   bdSeqStore: BdSeqStoreConfig;
   healthAddr: string;
   metricsAddr: string;
@@ -66,6 +68,7 @@ export interface MonitorFlags {
   metricsAddr?: string;
   minRetryDelay?: string;
   maxRetryDelay?: string;
+  stallAfter?: string;
 }
 
 /** Flag (kebab-case) and environment variable of each setting, for help texts and error messages. */
@@ -91,6 +94,7 @@ export const SETTINGS = {
   metricsAddr: ["--metrics-addr", "METRICS_ADDR"],
   minRetryDelay: ["--min-retry-delay", "MIN_RETRY_DELAY"],
   maxRetryDelay: ["--max-retry-delay", "MAX_RETRY_DELAY"],
+  stallAfter: ["--stall-after", "STALL_AFTER"],
 } as const satisfies Record<keyof MonitorFlags, readonly [string, string]>;
 
 export const DEFAULTS = {
@@ -100,6 +104,7 @@ export const DEFAULTS = {
   metricsAddr: ":8080",
   minRetryDelay: "500ms",
   maxRetryDelay: "30s",
+  stallAfter: "5m",
   mqttKeepalive: "30s",
   mqttProtocolVersion: "3.1.1",
 } as const;
@@ -192,6 +197,8 @@ export function resolveMonitorConfig(flags: MonitorFlags, env: Record<string, st
   const minDelayMs = duration("minRetryDelay");
   const maxDelayMs = duration("maxRetryDelay");
   if (minDelayMs > maxDelayMs) problems.push(`${name("minRetryDelay")} must not exceed ${name("maxRetryDelay")}`);
+  const stallAfterMs = duration("stallAfter");
+  if (stallAfterMs <= maxDelayMs) problems.push(`${name("stallAfter")} must be longer than ${name("maxRetryDelay")}`);
 
   const bdSeqStore = resolveStore();
   const config: MonitorConfig = {
@@ -210,6 +217,7 @@ export function resolveMonitorConfig(flags: MonitorFlags, env: Record<string, st
       connectTimeoutMs: 10_000,
     },
     retry: { minDelayMs, maxDelayMs },
+    stallAfterMs,
     bdSeqStore,
     healthAddr: get("healthAddr") ?? DEFAULTS.healthAddr,
     metricsAddr: get("metricsAddr") ?? DEFAULTS.metricsAddr,

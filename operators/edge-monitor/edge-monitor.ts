@@ -25,7 +25,7 @@ const DISCONNECT_TIMEOUT_MS = 5_000;
 const LOGIN_REFUSED = new Set([4, 5, 0x86, 0x87]);
 
 export interface EdgeMonitorOptions {
-  config: Pick<MonitorConfig, "clusterUuid" | "sparkplug" | "mqtt" | "retry">;
+  config: Pick<MonitorConfig, "clusterUuid" | "sparkplug" | "mqtt" | "retry"> & Partial<Pick<MonitorConfig, "stallAfterMs">>;
   bdSeqStore: BdSeqStore;
   logger?: Logger;
   metrics?: MonitorMetrics;
@@ -53,6 +53,8 @@ export class EdgeMonitor {
   private connected = false;
   private born = false;
   private attempts = 0;
+  /** When the connect loop last moved (an attempt started or ended, a connect, a birth): for liveness. */
+  private lastProgressAt = Date.now();
   private stopping = false;
   private loop: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
@@ -103,6 +105,18 @@ export class EdgeMonitor {
     return this.connected && this.born;
   }
 
+  /**
+   * Why the monitor is stuck — a restart would help — or undefined. A born session is healthy (MQTT keep-alive ends
+   * a dead one); a broker that refuses or cannot be reached is retried, which is progress. Stuck is a loop that
+   * stopped moving: a bdSeq store or a connection attempt that never returns.
+   */
+  stuckReason(now = Date.now()): string | undefined {
+    if (this.born || this.stopping) return undefined;
+    const idleMs = now - this.lastProgressAt;
+    const stallAfterMs = this.config.stallAfterMs ?? 300_000;
+    return idleMs > stallAfterMs ? `no Sparkplug session and no connection attempt finished for ${Math.round(idleMs / 1000)} s` : undefined;
+  }
+
   status(): MonitorStatus {
     return { connected: this.connected, born: this.born, ...(this.bdSeq !== undefined ? { bdSeq: this.bdSeq } : {}) };
   }
@@ -125,8 +139,10 @@ export class EdgeMonitor {
     let unsent: number | undefined;
     while (!this.stopping) {
       let born = false;
+      this.lastProgressAt = Date.now();
       try {
         const bdSeq = unsent ?? await this.store.next();
+        this.lastProgressAt = Date.now();
         unsent = bdSeq;
         if (this.stopping) break;
         const password = this.passwordFile ? await this.passwordFile.value() : this.config.mqtt.password;
@@ -136,6 +152,7 @@ export class EdgeMonitor {
       } catch (err) {
         this.log.error({ err: (err as Error).message }, "cannot start an MQTT session");
       }
+      this.lastProgressAt = Date.now();
       if (this.stopping) break;
       failures = born ? 0 : failures + 1;
       // Jittered down by up to a quarter: edge clusters cut off by the same outage do not all return in step.
@@ -180,6 +197,7 @@ export class EdgeMonitor {
       else if (stream instanceof Socket) stream.once("connect", () => { connectSent = true; });
       else connectSent = true; // another transport (WebSocket): count the bdSeq as used, so it is never reused
       client.on("connect", () => {
+        this.lastProgressAt = Date.now();
         this.connected = true;
         this.metrics.connected.set(1);
         this.log.info({ bdSeq }, "connected to the MQTT broker");

@@ -40,6 +40,7 @@ const DESCRIPTIONS: Record<keyof MonitorFlags, string> = {
   metricsAddr: "address of /metrics",
   minRetryDelay: "first reconnect delay",
   maxRetryDelay: "longest reconnect delay",
+  stallAfter: "/healthz fails when there was no Sparkplug session and no connection attempt finished for this long",
 };
 
 export function edgeMonitorCommand(): Command {
@@ -112,7 +113,10 @@ export interface MonitorEndpoints {
 export async function startMonitorEndpoints(config: { healthAddr: string; metricsAddr: string }, monitor: EdgeMonitor): Promise<MonitorEndpoints> {
   const registry = monitor.metrics.registry;
   const shared = config.healthAddr === config.metricsAddr;
-  const health = await startOpsServer({ ...parseAddr(config.healthAddr), readiness: { "sparkplug session": () => monitor.isReady() }, ...(shared ? { registry } : {}) });
+  const health = await startOpsServer({
+    ...parseAddr(config.healthAddr), readiness: { "sparkplug session": () => monitor.isReady() },
+    liveness: { "connect loop": () => monitor.stuckReason() === undefined }, ...(shared ? { registry } : {}),
+  });
   let metrics: OpsServer = health;
   if (!shared) {
     try {
