@@ -31,8 +31,9 @@ import { isUuid, listenLoopback, pathSegments, sendJson, sendStatus, type Listen
 import { authenticateRequest, Realm, ServiceTokens } from "./identity.js";
 import { kdcPasswordCheck, type StandinKdc } from "./kdc-passwords.js";
 import { NotifyServer } from "./notify-server.js";
+import { CommandLog, commandEscalationHandler } from "./cmdesc.js";
 
-export type StandinService = "directory" | "configdb" | "auth" | "git";
+export type StandinService = "directory" | "configdb" | "auth" | "git" | "cmdesc";
 
 export interface AcsStandinOptions {
   /** Kerberos realm appended to usernames without one. Default `GRAFT.TEST`, or the KDC's realm. */
@@ -59,6 +60,8 @@ export interface AcsStandin {
   addUser(username: string, password: string): { upn: string };
   /** The ConfigDB state: inspect it, or change it directly (changes are notified like API writes). */
   configdb: ConfigDbModel;
+  /** What was asked of the Command Escalation service (cmdesc.ts). */
+  commands: CommandLog;
   /** The Auth state: grants and Kerberos identities. */
   auth: AuthModel;
   /** Where the bare repository for a repo UUID lives (it exists after first use). */
@@ -88,6 +91,7 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
     configdb: new ServiceTokens("configdb", realm, () => tokenLifetime),
     auth: new ServiceTokens("auth", realm, () => tokenLifetime),
     git: new ServiceTokens("git", realm, () => tokenLifetime),
+    cmdesc: new ServiceTokens("cmdesc", realm, () => tokenLifetime),
   } satisfies Record<StandinService, ServiceTokens>;
 
   const admin = { username: "admin", password: randomBytes(12).toString("hex"), principal: randomUUID() };
@@ -100,6 +104,7 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
   const dataDir = await mkdtemp(path.join(tmpdir(), "graft-acs-standin-"));
   const servers: Listening[] = [];
   const notify = new NotifyServer(configdb, tokens.configdb);
+  const commands = new CommandLog();
   try {
     const configdbServer = await listenLoopback(configDbHandler(configdb, tokens.configdb));
     servers.push(configdbServer);
@@ -108,11 +113,14 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
     servers.push(authServer);
     const gitServer = await listenLoopback(gitHandler({ dataDir, tokens: tokens.git, configDb: configdb, auth }));
     servers.push(gitServer);
+    const cmdescServer = await listenLoopback(commandEscalationHandler(tokens.cmdesc, commands));
+    servers.push(cmdescServer);
 
     const providers: Record<string, string> = {
       [Service.ConfigDB]: configdbServer.url,
       [Service.Auth]: authServer.url,
       [Service.Git]: gitServer.url,
+      [Service.CommandEscalation]: cmdescServer.url,
       ...options.directory,
     };
     const directoryServer = await listenLoopback(async (req, res) => {
@@ -128,11 +136,12 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
     providers[Service.Directory] = directoryServer.url;
 
     return {
-      urls: { directory: directoryServer.url, configdb: configdbServer.url, auth: authServer.url, git: gitServer.url },
+      urls: { directory: directoryServer.url, configdb: configdbServer.url, auth: authServer.url, git: gitServer.url, cmdesc: cmdescServer.url },
       realm: realm.name,
       adminUser: { ...admin, upn: adminUpn },
       addUser: (username, password) => ({ upn: realm.setPassword(username, password) }),
       configdb,
+      commands,
       auth,
       gitRepoPath: (uuid) => repoPath(dataDir, uuid),
       logins: (service) => tokens[service].logins,

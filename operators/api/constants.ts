@@ -48,6 +48,7 @@ export const Service = {
   MQTT: "feb27ba3-bd2c-4916-9269-79a61ebc4a47",
   Git: "7adf4db0-2e7b-4a68-ab9d-376f4c5ce14b",
   Clusters: "2706aa43-a826-441e-9cec-cd3d4ce623c2",
+  CommandEscalation: "78ea7071-24ac-4916-8351-aa3e549d8ccd",
 } as const;
 
 export const Perm = {

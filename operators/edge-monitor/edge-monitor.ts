@@ -16,7 +16,7 @@ import {
   birthPayload, dataPayload, deathPayload, decodePayload, encodePayload, isRebirthRequest, type SparkplugMetric,
 } from "./payloads.js";
 import { SequenceCounter } from "./sequence.js";
-import { nodeTopic } from "./sparkplug-ids.js";
+import { FACTORY_PLUS_PAYLOAD_UUID, nodeTopic, SPARKPLUG_NAMESPACE } from "./sparkplug-ids.js";
 
 /** MQTT 5 DISCONNECT reason code 0x04: the broker still publishes the will (Sparkplug 3.0 asks for it on MQTT 5). */
 const DISCONNECT_WITH_WILL_MESSAGE = 4;
@@ -30,6 +30,18 @@ export interface EdgeMonitorOptions {
   logger?: Logger;
   metrics?: MonitorMetrics;
 }
+
+/** Lets another part of the monitor (SparkplugNode monitoring) use this node's MQTT session. */
+export interface SessionExtension {
+  /** Topic filters subscribed in every session, before the NBIRTH. */
+  topics(): string[];
+  /** A message on one of those topics. */
+  onPacket(topic: string, payload: Buffer): void;
+  /** Right after every NBIRTH (connect or rebirth): Sparkplug wants the devices born again. */
+  afterBirth(): void;
+}
+
+export type DeviceMessageType = "DBIRTH" | "DDATA" | "DDEATH";
 
 export interface MonitorStatus {
   connected: boolean;
@@ -59,6 +71,7 @@ export class EdgeMonitor {
   private loop: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private extension: SessionExtension | undefined;
 
   constructor(opts: EdgeMonitorOptions) {
     this.config = opts.config;
@@ -128,6 +141,37 @@ export class EdgeMonitor {
     const payload = dataPayload(metrics, this.seq.next(), Date.now());
     client.publish(this.topics.data, encodePayload(payload), { qos: 0, retain: false }, (err) => {
       if (err) this.log.warn({ err: err.message }, "publishing NDATA failed");
+    });
+    return true;
+  }
+
+  /** Hands this node's sessions to an extension (one at most). */
+  extend(extension: SessionExtension): void {
+    this.extension = extension;
+  }
+
+  /** Subscribes in the current session too (the extension's topics() covers later ones). */
+  subscribe(filters: string[]): void {
+    if (this.client && this.connected && filters.length) {
+      this.client.subscribe(filters, { qos: 0 }, (err) => {
+        if (err) this.log.warn({ err: err.message, filters }, "subscribing failed");
+      });
+    }
+  }
+
+  unsubscribe(filters: string[]): void {
+    if (this.client && this.connected && filters.length) this.client.unsubscribe(filters);
+  }
+
+  /** Publishes a device message with the next seq; false when there is no born session to publish in. */
+  publishDevice(type: DeviceMessageType, deviceId: string, metrics: SparkplugMetric[]): boolean {
+    const client = this.client;
+    if (!client || !this.born || this.stopping) return false;
+    const { group, nodeId } = this.config.sparkplug;
+    const payload = dataPayload(metrics, this.seq.next(), Date.now());
+    if (type === "DBIRTH") payload.uuid = FACTORY_PLUS_PAYLOAD_UUID;
+    client.publish(`${SPARKPLUG_NAMESPACE}/${group}/${type}/${nodeId}/${deviceId}`, encodePayload(payload), { qos: 0, retain: false }, (err) => {
+      if (err) this.log.warn({ err: err.message, type, deviceId }, "publishing a device message failed");
     });
     return true;
   }
@@ -239,7 +283,7 @@ export class EdgeMonitor {
 
   /** Subscribes to NCMD before the NBIRTH, so a rebirth request sent right after the birth is not missed. */
   private async birthAfterConnect(client: MqttClient, bdSeq: number): Promise<boolean> {
-    const grants = await client.subscribeAsync(this.topics.command, { qos: 0 });
+    const grants = await client.subscribeAsync([this.topics.command, ...(this.extension?.topics() ?? [])], { qos: 0 });
     if (grants.some((g) => g.qos === 128)) {
       this.log.warn({ topic: this.topics.command }, "the broker refused the NCMD subscription: rebirth requests will not be seen");
     }
@@ -257,10 +301,14 @@ export class EdgeMonitor {
     });
     this.metrics.births.inc({ reason });
     this.log.info({ bdSeq, reason }, "published NBIRTH");
+    this.extension?.afterBirth();
   }
 
   private onMessage(client: MqttClient, topic: string, bytes: Buffer): void {
-    if (topic !== this.topics.command) return;
+    if (topic !== this.topics.command) {
+      this.extension?.onPacket(topic, bytes);
+      return;
+    }
     let rebirth: boolean;
     try {
       rebirth = isRebirthRequest(decodePayload(bytes));

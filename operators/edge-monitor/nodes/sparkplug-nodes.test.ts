@@ -1,0 +1,128 @@
+// SparkplugNode monitoring with a real Mosquitto, a real API server and the ACS stand-in (ConfigDB for the node's
+// Sparkplug address, Command Escalation recording requests), watched by the independent Sparkplug decoder: a
+// monitored node gets a device (DBIRTH with ACS's schema and instance UUIDs); a silent node gets rebirth requests,
+// then the Offline alert (DDATA) after 3 × interval; it clears when the node speaks; the status says so; deleting the
+// resource ends the device (DDEATH).
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes, randomUUID } from "node:crypto";
+import { startControlPlane, type ControlPlane } from "../../../e2e/harness/control-plane.js";
+import { eventually } from "../../../e2e/harness/eventually.js";
+import { startMosquitto, type Mosquitto } from "../../../e2e/harness/mosquitto.js";
+import { startAcsStandin, type AcsStandin } from "../../../e2e/acs-standin/standin.js";
+import { SparkplugSubscriber } from "../../../e2e/support/edge-monitor/sparkplug-subscriber.js";
+import { metricsByName } from "../../../e2e/support/edge-monitor/sparkplug-wire.js";
+import { ConfigDbClient } from "../../acs/configdb.js";
+import { ServiceClient } from "../../acs/service-client.js";
+import { App, Class } from "../../api/constants.js";
+import { SparkplugNodeType, type SparkplugNode } from "../../api/sparkplugnode.js";
+import { Core } from "../../runtime/kube.js";
+import { KubeClient } from "../../runtime/rest.js";
+import { MemoryBdSeqStore } from "../bdseq-store.js";
+import { resolveMonitorConfig } from "../config.js";
+import { EdgeMonitor } from "../edge-monitor.js";
+import { encodePayload } from "../payloads.js";
+import { CommandEscalation } from "./command-escalation.js";
+import { DEVICE_MONITOR_RELATION_UUID, EDGE_MONITOR_DEVICE_SCHEMA_UUID, monitorDeviceUuid, OFFLINE_ALERT_TYPE_UUID } from "./device-metrics.js";
+import { SparkplugNodes } from "./sparkplug-nodes.js";
+
+const NS = "fplus-edge";
+const CLUSTER = "6f1c2e9a-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
+let cp: ControlPlane;
+let client: KubeClient;
+let broker: Mosquitto;
+let standin: AcsStandin;
+let sub: SparkplugSubscriber;
+
+before(async () => {
+  [cp, broker, standin] = await Promise.all([startControlPlane({ name: "spnodes" }), startMosquitto(), startAcsStandin()]);
+  await cp.installCrds();
+  client = new KubeClient(cp.kubeConfig);
+  await client.create(Core.namespaces, { metadata: { name: NS } });
+  sub = await SparkplugSubscriber.connect(broker.url);
+});
+after(async () => {
+  await sub?.close();
+  await broker?.dispose();
+  await standin?.stop();
+  await cp?.stop();
+});
+
+function acsClient(service: "configdb" | "cmdesc"): ServiceClient {
+  const { username, password } = standin.adminUser;
+  return new ServiceClient({ service, baseUrl: standin.urls[service], credentials: { username, password } });
+}
+
+test("a silent node is asked to rebirth, goes Offline after 3 intervals, and is cleared when it speaks", async (t) => {
+  const group = `acs-edge-${randomBytes(3).toString("hex")}`;
+  const nodeUuid = randomUUID();
+  standin.configdb.register(nodeUuid, Class.EdgeAccount);
+  standin.configdb.put(App.SparkplugAddress, nodeUuid, { group_id: group, node_id: "Agent1" });
+
+  const config = resolveMonitorConfig({
+    clusterUuid: CLUSTER, sparkplugGroup: group, mqttUrl: broker.url, bdseqStore: "memory", minRetryDelay: "50ms", maxRetryDelay: "250ms",
+  }, {});
+  const monitor = new EdgeMonitor({ config, bdSeqStore: new MemoryBdSeqStore() });
+  const cdb = new ConfigDbClient(acsClient("configdb"));
+  const nodes = new SparkplugNodes({
+    client, namespace: NS, monitor, own: { group, node: "Monitor" },
+    addressOf: async (uuid) => {
+      const entry = await cdb.getEntry<{ group_id: string; node_id: string }>(App.SparkplugAddress, uuid);
+      if (!entry) throw new Error(`no Sparkplug address for ${uuid}`);
+      return { group: entry.value.group_id, node: entry.value.node_id };
+    },
+    commands: new CommandEscalation(acsClient("cmdesc")),
+    minRetryMs: 100, maxRetryMs: 500,
+  });
+  t.after(async () => {
+    await nodes.stop();
+    await monitor.stop();
+  });
+  const start = sub.mark();
+  await monitor.start();
+  nodes.start();
+  await sub.waitFor("NBIRTH", (m) => m.topic === `spBv1.0/${group}/NBIRTH/Monitor`, { after: start });
+
+  await client.create(SparkplugNodeType, { metadata: { name: "agent1", namespace: NS }, spec: { uuid: nodeUuid, interval: "1s" } } as SparkplugNode);
+  const deviceTopic = (type: string) => `spBv1.0/${group}/${type}/Monitor/Agent1`;
+  const birth = await sub.waitFor("DBIRTH", (m) => m.topic === deviceTopic("DBIRTH"), { after: start, timeoutMs: 15_000 });
+  const metrics = metricsByName(birth.payload!);
+  const device = monitorDeviceUuid(nodeUuid);
+  assert.equal(metrics["Schema_UUID"]?.value, EDGE_MONITOR_DEVICE_SCHEMA_UUID);
+  assert.equal(metrics["Instance_UUID"]?.value, device);
+  assert.equal(metrics["Links/Node/Target"]?.value, nodeUuid);
+  assert.equal(metrics["Links/Node/Relation"]?.value, DEVICE_MONITOR_RELATION_UUID);
+  assert.equal(metrics["Alerts/Offline/Type"]?.value, OFFLINE_ALERT_TYPE_UUID);
+  assert.equal(metrics["Alerts/Offline/Active"]?.value, false);
+  assert.equal(metrics["Device Control/Rebirth"]?.value, false);
+
+  // Silent: rebirth requests at the Command Escalation service, repeated, then the Offline alert.
+  await eventually(() => standin.commands.requests.filter((r) => r.group === group && r.node === "Agent1").length >= 2,
+    { timeoutMs: 15_000, message: "two rebirth requests for the silent node" });
+  const request = standin.commands.requests.find((r) => r.group === group)!;
+  assert.deepEqual(request.command, { name: "Node Control/Rebirth", type: "Boolean", value: true });
+  const raised = await sub.waitFor("DDATA offline", (m) => m.topic === deviceTopic("DDATA") && metricsByName(m.payload!)["Alerts/Offline/Active"]?.value === true,
+    { after: start, timeoutMs: 15_000 });
+  const raisedAt = Number(raised.payload!.timestamp);
+  assert.ok(raisedAt > 0);
+  await eventually(async () => (await client.get<SparkplugNode>(SparkplugNodeType, "agent1", NS)).status?.offline === true,
+    { timeoutMs: 10_000, message: "status says offline" });
+
+  // The node speaks: the alert clears at once.
+  const beforeSpeak = sub.mark();
+  await sub.publishRaw(`spBv1.0/${group}/NDATA/Agent1`, encodePayload({ timestamp: Date.now(), seq: 1, metrics: [{ name: "x", type: "Int32", value: 1 }] }));
+  await sub.waitFor("DDATA cleared", (m) => m.topic === deviceTopic("DDATA") && metricsByName(m.payload!)["Alerts/Offline/Active"]?.value === false,
+    { after: beforeSpeak, timeoutMs: 10_000 });
+  const status = await eventually(async () => {
+    const s = (await client.get<SparkplugNode>(SparkplugNodeType, "agent1", NS)).status;
+    return s?.offline === false ? s : undefined;
+  }, { timeoutMs: 10_000, message: "status says online" });
+  assert.equal(status.address, `${group}/Agent1`);
+  assert.ok(status.rebirthRequests! >= 2);
+  assert.ok(Date.parse(status.lastSeen!) >= raisedAt - 5_000);
+
+  // The resource goes: the device dies.
+  const beforeDelete = sub.mark();
+  await client.delete(SparkplugNodeType, "agent1", NS);
+  await sub.waitFor("DDEATH", (m) => m.topic === deviceTopic("DDEATH"), { after: beforeDelete, timeoutMs: 10_000 });
+});

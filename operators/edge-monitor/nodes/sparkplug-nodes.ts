@@ -1,0 +1,278 @@
+// SparkplugNode monitoring (ACS mode, acs-contract.md §11): for each SparkplugNode in the monitor's namespace, watch
+// `spBv1.0/<group>/+/<node>[/#]` on the monitor's own MQTT session; after `interval` (+ up to a quarter, against
+// rebirth storms) without a packet ask for a rebirth through the Command Escalation service, again while it stays
+// silent; after 3 × interval raise the node's Offline alert, published as `Alerts/Offline/Active` of a Sparkplug
+// device named after the node (DBIRTH after every NBIRTH, DDATA on change, DDEATH when the resource goes). Edge agents
+// get one rebirth request when monitoring starts. Each SparkplugNode's status says what was seen, for kubectl get.
+//
+// Unlike ACS's monitor, nodes given by `address` (not registered in the ConfigDB) are monitored too (rebirths,
+// status); they get no device, as its links need the node's UUID.
+import type { Logger } from "pino";
+import { DEFAULT_SPARKPLUG_INTERVAL, SparkplugNodeType, type SparkplugNode, type SparkplugNodeStatus } from "../../api/sparkplugnode.js";
+import { backoffDelay } from "../../runtime/backoff.js";
+import { parseDuration } from "../../runtime/duration.js";
+import { Informer } from "../../runtime/informer.js";
+import { objectKey } from "../../runtime/kube.js";
+import { silentLogger } from "../../runtime/logger.js";
+import type { KubeClient } from "../../runtime/rest.js";
+import type { DeviceMessageType, SessionExtension } from "../edge-monitor.js";
+import type { SparkplugMetric } from "../payloads.js";
+import { invalidSparkplugIdReason, SPARKPLUG_NAMESPACE } from "../sparkplug-ids.js";
+import type { CommandSender } from "./command-escalation.js";
+import { deviceBirthMetrics, OFFLINE_ACTIVE_METRIC } from "./device-metrics.js";
+
+export interface SparkplugAddress {
+  group: string;
+  node: string;
+}
+
+/** The part of EdgeMonitor this needs. */
+export interface MonitorSession {
+  extend(extension: SessionExtension): void;
+  subscribe(filters: string[]): void;
+  unsubscribe(filters: string[]): void;
+  publishDevice(type: DeviceMessageType, deviceId: string, metrics: SparkplugMetric[]): boolean;
+}
+
+export interface SparkplugNodesOptions {
+  client: KubeClient;
+  namespace: string;
+  monitor: MonitorSession;
+  /** The monitor's own address, whose packets (its devices) are never taken for a monitored node's. */
+  own: SparkplugAddress;
+  /** The Sparkplug address of a node UUID (its 'Sparkplug address information' entry). */
+  addressOf: (uuid: string) => Promise<SparkplugAddress>;
+  commands: CommandSender;
+  log?: Logger;
+  /** Retry delays for address lookups. Defaults 1 s … 2 min. */
+  minRetryMs?: number;
+  maxRetryMs?: number;
+}
+
+interface Watch {
+  key: string;
+  name: string;
+  spec: string;
+  uuid?: string;
+  edgeAgent: boolean;
+  intervalMs: number;
+  address?: SparkplugAddress;
+  lastPacket: number;
+  offline: boolean;
+  rebirths: number;
+  lastRebirth?: number;
+  lastSeenWritten: number;
+  silence?: NodeJS.Timeout;
+  offlineTimer?: NodeJS.Timeout;
+  retry?: NodeJS.Timeout;
+  failures: number;
+  stopped: boolean;
+}
+
+const addressKey = (a: SparkplugAddress) => `${a.group}/${a.node}`;
+const topicsOf = (a: SparkplugAddress) => [`${SPARKPLUG_NAMESPACE}/${a.group}/+/${a.node}`, `${SPARKPLUG_NAMESPACE}/${a.group}/+/${a.node}/#`];
+
+export class SparkplugNodes implements SessionExtension {
+  private readonly log: Logger;
+  private readonly informer: Informer<SparkplugNode>;
+  private readonly watches = new Map<string, Watch>();
+  private readonly byAddress = new Map<string, Watch>();
+
+  constructor(private readonly opts: SparkplugNodesOptions) {
+    this.log = (opts.log ?? silentLogger).child({ part: "sparkplug-nodes" });
+    this.informer = new Informer<SparkplugNode>(opts.client, SparkplugNodeType, this.log, { namespace: opts.namespace });
+    opts.monitor.extend(this);
+  }
+
+  start(): void {
+    this.informer.on((event, obj) => {
+      if (event === "delete") this.remove(objectKey(obj));
+      else this.upsert(obj);
+    }).start();
+  }
+
+  async stop(): Promise<void> {
+    await this.informer.stop();
+    for (const key of [...this.watches.keys()]) this.remove(key);
+  }
+
+  /** Node watches by object key, for tests and the status endpoint. */
+  state(key: string): { offline: boolean; rebirths: number; address?: SparkplugAddress } | undefined {
+    const w = this.watches.get(key);
+    return w && { offline: w.offline, rebirths: w.rebirths, address: w.address };
+  }
+
+  topics(): string[] {
+    return [...this.byAddress.values()].flatMap((w) => topicsOf(w.address!));
+  }
+
+  afterBirth(): void {
+    for (const w of this.byAddress.values()) this.birthDevice(w);
+  }
+
+  onPacket(topic: string): void {
+    const parts = topic.split("/");
+    if (parts.length < 4 || parts[0] !== SPARKPLUG_NAMESPACE) return;
+    const address = { group: parts[1]!, node: parts[3]! };
+    if (address.group === this.opts.own.group && address.node === this.opts.own.node) return;
+    const w = this.byAddress.get(addressKey(address));
+    if (!w || w.stopped) return;
+    const now = Date.now();
+    w.lastPacket = now;
+    const wasOffline = w.offline;
+    if (wasOffline) {
+      w.offline = false;
+      this.publishOffline(w);
+      this.log.info({ node: w.name }, "node speaks again: Offline alert cleared");
+    }
+    this.arm(w);
+    if (wasOffline || now - w.lastSeenWritten >= Math.min(w.intervalMs, 30_000)) {
+      w.lastSeenWritten = now;
+      this.writeStatus(w);
+    }
+  }
+
+  private upsert(obj: SparkplugNode): void {
+    const key = objectKey(obj);
+    const spec = JSON.stringify(obj.spec);
+    const current = this.watches.get(key);
+    if (current?.spec === spec) return;
+    if (current) this.remove(key);
+    let intervalMs: number;
+    try {
+      intervalMs = parseDuration(obj.spec.interval ?? DEFAULT_SPARKPLUG_INTERVAL);
+      if (intervalMs <= 0) throw new Error("must be positive");
+    } catch (err) {
+      this.log.error({ node: obj.metadata.name, interval: obj.spec.interval, err: (err as Error).message }, "SparkplugNode has a bad interval: not monitored");
+      return;
+    }
+    const w: Watch = {
+      key, name: obj.metadata.name, spec, uuid: obj.spec.uuid, edgeAgent: obj.spec.edgeAgent ?? false, intervalMs,
+      lastPacket: Date.now(), offline: false, rebirths: 0, lastSeenWritten: 0, failures: 0, stopped: false,
+    };
+    this.watches.set(key, w);
+    void this.resolve(w, obj.spec.address);
+  }
+
+  private async resolve(w: Watch, address: string | undefined): Promise<void> {
+    let resolved: SparkplugAddress;
+    try {
+      resolved = address !== undefined ? parseAddress(address) : await this.opts.addressOf(w.uuid!);
+    } catch (err) {
+      if (w.stopped) return;
+      w.failures++;
+      const delay = backoffDelay(w.failures, { minMs: this.opts.minRetryMs ?? 1_000, maxMs: this.opts.maxRetryMs ?? 120_000, jitter: 0.2 });
+      this.log.warn({ node: w.name, err: (err as Error).message, retryInMs: delay }, "cannot find the node's Sparkplug address");
+      w.retry = setTimeout(() => void this.resolve(w, address), delay);
+      return;
+    }
+    if (w.stopped) return;
+    const taken = this.byAddress.get(addressKey(resolved));
+    if (taken && taken !== w) {
+      this.log.error({ node: w.name, other: taken.name, address: addressKey(resolved) }, "another SparkplugNode already monitors this address");
+      return;
+    }
+    w.address = resolved;
+    w.lastPacket = Date.now();
+    this.byAddress.set(addressKey(resolved), w);
+    this.opts.monitor.subscribe(topicsOf(resolved));
+    this.birthDevice(w);
+    this.arm(w);
+    this.writeStatus(w);
+    this.log.info({ node: w.name, address: addressKey(resolved), intervalMs: w.intervalMs }, "monitoring Sparkplug node");
+    if (w.edgeAgent) void this.requestRebirth(w);
+  }
+
+  private remove(key: string): void {
+    const w = this.watches.get(key);
+    if (!w) return;
+    w.stopped = true;
+    clearTimeout(w.silence);
+    clearTimeout(w.offlineTimer);
+    clearTimeout(w.retry);
+    this.watches.delete(key);
+    if (w.address && this.byAddress.get(addressKey(w.address)) === w) {
+      this.byAddress.delete(addressKey(w.address));
+      this.opts.monitor.unsubscribe(topicsOf(w.address));
+      if (w.uuid) this.opts.monitor.publishDevice("DDEATH", w.address.node, []);
+    }
+  }
+
+  /** (Re)starts the silence and offline timers from the last packet. */
+  private arm(w: Watch): void {
+    clearTimeout(w.silence);
+    clearTimeout(w.offlineTimer);
+    const sinceLast = Date.now() - w.lastPacket;
+    const silenceIn = w.intervalMs + Math.random() * (w.intervalMs / 4) - sinceLast;
+    w.silence = setTimeout(() => this.silentAgain(w), Math.max(0, silenceIn));
+    if (!w.offline) {
+      w.offlineTimer = setTimeout(() => {
+        if (w.stopped) return;
+        w.offline = true;
+        this.log.warn({ node: w.name, silentMs: Date.now() - w.lastPacket }, "node silent for 3 intervals: Offline alert raised");
+        this.publishOffline(w);
+        this.writeStatus(w);
+      }, Math.max(0, 3 * w.intervalMs - sinceLast));
+    }
+  }
+
+  /** The node said nothing for an interval: ask for a rebirth, and again after each further silent interval. */
+  private silentAgain(w: Watch): void {
+    if (w.stopped) return;
+    void this.requestRebirth(w);
+    w.silence = setTimeout(() => this.silentAgain(w), w.intervalMs + Math.random() * (w.intervalMs / 4));
+  }
+
+  private async requestRebirth(w: Watch): Promise<void> {
+    if (!w.address || w.stopped) return;
+    try {
+      await this.opts.commands.rebirth(w.address.group, w.address.node);
+      w.rebirths++;
+      w.lastRebirth = Date.now();
+      this.log.info({ node: w.name, address: addressKey(w.address) }, "asked for a rebirth");
+      this.writeStatus(w);
+    } catch (err) {
+      this.log.warn({ node: w.name, err: (err as Error).message }, "the Command Escalation service did not take the rebirth request");
+    }
+  }
+
+  private birthDevice(w: Watch): void {
+    if (!w.uuid || !w.address) return;
+    this.opts.monitor.publishDevice("DBIRTH", w.address.node, deviceBirthMetrics(w.uuid, w.offline));
+  }
+
+  private publishOffline(w: Watch): void {
+    if (!w.uuid || !w.address) return;
+    this.opts.monitor.publishDevice("DDATA", w.address.node, [{ name: OFFLINE_ACTIVE_METRIC, type: "Boolean", value: w.offline }]);
+  }
+
+  private writeStatus(w: Watch): void {
+    const status: SparkplugNodeStatus = {
+      ...(w.address ? { address: addressKey(w.address) } : {}),
+      lastSeen: new Date(w.lastPacket).toISOString(),
+      offline: w.offline,
+      rebirthRequests: w.rebirths,
+      ...(w.lastRebirth ? { lastRebirthRequest: new Date(w.lastRebirth).toISOString() } : {}),
+    };
+    void this.patchStatus(w.name, status);
+  }
+
+  private async patchStatus(name: string, status: SparkplugNodeStatus): Promise<void> {
+    try {
+      await this.opts.client.patch(SparkplugNodeType, name, this.opts.namespace, { status }, { type: "merge", subresource: "status" });
+    } catch (err) {
+      this.log.warn({ node: name, err: (err as Error).message }, "cannot write the SparkplugNode status");
+    }
+  }
+}
+
+/** `<group>/<node>` with both parts valid Sparkplug ids. */
+export function parseAddress(text: string): SparkplugAddress {
+  const [group, node, ...rest] = text.split("/");
+  if (group === undefined || node === undefined || rest.length > 0) throw new Error(`address "${text}" is not "<group>/<node>"`);
+  for (const [what, id] of [["group", group], ["node", node]] as const) {
+    const bad = invalidSparkplugIdReason(id);
+    if (bad) throw new Error(`address "${text}": the ${what} id is unusable: ${bad}`);
+  }
+  return { group, node };
+}
