@@ -68,11 +68,14 @@ function reapply(fresh: StatusRecord, changes: { fields: string[]; conditions: s
  * on the result, and it is written with one PUT under `obj`'s resourceVersion if anything changed. On a conflict
  * the object is read again and the same changes are carried onto the fresh status, so another writer's fields are
  * never reverted. Returns the object as written, `obj` when nothing changed, null when the object is gone.
+ * `onReread` sees each version read after a conflict (all older than the one finally written).
  */
 export async function patchStatus<T extends KubeObject & { status?: object }>(
   client: KubeClient, type: ResourceType, obj: T, base: object, draft: object,
-  finish: (status: object, obj: T) => void = () => undefined, attempts = 8,
+  opts: { finish?: (status: object, obj: T) => void; onReread?: (fresh: T) => void; attempts?: number } = {},
 ): Promise<T | null> {
+  const finish = opts.finish ?? (() => undefined);
+  const attempts = opts.attempts ?? 8;
   const mine = draft as StatusRecord;
   const changes = statusChanges(base as StatusRecord, mine);
   if (changes.fields.length === 0 && changes.conditions.length === 0) return obj;
@@ -90,6 +93,7 @@ export async function patchStatus<T extends KubeObject & { status?: object }>(
     }
     const fresh = await client.getOrNull<T>(type, obj.metadata.name, obj.metadata.namespace);
     if (!fresh) return null;
+    opts.onReread?.(fresh);
     obj = fresh;
   }
 }

@@ -28,6 +28,7 @@ import { acsCredentialsStep, acsSetupStep, configDbEntryStep } from "./acs-steps
 import { bootstrapStep, checkSpec, identityStep, nameCheckStep, provisionedStep } from "./common-steps.js";
 import { credentialsStep, repositoryStep, reportingStep } from "./embedded-steps.js";
 import { bootstrapSecretName, clusterNameOf } from "./names.js";
+import { OwnWrites } from "./own-writes.js";
 import type { ReconcileScope, Scratch, Step } from "./scope.js";
 import { reconcilingMessage, summarizePass, summarizeReady, type PassOutcome } from "./summarize.js";
 
@@ -87,6 +88,7 @@ export class EdgeClusterReconciler {
   readonly informer: Informer<EdgeCluster>;
   readonly controller: Controller;
   private readonly steps: Step[];
+  private readonly ownWrites = new OwnWrites<EdgeCluster>();
 
   constructor(private readonly deps: EdgeClusterControllerDeps) {
     this.informer = new Informer<EdgeCluster>(deps.client, EdgeClusterType, deps.log, { namespace: deps.config.watchNamespace });
@@ -121,19 +123,29 @@ export class EdgeClusterReconciler {
   async reconcile(key: string, { log }: ReconcileContext): Promise<ReconcileResult | void> {
     const { client, metrics } = this.deps;
     const { namespace, name } = splitKey(key);
-    let ec = await client.getOrNull<EdgeCluster>(EdgeClusterType, name, namespace);
+    // Embedded mode starts from the cache (own-writes.ts). ACS mode reads afresh: the entry sync's metadata patch
+    // is not under an optimistic lock, so the cache could hold a version older than ones it cannot tell apart.
+    const cached = this.deps.acs ? undefined : this.ownWrites.resolve(key, this.informer.get(key));
+    let ec = cached ?? await client.getOrNull<EdgeCluster>(EdgeClusterType, name, namespace);
     if (!ec) {
+      this.ownWrites.forget(key);
       metrics?.forgetObject("EdgeCluster", namespace ?? "", name);
       return;
     }
     if (ec.metadata.deletionTimestamp) return this.finalize(ec, log);
     if (!ec.metadata.finalizers?.includes(FINALIZER)) {
-      ec = await addFinalizer(client, EdgeClusterType, ec, FINALIZER);
+      ec = this.wrote(ec, await addFinalizer(client, EdgeClusterType, ec, FINALIZER));
       crashPoint(CrashPoint.AfterFinalizer);
     }
-    ec = await this.markNewGeneration(ec);
-    if (!ec) return;
-    return this.runSteps(ec, log);
+    const marked = await this.markNewGeneration(ec);
+    if (!marked) return;
+    return this.runSteps(this.wrote(ec, marked), log);
+  }
+
+  /** Remembers a write of this controller (see own-writes.ts); returns the object as written. */
+  private wrote(before: EdgeCluster, after: EdgeCluster): EdgeCluster {
+    this.ownWrites.record(objectKey(before), before, after);
+    return after;
   }
 
   /**
@@ -146,13 +158,20 @@ export class EdgeClusterReconciler {
     const draft = structuredClone(read);
     draft.conditions = setCondition(draft.conditions, { type: T.Reconciling, status: "True", reason: Reason.Progressing, message: reconcilingMessage(ec, read) }, ec.metadata.generation);
     summarizeReady(draft, ec.metadata.generation);
-    return patchStatus(this.deps.client, EdgeClusterType, ec, read, draft, this.finishStatus);
+    return patchStatus(this.deps.client, EdgeClusterType, ec, read, draft, this.statusOptions(objectKey(ec)));
   }
 
-  private readonly finishStatus = (s: object, obj: EdgeCluster) => summarizeReady(s as Status, obj.metadata.generation);
+  /** Ready derived again after a conflict; versions read meanwhile are older than the one written. */
+  private statusOptions(key: string) {
+    return {
+      finish: (s: object, obj: EdgeCluster) => summarizeReady(s as Status, obj.metadata.generation),
+      onReread: (fresh: EdgeCluster) => this.ownWrites.record(key, fresh, fresh),
+    };
+  }
 
   /** The steps in order, then the one exit: summarise, write status once, record Events, requeue as decided. */
   private async runSteps(ec: EdgeCluster, log: Logger): Promise<ReconcileResult | void> {
+    const key = objectKey(ec);
     const read: Status = ec.status ?? {};
     const notes: Array<{ reason: string; message: string; type: "Normal" | "Warning" }> = [];
     const scratch: Scratch = {};
@@ -160,9 +179,9 @@ export class EdgeClusterReconciler {
       ec, read, status: structuredClone(read), scratch, log,
       note: (reason, message, type = "Normal") => notes.push({ reason, message, type }),
       flush: async () => {
-        const written = await patchStatus(this.deps.client, EdgeClusterType, scope.ec, scope.read, scope.status, this.finishStatus);
+        const written = await patchStatus(this.deps.client, EdgeClusterType, scope.ec, scope.read, scope.status, this.statusOptions(key));
         if (!written) throw new Error(`EdgeCluster "${objectKey(scope.ec)}" disappeared`);
-        scope.ec = written;
+        scope.ec = this.wrote(scope.ec, written);
         scope.read = written.status ?? {};
         Object.assign(scope.status, structuredClone(scope.read));
       },
@@ -189,13 +208,14 @@ export class EdgeClusterReconciler {
     summarizePass(scope.ec, read, scope.status, outcome);
     let written: EdgeCluster | null;
     try {
-      written = await patchStatus(this.deps.client, EdgeClusterType, scope.ec, scope.read, scope.status, this.finishStatus);
+      written = await patchStatus(this.deps.client, EdgeClusterType, scope.ec, scope.read, scope.status, this.statusOptions(key));
     } catch (err) {
       // The pass's own failure says more than the failed status write; either way the key is retried.
       if (failure) log.warn({ err: messageOf(err) }, "could not record the pass in status");
       throw failure ?? err;
     }
     if (!written) return;
+    this.wrote(scope.ec, written);
     await this.recordEvents(written, read, notes, outcome, scratch);
     this.deps.metrics?.recordConditions("EdgeCluster", written.metadata.namespace ?? "", written.metadata.name, written.status?.conditions ?? []);
     if (failure) throw failure;
@@ -245,7 +265,7 @@ export class EdgeClusterReconciler {
       summarizeReady(draft, ec.metadata.generation);
       const changed = getCondition(read.conditions, T.TeardownFailed)?.message !== getCondition(draft.conditions, T.TeardownFailed)?.message;
       try {
-        await patchStatus(this.deps.client, EdgeClusterType, ec, read, draft, this.finishStatus);
+        await patchStatus(this.deps.client, EdgeClusterType, ec, read, draft, this.statusOptions(objectKey(ec)));
         if (changed) await this.deps.events.record(EdgeClusterType, ec, "Warning", Reason.TeardownFailed, `cannot tear the cluster down: ${outcome.message}`);
       } catch (statusErr) {
         log.warn({ err: messageOf(statusErr) }, "could not record the teardown failure in status");
