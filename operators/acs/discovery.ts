@@ -10,7 +10,7 @@ import { ServiceClient, type AcsCredentials, type BaseUrlSource, type ServiceCli
  * own token (a token is valid only at the service that issued it).
  */
 
-export type AcsServiceName = "directory" | "configdb" | "auth" | "git" | "mqtt" | "clusters";
+export type AcsServiceName = "directory" | "configdb" | "auth" | "git" | "mqtt" | "clusters" | "cmdesc";
 
 export const SERVICE_UUIDS: Readonly<Record<AcsServiceName, string>> = {
   directory: Service.Directory,
@@ -19,6 +19,7 @@ export const SERVICE_UUIDS: Readonly<Record<AcsServiceName, string>> = {
   git: Service.Git,
   mqtt: Service.MQTT,
   clusters: Service.Clusters,
+  cmdesc: Service.CommandEscalation,
 };
 
 /** The environment variables ACS uses to preset service URLs. */

@@ -8,6 +8,7 @@ import { createLogger } from "../runtime/logger.js";
 import { FileBdSeqStore, MemoryBdSeqStore, type BdSeqStore } from "./bdseq-store.js";
 import { DEFAULTS, MonitorConfigError, resolveMonitorConfig, SETTINGS, type BdSeqStoreConfig, type MonitorFlags } from "./config.js";
 import { ConfigMapBdSeqStore } from "./configmap-bdseq-store.js";
+import { sparkplugNodesFor } from "./nodes/wiring.js";
 import { EdgeMonitor } from "./edge-monitor.js";
 import { startOpsServer, parseAddr, type OpsServer } from "../runtime/ops-server.js";
 import { nextTerminationSignal } from "../runtime/signals.js";
@@ -77,12 +78,16 @@ export async function runEdgeMonitor(flags: MonitorFlags, env: Record<string, st
   const config = resolveMonitorConfig(flags, env);
   const log = createLogger("edge-monitor", opts.level ? { level: opts.level } : {});
   const monitor = new EdgeMonitor({ config, bdSeqStore: openBdSeqStore(config.bdSeqStore), logger: log });
+  const nodes = sparkplugNodesFor(config, monitor, env, log);
   const signal = nextTerminationSignal(log);
   const endpoints = await startMonitorEndpoints(config, monitor);
   log.info({ health: endpoints.healthPort, metrics: endpoints.metricsPort }, "serving health and metrics");
   try {
     await monitor.start();
+    nodes?.start();
+    log.info({ sparkplugNodes: nodes !== undefined }, "edge monitor running");
     log.info({ signal: await signal }, "stopping on signal");
+    await nodes?.stop();
     await monitor.stop();
   } finally {
     await endpoints.close();
