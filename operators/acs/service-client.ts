@@ -8,9 +8,15 @@ import { AcsProtocolError, AcsUnavailableError, httpErrorFor } from "./errors.js
  * fetches a new token once and retries the request once.
  */
 
+/** A password kept elsewhere (a mounted Secret file, runtime/credential-file.ts): read on use, again after a refusal. */
+export interface PasswordSource {
+  value(): Promise<string>;
+  invalidate(): void;
+}
+
 export interface AcsCredentials {
   username: string;
-  password: string;
+  password: string | PasswordSource;
 }
 
 /** Where the service lives: a fixed URL, or a source (Directory discovery) that can be told to look again. */
@@ -122,11 +128,18 @@ export class ServiceClient {
     return res;
   }
 
-  private async login(): Promise<Token> {
-    const basic = Buffer.from(`${this.credentials.username}:${this.credentials.password}`, "utf8").toString("base64");
+  private async login(reread = false): Promise<Token> {
+    const { password } = this.credentials;
+    const secret = typeof password === "string" ? password : await password.value();
+    const basic = Buffer.from(`${this.credentials.username}:${secret}`, "utf8").toString("base64");
     const issuedAt = this.now();
     const res = await this.fetch("POST", "token", { authorization: `Basic ${basic}`, accept: "application/json" });
     if (res.status < 200 || res.status >= 300) {
+      // A refused password may have been rotated in its file meanwhile: read it again, and try once more if it changed.
+      if (res.status === 401 && typeof password !== "string" && !reread) {
+        password.invalidate();
+        if ((await password.value()) !== secret) return this.login(true);
+      }
       throw httpErrorFor(this.service, "POST", "/token", res.status, res.text);
     }
     const body = res.json<{ token?: unknown; expiry?: unknown }>();

@@ -1,10 +1,10 @@
 // Builds SparkplugNode monitoring for `graft edge-monitor` in ACS mode (DIRECTORY_URL set): node addresses from the
 // ConfigDB and rebirths through the Command Escalation service, both found in the Directory and logged in to with
 // the monitor's own account (the MQTT username and password, a Kerberos principal in ACS mode).
-import { readFileSync } from "node:fs";
 import { AcsConnection } from "../../acs/discovery.js";
 import { ConfigDbClient } from "../../acs/configdb.js";
 import { App } from "../../api/constants.js";
+import { CredentialFile } from "../../runtime/credential-file.js";
 import { loadKubeConfig } from "../../runtime/kube.js";
 import type { Logger } from "../../runtime/logger.js";
 import { KubeClient } from "../../runtime/rest.js";
@@ -19,8 +19,8 @@ export function sparkplugNodesFor(config: MonitorConfig, monitor: EdgeMonitor, e
   const namespace = env.POD_NAMESPACE;
   const username = config.mqtt.username;
   if (!directory || !namespace || !username || env.SPARKPLUG_NODES === "false") return undefined;
-  // The acs ServiceClient takes the password itself: read once; a rotated password takes effect on restart.
-  const password = config.mqtt.passwordFile ? readFileSync(config.mqtt.passwordFile, "utf8").replace(/\r?\n$/, "") : config.mqtt.password;
+  // Read on use and again after a refused login, so a rotated password is picked up without a restart.
+  const password = config.mqtt.passwordFile ? new CredentialFile(config.mqtt.passwordFile, "the MQTT password") : config.mqtt.password;
   if (!password) return undefined;
   const acs = new AcsConnection({ credentials: { username, password }, urls: { directory, ...(env.CONFIGDB_URL ? { configdb: env.CONFIGDB_URL } : {}) }, logger: log });
   const configDb = new ConfigDbClient(acs.service("configdb"));

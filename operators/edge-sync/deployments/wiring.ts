@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { NotifyClient } from "../../acs/notify.js";
 import { ServiceClient } from "../../acs/service-client.js";
 import { Service } from "../../api/constants.js";
+import { CredentialFile } from "../../runtime/credential-file.js";
 import { KubeClient } from "../../runtime/rest.js";
 import type { EdgeSyncConfig } from "../config.js";
 import { DirectoryLocator, PasswordLogin, PresetUrl, type ConfigDbClient, type ServiceLocator } from "../configdb-client.js";
@@ -26,9 +27,8 @@ export function edgeDeploymentsFor(config: EdgeSyncConfig, deps: { kubeConfig: k
   const namespace = config.deployments.namespace ?? readNamespace(readFile);
   const { username } = config.auth;
   const secret = config.auth.passwordFile ? { file: config.auth.passwordFile } : config.auth.password ?? "";
-  // The notify/v2 login (acs ServiceClient) takes the password itself: read once here. A rotated password reaches it
-  // at the next restart; the HTTP writes (PasswordLogin) read the file again after a refusal.
-  const password = typeof secret === "string" ? secret : readFile(secret.file).replace(/\r?\n$/, "");
+  // Read on use and again after a refused login, so a password krbkeys rotated is picked up without a restart.
+  const password = typeof secret === "string" ? secret : new CredentialFile(secret.file, "the service password");
   const directoryLogin = (url: string) => config.directoryAuth ? new PasswordLogin({ service: new PresetUrl(url), username, password: secret }) : undefined;
   const configDbLocator: ServiceLocator = config.centre.kind === "preset"
     ? new PresetUrl(config.centre.url)
