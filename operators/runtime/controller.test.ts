@@ -4,7 +4,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startControlPlane, type ControlPlane } from "../../e2e/harness/control-plane.js";
 import { eventually } from "../../e2e/harness/eventually.js";
-import { Controller } from "./controller.js";
+import { Controller, type UpdatePredicate } from "./controller.js";
+import { StallingError } from "./errors.js";
 import { Informer } from "./informer.js";
 import { Core, splitKey, type KubeObject } from "./kube.js";
 import { silentLogger } from "./logger.js";
@@ -22,11 +23,13 @@ after(async () => cp?.stop());
 
 interface ConfigMap extends KubeObject { data?: Record<string, string> }
 
-function harness(reconcile: (key: string) => Promise<void | { requeueAfterMs?: number }>, opts: { minRetryMs?: number } = {}) {
+function harness(reconcile: (key: string) => Promise<void | { requeueAfterMs?: number }>,
+  opts: { minRetryMs?: number; predicate?: UpdatePredicate; stallRetryMs?: number } = {}) {
   const informer = new Informer<ConfigMap>(client, Core.configMaps, silentLogger, { namespace: "rt", minRetryMs: 100, maxRetryMs: 1000 });
   const metrics = new ControllerMetrics();
   const controller = new Controller({
-    name: "test", log: silentLogger, metrics, watches: [{ informer: informer as unknown as Informer<KubeObject> }],
+    name: "test", log: silentLogger, metrics, watches: [{ informer: informer as unknown as Informer<KubeObject>, predicate: opts.predicate }],
+    stallRetryMs: opts.stallRetryMs,
     reconcile: async (key) => (await reconcile(key)) ?? undefined,
     concurrency: 4, minRetryMs: opts.minRetryMs ?? 50, maxRetryMs: 400,
   });
@@ -115,6 +118,55 @@ test("failures are retried with growing delays until the reconcile succeeds", as
     assert.match(errors, /graft_reconcile_errors_total\{controller="test"\} 3/);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(attempts.length, 4, "no retry after success");
+  } finally {
+    await controller.stop();
+  }
+});
+
+test("a watch's predicate keeps the updates it rejects out of the queue", async () => {
+  const calls: string[] = [];
+  const { controller, informer } = harness(async (key) => {
+    if (key.endsWith("/filtered")) calls.push((await client.getOrNull<ConfigMap>(Core.configMaps, "filtered", "rt"))?.data?.value ?? "");
+  }, { predicate: (obj, old) => (obj as ConfigMap).data?.value !== (old as ConfigMap).data?.value });
+  await controller.start();
+  try {
+    await client.create(Core.configMaps, cm("filtered", "1"));
+    await eventually(() => calls.length === 1, { message: "create reconciled" });
+    const labelled = await client.patch<ConfigMap>(Core.configMaps, "filtered", "rt", { metadata: { labels: { only: "metadata" } } });
+    await eventually(() => informer.get("rt/filtered")?.metadata.resourceVersion === labelled.metadata.resourceVersion, { message: "label change seen" });
+    await client.patch(Core.configMaps, "filtered", "rt", { data: { value: "2" } });
+    await eventually(() => calls.includes("2"), { message: "value change reconciled" });
+    assert.deepEqual(calls, ["1", "2"], "the label-only update was not reconciled");
+  } finally {
+    await controller.stop();
+  }
+});
+
+test("a stalled key is requeued once after the stall retry interval, never with backoff", async () => {
+  let attempts = 0;
+  const { controller } = harness(async (key) => {
+    if (!key.endsWith("/stuck")) return;
+    attempts++;
+    throw new StallingError("InvalidSpec", "only a spec change can fix this");
+  }, { stallRetryMs: 3_600_000 });
+  const backoffs: string[] = [];
+  const delayed: Array<[string, number]> = [];
+  const addAfter = controller.queue.addAfter.bind(controller.queue);
+  controller.queue.addRateLimited = (key) => {
+    backoffs.push(key);
+    return 0;
+  };
+  controller.queue.addAfter = (key, ms) => {
+    delayed.push([key, ms]);
+    addAfter(key, ms);
+  };
+  await controller.start();
+  try {
+    await client.create(Core.configMaps, cm("stuck", "v"));
+    await eventually(() => delayed.some(([k]) => k.endsWith("/stuck")), { message: "stall handled" });
+    assert.equal(attempts, 1);
+    assert.deepEqual(delayed.filter(([k]) => k.endsWith("/stuck")), [["rt/stuck", 3_600_000]]);
+    assert.deepEqual(backoffs.filter((k) => k.endsWith("/stuck")), [], "no backoff retry");
   } finally {
     await controller.stop();
   }
