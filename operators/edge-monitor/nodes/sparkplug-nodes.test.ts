@@ -105,8 +105,14 @@ test("a silent node is asked to rebirth, goes Offline after 3 intervals, and is 
     { after: start, timeoutMs: 15_000 });
   const raisedAt = Number(raised.payload!.timestamp);
   assert.ok(raisedAt > 0);
-  await eventually(async () => (await client.get<SparkplugNode>(SparkplugNodeType, "agent1", NS)).status?.offline === true,
-    { timeoutMs: 10_000, message: "status says offline" });
+  const offlineStatus = await eventually(async () => {
+    const st = (await client.get<SparkplugNode>(SparkplugNodeType, "agent1", NS)).status;
+    return st?.offline === true ? st : undefined;
+  }, { timeoutMs: 10_000, message: "status says offline" });
+  const notReady = offlineStatus.conditions?.find((c) => c.type === "Ready");
+  assert.equal(notReady?.status, "False");
+  assert.equal(notReady?.reason, "Offline");
+  assert.equal(offlineStatus.lastSeen, undefined, "nothing was ever seen");
 
   // The node speaks: the alert clears at once.
   const beforeSpeak = sub.mark();
@@ -120,6 +126,14 @@ test("a silent node is asked to rebirth, goes Offline after 3 intervals, and is 
   assert.equal(status.address, `${group}/Agent1`);
   assert.ok(status.rebirthRequests! >= 2);
   assert.ok(Date.parse(status.lastSeen!) >= raisedAt - 5_000);
+  assert.equal(status.conditions?.find((c) => c.type === "Ready")?.reason, "Online");
+
+  // A node whose UUID has no Sparkplug address says so in its status.
+  await client.create(SparkplugNodeType, { metadata: { name: "unknown", namespace: NS }, spec: { uuid: randomUUID() } } as SparkplugNode);
+  const failed = await eventually(async () => (await client.get<SparkplugNode>(SparkplugNodeType, "unknown", NS)).status?.conditions
+    ?.find((c) => c.type === "MonitorFailed"), { timeoutMs: 10_000, message: "MonitorFailed for an unknown address" });
+  assert.equal(failed.reason, "AddressUnknown");
+  assert.match(failed.message, /no Sparkplug address/);
 
   // The resource goes: the device dies.
   const beforeDelete = sub.mark();

@@ -8,7 +8,11 @@
 // Unlike ACS's monitor, nodes given by `address` (not registered in the ConfigDB) are monitored too (rebirths,
 // status); they get no device, as its links need the node's UUID.
 import type { Logger } from "pino";
-import { DEFAULT_SPARKPLUG_INTERVAL, SparkplugNodeType, type SparkplugNode, type SparkplugNodeStatus } from "../../api/sparkplugnode.js";
+import {
+  DEFAULT_SPARKPLUG_INTERVAL, SparkplugNodeCondition as C, SparkplugNodeReason as Reason, SparkplugNodeType,
+  type SparkplugNode, type SparkplugNodeStatus,
+} from "../../api/sparkplugnode.js";
+import { removeCondition, setCondition, type Condition } from "../../runtime/conditions.js";
 import { backoffDelay } from "../../runtime/backoff.js";
 import { parseDuration } from "../../runtime/duration.js";
 import { Informer } from "../../runtime/informer.js";
@@ -57,7 +61,10 @@ interface Watch {
   edgeAgent: boolean;
   intervalMs: number;
   address?: SparkplugAddress;
+  /** Last packet, or when monitoring started (the node gets a full interval to speak). */
   lastPacket: number;
+  /** Last packet actually seen. */
+  seenAt?: number;
   offline: boolean;
   rebirths: number;
   lastRebirth?: number;
@@ -67,6 +74,10 @@ interface Watch {
   retry?: NodeJS.Timeout;
   failures: number;
   stopped: boolean;
+  generation?: number;
+  conditions: Condition[];
+  /** Why the node cannot be monitored right now (address lookup failing), for the status. */
+  problem?: string;
 }
 
 const addressKey = (a: SparkplugAddress) => `${a.group}/${a.node}`;
@@ -119,6 +130,7 @@ export class SparkplugNodes implements SessionExtension {
     if (!w || w.stopped) return;
     const now = Date.now();
     w.lastPacket = now;
+    w.seenAt = now;
     const wasOffline = w.offline;
     if (wasOffline) {
       w.offline = false;
@@ -143,12 +155,18 @@ export class SparkplugNodes implements SessionExtension {
       intervalMs = parseDuration(obj.spec.interval ?? DEFAULT_SPARKPLUG_INTERVAL);
       if (intervalMs <= 0) throw new Error("must be positive");
     } catch (err) {
-      this.log.error({ node: obj.metadata.name, interval: obj.spec.interval, err: (err as Error).message }, "SparkplugNode has a bad interval: not monitored");
+      const message = `spec.interval "${obj.spec.interval}" is not a duration: ${(err as Error).message}`;
+      this.log.error({ node: obj.metadata.name, err: message }, "SparkplugNode not monitored");
+      const failed = { type: C.MonitorFailed, status: "True" as const, reason: Reason.InvalidSpec, message };
+      const conditions = setCondition(setCondition(obj.status?.conditions, failed, obj.metadata.generation),
+        { ...failed, type: C.Ready, status: "False" }, obj.metadata.generation);
+      void this.patchStatus(obj.metadata.name, { observedGeneration: obj.metadata.generation, conditions });
       return;
     }
     const w: Watch = {
       key, name: obj.metadata.name, spec, uuid: obj.spec.uuid, edgeAgent: obj.spec.edgeAgent ?? false, intervalMs,
       lastPacket: Date.now(), offline: false, rebirths: 0, lastSeenWritten: 0, failures: 0, stopped: false,
+      generation: obj.metadata.generation, conditions: obj.status?.conditions ?? [],
     };
     this.watches.set(key, w);
     void this.resolve(w, obj.spec.address);
@@ -163,6 +181,8 @@ export class SparkplugNodes implements SessionExtension {
       w.failures++;
       const delay = backoffDelay(w.failures, { minMs: this.opts.minRetryMs ?? 1_000, maxMs: this.opts.maxRetryMs ?? 120_000, jitter: 0.2 });
       this.log.warn({ node: w.name, err: (err as Error).message, retryInMs: delay }, "cannot find the node's Sparkplug address");
+      w.problem = `cannot find the node's Sparkplug address: ${(err as Error).message}`;
+      this.writeStatus(w);
       w.retry = setTimeout(() => void this.resolve(w, address), delay);
       return;
     }
@@ -173,6 +193,7 @@ export class SparkplugNodes implements SessionExtension {
       return;
     }
     w.address = resolved;
+    w.problem = undefined;
     w.lastPacket = Date.now();
     this.byAddress.set(addressKey(resolved), w);
     this.opts.monitor.subscribe(topicsOf(resolved));
@@ -247,9 +268,20 @@ export class SparkplugNodes implements SessionExtension {
   }
 
   private writeStatus(w: Watch): void {
+    const address = w.address ? `"${addressKey(w.address)}"` : "";
+    const ready = w.problem
+      ? { type: C.Ready, status: "False" as const, reason: Reason.AddressUnknown, message: w.problem }
+      : w.offline
+        ? { type: C.Ready, status: "False" as const, reason: Reason.Offline, message: `nothing from ${address} for 3 × ${w.intervalMs / 1000} s: Offline alert raised` }
+        : { type: C.Ready, status: "True" as const, reason: Reason.Online, message: `monitoring ${address}` };
+    w.conditions = setCondition(w.problem
+      ? setCondition(w.conditions, { type: C.MonitorFailed, status: "True", reason: Reason.AddressUnknown, message: w.problem }, w.generation)
+      : removeCondition(w.conditions, C.MonitorFailed), ready, w.generation);
     const status: SparkplugNodeStatus = {
+      observedGeneration: w.generation,
+      conditions: w.conditions,
       ...(w.address ? { address: addressKey(w.address) } : {}),
-      lastSeen: new Date(w.lastPacket).toISOString(),
+      ...(w.seenAt ? { lastSeen: new Date(w.seenAt).toISOString() } : {}),
       offline: w.offline,
       rebirthRequests: w.rebirths,
       ...(w.lastRebirth ? { lastRebirthRequest: new Date(w.lastRebirth).toISOString() } : {}),
