@@ -15,7 +15,7 @@ import { createGitHttpHandler } from "./git/git-http.js";
 import { RepoStore } from "./git/repo-store.js";
 import { startPublicServer, type PublicServer, type RouteHandler } from "./http-server.js";
 import { DEFAULT_FLUX_INSTALL } from "./bootstrap-script.js";
-import { DEFAULT_CHART_DIR, publishHelmCharts } from "./helm-charts.js";
+import { DEFAULT_CHART_DIR, publishHelmChartsTask } from "./helm-charts.js";
 import { createSealHandler } from "./seal-endpoint.js";
 import { createStatusHandler } from "./status-endpoint.js";
 import { Counter } from "prom-client";
@@ -95,9 +95,6 @@ export class ClusterManager {
       // The helm-charts repository lives on the ACS Git server (the installer fills it); the service config says which.
       await this.acs.start();
       log.info({ serviceConfig: this.acs.serviceConfig }, "ACS mode: loaded the service config");
-    } else {
-      const published = await publishHelmCharts(this.repos, config.chartDir ?? DEFAULT_CHART_DIR, config.fluxInstallPath ?? DEFAULT_FLUX_INSTALL);
-      if (published.changed) log.info({ commit: published.commit }, "published the helm-charts repository");
     }
     await this.index.start();
     // Every replica serves reads; the informer gives the HTTP handlers the EdgeClusters without API calls.
@@ -126,6 +123,9 @@ export class ClusterManager {
       controllers: this.configDbSync ? [this.reconciler.controller, this.configDbSync.controller] : [this.reconciler.controller],
       ops: this.opts.ops,
       leaderElection: this.opts.leaderElection,
+      // Embedded mode: only the leader writes the shared helm-charts repository (in ACS mode the ACS Git server has it).
+      leaderTasks: this.acs ? [] : [publishHelmChartsTask(this.repos, config.chartDir ?? DEFAULT_CHART_DIR,
+        config.fluxInstallPath ?? DEFAULT_FLUX_INSTALL, log.child({ component: "helm-charts" }))],
     });
     await this.manager.start();
     log.info({ port: this.server.port, externalUrl: config.externalUrl, mode: config.mode ?? "embedded" }, "cluster-manager started");

@@ -1,8 +1,11 @@
 // The shared `helm-charts` repository every edge cluster's Flux reads: the edge-cluster chart under `edge-cluster/`
 // (the HelmRelease's chart path) and Flux's own manifests under `flux-system/` (the flux-system Kustomization).
+// Only the leader writes it (a Manager leader task), so replicas sharing the data directory never race on it.
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Logger } from "pino";
+import { backoffDelay, sleep } from "../runtime/backoff.js";
 import type { RepoStore } from "./git/repo-store.js";
 
 export const HELM_CHARTS_REPO = "helm-charts";
@@ -25,4 +28,21 @@ export async function publishHelmCharts(repos: RepoStore, chartDir: string, flux
   const files = filesUnder(chartDir, "edge-cluster", new Map());
   files.set("flux-system/gotk-components.yaml", readFileSync(fluxInstallPath));
   return repos.syncSharedFiles(HELM_CHARTS_REPO, files, "Publish the edge-cluster chart and Flux manifests");
+}
+
+/** A leader task: publishes, retrying with capped backoff until it succeeds or leadership ends. */
+export function publishHelmChartsTask(repos: RepoStore, chartDir: string, fluxInstallPath: string, log: Logger) {
+  return async (signal: AbortSignal): Promise<void> => {
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        const published = await publishHelmCharts(repos, chartDir, fluxInstallPath);
+        if (published.changed) log.info({ commit: published.commit }, "published the helm-charts repository");
+        return;
+      } catch (err) {
+        const delay = backoffDelay(attempt, { minMs: 1000, maxMs: 60_000, jitter: 0.2 });
+        log.error({ err: (err as Error).message, retryInMs: delay }, "could not publish the helm-charts repository");
+        await sleep(delay, signal);
+      }
+    }
+  };
 }

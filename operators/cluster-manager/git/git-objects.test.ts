@@ -2,8 +2,8 @@
 // after `git gc` packs everything the store still reads the head and the files (through git) and commits on top.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile, spawnSync } from "node:child_process";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -82,3 +82,50 @@ test("a path that is both a file and a directory is refused", async (t) => {
   await assert.rejects(store.syncFiles(UUID, new Map([["a", "1"], ["a/b", "2"]]), "clash"), /"a" is also a file|also a directory/);
   assert.equal(await store.headCommit(UUID), null);
 });
+
+test("a truncated or corrupt loose object is detected and written again", async (t) => {
+  const dir = await tempDir(t);
+  await git(dir, ["init", "--bare", "--quiet"]);
+  const content = Buffer.from("the object a crash cut short\n".repeat(50));
+  const id = await writeObject(dir, "blob", content);
+  const file = path.join(dir, "objects", id.slice(0, 2), id.slice(2));
+  for (const damage of [(b: Buffer) => b.subarray(0, Math.floor(b.length / 2)), (b: Buffer) => Buffer.from(b.map((x, i) => (i === b.length - 3 ? x ^ 0xff : x)))]) {
+    await chmod(file, 0o644);
+    await writeFile(file, damage(await readFile(file)));
+    await assert.rejects(readLooseObject(dir, id), "the damage is real");
+    assert.equal(await writeObject(dir, "blob", content), id);
+    assert.deepEqual((await readLooseObject(dir, id))?.content, content, "written again whole");
+  }
+  await git(dir, ["fsck", "--strict"]);
+});
+
+test("objects and the branch are synced to disk before they are renamed into place", { skip: !hasStrace() && "strace is not installed" }, async (t) => {
+  const dir = await tempDir(t);
+  const script = path.join(dir, "sync.mts");
+  await writeFile(script, [
+    `import { RepoStore } from ${JSON.stringify(new URL("./repo-store.ts", import.meta.url).pathname)};`,
+    `await new RepoStore({ dataDir: ${JSON.stringify(path.join(dir, "data"))} }).syncFiles(${JSON.stringify(UUID)}, new Map([["a.txt", "hello\\n"], ["b/c.txt", "more\\n"]]), "one");`,
+  ].join("\n"));
+  const trace = path.join(dir, "trace");
+  // -y names each descriptor's file, so every sync can be matched to what it made durable.
+  await exec("strace", ["-f", "-qq", "-y", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", trace, process.execPath, "--import", "tsx", script]);
+  const lines = (await readFile(trace, "utf8")).split("\n");
+  const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+  const objects = [...new Set(lines.flatMap((l) => /rename\w*\(.*"([^"]*\/objects\/[0-9a-f]{2})\/(tmp_obj_\w+)"/.exec(l)?.slice(1, 3).join("|") ?? []))];
+  assert.ok(objects.length >= 5, `blobs, trees and the commit were written: ${objects.length}`);
+  for (const o of objects) {
+    const [objDir, tmp] = o.split("|") as [string, string];
+    const renamed = at(new RegExp(`rename\\w*\\(.*${tmp}"`));
+    // (A call another thread interrupts is split over two lines, "<unfinished ...>" and "resumed": match its start.)
+    const synced = at(new RegExp(`fsync\\(\\d+<[^>]*${tmp}>`));
+    assert.ok(synced >= 0 && synced < renamed, `${tmp} synced before it was renamed`);
+    assert.ok(lines.slice(renamed + 1).some((l) => l.includes(`fsync(`) && l.includes(`<${objDir}>`)), `${objDir} synced after ${tmp} was renamed into it`);
+  }
+  const ref = at(/rename\w*\(.*main\.lock"/);
+  assert.ok(ref >= 0, "git update-ref renamed its lock into place");
+  assert.ok(lines.slice(0, ref).some((l) => /fsync\(\d+<[^>]*main\.lock>/.test(l)), "git synced the new ref before renaming it into place");
+});
+
+function hasStrace(): boolean {
+  return spawnSync("strace", ["-V"]).status === 0;
+}

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { access, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { deflate, deflateSync, inflateSync } from "node:zlib";
@@ -10,6 +10,11 @@ import { deflate, deflateSync, inflateSync } from "node:zlib";
  * process blocks Node's event loop until the child has exec'ed (many milliseconds on a busy host), which dominated
  * provisioning. Moving a branch stays with `git update-ref` (locking, compare-and-swap, reflog), and anything not
  * stored loose (after a `git gc`) is left to the git CLI by the callers.
+ *
+ * Objects are durable before anything can point at them: written under a temporary name, fsynced, renamed into
+ * place and the directory fsynced, so a crash or power loss never leaves a ref naming a missing or half-written
+ * object. An object already on disk is checked (it inflates, its header matches and it hashes to its id) before it
+ * is trusted; a truncated or corrupt one is written again.
  */
 
 export type ObjectType = "blob" | "tree" | "commit";
@@ -33,24 +38,62 @@ export function objectId(type: ObjectType, content: Buffer): string {
 
 const loosePath = (gitDir: string, id: string) => path.join(gitDir, "objects", id.slice(0, 2), id.slice(2));
 
-/** Stores the object unless it already exists loose; returns its id. */
+/** Stores the object unless a sound copy already exists loose; returns its id. */
 export async function writeObject(gitDir: string, type: ObjectType, content: Buffer): Promise<string> {
   const id = objectId(type, content);
   const file = loosePath(gitDir, id);
-  if (await exists(file)) return id;
+  if (await isSoundLooseObject(file, id)) return id;
   const raw = Buffer.concat([Buffer.from(`${type} ${content.length}\0`), content]);
   const packed = raw.length > INLINE_DEFLATE_MAX ? await promisify(deflate)(raw) : deflateSync(raw);
-  await mkdir(path.dirname(file), { recursive: true });
-  // Written whole under a temporary name, then renamed: a reader never sees half an object.
-  const tmp = path.join(path.dirname(file), `tmp_obj_${randomBytes(6).toString("hex")}`);
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true });
+  // Written whole under a temporary name, synced, then renamed (over a corrupt copy, if any): a reader never sees
+  // half an object, and the rename is made durable before the caller goes on to point a ref at it.
+  const tmp = path.join(dir, `tmp_obj_${randomBytes(6).toString("hex")}`);
   try {
-    await writeFile(tmp, packed, { mode: 0o444, flag: "wx" });
+    const fh = await open(tmp, "wx", 0o444);
+    try {
+      await fh.writeFile(packed);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, file);
+    await syncDirectory(dir);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
   return id;
+}
+
+/** Whether the loose object file exists and holds exactly the object with this id. */
+async function isSoundLooseObject(file: string, id: string): Promise<boolean> {
+  let packed: Buffer;
+  try {
+    packed = await readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+  try {
+    const raw = inflateSync(packed);
+    const nul = raw.indexOf(0);
+    const [, size] = raw.subarray(0, nul).toString("latin1").split(" ");
+    return nul > 0 && Number(size) === raw.length - nul - 1 && createHash("sha1").update(raw).digest("hex") === id;
+  } catch {
+    return false;
+  }
+}
+
+/** Makes a rename or a new file in the directory durable. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** A loose object's type and content; null when the object is not stored loose (packed, or absent). */
@@ -143,11 +186,3 @@ function notFoundAsNull(err: NodeJS.ErrnoException): null {
   throw err;
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -5,7 +5,9 @@ import path from "node:path";
 import type { Logger } from "../../runtime/logger.js";
 import { silentLogger } from "../../runtime/logger.js";
 import { GitCommandError, isolatedGitEnv, runGit } from "./git-cli.js";
-import { commitTree, encodeCommit, encodeTree, parseTree, readLooseObject, readRef, writeObject, type TreeItem } from "./git-objects.js";
+import {
+  commitTree, encodeCommit, encodeTree, parseTree, readLooseObject, readRef, syncDirectory, writeObject, type TreeItem,
+} from "./git-objects.js";
 import {
   BRANCH_REF, canonicalRef, describeRef, isClusterUuid, repoDir, repoId, repoRoot, type RepoRef,
 } from "./repo-layout.js";
@@ -180,6 +182,7 @@ export class RepoStore {
       try {
         await initBareRepo(tmp);
         await rename(tmp, dir);
+        await syncDirectory(root);
       } catch (err) {
         await rm(tmp, { recursive: true, force: true });
         if (isRenameCollision(err) && await isBareRepo(dir)) return dir;
@@ -259,7 +262,8 @@ export class RepoStore {
       const commit = await this.writeCommit(dir, tree, head?.commit, message);
       await this.onSyncStep?.("commit-written", ref);
       try {
-        await runGit(["update-ref", "-m", "graft sync", BRANCH_REF, commit, head?.commit ?? ZERO_OID], { gitDir: dir });
+        // core.fsync=reference: git syncs the ref file (and its directory) before reporting the move.
+        await runGit(["-c", "core.fsync=reference", "-c", "core.fsyncMethod=fsync", "update-ref", "-m", "graft sync", BRANCH_REF, commit, head?.commit ?? ZERO_OID], { gitDir: dir });
       } catch (err) {
         // Someone moved the branch since we read it: look again (the tree may now be there already).
         const now = await readHead(dir);
