@@ -26,6 +26,7 @@ export const bootstrapScriptInputSchema = z.object({
     namespace: z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS label (a Kubernetes namespace name)"),
     sparkplugGroup: oneLine,
   }),
+  /** bootstrap: the one-time link the script is served from, named in its header. */
   urls: z.object({ central: oneLine, git: oneLine, status: oneLine, bootstrap: oneLine.optional() }),
   /** Embedded mode: delivered to the edge as Secrets. */
   credentials: z.object({ gitUsername: anyText, gitPassword: anyText, syncToken: anyText }).optional(),
@@ -116,9 +117,10 @@ function header(input: ValidInput): string {
     `# graft bootstrap script for edge cluster "${cluster.name}" (uuid ${cluster.uuid}), edge namespace "${cluster.namespace}".`,
     "# It writes the files below into a temporary directory and runs driver.sh from there with this same shell;",
     "# read driver.sh (or run this script with --help) to see each step. It asks before changing anything.",
-    urls.bootstrap
-      ? `# Run: curl -fsSL ${shellQuote(urls.bootstrap)} | sh -s -- [options]    or save it and: sh bootstrap.sh [options]`
-      : "# Run: sh bootstrap.sh [options]",
+    ...(urls.bootstrap
+      ? [`# Served once from the one-time link ${shellQuote(urls.bootstrap)}: that link is now used up and will not serve`,
+        "# this script again. To run it again, save it first and run: sh bootstrap.sh [options]"]
+      : ["# Run: sh bootstrap.sh [options]"]),
   ];
   if (input.mode === "embedded") lines.push("# It carries this cluster's credentials: do not keep or share it.");
   return `${lines.join("\n")}\n`;

@@ -16,16 +16,19 @@ function fluxInstallYaml(path: string): string {
   return fluxInstallCache.text;
 }
 
-export function renderBootstrapScript(cfg: ClusterManagerConfig & { fluxInstallPath?: string }, ec: EdgeCluster, creds: ClusterCredentials): string {
+/** link: the one-time link the script is served from; its header names it (spent once served). */
+export function renderBootstrapScript(cfg: ClusterManagerConfig & { fluxInstallPath?: string }, ec: EdgeCluster, creds: ClusterCredentials,
+  link?: string): string {
   const uuid = creds.uuid;
   if (cfg.mode === "acs") {
-    return buildBootstrapScript({ ...acsBootstrapInput(cfg, ec, uuid, creds.clusterName), fluxInstallYaml: fluxInstallYaml(cfg.fluxInstallPath ?? DEFAULT_FLUX_INSTALL) });
+    const input = acsBootstrapInput(cfg, ec, uuid, creds.clusterName);
+    return buildBootstrapScript({ ...input, urls: { ...input.urls, bootstrap: link }, fluxInstallYaml: fluxInstallYaml(cfg.fluxInstallPath ?? DEFAULT_FLUX_INSTALL) });
   }
   const urls = urlsFor(cfg, uuid);
   return buildBootstrapScript({
     mode: "embedded",
     cluster: { uuid, name: creds.clusterName, namespace: ec.spec.namespace, sparkplugGroup: ec.status?.sparkplugGroup ?? `${cfg.organisationPrefix}-${creds.clusterName}` },
-    urls: { central: urls.central, git: urls.git, status: urls.status, bootstrap: urls.bootstrap },
+    urls: { central: urls.central, git: urls.git, status: urls.status, bootstrap: link },
     credentials: { gitUsername: creds.gitUsername, gitPassword: creds.gitPassword, syncToken: creds.syncToken },
     selfLinkYaml: selfLinkManifest({ namespace: ec.spec.namespace, selfUrl: urls.git }),
     fluxInstallYaml: fluxInstallYaml(cfg.fluxInstallPath ?? DEFAULT_FLUX_INSTALL),

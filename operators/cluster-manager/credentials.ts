@@ -14,6 +14,8 @@ export interface BootstrapTokenRecord {
   issuedAt: string;
   expiresAt: string;
   usedAt?: string;
+  /** When a newer token was issued for the cluster: an unused older token stops working then. */
+  supersededAt?: string;
 }
 
 export interface ClusterCredentials {

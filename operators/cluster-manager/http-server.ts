@@ -13,10 +13,11 @@ export interface PublicServer {
 export async function startPublicServer(handlers: RouteHandler[], opts: { host: string; port: number; log: Logger }): Promise<PublicServer> {
   const server: Server = createServer((req, res) => {
     void (async () => {
-      let path: string;
-      try {
-        path = new URL(req.url ?? "/", "http://x").pathname;
-      } catch {
+      // Handlers route on the path exactly as sent: a URL parser would resolve "../" first, so a traversal attempt
+      // would reach some other handler (or none) instead of being refused by the one it targets.
+      const url = req.url ?? "/";
+      const path = url.split("?", 1)[0]!;
+      if (!path.startsWith("/")) {
         res.writeHead(400, { "content-type": "text/plain" }).end("bad request URL\n");
         return;
       }

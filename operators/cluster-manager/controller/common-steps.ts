@@ -7,8 +7,7 @@ import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
 import { setCondition } from "../../runtime/conditions.js";
 import { StallingError } from "../../runtime/errors.js";
 import { Core, objectKey, type KubeObject } from "../../runtime/kube.js";
-import { issueBootstrapToken } from "../bootstrap-tokens.js";
-import { urlsFor } from "../config.js";
+import { bootstrapLink, issueBootstrapToken } from "../bootstrap-tokens.js";
 import { CrashPoint, crashPoint } from "../crash-points.js";
 import type { EdgeClusterControllerDeps } from "./edgecluster-controller.js";
 import { bootstrapSecretName, clusterNameOf } from "./names.js";
@@ -154,8 +153,7 @@ async function issueBootstrap(deps: EdgeClusterControllerDeps, fieldManager: str
   const ns = ec.metadata.namespace!;
   const uuid = scratch.uuid!;
   const { token, expiresAt } = await issueBootstrapToken(client, ns, scratch.credentialsSecret!, config.bootstrapTokenTtlMs);
-  const url = `${urlsFor(config, uuid).bootstrap}/${token}`;
-  const command = `curl -fsSL '${url}' | sh -`;
+  const { url, command } = bootstrapLink(config, uuid, token);
   const name = bootstrapSecretName(ec);
   await client.apply(Core.secrets, {
     metadata: {

@@ -189,7 +189,8 @@ test("spec.values may not set what graft derives: Stalled=True ReservedValue nam
 
 test("bootstrap: a one-time command; reuse → 410, unknown → 404, expired → 410", async () => {
   const { command } = await requestBootstrapCommand(f.manager.client, NS, "plant-a", 30_000);
-  const url = /curl -fsSL '([^']+)' \| sh -/.exec(command)![1]!;
+  // The command fetches the link's .sh form (refusals as a failing script); the plain link answers with statuses.
+  const url = /curl -fsSL '([^']+)\.sh' \| sh -/.exec(command)![1]!;
   assert.ok(url.startsWith(`${f.externalUrl}/v1/bootstrap/`));
   const first = await fetch(url);
   assert.equal(first.status, 200);
@@ -202,7 +203,6 @@ test("bootstrap: a one-time command; reuse → 410, unknown → 404, expired →
 
   const unknown = await fetch(`${f.externalUrl}/v1/bootstrap/${"A".repeat(43)}`);
   assert.equal(unknown.status, 404);
-  assert.equal((await fetch(`${f.externalUrl}/v1/bootstrap/../../etc/passwd`)).status, 404);
 
   const ec = await getEc("plant-a");
   const { token } = await issueBootstrapToken(f.manager.client, NS, credentialsSecretName(ec.status!.uuid!), 1);
