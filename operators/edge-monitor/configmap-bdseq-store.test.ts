@@ -2,34 +2,37 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import * as k8s from "@kubernetes/client-node";
 import { startControlPlane, type ControlPlane } from "../../e2e/harness/control-plane.js";
+import { Core, type KubeObject } from "../runtime/kube.js";
+import { KubeClient } from "../runtime/rest.js";
 import { BDSEQ_KEY, ConfigMapBdSeqStore, MANAGED_BY_LABEL } from "./configmap-bdseq-store.js";
+
+type ConfigMap = KubeObject & { data?: Record<string, string> };
 
 describe("bdSeq ConfigMap store", () => {
   let cp: ControlPlane;
-  let core: k8s.CoreV1Api;
+  let client: KubeClient;
   const namespace = `monitor-${randomBytes(3).toString("hex")}`;
 
   before(async () => {
     cp = await startControlPlane({ name: "edge" });
-    core = cp.kubeConfig.makeApiClient(k8s.CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    client = new KubeClient(cp.kubeConfig);
+    await client.create(Core.namespaces, { metadata: { name: namespace } });
   });
   after(async () => {
     await cp?.stop();
   });
 
   const storeFor = (name: string, maxConflicts?: number) =>
-    new ConfigMapBdSeqStore({ core, namespace, name, ...(maxConflicts ? { maxConflicts } : {}) });
-  const read = (name: string) => core.readNamespacedConfigMap({ name, namespace });
+    new ConfigMapBdSeqStore({ client, namespace, name, ...(maxConflicts ? { maxConflicts } : {}) });
+  const read = (name: string) => client.get<ConfigMap>(Core.configMaps, name, namespace);
 
   it("creates its ConfigMap (labelled managed-by=graft) on first use and counts on from the stored value", async () => {
     const store = storeFor("edge-monitor-bdseq");
     assert.equal(await store.current(), undefined);
     assert.equal(await store.next(), 0);
     const cm = await read("edge-monitor-bdseq");
-    assert.equal(cm.metadata?.labels?.[MANAGED_BY_LABEL], "graft");
+    assert.equal(cm.metadata.labels?.[MANAGED_BY_LABEL], "graft");
     assert.equal(cm.data?.[BDSEQ_KEY], "0");
     assert.equal(await store.next(), 1);
     assert.equal(await storeFor("edge-monitor-bdseq").next(), 2, "a restarted monitor continues");
@@ -40,7 +43,7 @@ describe("bdSeq ConfigMap store", () => {
     const store = storeFor("wrap");
     await store.next();
     const cm = await read("wrap");
-    await core.replaceNamespacedConfigMap({ name: "wrap", namespace, body: { ...cm, data: { [BDSEQ_KEY]: "255" } } });
+    await client.replace<ConfigMap>(Core.configMaps, { ...cm, data: { [BDSEQ_KEY]: "255" } });
     assert.equal(await store.next(), 0);
   });
 
@@ -56,13 +59,13 @@ describe("bdSeq ConfigMap store", () => {
   });
 
   it("refuses to take over a ConfigMap that graft does not manage, and leaves it alone", async () => {
-    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: "someone-elses" }, data: { [BDSEQ_KEY]: "7", other: "x" } } });
+    await client.create<ConfigMap>(Core.configMaps, { metadata: { name: "someone-elses", namespace }, data: { [BDSEQ_KEY]: "7", other: "x" } });
     await assert.rejects(storeFor("someone-elses").next(), /configmap ".*\/someone-elses" is not managed by graft \(label app.kubernetes.io\/managed-by=graft missing\)/);
     assert.deepEqual((await read("someone-elses")).data, { [BDSEQ_KEY]: "7", other: "x" });
   });
 
   it("says what the API server answered when it cannot store", async () => {
-    const store = new ConfigMapBdSeqStore({ core, namespace: "no-such-namespace", name: "edge-monitor-bdseq" });
+    const store = new ConfigMapBdSeqStore({ client, namespace: "no-such-namespace", name: "edge-monitor-bdseq" });
     await assert.rejects(store.next(), /storing bdSeq in configmap "no-such-namespace\/edge-monitor-bdseq": API server answered 404: namespaces "no-such-namespace" not found/);
   });
 });

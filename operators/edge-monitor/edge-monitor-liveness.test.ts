@@ -13,6 +13,7 @@ import { resolveMonitorConfig } from "./config.js";
 import { ConfigMapBdSeqStore } from "./configmap-bdseq-store.js";
 import { EdgeMonitor } from "./edge-monitor.js";
 import { startMonitorEndpoints } from "./main.js";
+import { KubeClient } from "../runtime/rest.js";
 
 describe("edge monitor liveness", () => {
   let cp: ControlPlane;
@@ -34,7 +35,7 @@ describe("edge monitor liveness", () => {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     kc.loadFromOptions({ clusters: kc.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${proxy.port}` })), users: kc.users, contexts: kc.contexts, currentContext: kc.currentContext });
-    const store = new ConfigMapBdSeqStore({ core: kc.makeApiClient(k8s.CoreV1Api), namespace: "default", name: `bdseq-${randomBytes(3).toString("hex")}` });
+    const store = new ConfigMapBdSeqStore({ client: new KubeClient(kc), namespace: "default", name: `bdseq-${randomBytes(3).toString("hex")}` });
     const config = resolveMonitorConfig({
       clusterUuid: "6d1f3b5a-7c9e-4b2d-8f0a-1c3e5a7b9d2f", sparkplugGroup: `live-${randomBytes(3).toString("hex")}`, mqttUrl: broker.url,
       bdseqStore: "memory", minRetryDelay: "50ms", maxRetryDelay: "300ms", stallAfter: "3s", healthAddr: "127.0.0.1:0", metricsAddr: "127.0.0.1:0",

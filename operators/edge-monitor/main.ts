@@ -1,10 +1,11 @@
 // `graft edge-monitor`: runs the cluster's Sparkplug B edge node until SIGTERM/SIGINT, then publishes the NDEATH,
 // disconnects and exits 0.
 import { readFileSync } from "node:fs";
-import * as k8s from "@kubernetes/client-node";
 import { Command } from "commander";
 import type { LevelWithSilent } from "pino";
+import { loadKubeConfig } from "../runtime/kube.js";
 import { createLogger } from "../runtime/logger.js";
+import { KubeClient } from "../runtime/rest.js";
 import { FileBdSeqStore, MemoryBdSeqStore, type BdSeqStore } from "./bdseq-store.js";
 import { DEFAULTS, MonitorConfigError, resolveMonitorConfig, SETTINGS, type BdSeqStoreConfig, type MonitorFlags } from "./config.js";
 import { ConfigMapBdSeqStore } from "./configmap-bdseq-store.js";
@@ -101,9 +102,7 @@ export function openBdSeqStore(config: BdSeqStoreConfig): BdSeqStore {
     case "memory":
       return new MemoryBdSeqStore();
     case "configmap": {
-      const kc = new k8s.KubeConfig();
-      kc.loadFromDefault();
-      return new ConfigMapBdSeqStore({ core: kc.makeApiClient(k8s.CoreV1Api), namespace: config.namespace, name: config.name });
+      return new ConfigMapBdSeqStore({ client: new KubeClient(loadKubeConfig()), namespace: config.namespace, name: config.name });
     }
   }
 }

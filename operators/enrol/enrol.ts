@@ -9,15 +9,17 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { AlreadyExistsError, KerberosError } from "../kerberos/errors.js";
 import { KadminClient, type PrincipalInfo } from "../kerberos/kadmin.js";
 import { withPrivateDir, writeKeytabFile } from "../kerberos/keytab.js";
 import { assertRealm, edgePrincipal } from "../kerberos/principal.js";
 import { verifyKeytab, verifyPassword, type CredentialCheck } from "../kerberos/verify.js";
 import { silentLogger, type Logger } from "../runtime/logger.js";
+import { KubeClient } from "../runtime/rest.js";
 import {
   assertSecretWritable, FLUX_SECRET, isOwned, KRBKEYS_SECRET, readSecret, SecretNotOwnedError, secretValue, writeOwnedSecret,
+  type SecretObject,
 } from "./secrets.js";
 
 export interface EnrolOptions {
@@ -79,7 +81,7 @@ interface Plan {
   role: "krbkeys" | "flux";
   principal: string;
   secretName: string;
-  secret: k8s.V1Secret | null;
+  secret: SecretObject | null;
   info: PrincipalInfo | null;
   /** null: the credential is valid and is kept. */
   renewReason: string | null;
@@ -93,7 +95,7 @@ export async function enrol(opts: EnrolOptions): Promise<EnrolSummary> {
   assertRealm(opts.realm);
   const env = opts.kadminEnv ?? {};
   const { namespace } = opts;
-  const core = opts.kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const core = new KubeClient(opts.kubeConfig);
   const kadmin = new KadminClient({
     realm: opts.realm, auth: opts.admin, env, adminServer: opts.adminServer, timeoutMs: opts.timeoutMs, logger: log,
   });
@@ -161,7 +163,7 @@ function renewReason(rotate: boolean | undefined, check: CredentialCheck): strin
 }
 
 async function checkKeytabSecret(
-  secret: k8s.V1Secret | null, principal: string, env: Record<string, string | undefined>, timeoutMs?: number,
+  secret: SecretObject | null, principal: string, env: Record<string, string | undefined>, timeoutMs?: number,
 ): Promise<CredentialCheck> {
   const keytab = secretValue(secret, KRBKEYS_SECRET.key);
   if (!secret) return { valid: false, reason: `Secret "${KRBKEYS_SECRET.name}" missing` };
@@ -170,7 +172,7 @@ async function checkKeytabSecret(
 }
 
 async function checkFluxSecret(
-  secret: k8s.V1Secret | null, principal: string, env: Record<string, string | undefined>, timeoutMs?: number,
+  secret: SecretObject | null, principal: string, env: Record<string, string | undefined>, timeoutMs?: number,
 ): Promise<CredentialCheck> {
   if (!secret) return { valid: false, reason: `Secret "${FLUX_SECRET.name}" missing` };
   const username = secretValue(secret, FLUX_SECRET.usernameKey)?.toString("utf8");
@@ -194,7 +196,7 @@ async function ensurePrincipal(plan: Plan, add: () => Promise<void>): Promise<bo
 
 /** Stores a renewed credential; a failure here leaves the KDC ahead of the Secret, which the next run repairs. */
 async function storeRenewed(
-  core: k8s.CoreV1Api, namespace: string, plan: Plan, values: Record<string, Buffer>,
+  core: KubeClient, namespace: string, plan: Plan, values: Record<string, Buffer>,
 ): Promise<void> {
   try {
     await writeOwnedSecret(core, namespace, plan.secretName, values, plan.secret);
@@ -210,7 +212,7 @@ function assertWorks(plan: Plan, check: CredentialCheck): void {
 }
 
 async function renewKeytab(
-  kadmin: KadminClient, core: k8s.CoreV1Api, namespace: string, plan: Plan,
+  kadmin: KadminClient, core: KubeClient, namespace: string, plan: Plan,
   env: Record<string, string | undefined>, timeoutMs?: number,
 ): Promise<boolean> {
   const created = await ensurePrincipal(plan, () => kadmin.addPrincipalRandkey(plan.principal));
@@ -225,7 +227,7 @@ async function renewKeytab(
 }
 
 async function renewPassword(
-  kadmin: KadminClient, core: k8s.CoreV1Api, namespace: string, plan: Plan,
+  kadmin: KadminClient, core: KubeClient, namespace: string, plan: Plan,
   env: Record<string, string | undefined>, timeoutMs?: number,
 ): Promise<boolean> {
   const password = randomBytes(32).toString("base64url");

@@ -1,6 +1,10 @@
 // The edge Secrets enrolment writes. graft only ever overwrites a Secret that carries the krbkeys managed-by
 // label (acs-contract §5); anything else is somebody else's and is refused.
-import type * as k8s from "@kubernetes/client-node";
+import { Core, type KubeObject } from "../runtime/kube.js";
+import { describeApiError, statusOf, type KubeClient } from "../runtime/rest.js";
+
+/** A Secret as the API server returns it (values base64). */
+export type SecretObject = KubeObject & { type?: string; data?: Record<string, string> };
 
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const KRBKEYS_MANAGER = "krbkeys.factoryplus.app.amrc.co.uk";
@@ -18,27 +22,22 @@ export class SecretNotOwnedError extends Error {
   }
 }
 
-export function isOwned(secret: k8s.V1Secret): boolean {
-  return secret.metadata?.labels?.[MANAGED_BY_LABEL] === KRBKEYS_MANAGER;
+export function isOwned(secret: SecretObject): boolean {
+  return secret.metadata.labels?.[MANAGED_BY_LABEL] === KRBKEYS_MANAGER;
 }
 
-function httpStatus(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "number" ? code : undefined;
-}
 
 /** The Secret, or null when it does not exist. */
-export async function readSecret(core: k8s.CoreV1Api, namespace: string, name: string): Promise<k8s.V1Secret | null> {
+export async function readSecret(client: KubeClient, namespace: string, name: string): Promise<SecretObject | null> {
   try {
-    return await core.readNamespacedSecret({ name, namespace });
+    return await client.getOrNull<SecretObject>(Core.secrets, name, namespace);
   } catch (err) {
-    if (httpStatus(err) === 404) return null;
     throw new Error(`reading Secret "${namespace}/${name}" failed: ${describeApiError(err)}`);
   }
 }
 
 /** A Secret's value as bytes, or undefined when the key is absent. */
-export function secretValue(secret: k8s.V1Secret | null, key: string): Buffer | undefined {
+export function secretValue(secret: SecretObject | null, key: string): Buffer | undefined {
   const b64 = secret?.data?.[key];
   return b64 === undefined ? undefined : Buffer.from(b64, "base64");
 }
@@ -49,34 +48,27 @@ export function secretValue(secret: k8s.V1Secret | null, key: string): Buffer | 
  * instead of being lost. Returns the stored Secret.
  */
 export async function writeOwnedSecret(
-  core: k8s.CoreV1Api, namespace: string, name: string, values: Record<string, Buffer>, existing: k8s.V1Secret | null,
+  client: KubeClient, namespace: string, name: string, values: Record<string, Buffer>, existing: SecretObject | null,
   opts: { dryRun?: boolean } = {},
-): Promise<k8s.V1Secret> {
-  const dryRun = opts.dryRun ? "All" : undefined;
+): Promise<SecretObject> {
   const data = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v.toString("base64")]));
   try {
     if (!existing) {
-      return await core.createNamespacedSecret({
-        namespace, dryRun,
-        body: {
-          apiVersion: "v1", kind: "Secret", type: "Opaque",
-          metadata: { name, namespace, labels: { [MANAGED_BY_LABEL]: KRBKEYS_MANAGER } },
-          data,
-        },
-      });
+      return await client.create<SecretObject>(Core.secrets, {
+        type: "Opaque",
+        metadata: { name, namespace, labels: { [MANAGED_BY_LABEL]: KRBKEYS_MANAGER } },
+        data,
+      }, undefined, opts);
     }
     if (!isOwned(existing)) throw new SecretNotOwnedError(namespace, name);
-    return await core.replaceNamespacedSecret({
-      name, namespace, dryRun,
-      body: {
-        ...existing,
-        metadata: { ...existing.metadata, labels: { ...existing.metadata?.labels, [MANAGED_BY_LABEL]: KRBKEYS_MANAGER } },
-        data: { ...existing.data, ...data },
-      },
-    });
+    return await client.replace<SecretObject>(Core.secrets, {
+      ...existing,
+      metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, [MANAGED_BY_LABEL]: KRBKEYS_MANAGER } },
+      data: { ...existing.data, ...data },
+    }, undefined, opts);
   } catch (err) {
     if (err instanceof SecretNotOwnedError) throw err;
-    const status = httpStatus(err);
+    const status = statusOf(err);
     if (status === 404 && !existing) throw new Error(`writing Secret "${namespace}/${name}" failed: namespace "${namespace}" does not exist`);
     if (status === 403) throw new Error(`writing Secret "${namespace}/${name}" is not allowed: ${describeApiError(err)}`);
     if (status === 409) throw new Error(`writing Secret "${namespace}/${name}" failed: it was changed at the same time by someone else; run enrolment again`);
@@ -89,21 +81,7 @@ export async function writeOwnedSecret(
  * problem on the Kubernetes side shows up before any key is changed in the KDC.
  */
 export async function assertSecretWritable(
-  core: k8s.CoreV1Api, namespace: string, name: string, existing: k8s.V1Secret | null,
+  client: KubeClient, namespace: string, name: string, existing: SecretObject | null,
 ): Promise<void> {
-  await writeOwnedSecret(core, namespace, name, {}, existing, { dryRun: true });
-}
-
-/** A short reason from a client-node error, without echoing a request body (which could hold secret data). */
-export function describeApiError(err: unknown): string {
-  const status = httpStatus(err);
-  const body = (err as { body?: unknown } | null)?.body;
-  let message: string | undefined;
-  if (typeof body === "string") {
-    try { message = (JSON.parse(body) as { message?: string }).message; } catch { message = undefined; }
-  } else if (body && typeof body === "object") {
-    message = (body as { message?: string }).message;
-  }
-  if (status !== undefined) return `HTTP ${status}${message ? `: ${message}` : ""}`;
-  return err instanceof Error ? err.message : String(err);
+  await writeOwnedSecret(client, namespace, name, {}, existing, { dryRun: true });
 }

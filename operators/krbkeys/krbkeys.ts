@@ -1,6 +1,6 @@
 // Wires the krbkeys operator together: the operator's own keytab, a kadmin client authenticating with it, the
 // KerberosKey controller (leader only, when leader election is on), events, metrics and probes.
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { KadminClient } from "../kerberos/kadmin.js";
 import { qualifyPrincipal } from "../kerberos/principal.js";
@@ -67,7 +67,7 @@ export class KrbKeysOperator {
       adminServer: opts.adminServer, timeoutMs: opts.kdcTimeoutMs, logger: log.child({ component: "kadmin" }),
     });
     this.reconcilerInstance = new KerberosKeyReconciler({
-      client: this.client, core: opts.kubeConfig.makeApiClient(k8s.CoreV1Api), kadmin, realm: opts.realm, env,
+      client: this.client, kadmin, realm: opts.realm, env,
       operatorKeytab: this.keytab, events: new EventRecorder(this.client, CONTROLLER_NAME, log), log,
       metrics: this.metrics, namespace: opts.namespace, concurrency: opts.concurrency, resyncMs: opts.resyncMs,
       minRetryMs: opts.minRetryMs, maxRetryMs: opts.maxRetryMs,

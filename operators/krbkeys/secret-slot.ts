@@ -1,23 +1,23 @@
 // The one key of one Secret a KerberosKey stores its keytab or password in (`spec.secret` = `<secret>/<key>`).
 // Writing goes through enrol/secrets.ts, so krbkeys and enrolment share one rule: only a Secret labelled as
 // managed by krbkeys is ever overwritten, and other keys in it are kept.
-import type * as k8s from "@kubernetes/client-node";
+import type { KubeClient } from "../runtime/rest.js";
 import { KerberosKeyReason as Reason } from "../api/kerberoskey.js";
 import {
-  assertSecretWritable, isOwned, KRBKEYS_MANAGER, MANAGED_BY_LABEL, readSecret, SecretNotOwnedError, secretValue,
+  assertSecretWritable, isOwned, KRBKEYS_MANAGER, MANAGED_BY_LABEL, readSecret, SecretNotOwnedError, secretValue, type SecretObject,
   writeOwnedSecret,
 } from "../enrol/secrets.js";
 import { GenericError, StallingError, messageOf } from "../runtime/errors.js";
 
 export interface SlotContents {
-  secret: k8s.V1Secret | null;
+  secret: SecretObject | null;
   /** The key's bytes; undefined when the Secret or the key is absent. */
   value?: Buffer;
 }
 
 export class SecretSlot {
   constructor(
-    private readonly core: k8s.CoreV1Api,
+    private readonly client: KubeClient,
     readonly namespace: string,
     readonly name: string,
     readonly key: string,
@@ -29,9 +29,9 @@ export class SecretSlot {
   }
 
   async read(): Promise<SlotContents> {
-    let secret: k8s.V1Secret | null;
+    let secret: SecretObject | null;
     try {
-      secret = await readSecret(this.core, this.namespace, this.name);
+      secret = await readSecret(this.client, this.namespace, this.name);
     } catch (err) {
       throw new GenericError("SecretReadFailed", messageOf(err));
     }
@@ -40,13 +40,13 @@ export class SecretSlot {
   }
 
   /** Refuses, before any change in the KDC, a Secret somebody else created. */
-  assertOwned(secret: k8s.V1Secret | null): void {
+  assertOwned(secret: SecretObject | null): void {
     if (secret && !isOwned(secret)) throw this.notOwned();
   }
 
   /** Proves with a dry run that the write will be accepted, so no key is minted that cannot be stored. */
-  async assertWritable(secret: k8s.V1Secret | null): Promise<void> {
-    await this.guard(() => assertSecretWritable(this.core, this.namespace, this.name, secret));
+  async assertWritable(secret: SecretObject | null): Promise<void> {
+    await this.guard(() => assertSecretWritable(this.client, this.namespace, this.name, secret));
   }
 
   /**
@@ -54,11 +54,11 @@ export class SecretSlot {
    * another writer of the same Secret (another key in it, a person's label) is tried again on a fresh read rather
    * than failing and forcing yet another rotation.
    */
-  async write(value: Buffer, secret: k8s.V1Secret | null, attempts = 3): Promise<k8s.V1Secret> {
+  async write(value: Buffer, secret: SecretObject | null, attempts = 3): Promise<SecretObject> {
     let current = secret;
     for (let i = 1; ; i++) {
       try {
-        return await this.guard(() => writeOwnedSecret(this.core, this.namespace, this.name, { [this.key]: value }, current));
+        return await this.guard(() => writeOwnedSecret(this.client, this.namespace, this.name, { [this.key]: value }, current));
       } catch (err) {
         if (err instanceof StallingError || i >= attempts) throw err;
         current = (await this.read()).secret;

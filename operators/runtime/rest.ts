@@ -16,6 +16,11 @@ export const isNotFound = (e: unknown) => e instanceof ApiError && e.status === 
 export const isConflict = (e: unknown) => e instanceof ApiError && e.status === 409;
 export const isAlreadyExists = (e: unknown) => e instanceof ApiError && e.status === 409 && e.reason === "AlreadyExists";
 export const isGone = (e: unknown) => e instanceof ApiError && e.status === 410;
+/** The status code of an API server refusal, or undefined for any other failure (network, timeout). */
+export const statusOf = (e: unknown): number | undefined => (e instanceof ApiError ? e.status : undefined);
+/** A short reason for a failed API request: the status and the API server's message, never a request body. */
+export const describeApiError = (e: unknown): string =>
+  e instanceof ApiError ? `API server answered ${e.status}: ${e.message}` : e instanceof Error ? e.message : String(e);
 
 export type PatchType = "merge" | "json" | "apply" | "strategic";
 const patchContentType: Record<PatchType, string> = {
@@ -132,14 +137,15 @@ export class KubeClient {
     return this.request<ListResult<T>>(resourcePath(t, namespace), { query });
   }
 
-  create<T extends KubeObject>(t: ResourceType, obj: T, signal?: AbortSignal): Promise<T> {
+  /** dryRun: the API server checks everything (admission, RBAC, the namespace) and stores nothing. */
+  create<T extends KubeObject>(t: ResourceType, obj: T, signal?: AbortSignal, opts: { dryRun?: boolean } = {}): Promise<T> {
     const body = { apiVersion: apiVersionOf(t), kind: t.kind, ...obj };
-    return this.request<T>(resourcePath(t, obj.metadata.namespace), { method: "POST", body, signal });
+    return this.request<T>(resourcePath(t, obj.metadata.namespace), { method: "POST", body, signal, query: dryRunQuery(opts) });
   }
 
-  replace<T extends KubeObject>(t: ResourceType, obj: T, signal?: AbortSignal): Promise<T> {
+  replace<T extends KubeObject>(t: ResourceType, obj: T, signal?: AbortSignal, opts: { dryRun?: boolean } = {}): Promise<T> {
     const body = { apiVersion: apiVersionOf(t), kind: t.kind, ...obj };
-    return this.request<T>(resourcePath(t, obj.metadata.namespace, obj.metadata.name), { method: "PUT", body, signal });
+    return this.request<T>(resourcePath(t, obj.metadata.namespace, obj.metadata.name), { method: "PUT", body, signal, query: dryRunQuery(opts) });
   }
 
   patch<T extends KubeObject>(t: ResourceType, name: string, namespace: string | undefined, patch: unknown,
@@ -167,3 +173,5 @@ export class KubeClient {
     }
   }
 }
+
+const dryRunQuery = (opts: { dryRun?: boolean }) => (opts.dryRun ? { dryRun: "All" } : {});

@@ -1,15 +1,10 @@
-import * as k8s from "@kubernetes/client-node";
-
-export const EDGECLUSTER_GROUP = "factoryplus.app.amrc.co.uk";
-export const EDGECLUSTER_VERSION = "v1alpha1";
-export const EDGECLUSTER_PLURAL = "edgeclusters";
+// The Sealed Secrets certificate `graft seal` takes from an EdgeCluster's status when no --cert is given.
+import type * as k8s from "@kubernetes/client-node";
+import { EdgeClusterType, type EdgeCluster } from "../api/edgecluster.js";
+import { describeApiError, KubeClient } from "../runtime/rest.js";
 
 export class EdgeClusterLookupError extends Error {
   override name = "EdgeClusterLookupError";
-}
-
-interface EdgeClusterWithCertificate {
-  status?: { kubesealCertificate?: { pem?: unknown } };
 }
 
 /**
@@ -17,23 +12,13 @@ interface EdgeClusterWithCertificate {
  * or undefined while it has reported none. Validity is for `parseCertificate` to judge.
  */
 export async function readEdgeClusterCertificate(kubeConfig: k8s.KubeConfig, namespace: string, name: string): Promise<string | undefined> {
-  const api = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  let edgeCluster: EdgeClusterWithCertificate;
+  let edgeCluster: EdgeCluster | null;
   try {
-    edgeCluster = await api.getNamespacedCustomObject({
-      group: EDGECLUSTER_GROUP, version: EDGECLUSTER_VERSION, plural: EDGECLUSTER_PLURAL, namespace, name,
-    }) as EdgeClusterWithCertificate;
+    edgeCluster = await new KubeClient(kubeConfig).getOrNull<EdgeCluster>(EdgeClusterType, name, namespace);
   } catch (err) {
-    if (err instanceof k8s.ApiException && err.code === 404) {
-      throw new EdgeClusterLookupError(`edge cluster "${namespace}/${name}" not found`);
-    }
-    throw new EdgeClusterLookupError(`cannot read edge cluster "${namespace}/${name}": ${describe(err)}`);
+    throw new EdgeClusterLookupError(`cannot read edge cluster "${namespace}/${name}": ${describeApiError(err)}`);
   }
-  const pem = edgeCluster.status?.kubesealCertificate?.pem;
+  if (!edgeCluster) throw new EdgeClusterLookupError(`edge cluster "${namespace}/${name}" not found`);
+  const pem: unknown = edgeCluster.status?.kubesealCertificate?.pem;
   return typeof pem === "string" && pem.trim() !== "" ? pem : undefined;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof k8s.ApiException) return `API server answered ${err.code}`;
-  return err instanceof Error ? err.message : String(err);
 }

@@ -2,7 +2,6 @@
 // a rotation is asked for), then records kvno, last rotation and conditions in status. Failures never rotate: an
 // unreachable KDC leaves everything as it was and says so in Ready. Deleting a KerberosKey deletes nothing (as in
 // ACS): principals and Secrets stay, and no finalizer is added.
-import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
 import {
@@ -39,7 +38,6 @@ export const KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker";
 
 export interface KerberosKeyControllerDeps {
   client: KubeClient;
-  core: k8s.CoreV1Api;
   kadmin: KadminClient;
   realm: string;
   /** Environment for kinit (KRB5_CONFIG). */
@@ -200,7 +198,7 @@ export class KerberosKeyReconciler {
   }
 
   private async reconcileKey(kk: KerberosKey, log: Logger): Promise<Reconciled> {
-    const { kadmin, env, operatorKeytab, core, events } = this.deps;
+    const { client, kadmin, env, operatorKeytab, events } = this.deps;
     const resolved = resolveKey(kk, this.deps.realm);
     const rival = this.olderRival(kk, resolved);
     if (rival) {
@@ -218,7 +216,7 @@ export class KerberosKeyReconciler {
     const ctx: KeyContext = {
       spec: resolved.spec,
       principals: resolved.principals,
-      slot: resolved.secret ? new SecretSlot(core, ns, resolved.secret.name, resolved.secret.key) : undefined,
+      slot: resolved.secret ? new SecretSlot(client, ns, resolved.secret.name, resolved.secret.key) : undefined,
       kadmin, env,
       rotateRequested: rotateAt !== undefined && rotateAt !== kk.status?.lastHandledRotateAt,
       minted: async (keytab) => operatorKeytab?.absorb(keytab),
