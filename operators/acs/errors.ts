@@ -2,6 +2,7 @@
  * Errors raised by the ACS clients. Messages name the service, method and path; they never carry credentials or
  * tokens (response bodies are the server's own text, cut short).
  */
+import { isRetryableStatus } from "../runtime/http-status.js";
 
 const MAX_BODY_IN_MESSAGE = 200;
 
@@ -54,10 +55,10 @@ export function httpErrorFor(service: string, method: string, path: string, stat
     : new AcsHttpError(service, method, path, status, body);
 }
 
-/** True for failures worth retrying later: unreachable service, 5xx, 429. */
+/** True for failures worth retrying later: unreachable service, 5xx, 408, 429. */
 export function isTransientAcsError(err: unknown): boolean {
   if (err instanceof AcsUnavailableError) return true;
-  return err instanceof AcsHttpError && (err.status >= 500 || err.status === 429);
+  return err instanceof AcsHttpError && isRetryableStatus(err.status);
 }
 
 function describeBody(body: string): string {

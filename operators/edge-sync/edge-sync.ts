@@ -7,6 +7,7 @@ import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { App } from "../api/constants.js";
 import { backoffDelay } from "../runtime/backoff.js";
+import { isPermanentRefusal } from "../runtime/http-status.js";
 import { Informer } from "../runtime/informer.js";
 import { Core } from "../runtime/kube.js";
 import { silentLogger } from "../runtime/logger.js";
@@ -224,7 +225,7 @@ export class EdgeSync {
       this.metrics.pushErrors.inc();
       const retryInMs = backoffDelay(this.failures, { ...this.retry, jitter: 0.2 });
       // A refusal (bad token, rejected body) needs a person; an unreachable centre usually does not.
-      const refused = err instanceof HttpError && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429;
+      const refused = err instanceof HttpError && isPermanentRefusal(err.status);
       this.log[refused ? "error" : "warn"]({ err: (err as Error).message, failures: this.failures, retryInMs }, "sending the status failed; retrying with the latest state");
       this.schedule(retryInMs, true);
       return false;
