@@ -12,7 +12,7 @@ import { parseAllDocuments } from "yaml";
 import { App, Class, Perm } from "../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
 import { silentLogger } from "../operators/runtime/logger.js";
-import { KubeClient } from "../operators/runtime/rest.js";
+import type { KubeClient } from "../operators/runtime/rest.js";
 import { ClusterManager } from "../operators/cluster-manager/cluster-manager.js";
 import { defaultConfig } from "../operators/cluster-manager/config.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
@@ -20,9 +20,10 @@ import { edgeClusterYaml, gitClient, withCredentials } from "./support/cluster-m
 import { ORIGIN_LABEL, REGISTERED_ANNOTATION } from "../operators/cluster-manager/acs/names.js";
 import { acsTraces, createClusterInConfigDb, startAcsWorld, type AcsWorld } from "./support/cluster-manager/acs-world.js";
 import { makeCertificate } from "./support/edge-sync/openssl.js";
-import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
+import type { ControlPlane } from "./harness/control-plane.js";
 import { eventually } from "./harness/eventually.js";
 import { freePort } from "./harness/ports.js";
+import { startApiServer } from "./support/api-server.js";
 
 const NS = "acs-clusters";
 const WAIT = { timeoutMs: 60_000, intervalMs: 200 };
@@ -55,10 +56,7 @@ function testLogger() {
 }
 
 before(async () => {
-  [cp, world] = await Promise.all([startControlPlane({ name: "acs" }), startAcsWorld()]);
-  await cp.installCrds();
-  await cp.kubectl(["create", "namespace", NS]);
-  client = new KubeClient(cp.kubeConfig);
+  [{ cp, client }, world] = await Promise.all([startApiServer({ name: "acs", namespace: NS, crds: true }), startAcsWorld()]);
   dataDir = mkdtempSync(join(tmpdir(), "graft-acs-mode-"));
   manager = await startManager();
 });

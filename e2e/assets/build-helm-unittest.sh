@@ -13,20 +13,8 @@ NAME=build-helm-unittest
 HELM_UNITTEST_VERSION=${HELM_UNITTEST_VERSION:-v1.1.2}
 OUT="$CACHE/helm-unittest-$HELM_UNITTEST_VERSION"
 
-if [ -n "${GRAFT_HELM_UNITTEST:-}" ] && [ -x "$GRAFT_HELM_UNITTEST" ]; then
-  echo "$GRAFT_HELM_UNITTEST"; exit 0
-fi
-if [ -x "$OUT/helm-unittest" ]; then
-  echo "$OUT/helm-unittest"; exit 0
-fi
-
+use_existing "${GRAFT_HELM_UNITTEST:-}" "$OUT/helm-unittest"
 prepare_build "helm-unittest"
-
 log "building helm-unittest $HELM_UNITTEST_VERSION"
-# Built as the main module so its own replace directives (a fork of yaml-jsonpath) hold as released.
-module_source "github.com/helm-unittest/helm-unittest@$HELM_UNITTEST_VERSION" helm-unittest
-cd "$work/helm-unittest"
-go build -trimpath -ldflags "-s -w" -o "$OUT/helm-unittest.tmp" ./cmd/helm-unittest >&2
-mv "$OUT/helm-unittest.tmp" "$OUT/helm-unittest"
-log "done in $(( $(date +%s) - start ))s"
-echo "$OUT/helm-unittest"
+# Its replace directive (a fork of yaml-jsonpath) holds because it is built as the main module.
+build_module_binary "github.com/helm-unittest/helm-unittest@$HELM_UNITTEST_VERSION" ./cmd/helm-unittest "$OUT/helm-unittest" -ldflags "-s -w"

@@ -12,12 +12,7 @@ NAME=build-helm
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
 OUT="$CACHE/helm-$HELM_VERSION"
 
-if [ -n "${GRAFT_HELM:-}" ] && [ -x "$GRAFT_HELM" ]; then
-  echo "$GRAFT_HELM"; exit 0
-fi
-if [ -x "$OUT/helm" ]; then
-  echo "$OUT/helm"; exit 0
-fi
+use_existing "${GRAFT_HELM:-}" "$OUT/helm"
 
 prepare_build "helm"
 

@@ -5,6 +5,26 @@ CACHE=${GRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/graft}
 
 log() { echo "${NAME:-build}: $*" >&2; }
 
+# use_existing PATH...: prints the first PATH that is an executable file and ends the script (a binary the caller
+# named, or the one built earlier); returns when there is none, so the build goes on.
+use_existing() {
+  for candidate in "$@"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then echo "$candidate"; exit 0; fi
+  done
+}
+
+# build_module_binary MODULE@VERSION PACKAGE OUTFILE [GO BUILD FLAGS...]: builds PACKAGE of the module as the main
+# module (so its own replace directives and pins hold as released) into OUTFILE, atomically, and prints OUTFILE.
+build_module_binary() {
+  module=$1 package=$2 outfile=$3
+  shift 3
+  module_source "$module" main-module
+  (cd "$work/main-module" && go build -trimpath "$@" -o "$outfile.tmp" "$package" >&2)
+  mv "$outfile.tmp" "$outfile"
+  log "done in $(( $(date +%s) - start ))s"
+  echo "$outfile"
+}
+
 # prepare_build WHAT: needs Go; makes $OUT and a scratch directory $work (removed on exit); sets the Go build
 # environment and $start for the closing "done in" line.
 prepare_build() {

@@ -10,16 +10,17 @@ import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import { startControlPlane, type ControlPlane } from "../harness/control-plane.js";
+import type { ControlPlane } from "../harness/control-plane.js";
 import { eventually } from "../harness/eventually.js";
 import { issueBootstrapToken } from "../../operators/cluster-manager/bootstrap-tokens.js";
 import { credentialsSecretName, decodeCredentials, type SecretObject } from "../../operators/cluster-manager/credentials.js";
 import { EdgeClusterType, type EdgeCluster } from "../../operators/api/edgecluster.js";
 import { Core } from "../../operators/runtime/kube.js";
-import { KubeClient } from "../../operators/runtime/rest.js";
+import type { KubeClient } from "../../operators/runtime/rest.js";
 import { applyEdgeClusters, isProvisioned, waitProvisioned } from "../bench/edge-clusters.js";
 import { startManagerProcess, type ManagerProcess } from "../bench/manager-process.js";
 import { assertProvisionedOnce } from "./provisioned-state.js";
+import { startApiServer } from "../support/api-server.js";
 
 const run = promisify(execFile);
 const NS = "faults-api";
@@ -29,10 +30,7 @@ let work: string;
 let manager: ManagerProcess;
 
 before(async () => {
-  cp = await startControlPlane({ name: "faults-api" });
-  await cp.installCrds();
-  client = new KubeClient(cp.kubeConfig);
-  await client.create(Core.namespaces, { metadata: { name: NS } });
+  ({ cp, client } = await startApiServer({ name: "faults-api", namespace: NS, crds: true }));
   work = mkdtempSync(join(tmpdir(), "graft-faults-api-"));
   manager = await startManagerProcess({
     kubeconfigPath: cp.kubeconfigPath, namespace: NS, dataDir: join(work, "data"), logFile: join(work, "manager.log"),

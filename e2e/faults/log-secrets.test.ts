@@ -10,16 +10,17 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { startControlPlane, type ControlPlane } from "../harness/control-plane.js";
+import type { ControlPlane } from "../harness/control-plane.js";
 import { eventually } from "../harness/eventually.js";
 import { App, BOOTSTRAP_REQUEST_ANNOTATION } from "../../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../../operators/api/edgecluster.js";
 import { credentialsSecretName, decodeCredentials, type SecretObject } from "../../operators/cluster-manager/credentials.js";
 import { Core } from "../../operators/runtime/kube.js";
-import { KubeClient } from "../../operators/runtime/rest.js";
+import type { KubeClient } from "../../operators/runtime/rest.js";
 import { waitProvisioned } from "../bench/edge-clusters.js";
 import { startManagerProcess, type ManagerProcess } from "../bench/manager-process.js";
 import { basic, rawRequest } from "./http-client.js";
+import { startApiServer } from "../support/api-server.js";
 
 const run = promisify(execFile);
 const NS = "log-secrets";
@@ -29,10 +30,7 @@ let work: string;
 let manager: ManagerProcess;
 
 before(async () => {
-  cp = await startControlPlane({ name: "log-secrets", users: { alice: ["sealers"] } });
-  await cp.installCrds();
-  client = new KubeClient(cp.kubeConfig);
-  await cp.kubectl(["create", "namespace", NS]);
+  ({ cp, client } = await startApiServer({ name: "log-secrets", users: { alice: ["sealers"] }, namespace: NS, crds: true }));
   await cp.kubectl(["-n", NS, "create", "role", "sealer", "--verb=update", "--resource=edgeclusters.factoryplus.app.amrc.co.uk/secrets"]);
   await cp.kubectl(["-n", NS, "create", "rolebinding", "sealers", "--role=sealer", "--group=sealers"]);
   work = mkdtempSync(join(tmpdir(), "graft-log-secrets-"));

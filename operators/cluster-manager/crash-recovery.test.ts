@@ -6,16 +6,17 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startControlPlane, type ControlPlane } from "../../e2e/harness/control-plane.js";
+import type { ControlPlane } from "../../e2e/harness/control-plane.js";
 import { eventually } from "../../e2e/harness/eventually.js";
 import { freePort } from "../../e2e/harness/ports.js";
 import { startProcess } from "../../e2e/harness/process.js";
 import { CLUSTER_UUID_LABEL } from "../api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../api/edgecluster.js";
 import { Core } from "../runtime/kube.js";
-import { KubeClient } from "../runtime/rest.js";
+import type { KubeClient } from "../runtime/rest.js";
 import { CrashPoint } from "./crash-points.js";
 import { edgeClusterYaml, gitClient } from "../../e2e/support/cluster-manager/fixtures.js";
+import { startApiServer } from "../../e2e/support/api-server.js";
 
 const cli = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 const NS = "crash";
@@ -25,10 +26,7 @@ let dataDir: string;
 let port: number;
 
 before(async () => {
-  cp = await startControlPlane({ name: "crash" });
-  await cp.installCrds();
-  await cp.kubectl(["create", "namespace", NS]);
-  client = new KubeClient(cp.kubeConfig);
+  ({ cp, client } = await startApiServer({ name: "crash", namespace: NS, crds: true }));
   dataDir = mkdtempSync(join(tmpdir(), "graft-crash-"));
   port = await freePort();
 });

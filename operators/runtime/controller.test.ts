@@ -2,7 +2,7 @@
 // and a forced watch expiry, a key is never reconciled twice at once, and failures are retried with backoff.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { startControlPlane, type ControlPlane } from "../../e2e/harness/control-plane.js";
+import type { ControlPlane } from "../../e2e/harness/control-plane.js";
 import { eventually } from "../../e2e/harness/eventually.js";
 import { Controller, type UpdatePredicate } from "./controller.js";
 import { StallingError } from "./errors.js";
@@ -10,14 +10,13 @@ import { Informer } from "./informer.js";
 import { Core, splitKey, type KubeObject } from "./kube.js";
 import { silentLogger } from "./logger.js";
 import { ControllerMetrics } from "./metrics.js";
-import { KubeClient } from "./rest.js";
+import type { KubeClient } from "./rest.js";
+import { startApiServer } from "../../e2e/support/api-server.js";
 
 let cp: ControlPlane;
 let client: KubeClient;
 before(async () => {
-  cp = await startControlPlane({ name: "runtime" });
-  client = new KubeClient(cp.kubeConfig);
-  await client.create(Core.namespaces, { metadata: { name: "rt" } });
+  ({ cp, client } = await startApiServer({ name: "runtime", namespace: "rt" }));
 });
 after(async () => cp?.stop());
 

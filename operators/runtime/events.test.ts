@@ -1,18 +1,17 @@
 // Events as a person reads them: `kubectl describe` lists an object's Events in the order they were recorded.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { startControlPlane, type ControlPlane } from "../../e2e/harness/control-plane.js";
+import type { ControlPlane } from "../../e2e/harness/control-plane.js";
 import { EventRecorder } from "./events.js";
 import { Core, type KubeObject } from "./kube.js";
 import { silentLogger } from "./logger.js";
-import { KubeClient } from "./rest.js";
+import type { KubeClient } from "./rest.js";
+import { startApiServer } from "../../e2e/support/api-server.js";
 
 let cp: ControlPlane;
 let client: KubeClient;
 before(async () => {
-  cp = await startControlPlane({ name: "events" });
-  client = new KubeClient(cp.kubeConfig);
-  await client.create(Core.namespaces, { metadata: { name: "ev" } });
+  ({ cp, client } = await startApiServer({ name: "events", namespace: "ev" }));
 });
 after(async () => cp?.stop());
 

@@ -8,16 +8,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startControlPlane, type ControlPlane } from "../../../e2e/harness/control-plane.js";
+import type { ControlPlane } from "../../../e2e/harness/control-plane.js";
 import { eventually } from "../../../e2e/harness/eventually.js";
 import { freePort } from "../../../e2e/harness/ports.js";
 import { startProcess } from "../../../e2e/harness/process.js";
 import { Class, Perm } from "../../api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
-import { KubeClient } from "../../runtime/rest.js";
+import type { KubeClient } from "../../runtime/rest.js";
 import { AcsCrashPoint, CrashPoint, type CrashPointName } from "../crash-points.js";
 import { edgeClusterYaml, gitClient } from "../../../e2e/support/cluster-manager/fixtures.js";
 import { acsTraces, createClusterInConfigDb, startAcsWorld, type AcsWorld } from "../../../e2e/support/cluster-manager/acs-world.js";
+import { startApiServer } from "../../../e2e/support/api-server.js";
 
 const cli = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
 const NS = "acs-crash";
@@ -30,10 +31,7 @@ let port: number;
 let clusters = 0;
 
 before(async () => {
-  [cp, world] = await Promise.all([startControlPlane({ name: "acs-crash" }), startAcsWorld()]);
-  await cp.installCrds();
-  await cp.kubectl(["create", "namespace", NS]);
-  client = new KubeClient(cp.kubeConfig);
+  [{ cp, client }, world] = await Promise.all([startApiServer({ name: "acs-crash", namespace: NS, crds: true }), startAcsWorld()]);
   dataDir = mkdtempSync(join(tmpdir(), "graft-acs-crash-"));
   port = await freePort();
 });
