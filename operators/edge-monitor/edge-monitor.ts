@@ -200,7 +200,7 @@ export class EdgeMonitor {
       if (this.stopping) break;
       failures = born ? 0 : failures + 1;
       // Jittered down by up to a quarter: edge clusters cut off by the same outage do not all return in step.
-      const delayMs = backoffDelay(born ? 1 : failures, { minMs: this.config.retry.minDelayMs, maxMs: this.config.retry.maxDelayMs, jitter: 0.25 });
+      const delayMs = backoffDelay(born ? 1 : failures, { minMs: this.config.retry.minDelayMs, maxMs: this.config.retry.maxDelayMs, jitter: 0.25, spread: "down" });
       this.log.info({ delayMs }, "reconnecting after a pause");
       await this.sleep(delayMs);
     }
