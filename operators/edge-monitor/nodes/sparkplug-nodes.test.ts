@@ -96,6 +96,11 @@ test("a silent node is asked to rebirth, goes Offline after 3 intervals, and is 
   assert.equal(metrics["Alerts/Offline/Active"]?.value, false);
   assert.equal(metrics["Device Control/Rebirth"]?.value, false);
 
+  // A host application asks for the device's rebirth: a new DBIRTH.
+  const beforeDcmd = sub.mark();
+  await sub.publishRaw(deviceTopic("DCMD"), encodePayload({ timestamp: Date.now(), metrics: [{ name: "Device Control/Rebirth", type: "Boolean", value: true }] }));
+  await sub.waitFor("DBIRTH after DCMD", (m) => m.topic === deviceTopic("DBIRTH"), { after: beforeDcmd, timeoutMs: 10_000 });
+
   // Silent: rebirth requests at the Command Escalation service, repeated, then the Offline alert.
   await eventually(() => standin.commands.requests.filter((r) => r.group === group && r.node === "Agent1").length >= 2,
     { timeoutMs: 15_000, message: "two rebirth requests for the silent node" });

@@ -20,10 +20,10 @@ import { objectKey } from "../../runtime/kube.js";
 import { silentLogger } from "../../runtime/logger.js";
 import type { KubeClient } from "../../runtime/rest.js";
 import type { DeviceMessageType, SessionExtension } from "../edge-monitor.js";
-import type { SparkplugMetric } from "../payloads.js";
+import { decodePayload, type SparkplugMetric } from "../payloads.js";
 import { invalidSparkplugIdReason, SPARKPLUG_NAMESPACE } from "../sparkplug-ids.js";
 import type { CommandSender } from "./command-escalation.js";
-import { deviceBirthMetrics, OFFLINE_ACTIVE_METRIC } from "./device-metrics.js";
+import { DEVICE_REBIRTH_METRIC, deviceBirthMetrics, OFFLINE_ACTIVE_METRIC } from "./device-metrics.js";
 
 export interface SparkplugAddress {
   group: string;
@@ -114,18 +114,22 @@ export class SparkplugNodes implements SessionExtension {
   }
 
   topics(): string[] {
-    return [...this.byAddress.values()].flatMap((w) => topicsOf(w.address!));
+    const { group, node } = this.opts.own;
+    return [`${SPARKPLUG_NAMESPACE}/${group}/DCMD/${node}/+`, ...[...this.byAddress.values()].flatMap((w) => topicsOf(w.address!))];
   }
 
   afterBirth(): void {
     for (const w of this.byAddress.values()) this.birthDevice(w);
   }
 
-  onPacket(topic: string): void {
+  onPacket(topic: string, payload: Buffer): void {
     const parts = topic.split("/");
     if (parts.length < 4 || parts[0] !== SPARKPLUG_NAMESPACE) return;
     const address = { group: parts[1]!, node: parts[3]! };
-    if (address.group === this.opts.own.group && address.node === this.opts.own.node) return;
+    if (address.group === this.opts.own.group && address.node === this.opts.own.node) {
+      if (parts[2] === "DCMD" && parts.length === 5) this.onDeviceCommand(parts[4]!, payload);
+      return;
+    }
     const w = this.byAddress.get(addressKey(address));
     if (!w || w.stopped) return;
     const now = Date.now();
@@ -142,6 +146,19 @@ export class SparkplugNodes implements SessionExtension {
       w.lastSeenWritten = now;
       this.writeStatus(w);
     }
+  }
+
+  /** `Device Control/Rebirth` for one of the monitor's devices: publish its DBIRTH again. */
+  private onDeviceCommand(deviceId: string, payload: Buffer): void {
+    let metrics: SparkplugMetric[];
+    try {
+      metrics = decodePayload(payload).metrics ?? [];
+    } catch {
+      return;
+    }
+    if (!metrics.some((m) => m.name === DEVICE_REBIRTH_METRIC && m.value === true)) return;
+    const w = [...this.byAddress.values()].find((x) => x.address!.node === deviceId && x.uuid);
+    if (w) this.birthDevice(w);
   }
 
   private upsert(obj: SparkplugNode): void {
