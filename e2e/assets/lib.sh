@@ -13,6 +13,18 @@ use_existing() {
   done
 }
 
+# go_tool NAME MODULE VERSION PACKAGE [GO BUILD FLAGS...]: the whole script of a tool that is one package of one
+# module: the binary $GIVEN names, else the cached $CACHE/NAME-VERSION/NAME, else built into it. Prints the path.
+go_tool() {
+  tool=$1 tool_module=$2 tool_version=$3 tool_package=$4
+  shift 4
+  use_existing "${GIVEN:-}" "$CACHE/$tool-$tool_version/$tool"
+  OUT="$CACHE/$tool-$tool_version"
+  prepare_build "$tool"
+  log "building $tool $tool_version"
+  build_module_binary "$tool_module@$tool_version" "$tool_package" "$OUT/$tool" "$@"
+}
+
 # build_module_binary MODULE@VERSION PACKAGE OUTFILE [GO BUILD FLAGS...]: builds PACKAGE of the module as the main
 # module (so its own replace directives and pins hold as released) into OUTFILE, atomically, and prints OUTFILE.
 build_module_binary() {
