@@ -145,3 +145,35 @@ test("a silent node is asked to rebirth, goes Offline after 3 intervals, and is 
   await client.delete(SparkplugNodeType, "agent1", NS);
   await sub.waitFor("DDEATH", (m) => m.topic === deviceTopic("DDEATH"), { after: beforeDelete, timeoutMs: 10_000 });
 });
+
+test("an edge agent gets one rebirth request as soon as monitoring starts", async (t) => {
+  const group = `acs-edge-${randomBytes(3).toString("hex")}`;
+  const nodeUuid = randomUUID();
+  standin.configdb.register(nodeUuid, Class.EdgeAccount);
+  standin.configdb.put(App.SparkplugAddress, nodeUuid, { group_id: group, node_id: "Agent2" });
+  const config = resolveMonitorConfig({
+    clusterUuid: CLUSTER, sparkplugGroup: group, mqttUrl: broker.url, bdseqStore: "memory", minRetryDelay: "50ms", maxRetryDelay: "250ms",
+  }, {});
+  const monitor = new EdgeMonitor({ config, bdSeqStore: new MemoryBdSeqStore() });
+  const cdb = new ConfigDbClient(acsClient("configdb"));
+  const nodes = new SparkplugNodes({
+    client, namespace: NS, monitor, own: { group, node: "Monitor" },
+    addressOf: async (uuid) => {
+      const entry = await cdb.getEntry<{ group_id: string; node_id: string }>(App.SparkplugAddress, uuid);
+      return { group: entry!.value.group_id, node: entry!.value.node_id };
+    },
+    commands: new CommandEscalation(acsClient("cmdesc")),
+  });
+  t.after(async () => {
+    await nodes.stop();
+    await monitor.stop();
+    await client.delete(SparkplugNodeType, "agent2", NS);
+  });
+  await monitor.start();
+  nodes.start();
+  // An hour's interval: a request now can only be the start-up rebirth.
+  await client.create(SparkplugNodeType, { metadata: { name: "agent2", namespace: NS }, spec: { uuid: nodeUuid, edgeAgent: true, interval: "1h" } } as SparkplugNode);
+  await eventually(() => standin.commands.requests.some((r) => r.group === group && r.node === "Agent2"),
+    { timeoutMs: 15_000, message: "start-up rebirth request" });
+  assert.equal(standin.commands.requests.filter((r) => r.group === group).length, 1);
+});
