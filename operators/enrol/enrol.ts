@@ -6,13 +6,13 @@
 // ownership, admin login, credential checks), so a wrong password or an unreachable KDC changes nothing. Each key
 // change is followed at once by its Secret write; a crash in between leaves a Secret the next run finds invalid and
 // repairs.
-import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type * as k8s from "@kubernetes/client-node";
 import { AlreadyExistsError, KerberosError } from "../kerberos/errors.js";
 import { KadminClient, type PrincipalInfo } from "../kerberos/kadmin.js";
 import { withPrivateDir, writeKeytabFile } from "../kerberos/keytab.js";
+import { generatePassword } from "../kerberos/password.js";
 import { assertRealm, edgePrincipal } from "../kerberos/principal.js";
 import { verifyKeytab, verifyPassword, type CredentialCheck } from "../kerberos/verify.js";
 import { silentLogger, type Logger } from "../runtime/logger.js";
@@ -230,7 +230,7 @@ async function renewPassword(
   kadmin: KadminClient, core: KubeClient, namespace: string, plan: Plan,
   env: Record<string, string | undefined>, timeoutMs?: number,
 ): Promise<boolean> {
-  const password = randomBytes(32).toString("base64url");
+  const password = generatePassword();
   const created = await ensurePrincipal(plan, () => kadmin.addPrincipalWithPassword(plan.principal, password));
   if (!created) await kadmin.changePassword(plan.principal, password);
   await kadmin.enable(plan.principal);

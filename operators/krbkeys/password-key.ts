@@ -1,7 +1,7 @@
 // Types Password and PresetPassword. Password: the operator generates a random password, sets it in the KDC and
 // stores it in the Secret; a new one only when the stored one does not get a ticket (or a rotation is asked for).
 // PresetPassword: a person stores the password; the operator sets it in the KDC when it does not get a ticket.
-import { randomBytes } from "node:crypto";
+import { generatePassword } from "../kerberos/password.js";
 import { KerberosKeyReason as Reason } from "../api/kerberoskey.js";
 import type { PrincipalInfo } from "../kerberos/kadmin.js";
 import { verifyPassword } from "../kerberos/verify.js";
@@ -10,14 +10,6 @@ import { enableIfDisabled, type KeyContext, type KeyEvent, type KeyOutcome } fro
 
 /** How long a PresetPassword key waits before looking for its Secret again (a Secret change also wakes it). */
 export const PRESET_RETRY_MS = 30_000;
-
-/** 32 characters with lower case, upper case and digits, so common KDC password policies accept it. */
-export function generatePassword(): string {
-  for (;;) {
-    const pw = randomBytes(24).toString("base64url");
-    if (/[a-z]/.test(pw) && /[A-Z]/.test(pw) && /[0-9]/.test(pw)) return pw;
-  }
-}
 
 /** A stored password as text; a trailing line break (from `kubectl create secret --from-file`) is not part of it. */
 function passwordOf(value: Buffer | undefined): string | undefined {
