@@ -7,6 +7,8 @@ export const ConditionType = {
   Bootstrapped: "Bootstrapped",
   Reporting: "Reporting",
   Synced: "Synced",
+  /** The edge monitor's Sparkplug session (NBIRTH/NDEATH), when the cluster-manager watches a broker. */
+  Online: "Online",
   // Negative polarity: each is owned by one reconcile step, set just before it fails and removed once it succeeds.
   CredentialsFailed: "CredentialsFailed",
   RepositoryFailed: "RepositoryFailed",
@@ -32,6 +34,8 @@ export const Reason = {
   Reporting: "Reporting",
   ReportsStopped: "ReportsStopped",
   NoReports: "NoReports",
+  NodeBirth: "NodeBirth",
+  NodeDeath: "NodeDeath",
   // ACS mode: the link between an EdgeCluster and its ConfigDB entry (Synced) and the ACS setup steps.
   Synced: "Synced",
   SuspiciousEmptyList: "SuspiciousEmptyList",

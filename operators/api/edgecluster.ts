@@ -118,6 +118,7 @@ export const edgeClusterCrd = {
     { name: "Hosts", type: "integer", jsonPath: ".status.hostCount" },
     { name: "Cert-Expiry", type: "string", jsonPath: ".status.kubesealCertificate.notAfter", description: "When the Sealed Secrets certificate the edge reported expires" },
     { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+    { name: "Online", type: "string", jsonPath: '.status.conditions[?(@.type=="Online")].status', description: "The edge monitor's Sparkplug session (with --mqtt-url)" },
     { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
     { name: "UUID", type: "string", jsonPath: ".status.uuid", priority: 1 },
     { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },

@@ -21,6 +21,7 @@ import { createStatusHandler } from "./status-endpoint.js";
 import { Counter } from "prom-client";
 import { AcsBackend } from "./acs/acs-backend.js";
 import { ConfigDbSync } from "./acs/configdb-sync.js";
+import { SparkplugLiveness } from "./online/sparkplug-liveness.js";
 
 export interface ClusterManagerOptions {
   kubeConfig: k8s.KubeConfig;
@@ -45,6 +46,8 @@ export class ClusterManager {
   /** ACS mode only: the ACS backends and the ConfigDB → Kubernetes sync. */
   readonly acs?: AcsBackend;
   readonly configDbSync?: ConfigDbSync;
+  /** With a broker configured: the Online condition from the edge monitors' NBIRTH/NDEATH (leader only). */
+  readonly liveness?: SparkplugLiveness;
   private manager?: Manager;
   private server?: PublicServer;
 
@@ -63,6 +66,12 @@ export class ClusterManager {
       concurrency: opts.concurrency, resyncMs: opts.resyncMs, stallRetryMs: opts.stallRetryMs, acs: this.acs,
       credentialsKnown: (uuid) => this.index.exists(uuid),
     });
+    if (config.liveness) {
+      this.liveness = new SparkplugLiveness({
+        client: this.client, log: log.child({ component: "sparkplug-liveness" }), broker: config.liveness,
+        clusters: () => this.reconciler.informer.list(),
+      });
+    }
     if (this.acs) {
       this.configDbSync = new ConfigDbSync({
         client: this.client, log, events, cdb: this.acs.cdb, notify: this.acs.notify, informer: this.reconciler.informer,
@@ -126,14 +135,21 @@ export class ClusterManager {
       // Embedded mode: only the leader writes the shared helm-charts repository (in ACS mode the ACS Git server has it).
       leaderTasks: this.acs ? [] : [publishHelmChartsTask(this.repos, config.chartDir ?? DEFAULT_CHART_DIR,
         config.fluxInstallPath ?? DEFAULT_FLUX_INSTALL, log.child({ component: "helm-charts" }))],
+      // Only the leader writes Online, as only it writes the rest of the status.
+      onLeadershipChange: (leading) => {
+        if (leading) void this.liveness?.start().catch((err: Error) => log.error({ err: err.message }, "cannot watch the liveness broker"));
+        else void this.liveness?.stop();
+      },
     });
     await this.manager.start();
+    if (!this.opts.leaderElection) await this.liveness?.start();
     log.info({ port: this.server.port, externalUrl: config.externalUrl, mode: config.mode ?? "embedded" }, "cluster-manager started");
   }
 
   async stop(): Promise<void> {
     this.configDbSync?.stop();
     await this.manager?.stop();
+    await this.liveness?.stop();
     await this.acs?.stop();
     await this.server?.close();
     await this.index.stop();

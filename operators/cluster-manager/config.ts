@@ -1,3 +1,4 @@
+import type { LivenessBrokerSettings } from "./online/sparkplug-liveness.js";
 import type { AcsServiceConfig } from "./acs/service-config.js";
 
 export type ManagerMode = "embedded" | "acs";
@@ -51,6 +52,8 @@ export interface ClusterManagerConfig {
   chartValues: Record<string, Record<string, unknown>>;
   /** Time without a report after which Reporting goes False. */
   reportTimeoutMs: number;
+  /** A Sparkplug broker to watch edge monitors on: sets the Online condition (absent: no Online condition). */
+  liveness?: LivenessBrokerSettings;
 }
 
 export const defaultConfig = (over: Partial<ClusterManagerConfig> = {}): ClusterManagerConfig => ({

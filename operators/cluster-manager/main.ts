@@ -25,6 +25,10 @@ export function clusterManagerCommand(): Command {
     .addOption(new Option("--health-addr <addr>", "address of /healthz, /readyz and /metrics").env("HEALTH_ADDR").default(":8081"))
     .addOption(new Option("--bootstrap-token-ttl <duration>", "lifetime of a bootstrap token").env("BOOTSTRAP_TOKEN_TTL").default("1h"))
     .addOption(new Option("--report-timeout <duration>", "time without an edge report after which Reporting goes False").env("REPORT_TIMEOUT").default("10m"))
+    .addOption(new Option("--mqtt-url <url>", "Sparkplug broker to watch edge monitors' NBIRTH/NDEATH on: sets the Online condition").env("MQTT_URL"))
+    .addOption(new Option("--mqtt-username <name>", "MQTT username for --mqtt-url").env("MQTT_USERNAME"))
+    .addOption(new Option("--mqtt-password-file <path>", "file holding the MQTT password (read again after a refusal)").env("MQTT_PASSWORD_FILE"))
+    .addOption(new Option("--mqtt-ca-file <path>", "CA bundle for an mqtts: broker").env("MQTT_CA_FILE"))
     .addOption(new Option("--chart-values-file <path>", "YAML map: chart name → values template ({{name}}, {{uuid}} placeholders)").env("CHART_VALUES_FILE"))
     .addOption(new Option("--flux-install-manifest <path>", "Flux install manifest the bootstrap script carries").env("FLUX_INSTALL_MANIFEST"))
     .addOption(new Option("--chart-dir <dir>", "edge-cluster Helm chart published in the shared helm-charts repository").env("CHART_DIR"))
@@ -42,6 +46,7 @@ export function clusterManagerCommand(): Command {
         externalUrl: o.externalUrl,
         bootstrapTokenTtlMs: parseDuration(o.bootstrapTokenTtl),
         reportTimeoutMs: parseDuration(o.reportTimeout),
+        ...(o.mqttUrl ? { liveness: { url: o.mqttUrl, username: o.mqttUsername, passwordFile: o.mqttPasswordFile, caFile: o.mqttCaFile } } : {}),
         chartValues: o.chartValuesFile ? (parseYaml(readFileSync(o.chartValuesFile, "utf8")) ?? {}) : {},
         ...(o.mode === "acs" ? { mode: "acs" as const, acs: acsSettingsFromFlags(o) } : {}),
       });
