@@ -40,14 +40,17 @@ COPY --from=build --chown=root:root /src/package.json ./package.json
 COPY --from=build --chown=root:root /src/node_modules ./node_modules
 COPY --from=build --chown=root:root /src/dist ./dist
 # Runtime files beside the compiled code: the bootstrap driver the cluster-manager embeds in bootstrap scripts,
-# the CRDs, and the Flux install manifest the bootstrap script carries.
+# the CRDs, the Flux install manifest the bootstrap script carries, and the edge-cluster chart the cluster-manager
+# publishes in the shared helm-charts repository.
 COPY --chown=root:root operators/bootstrap/driver.sh ./operators/bootstrap/driver.sh
 COPY --chown=root:root crds/ ./crds/
 COPY --chown=root:root config/flux/install.yaml ./config/flux/install.yaml
+COPY --chown=root:root config/edge-cluster/ ./config/edge-cluster/
 RUN ln -s /app/dist/operators/cli/main.js /usr/local/bin/graft
 
 ENV NODE_ENV=production \
     FLUX_INSTALL_MANIFEST=/app/config/flux/install.yaml \
+    CHART_DIR=/app/config/edge-cluster \
     HOME=/tmp
 USER 65532:65532
 ENTRYPOINT ["graft"]

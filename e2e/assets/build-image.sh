@@ -32,7 +32,7 @@ done
 # The key: this script, the Dockerfile and everything its COPY lines can reach (tracked and untracked files).
 recipe=$(cksum < "$0" | cut -d' ' -f1)
 inputs=$(cd "$root" && git ls-files -co --exclude-standard -- Dockerfile .dockerignore package.json package-lock.json \
-  tsconfig.json tsconfig.build.json operators crds config/flux/install.yaml | sort | xargs cat | cksum | cut -d' ' -f1)
+  tsconfig.json tsconfig.build.json operators crds config/flux/install.yaml config/edge-cluster | sort | xargs cat | cksum | cut -d' ' -f1)
 # The base's recipe is the mmdebstrap and npm lines below: bump BASE_RECIPE when they change.
 BASE_RECIPE=1
 base_tar="$CACHE/image-base-$suite-node-$node_version-npm-$NPM_VERSION-r$BASE_RECIPE.tar"
@@ -84,7 +84,7 @@ fi
 log "building $IMAGE from the Dockerfile"
 cd "$root"
 nice -n 10 buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs \
-  bud --isolation chroot --pull=never --quiet -v "$store/npm-etc:/usr/local/etc:ro" -t "$IMAGE" -f Dockerfile . >&2
+  bud --format docker --isolation chroot --pull=never --quiet -v "$store/npm-etc:/usr/local/etc:ro" -t "$IMAGE" -f Dockerfile . >&2
 b push --quiet "$IMAGE" "docker-archive:$out.tmp:$IMAGE" >/dev/null
 mv "$out.tmp" "$out"
 log "done in $(( $(date +%s) - start ))s"

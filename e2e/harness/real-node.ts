@@ -4,7 +4,7 @@
 // inside the machine (a DROP guard on the bridge, no masquerading, no upstream DNS), and stop() leaves no process,
 // mount, bridge, iptables rule, cgroup or changed kernel setting behind. Root on Linux only (realNodeSkipReason).
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -294,8 +294,13 @@ export async function startRealNode(opts: RealNodeOptions = {}): Promise<RealNod
       return sa.code === 0;
     }, { timeoutMs: 60_000, message: "the default service account was not created" });
   } catch (err) {
+    // The logs outlive the failed start (everything else goes): the error names where they are.
+    const kept = mkdtempSync(join(tmpdir(), "graft-node-failed-"));
+    for (const d of [dir, cluster?.dir]) {
+      for (const f of d && existsSync(d) ? readdirSync(d).filter((n) => n.endsWith(".log")) : []) copyFileSync(join(d!, f), join(kept, f));
+    }
     await stop().catch((e: unknown) => log(String(e)));
-    throw err;
+    throw new Error(`${err instanceof Error ? err.message : String(err)} (logs kept in ${kept})`, { cause: err });
   }
 
   return {
