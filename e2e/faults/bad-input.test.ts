@@ -133,7 +133,7 @@ function cases(): Case[] {
     { what: "seal: value over 1 MiB", method: "PUT", path: seal("apps/db/password"), headers: alice, body: Buffer.alloc(1024 * 1024 + 1, 1), status: 413 },
     { what: "seal: cluster without a certificate", method: "PUT", path: seal("apps/db/password", b.uuid), headers: alice, body: "s3cret", status: 409, says: /cannot seal/ },
     // git, cluster repositories
-    { what: "git: unknown repository", method: "GET", path: refs("/uuid/00000000-0000-4000-8000-000000000000"), headers: gitA, status: 404 },
+    { what: "git: unknown repository (refused like wrong credentials: existence is not told)", method: "GET", path: refs("/uuid/00000000-0000-4000-8000-000000000000"), headers: gitA, status: 401 },
     { what: "git: not a UUID", method: "GET", path: refs("/uuid/not-a-uuid"), headers: gitA, status: 404 },
     { what: "git: path traversal", method: "GET", path: refs("/uuid/../../../etc"), headers: gitA, status: 404 },
     { what: "git: encoded traversal", method: "GET", path: refs("/uuid/%2e%2e%2f%2e%2e%2fshared%2fhelm-charts"), headers: gitA, status: 404 },
@@ -149,7 +149,7 @@ function cases(): Case[] {
     { what: "git: gzip that is not gzip", method: "POST", path: `/uuid/${a.uuid}/git-upload-pack`, headers: { ...gitA, "content-encoding": "gzip", "content-type": "application/x-git-upload-pack-request" }, body: "not gzip", status: 400 },
     { what: "git: unknown content encoding", method: "POST", path: `/uuid/${a.uuid}/git-upload-pack`, headers: { ...gitA, "content-encoding": "br" }, body: "x", status: 415 },
     { what: "git: body over 16 MiB", method: "POST", path: `/uuid/${a.uuid}/git-upload-pack`, headers: gitA, body: Buffer.alloc(16 * 1024 * 1024 + 1), status: 413 },
-    { what: "git: gzip bomb (small body, over 16 MiB inflated)", method: "POST", path: `/uuid/${a.uuid}/git-upload-pack`, headers: { ...gitA, "content-encoding": "gzip" }, body: gzipSync(Buffer.alloc(17 * 1024 * 1024)), status: 413 },
+    { what: "git: gzip bomb (small body, over 16 MiB inflated)", method: "POST", path: `/uuid/${a.uuid}/git-upload-pack`, headers: { ...gitA, "content-encoding": "gzip", "content-type": "application/x-git-upload-pack-request" }, body: gzipSync(Buffer.alloc(17 * 1024 * 1024)), status: 413 },
     // git, shared repositories
     { what: "shared: no credentials", method: "GET", path: refs("/shared/helm-charts"), status: 401 },
     { what: "shared: wrong password", method: "GET", path: refs("/shared/helm-charts"), headers: { authorization: basic(a.creds.gitUsername, "wrong") }, status: 401 },

@@ -1,5 +1,7 @@
 // The cluster-manager's public HTTP listener: Git smart HTTP (/uuid/…, /shared/…), bootstrap scripts
-// (/v1/bootstrap/…) and, later, the edge status endpoint — each handler claims the paths it serves.
+// (/v1/bootstrap/…), the edge status and sealing endpoints — each handler claims the paths it serves. Nothing else is
+// here: /metrics and the probes are on the health address. Slow or idle clients are cut off: headers must arrive
+// within headersTimeoutMs, a whole request within requestTimeoutMs, and a connection idle for idleTimeoutMs closes.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
 
@@ -10,8 +12,26 @@ export interface PublicServer {
   close(): Promise<void>;
 }
 
-export async function startPublicServer(handlers: RouteHandler[], opts: { host: string; port: number; log: Logger }): Promise<PublicServer> {
-  const server: Server = createServer((req, res) => {
+export interface ListenerTimeouts {
+  /** Time to receive a request's headers (default 10 s). */
+  headersTimeoutMs?: number;
+  /** Time to receive a whole request (default 5 min: a large clone's upload-pack request). */
+  requestTimeoutMs?: number;
+  /** A connection with no traffic for this long is closed (default 60 s); also bounds a kept-alive idle one. */
+  idleTimeoutMs?: number;
+}
+
+export async function startPublicServer(handlers: RouteHandler[],
+  opts: { host: string; port: number; log: Logger; timeouts?: ListenerTimeouts }): Promise<PublicServer> {
+  const t = opts.timeouts ?? {};
+  const headersTimeout = t.headersTimeoutMs ?? 10_000;
+  const server: Server = createServer({
+    headersTimeout,
+    requestTimeout: t.requestTimeoutMs ?? 5 * 60_000,
+    keepAliveTimeout: Math.min(5_000, t.idleTimeoutMs ?? 60_000),
+    // How often Node checks the headers and request deadlines: often enough for the shortest of them.
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, headersTimeout / 2)),
+  }, (req, res) => {
     void (async () => {
       // Handlers route on the path exactly as sent: a URL parser would resolve "../" first, so a traversal attempt
       // would reach some other handler (or none) instead of being refused by the one it targets.
@@ -31,7 +51,7 @@ export async function startPublicServer(handlers: RouteHandler[], opts: { host: 
       }
     })();
   });
-  server.requestTimeout = 5 * 60_000;
+  server.timeout = t.idleTimeoutMs ?? 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.host, () => resolve());

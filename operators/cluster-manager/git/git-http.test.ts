@@ -12,6 +12,7 @@ import { parseAllDocuments } from "yaml";
 import { createGitHttpHandler, routeGitPath, startGitServer, type GitAuthRequest, type GitServer } from "./git-http.js";
 import { generateClusterRepo, type ClusterRepoInput } from "./repo-content.js";
 import { RepoStore } from "./repo-store.js";
+import { eventually } from "../../../e2e/harness/eventually.js";
 
 const UUID_A = "3d9e2f41-8c7b-4a65-9f10-2e3d4c5b6a71";
 const UUID_B = "a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d";
@@ -201,12 +202,10 @@ test("pushing is always refused", async () => {
     { ...auth, "Content-Type": "application/x-git-receive-pack-request" }, Buffer.from("0000"))).status, 403);
 });
 
-test("unknown repositories and traversal attempts are 404 without reaching authorization", async () => {
+test("malformed repository paths and traversal attempts are 404 without reaching authorization", async () => {
   const auth = { Authorization: basic(CREDS[UUID_A]) };
   const callsBefore = authCalls.length;
   const paths = [
-    `/uuid/${UNKNOWN}/info/refs?service=git-upload-pack`,
-    "/shared/nope/info/refs?service=git-upload-pack",
     `/uuid/../repos/${UUID_A}.git/info/refs?service=git-upload-pack`,
     `/uuid/%2e%2e/${UUID_A}/info/refs?service=git-upload-pack`,
     `/uuid/${UUID_A}/%2e%2e/%2e%2e/HEAD`,
@@ -228,9 +227,47 @@ test("unknown repositories and traversal attempts are 404 without reaching autho
     assert.equal(response.status, 404, p);
   }
   assert.equal(authCalls.length, callsBefore);
+});
+
+test("an unknown cluster UUID is refused like a wrong password: credentials are checked before existence is told", async () => {
+  const known = `/uuid/${UUID_A}/info/refs?service=git-upload-pack`;
+  const unknown = `/uuid/${UNKNOWN}/info/refs?service=git-upload-pack`;
+  for (const headers of [{}, { Authorization: basic(CREDS[UUID_A]) }, { Authorization: basic({ username: "x", password: "y" }) }] as Record<string, string>[]) {
+    const [k, u] = [await raw("GET", known, headers), await raw("GET", unknown, headers)];
+    if (k.status === 200) assert.equal(u.status, 401, "another cluster's credentials on an unknown UUID");
+    else assert.deepEqual([u.status, u.headers["www-authenticate"]], [k.status, k.headers["www-authenticate"]], JSON.stringify(headers));
+  }
   const clone = await gitClient(["clone", "--quiet", urlWithCreds(`/uuid/${UNKNOWN}`, CREDS[UUID_A]), cloneDir()]);
   assert.notEqual(clone.code, 0);
-  assert.match(clone.stderr, /not found|404/);
+  assert.doesNotMatch(clone.stderr, /not found|404/);
+  // Someone allowed to read the shared repositories is told a missing one is missing.
+  assert.equal((await raw("GET", "/shared/nope/info/refs?service=git-upload-pack", { Authorization: basic(CREDS[UUID_A]) })).status, 404);
+});
+
+test("beyond maxConcurrent git processes a request gets 503 with Retry-After at once; bodies stream and are bounded", async () => {
+  const busy = await startGitServer({ dataDir: store.dataDir, authorize, maxBodyBytes: MAX_BODY, maxConcurrent: 1, retryAfterSeconds: 7 });
+  const { hostname, port } = new URL(busy.url);
+  const refs = `/uuid/${UUID_A}/info/refs?service=git-upload-pack`;
+  const auth = { Authorization: basic(CREDS[UUID_A]) };
+  // An upload-pack request whose body never ends keeps its git process (and the only slot) busy.
+  const held = request({ host: hostname, port, method: "POST", path: `/uuid/${UUID_A}/git-upload-pack`,
+    headers: { ...auth, "Content-Type": "application/x-git-upload-pack-request", "Transfer-Encoding": "chunked" } });
+  held.on("error", () => undefined);
+  held.write("0000");
+  try {
+    const refused = await eventually(async () => { const r = await raw("GET", refs, auth, undefined, busy.url); return r.status === 503 && r; },
+      { message: "a second request is refused while the slot is taken" });
+    assert.equal(refused.headers["retry-after"], "7");
+    held.destroy();
+    await eventually(async () => (await raw("GET", refs, auth, undefined, busy.url)).status === 200, { message: "the slot is free again" });
+    // A chunked body (no Content-Length) over the limit is cut off while streaming: 413, not read whole.
+    const big = await raw("POST", `/uuid/${UUID_A}/git-upload-pack`, { ...auth, "Content-Type": "application/x-git-upload-pack-request", "Transfer-Encoding": "chunked" },
+      Buffer.alloc(MAX_BODY * 4, 0x30), busy.url).catch((err: Error) => ({ status: -1, body: Buffer.from(err.message), headers: {} }));
+    assert.ok(big.status === 413 || big.status === -1, `over the limit: ${big.status}`);
+  } finally {
+    held.destroy();
+    await busy.close();
+  }
 });
 
 test("only GET and POST on the matching endpoint", async () => {

@@ -1,10 +1,9 @@
 import { spawn } from "node:child_process";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { Transform, Writable, type TransformCallback } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { Transform, type TransformCallback } from "node:stream";
 import { createGunzip } from "node:zlib";
 import type { Logger } from "../../runtime/logger.js";
 import { silentLogger } from "../../runtime/logger.js";
@@ -20,6 +19,11 @@ import { isClusterUuid, isSharedRepoName, repoDir, repoId, repoRoot, type RepoRe
  * `POST git-upload-pack` and `POST git-receive-pack`; pushes are always refused (the cluster-manager writes through
  * the repo store, never over HTTP). Every id and path part is matched against a strict pattern on the raw URL, so
  * encoded or backslashed traversal never reaches git, and git never sees a path taken from the request.
+ *
+ * Credentials are checked before anything says whether a repository exists (an unknown cluster UUID is a 401 like a
+ * wrong password, never a 404). At most maxConcurrent `git http-backend` processes run at once; a request beyond
+ * that gets 503 with Retry-After at once. Request bodies are streamed into git (gzip decoded on the way), never held
+ * whole, and cut off at maxBodyBytes.
  */
 
 export interface GitAuthRequest {
@@ -39,6 +43,10 @@ export interface GitHttpOptions {
   logger?: Logger;
   /** Largest request body accepted, counted after gzip decoding. Default 16 MiB. */
   maxBodyBytes?: number;
+  /** Most `git http-backend` processes run at once; more requests get 503. Default 32. */
+  maxConcurrent?: number;
+  /** Retry-After (seconds) of that 503. Default 2. */
+  retryAfterSeconds?: number;
 }
 
 /**
@@ -74,6 +82,7 @@ export function routeGitPath(pathname: string): GitRoute {
 export function createGitHttpHandler(options: GitHttpOptions): GitRequestHandler {
   const log = options.logger ?? silentLogger;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const slots = { free: options.maxConcurrent ?? 32, retryAfter: options.retryAfterSeconds ?? 2 };
 
   return async (req, res, pathname) => {
     const rawUrl = req.url ?? "/";
@@ -82,7 +91,7 @@ export function createGitHttpHandler(options: GitHttpOptions): GitRequestHandler
     if (route.kind === "not-git") return false;
 
     try {
-      await serve(req, res, route, queryStart === -1 ? "" : rawUrl.slice(queryStart + 1), options, maxBodyBytes, log);
+      await serve(req, res, route, queryStart === -1 ? "" : rawUrl.slice(queryStart + 1), options, maxBodyBytes, slots, log);
     } catch (err) {
       log.error({ err: errorSummary(err), method: req.method }, "git request failed");
       if (!res.headersSent) reply(res, 500, "internal error");
@@ -93,7 +102,7 @@ export function createGitHttpHandler(options: GitHttpOptions): GitRequestHandler
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse, route: GitRoute, query: string,
-  options: GitHttpOptions, maxBodyBytes: number, log: Logger): Promise<void> {
+  options: GitHttpOptions, maxBodyBytes: number, slots: { free: number; retryAfter: number }, log: Logger): Promise<void> {
   if (route.kind !== "repo") return reply(res, 404, "repository not found");
   const { repo, service } = route;
   const method = req.method ?? "";
@@ -116,9 +125,6 @@ async function serve(req: IncomingMessage, res: ServerResponse, route: GitRoute,
   }
   if (rpc === "git-receive-pack") return reply(res, 403, "pushing is not allowed: this repository is read-only");
 
-  const gitDir = repoDir(options.dataDir, repo);
-  if (!(await isRepository(gitDir))) return reply(res, 404, "repository not found");
-
   const credentials = parseBasicAuth(req.headers.authorization);
   if (!credentials) return challenge(res, "authentication required");
   let allowed: boolean;
@@ -132,25 +138,46 @@ async function serve(req: IncomingMessage, res: ServerResponse, route: GitRoute,
     log.info({ repo: repoId(repo), kind: repo.kind, username: credentials.username }, "git access refused");
     return challenge(res, "invalid credentials for this repository");
   }
+  const user = credentials.username;
+  // Only now, to someone allowed to read it, may the answer say the repository is missing.
+  const gitDir = repoDir(options.dataDir, repo);
+  if (!(await isRepository(gitDir))) return reply(res, 404, "repository not found");
 
-  let body: Buffer | null = null;
+  let body: NodeJS.ReadableStream | null = null;
   if (method === "POST") {
-    const read = await readBody(req, maxBodyBytes);
-    if ("error" in read) return reply(res, read.status, read.error);
-    body = read.body;
+    const opened = openBody(req, maxBodyBytes);
+    if ("error" in opened) return reply(res, opened.status, opened.error);
+    if (req.headers["content-type"] !== `application/x-${rpc}-request`) {
+      req.resume();
+      return reply(res, 415, `expected Content-Type application/x-${rpc}-request`);
+    }
+    body = opened.body;
   }
 
+  if (slots.free <= 0) {
+    req.resume();
+    res.setHeader("Retry-After", String(slots.retryAfter));
+    return reply(res, 503, "too many git requests in progress: try again shortly");
+  }
+  slots.free--;
+  try {
+    await runBackend();
+  } finally {
+    slots.free++;
+  }
+
+  async function runBackend() {
   await runHttpBackend(res, {
     env: {
       GIT_PROJECT_ROOT: repoRoot(options.dataDir, repo.kind),
       GIT_HTTP_EXPORT_ALL: "1",
-      GIT_HTTP_MAX_REQUEST_BUFFER: String(maxBodyBytes),
+      // Above our own limit, so ours (413 before any answer) trips first.
+      GIT_HTTP_MAX_REQUEST_BUFFER: String(maxBodyBytes + 1024 * 1024),
       PATH_INFO: `/${path.basename(gitDir)}/${service}`,
       QUERY_STRING: service === "info/refs" ? `service=${rpc}` : "",
       REQUEST_METHOD: method,
       CONTENT_TYPE: req.headers["content-type"] ?? "",
-      ...(body ? { CONTENT_LENGTH: String(body.length) } : {}),
-      REMOTE_USER: printable(credentials.username),
+      REMOTE_USER: printable(user),
       REMOTE_ADDR: req.socket.remoteAddress ?? "",
       GATEWAY_INTERFACE: "CGI/1.1",
       SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
@@ -158,16 +185,18 @@ async function serve(req: IncomingMessage, res: ServerResponse, route: GitRoute,
       ...gitProtocolHeader(req.headers["git-protocol"]),
     },
     body,
+    maxBodyBytes,
   }, log, repo);
+  }
 }
 
 /**
- * Reads the whole request body, gzip decoded, before git starts. http-backend sends its response headers before it
- * reads the body, so a limit enforced while streaming could only cut a 200 response short; reading first gives the
- * client a proper 413, and the limit applies to the decoded size (no gzip bombs).
+ * The request body as a stream, gzip decoded and limited to maxBodyBytes (a larger declared length is refused at
+ * once). http-backend reads an upload-pack request whole before it answers, so a body over the limit is normally
+ * refused with 413 before any response starts; otherwise the response is cut.
  */
-async function readBody(req: IncomingMessage, maxBodyBytes: number):
-  Promise<{ body: Buffer } | { status: number; error: string }> {
+function openBody(req: IncomingMessage, maxBodyBytes: number):
+  { body: NodeJS.ReadableStream } | { status: number; error: string } {
   const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
   if (!["identity", "gzip", "x-gzip"].includes(encoding)) {
     return { status: 415, error: `unsupported content encoding "${encoding}"` };
@@ -176,39 +205,27 @@ async function readBody(req: IncomingMessage, maxBodyBytes: number):
   if (declared !== undefined && !(Number(declared) <= maxBodyBytes)) {
     return { status: 413, error: `request body larger than ${maxBodyBytes} bytes` };
   }
-  const chunks: Buffer[] = [];
-  const collect = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk);
-      callback();
-    },
-  });
-  const stages: NodeJS.ReadWriteStream[] = encoding === "identity" ? [] : [createGunzip()];
-  // The request is piped in rather than made part of the pipeline: a failing pipeline destroys its streams, and
-  // destroying the request would take the socket (and our error response) with it.
   const limit = new ByteLimit(maxBodyBytes);
-  const first = stages[0] ?? limit;
-  const done = pipeline([...stages, limit, collect]);
-  req.pipe(first as NodeJS.WritableStream);
+  // The request is piped in rather than made part of a pipeline: a failing pipeline destroys its streams, and
+  // destroying the request would take the socket (and our error response) with it.
+  if (encoding === "identity") {
+    req.pipe(limit);
+  } else {
+    const gunzip = createGunzip();
+    gunzip.on("error", (err) => limit.destroy(err));
+    req.pipe(gunzip).pipe(limit);
+  }
   // pipe() does not pass on an aborted request; without this the read would wait forever.
   req.once("close", () => {
-    if (!req.complete) (first as Transform).destroy(new Error("request aborted"));
+    if (!req.complete) limit.destroy(new Error("request aborted"));
   });
-  try {
-    await done;
-  } catch (err) {
-    req.unpipe();
-    req.resume();
-    if (err instanceof BodyTooLargeError) return { status: 413, error: `request body larger than ${maxBodyBytes} bytes` };
-    if (isZlibError(err)) return { status: 400, error: "request body is not valid gzip" };
-    return { status: 400, error: "request body could not be read" };
-  }
-  return { body: Buffer.concat(chunks) };
+  return { body: limit };
 }
 
 interface BackendRun {
   env: Record<string, string>;
-  body: Buffer | null;
+  body: NodeJS.ReadableStream | null;
+  maxBodyBytes: number;
 }
 
 function runHttpBackend(res: ServerResponse, run: BackendRun, log: Logger, repo: RepoRef): Promise<void> {
@@ -225,6 +242,18 @@ function runHttpBackend(res: ServerResponse, run: BackendRun, log: Logger, repo:
     const parser = new CgiHeaderParser();
     let headersDone = false;
     let failed = false;
+    // http-backend writes its response headers before it reads the request. They are held back until the whole body
+    // has gone through the size limit, so a body over it still gets a proper 413 instead of a cut 200.
+    let bodyDone = !run.body;
+    let held: { status: number; headers: OutgoingHttpHeaders; rest: Buffer } | undefined;
+    const release = () => {
+      if (!held || failed) return;
+      headersDone = true;
+      res.writeHead(held.status, held.headers);
+      if (held.rest.length > 0) res.write(held.rest);
+      held = undefined;
+      child.stdout.resume();
+    };
     const stderr: string[] = [];
 
     const fail = (status: number, message: string) => {
@@ -260,12 +289,13 @@ function runHttpBackend(res: ServerResponse, run: BackendRun, log: Logger, repo:
         return fail(502, "internal error");
       }
       if (!parsed) return;
-      headersDone = true;
-      res.writeHead(parsed.head.status, parsed.head.headers);
-      if (parsed.rest.length > 0) res.write(parsed.rest);
+      held = { status: parsed.head.status, headers: parsed.head.headers, rest: parsed.rest };
+      if (bodyDone) release();
+      else child.stdout.pause();
     });
 
     child.on("close", (code, signal) => {
+      release();
       if (!failed) {
         if (code !== 0) {
           log.warn({ repo: repoId(repo), code, signal, stderr: stderr.join("").trim() }, "git http-backend failed");
@@ -285,7 +315,20 @@ function runHttpBackend(res: ServerResponse, run: BackendRun, log: Logger, repo:
 
     // git may stop reading early (its response then says why).
     child.stdin.on("error", () => undefined);
-    child.stdin.end(run.body ?? undefined);
+    if (!run.body) {
+      child.stdin.end();
+    } else {
+      run.body.on("error", (err: unknown) => {
+        if (err instanceof BodyTooLargeError) fail(413, `request body larger than ${run.maxBodyBytes} bytes`);
+        else if (isZlibError(err)) fail(400, "request body is not valid gzip");
+        else fail(400, "request body could not be read");
+      });
+      run.body.on("end", () => {
+        bodyDone = true;
+        release();
+      });
+      run.body.pipe(child.stdin);
+    }
   });
 }
 
