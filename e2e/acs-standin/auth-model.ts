@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { isUuid } from "./http-util.js";
-import { Meta } from "./configdb-model.js";
 
 /**
  * The Auth service's state: grants (ACEs) and Kerberos identities of principals, with the statuses ACS answers:
@@ -83,19 +82,6 @@ export class AuthModel {
   principalOf(upn: string): string | undefined {
     for (const [principal, name] of this.kerberos) if (name === upn) return principal;
     return undefined;
-  }
-
-  /**
-   * Whether the caller holds the permission on the target: the root principal always; otherwise a grant to the
-   * caller's principal for that permission whose target is the object itself, the wildcard, or (plural) a class
-   * that has the object as a direct member.
-   */
-  permitted(upn: string, permission: string, target: string, membersOf: (klass: string) => string[] | null): boolean {
-    if (upn === this.rootUpn) return true;
-    const principal = this.principalOf(upn);
-    if (!principal) return false;
-    return this.listGrants().some((g) => g.principal === principal && g.permission === permission
-      && (g.target === target || g.target === Meta.Wildcard || (g.plural && (membersOf(g.target) ?? []).includes(target))));
   }
 }
 

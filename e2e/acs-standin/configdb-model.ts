@@ -37,8 +37,10 @@ export type Precondition = (currentEtag: string | null) => number | undefined;
 export type Validator = (value: unknown) => boolean;
 
 export class ConfigDbModel {
-  private readonly objects = new Map<string, { klass: string; registrationEtag: string }>();
+  private readonly objects = new Map<string, { klass: string; registrationEtag: string; owner: string; deleted: boolean }>();
   private readonly members = new Map<string, Set<string>>();
+  /** class → its direct superclasses. */
+  private readonly supers = new Map<string, Set<string>>();
   private readonly entries = new Map<string, Map<string, StoredEntry>>();
   private readonly listeners = new Set<(change: EntryChange) => void>();
 
@@ -54,12 +56,68 @@ export class ConfigDbModel {
     return () => this.listeners.delete(listener);
   }
 
-  /** Registers an object directly (seeding), making it a member of its class. */
-  register(uuid: string, klass: string): void {
+  /** Registers an object directly (seeding), making it a member of its class; `owner` defaults to Unowned. */
+  register(uuid: string, klass: string, owner: string = Meta.Unowned): void {
     if (this.objects.has(uuid)) return;
-    this.objects.set(uuid, { klass, registrationEtag: randomUUID() });
+    this.objects.set(uuid, { klass, registrationEtag: randomUUID(), owner, deleted: false });
     this.memberSet(klass).add(uuid);
     this.emit(App.Registration, uuid);
+  }
+
+  /** Makes `klass` a subclass of `superclass`: members of the one count as members of the other. */
+  addSubclass(superclass: string, klass: string): void {
+    let set = this.supers.get(klass);
+    if (!set) {
+      set = new Set();
+      this.supers.set(klass, set);
+    }
+    set.add(superclass);
+  }
+
+  ownerOf(uuid: string): string | undefined {
+    return this.objects.get(uuid)?.owner;
+  }
+
+  /** Every class or group the object belongs to: those it is a direct member of, and all their superclasses. */
+  containersOf(obj: string): Set<string> {
+    const found = new Set<string>();
+    const pending: string[] = [];
+    for (const [klass, set] of this.members) if (set.has(obj)) pending.push(klass);
+    while (pending.length > 0) {
+      const klass = pending.pop()!;
+      if (found.has(klass)) continue;
+      found.add(klass);
+      for (const sup of this.supers.get(klass) ?? []) pending.push(sup);
+    }
+    return found;
+  }
+
+  /** Members of the class and of all its subclasses. */
+  allMembersOf(klass: string): string[] {
+    const classes = new Set<string>([klass]);
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const [sub, sups] of this.supers) {
+        if (!classes.has(sub) && [...sups].some((c) => classes.has(c))) {
+          classes.add(sub);
+          grew = true;
+        }
+      }
+    }
+    return [...new Set([...classes].flatMap((c) => [...(this.members.get(c) ?? [])]))];
+  }
+
+  /** Sets the Registration's `deleted` flag (ACS marks objects deleted instead of removing them). */
+  markDeleted(uuid: string, deleted: boolean): number {
+    const info = this.objects.get(uuid);
+    if (!info) return 404;
+    if (info.deleted !== deleted) {
+      info.deleted = deleted;
+      info.registrationEtag = randomUUID();
+      this.emit(App.Registration, uuid);
+    }
+    return 204;
   }
 
   hasObject(uuid: string): boolean {
@@ -75,7 +133,7 @@ export class ConfigDbModel {
   }
 
   /** `POST /v2/object`: 201 new, 200 already there with that class, 409 other class or unknown class, 422 bad spec. */
-  createObject(spec: unknown): { status: number; registration?: Record<string, unknown> } {
+  createObject(spec: unknown, owner: string = Meta.Unowned): { status: number; registration?: Record<string, unknown> } {
     if (typeof spec !== "object" || spec === null || Array.isArray(spec)) return { status: 422 };
     const { class: klass, uuid } = spec as { class?: unknown; uuid?: unknown };
     if ((klass !== undefined && !isUuid(klass)) || (uuid !== undefined && !isUuid(uuid))) return { status: 422 };
@@ -86,7 +144,7 @@ export class ConfigDbModel {
     if (klass === undefined) return { status: 422 };
     if (!this.objects.has(klass)) return { status: 409 };
     const created = uuid ?? randomUUID();
-    this.register(created, klass);
+    this.register(created, klass, owner);
     return { status: 201, registration: this.registration(created) };
   }
 
@@ -99,6 +157,7 @@ export class ConfigDbModel {
     }
     for (const set of this.members.values()) set.delete(uuid);
     this.members.delete(uuid);
+    this.supers.delete(uuid);
     this.objects.delete(uuid);
     this.emit(App.Registration, uuid);
     return 204;
@@ -192,7 +251,8 @@ export class ConfigDbModel {
   }
 
   private registration(uuid: string): Record<string, unknown> {
-    return { uuid, class: this.classOf(uuid), owner: Meta.Unowned, deleted: false };
+    const info = this.objects.get(uuid);
+    return { uuid, class: info?.klass, owner: info?.owner ?? Meta.Unowned, deleted: info?.deleted ?? false };
   }
 
   private memberSet(klass: string): Set<string> {

@@ -5,7 +5,7 @@ import path from "node:path";
 import { App, Perm } from "../../operators/api/constants.js";
 import { CgiHeaderParser } from "../../operators/cluster-manager/git/cgi-response.js";
 import { isolatedGitEnv, runGit } from "../../operators/cluster-manager/git/git-cli.js";
-import type { AuthModel } from "./auth-model.js";
+import type { AccessControl } from "./acl.js";
 import type { ConfigDbModel } from "./configdb-model.js";
 import { readBody, sendStatus, type Handler } from "./http-util.js";
 import { authenticateRequest, type ServiceTokens } from "./identity.js";
@@ -24,7 +24,7 @@ export interface GitStandinDeps {
   dataDir: string;
   tokens: ServiceTokens;
   configDb: ConfigDbModel;
-  auth: AuthModel;
+  acl: AccessControl;
 }
 
 export function gitHandler(deps: GitStandinDeps): Handler {
@@ -55,7 +55,7 @@ export function gitHandler(deps: GitStandinDeps): Handler {
 
     if (!deps.configDb.get(App.GitRepoConfig, uuid)) return sendStatus(res, 404, "repository not found");
     const permission = rpc === "git-receive-pack" ? Perm.GitPush : Perm.GitPull;
-    if (!deps.auth.permitted(caller, permission, uuid, (klass) => deps.configDb.membersOf(klass))) {
+    if (!deps.acl.permitted(caller, permission, uuid)) {
       return sendStatus(res, 403, "permission denied");
     }
     await ensureRepo(uuid);

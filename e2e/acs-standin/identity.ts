@@ -45,6 +45,7 @@ export class ServiceTokens {
   private readonly tokens = new Map<string, { upn: string; expiry: number }>();
   /** Tokens issued so far (each `POST /token` that succeeded). */
   logins = 0;
+  private readonly callers = new WeakMap<IncomingMessage, string>();
 
   constructor(readonly service: string, private readonly realm: Realm, private readonly lifetimeMs: () => number) {}
 
@@ -72,8 +73,19 @@ export class ServiceTokens {
     this.tokens.clear();
   }
 
+  /** Who a request that has been authenticated came from (null if it was not, or failed). */
+  lastCaller(req: IncomingMessage): string | null {
+    return this.callers.get(req) ?? null;
+  }
+
   /** The caller's principal from `Authorization: Basic` or `Bearer`, or null. */
   async authenticate(req: IncomingMessage): Promise<string | null> {
+    const upn = await this.identify(req);
+    if (upn) this.callers.set(req, upn);
+    return upn;
+  }
+
+  private async identify(req: IncomingMessage): Promise<string | null> {
     const match = AUTH_HEADER_RE.exec(req.headers.authorization ?? "");
     if (!match) return null;
     const [, scheme, credentials] = match as unknown as [string, string, string];

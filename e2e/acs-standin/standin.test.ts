@@ -105,14 +105,19 @@ describe("configdb REST", () => {
     assert.equal(patch.status, 409);
   });
 
-  test("objects have read-only registration entries", async () => {
+  test("objects have registration entries naming their creator as owner; only `deleted` may be patched", async () => {
     const res = await cdb("/v2/object", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ class: Class.EdgeCluster }) });
     assert.equal(res.status, 201);
     const { uuid } = (await res.json()) as { uuid: string };
     const reg = await cdb(`/v2/app/${App.Registration}/object/${uuid}`);
-    assert.deepEqual(await reg.json(), { uuid, class: Class.EdgeCluster, owner: "091e796a-65c0-4080-adff-c3ce01a65b2e", deleted: false });
+    assert.deepEqual(await reg.json(), { uuid, class: Class.EdgeCluster, owner: standin.adminUser.principal, deleted: false });
     const write = await cdb(`/v2/app/${App.Registration}/object/${uuid}`, { method: "PUT", headers: { "content-type": "application/json" }, body: "{}" });
     assert.equal(write.status, 405);
+    const mark = await cdb(`/v2/app/${App.Registration}/object/${uuid}`, { method: "PATCH", headers: { "content-type": "application/merge-patch+json" }, body: '{"deleted":true}' });
+    assert.equal(mark.status, 204);
+    assert.equal(((await (await cdb(`/v2/app/${App.Registration}/object/${uuid}`)).json()) as { deleted: boolean }).deleted, true);
+    const other = await cdb(`/v2/app/${App.Registration}/object/${uuid}`, { method: "PATCH", headers: { "content-type": "application/merge-patch+json" }, body: '{"class":"x"}' });
+    assert.equal(other.status, 422);
     const noClass = await cdb("/v2/object", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     assert.equal(noClass.status, 422);
     const unknownClass = await cdb("/v2/object", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ class: randomUUID() }) });

@@ -13,9 +13,13 @@
  * - Auth v2: grants, Kerberos identities, whoami (auth-http.ts, auth-model.ts).
  * - Git smart HTTP at `/uuid/<repo uuid>` over `git http-backend` (git-server.ts).
  *
- * Deliberate simplifications, so nobody mistakes them for ACS behaviour: ACLs are enforced only for Git (Pull/Push
- * grants); ConfigDB and Auth accept any authenticated caller. The Registration application is read-only (405 on
- * writes). The admin user is the root principal and passes every check.
+ * - ACS's permission model (acl.ts) on every ConfigDB, Auth and Git request, with grants loaded as ACS dumps
+ *   (dumps.ts): by default the Cluster Manager role's (dumps/cluster-manager.yaml); more with the `dumps` option.
+ * - Every request is counted per service and caller (`requests`), so tests can bound what a client sends.
+ *
+ * Deliberate simplifications, so nobody mistakes them for ACS behaviour: notify/v2 does not check ACLs. The
+ * Registration application accepts only a `deleted` merge patch. The admin user is the root principal and passes
+ * every check.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -27,7 +31,10 @@ import { authHandler } from "./auth-http.js";
 import { ConfigDbModel, Meta, type Validator } from "./configdb-model.js";
 import { configDbHandler } from "./configdb-http.js";
 import { gitHandler, repoPath } from "./git-server.js";
-import { isUuid, listenLoopback, pathSegments, sendJson, sendStatus, type Listening } from "./http-util.js";
+import { fileURLToPath } from "node:url";
+import { AccessControl } from "./acl.js";
+import { readDumpFile, type Dump } from "./dumps.js";
+import { isUuid, listenLoopback, pathSegments, sendJson, sendStatus, type Handler, type Listening } from "./http-util.js";
 import { authenticateRequest, Realm, ServiceTokens } from "./identity.js";
 import { kdcPasswordCheck, type StandinKdc } from "./kdc-passwords.js";
 import { NotifyServer } from "./notify-server.js";
@@ -46,6 +53,20 @@ export interface AcsStandinOptions {
   schemas?: Record<string, Validator>;
   /** Further Directory entries (service UUID → URL), e.g. an MQTT broker. */
   directory?: Record<string, string>;
+  /** More ACS dump files to load after the built-in ones (e.g. an edge role's grants, an extra grant an admin loads). */
+  dumps?: string[];
+}
+
+/** The dumps every stand-in loads: the grants ACS's installer gives its services. */
+export const BUILTIN_DUMPS = [fileURLToPath(new URL("./dumps/cluster-manager.yaml", import.meta.url))];
+
+export interface StandinRequest {
+  service: StandinService;
+  method: string;
+  path: string;
+  /** The authenticated caller (`user@REALM`), or null for a request refused with 401. */
+  upn: string | null;
+  status: number;
 }
 
 export interface AcsStandin {
@@ -68,6 +89,12 @@ export interface AcsStandin {
   gitRepoPath(uuid: string): string;
   /** How many tokens a service has issued. */
   logins(service: StandinService): number;
+  /** Every request answered so far, in order (token requests included). */
+  requests: StandinRequest[];
+  /** The permission model: checks, refusals, group-expanded grants. */
+  acl: AccessControl;
+  /** Loads an ACS dump file (objects, configs, grants), as an administrator loading it into ACS would. */
+  loadDump(file: string): void;
   /** Forgets issued tokens (of one service or all), so the next request with one gets 401. */
   revokeTokens(service?: StandinService): void;
   /** Cuts every notify/v2 connection abruptly; with refuseNew, new ones get 503 until allowNotifyConnections(). */
@@ -100,18 +127,28 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
   seedObjects(configdb);
   const auth = new AuthModel(adminUpn);
   auth.setKerberos(admin.principal, adminUpn);
+  const acl = new AccessControl(auth, configdb);
+  const loadDump = (file: string) => applyDump(readDumpFile(file), configdb, auth);
+  for (const file of [...BUILTIN_DUMPS, ...(options.dumps ?? [])]) loadDump(file);
+  const requests: StandinRequest[] = [];
+  const counted = (service: StandinService, handler: Handler, tokens: ServiceTokens): Handler => async (req, res) => {
+    res.on("finish", () => {
+      requests.push({ service, method: req.method ?? "", path: (req.url ?? "").split("?")[0]!, upn: tokens.lastCaller(req), status: res.statusCode });
+    });
+    await handler(req, res);
+  };
 
   const dataDir = await mkdtemp(path.join(tmpdir(), "graft-acs-standin-"));
   const servers: Listening[] = [];
   const notify = new NotifyServer(configdb, tokens.configdb);
   const commands = new CommandLog();
   try {
-    const configdbServer = await listenLoopback(configDbHandler(configdb, tokens.configdb));
+    const configdbServer = await listenLoopback(counted("configdb", configDbHandler(configdb, tokens.configdb, acl), tokens.configdb));
     servers.push(configdbServer);
     notify.attach(configdbServer.server);
-    const authServer = await listenLoopback(authHandler(auth, tokens.auth));
+    const authServer = await listenLoopback(counted("auth", authHandler(auth, tokens.auth, acl), tokens.auth));
     servers.push(authServer);
-    const gitServer = await listenLoopback(gitHandler({ dataDir, tokens: tokens.git, configDb: configdb, auth }));
+    const gitServer = await listenLoopback(counted("git", gitHandler({ dataDir, tokens: tokens.git, configDb: configdb, acl }), tokens.git));
     servers.push(gitServer);
     const cmdescServer = await listenLoopback(commandEscalationHandler(tokens.cmdesc, commands));
     servers.push(cmdescServer);
@@ -123,7 +160,7 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
       [Service.CommandEscalation]: cmdescServer.url,
       ...options.directory,
     };
-    const directoryServer = await listenLoopback(async (req, res) => {
+    const directoryServer = await listenLoopback(counted("directory", async (req, res) => {
       if (!(await authenticateRequest(tokens.directory, req, res))) return;
       const [version, kind, uuid, ...rest] = pathSegments(req);
       if (req.method !== "GET" || version !== "v1" || kind !== "service" || !uuid || rest.length > 0) {
@@ -131,7 +168,7 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
       }
       const url = isUuid(uuid) ? providers[uuid] : undefined;
       sendJson(res, 200, url ? [{ service: uuid, device: null, url }] : []);
-    });
+    }, tokens.directory));
     servers.push(directoryServer);
     providers[Service.Directory] = directoryServer.url;
 
@@ -145,6 +182,9 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
       auth,
       gitRepoPath: (uuid) => repoPath(dataDir, uuid),
       logins: (service) => tokens[service].logins,
+      requests,
+      acl,
+      loadDump,
       revokeTokens: (service) => {
         for (const [name, issuer] of Object.entries(tokens)) if (!service || service === name) issuer.revokeAll();
       },
@@ -170,4 +210,25 @@ function seedObjects(configdb: ConfigDbModel): void {
   for (const app of Object.values(App)) configdb.register(app, Meta.AppClass);
   for (const klass of Object.values(Class)) configdb.register(klass, Meta.ClassClass);
   for (const service of Object.values(Service)) configdb.register(service, Meta.ServiceClass);
+}
+
+/** Loads a dump as ACS does: objects (with their General information name and superclasses), entries, grants. */
+function applyDump(dump: Dump, configdb: ConfigDbModel, auth: AuthModel): void {
+  for (const o of dump.objects) {
+    if (!configdb.hasObject(o.klass)) configdb.register(o.klass, Meta.ClassClass);
+    configdb.register(o.uuid, o.klass);
+    if (o.name !== undefined) configdb.put(App.GeneralInfo, o.uuid, { name: o.name });
+    for (const sup of o.subclassOf) {
+      if (!configdb.hasObject(sup)) configdb.register(sup, Meta.ClassClass);
+      configdb.addSubclass(sup, o.uuid);
+    }
+  }
+  for (const c of dump.configs) {
+    const status = configdb.put(c.app, c.object, c.value);
+    if (status >= 300) throw new Error(`dump entry ${c.app}/${c.object} was refused with ${status}`);
+  }
+  for (const g of dump.grants) {
+    const { status } = auth.addGrant(g);
+    if (status >= 300) throw new Error(`dump grant ${JSON.stringify(g)} was refused with ${status}`);
+  }
 }

@@ -9,6 +9,8 @@ import { AcsConnection } from "../../../operators/acs/discovery.js";
 import { App, Class, Perm, Service } from "../../../operators/api/constants.js";
 import { Meta } from "../../acs-standin/configdb-model.js";
 import { startAcsStandin, type AcsStandin } from "../../acs-standin/standin.js";
+import { AcsGroup } from "../../acs-standin/acs-uuids.js";
+import { fileURLToPath } from "node:url";
 import type { AcsModeSettings } from "../../../operators/cluster-manager/config.js";
 
 export interface AcsWorld {
@@ -29,11 +31,24 @@ export interface AcsWorld {
 
 export const CHART_VALUES = { site: { name: "{{name}}", id: "{{uuid}}" }, replicas: 1, note: "cost $& more" };
 
-export async function startAcsWorld(): Promise<AcsWorld> {
-  const standin = await startAcsStandin();
+/** The extra grants an administrator loads so graft can also write kubectl-made clusters into the ConfigDB. */
+export const KUBECTL_DIRECTION_DUMP = fileURLToPath(new URL("../../../config/acs/cluster-manager-kubectl.yaml", import.meta.url));
+
+export interface AcsWorldOptions {
+  /** ACS dumps loaded after the built-in grants, e.g. KUBECTL_DIRECTION_DUMP. */
+  dumps?: string[];
+}
+
+export async function startAcsWorld(options: AcsWorldOptions = {}): Promise<AcsWorld> {
+  const standin = await startAcsStandin({ dumps: options.dumps });
   const model = standin.configdb;
+  // The groups ACS's installer makes for the Clusters service: the role groups and the cluster repository group are
+  // Clusters-managed (the Cluster Manager may add members to them); the shared group holds the helm-charts repo.
   const groups = { flux: randomUUID(), krbkeys: randomUUID(), repos: randomUUID() };
-  for (const group of Object.values(groups)) model.register(group, Meta.ClassClass);
+  for (const group of Object.values(groups)) {
+    model.register(group, Meta.ClassClass);
+    model.addMember(AcsGroup.ClustersManaged, group);
+  }
 
   const repoClass = randomUUID();
   model.register(repoClass, Meta.ClassClass);
@@ -53,11 +68,16 @@ export async function startAcsWorld(): Promise<AcsWorld> {
 
   const service = { username: "sv1clustermanager", password: randomBytes(12).toString("hex"), principal: randomUUID() };
   const { upn } = standin.addUser(service.username, service.password);
-  model.register(service.principal, Meta.ClassClass);
+  model.register(service.principal, Class.EdgeAccount);
+  model.addMember(AcsGroup.ClusterManager, service.principal);
   standin.auth.setKerberos(service.principal, upn);
+  // The installer's per-installation grants (ACS service-setup): the role reads and writes the cluster repositories
+  // and reads the shared ones; flux accounts read the shared ones.
   for (const permission of [Perm.GitPull, Perm.GitPush]) {
-    standin.auth.addGrant({ principal: service.principal, permission, target: Class.EdgeCluster, plural: true });
+    standin.auth.addGrant({ principal: AcsGroup.ClusterManager, permission, target: groups.repos, plural: true });
   }
+  standin.auth.addGrant({ principal: AcsGroup.ClusterManager, permission: Perm.GitPull, target: repoClass, plural: true });
+  standin.auth.addGrant({ principal: groups.flux, permission: Perm.GitPull, target: repoClass, plural: true });
 
   const admin = new AcsConnection({
     credentials: { username: standin.adminUser.username, password: standin.adminUser.password },
