@@ -3,7 +3,8 @@ import { z } from "zod";
 
 export interface CrdSource {
   type: { group: string; version: string; plural: string; kind: string; namespaced: boolean };
-  singular: string;
+  /** Left out when the API server's default (the lower-cased kind) is what an existing CRD of the same name has. */
+  singular?: string;
   shortNames?: string[];
   categories?: string[];
   spec: z.ZodType;
@@ -61,7 +62,7 @@ export function buildCrd(src: CrdSource): Record<string, unknown> {
     metadata: { name: `${plural}.${group}`, annotations: { "graft.factoryplus.app.amrc.co.uk/generated-by": "operators/api/gen-crds.ts" } },
     spec: {
       group,
-      names: { kind, listKind: `${kind}List`, plural, singular: src.singular, shortNames: src.shortNames, categories: src.categories },
+      names: { kind, listKind: `${kind}List`, plural, ...(src.singular ? { singular: src.singular } : {}), shortNames: src.shortNames, categories: src.categories },
       scope: namespaced ? "Namespaced" : "Cluster",
       versions: [{
         name: version,

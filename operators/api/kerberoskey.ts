@@ -137,9 +137,10 @@ export const KerberosKeyReason = {
 
 export const kerberosKeyCrd = {
   type: KerberosKeyType,
-  singular: "kerberos-key",
+  // Names exactly as ACS's edge chart declares them (no explicit singular, category "all" only), so a server-side
+  // apply of this CRD over an installed ACS one takes it over without field conflicts.
   shortNames: ["krb", "krbs"],
-  categories: ["all", "graft"],
+  categories: ["all"],
   spec: kerberosKeySpec,
   status: kerberosKeyStatus,
   printerColumns: [
