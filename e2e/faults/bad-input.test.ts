@@ -186,7 +186,7 @@ const ecJson = (name: string, spec: Record<string, unknown>) => JSON.stringify({
 
 test("invalid EdgeCluster specs are refused by the API server with the field and the rule", async () => {
   const refused: Array<[Record<string, unknown>, RegExp]> = [
-    [{ name: "Bad_Name" }, /spec\.name must consist of lowercase letters/],
+    [{ name: "bad.name" }, /spec\.name must consist of letters \(either case\), digits/],
     [{ uuid: "nope" }, /spec\.uuid must be a lowercase UUID/],
     [{ namespace: "Bad NS" }, /spec\.namespace must be a DNS label/],
     [{ bare: "yes" }, /spec\.bare in body must be of type boolean/],

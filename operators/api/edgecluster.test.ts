@@ -37,11 +37,31 @@ test("a valid EdgeCluster is accepted and defaulted", async () => {
   assert.equal(got.spec.bare, false);
 });
 
+test("ACS cluster names are accepted: mixed case, '_' and '-' (acs-contract §9)", async () => {
+  for (const [object, name] of [["edge-cluster-1", "Edge_Cluster_1"], ["site-b", "Site_A"], ["dash", "line-3"]]) {
+    const r = await cp.kubectl(["apply", "-f", "-"], { input: ec(object!, { name }) });
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+  }
+});
+
 test("a bad name is refused with the allowed characters in the message", async () => {
-  const r = await cp.kubectl(["apply", "-f", "-"], { input: ec("bad-name", { name: "Site_A" }) });
-  assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /spec\.name must consist of lowercase letters, digits and '-'/);
+  for (const name of ["edge.cluster.1", "a/b", "x@y", "sp ace", "x".repeat(64)]) {
+    const r = await cp.kubectl(["apply", "-f", "-"], { input: ec("bad-name", { name }) });
+    assert.notEqual(r.code, 0, name);
+    assert.match(r.stderr, /spec\.name must consist of letters \(either case\), digits, '_' and '-'|spec\.name: Too long/, name);
+  }
   assert.equal((await cp.kubectl(["get", "ec", "bad-name"])).code, 1, "nothing was stored");
+});
+
+test("metadata.name obeys the cluster-name rule when it is the cluster name, and is never long enough to break derived names", async () => {
+  const dotted = await cp.kubectl(["apply", "-f", "-"], { input: ec("edge.cluster.1", {}) });
+  assert.notEqual(dotted.code, 0);
+  assert.match(dotted.stderr, /without spec\.name the cluster name is metadata\.name/);
+  assert.equal((await cp.kubectl(["apply", "-f", "-"], { input: ec("edge.cluster.2", { name: "edge_cluster_2" }) })).code, 0, "fine with spec.name");
+  const long = await cp.kubectl(["apply", "-f", "-"], { input: ec("a".repeat(253), { name: "long" }) });
+  assert.notEqual(long.code, 0);
+  assert.match(long.stderr, /metadata\.name must be at most 63 characters/);
+  assert.equal((await cp.kubectl(["apply", "-f", "-"], { input: ec("b".repeat(63), {}) })).code, 0, "63 characters are fine");
 });
 
 test("a bad uuid is refused", async () => {
@@ -73,7 +93,8 @@ test("spec.name and spec.uuid cannot change, and spec.name cannot be added later
 });
 
 test("the zod schema gives the same verdicts at run time", () => {
-  assert.equal(edgeClusterSpec.safeParse({ name: "Site_A" }).success, false);
+  assert.equal(edgeClusterSpec.safeParse({ name: "Site_A" }).success, true);
+  assert.equal(edgeClusterSpec.safeParse({ name: "edge.cluster.1" }).success, false);
   assert.equal(edgeClusterSpec.safeParse({ colour: "blue" }).success, false);
   const ok = edgeClusterSpec.parse({ name: "site-a" });
   assert.equal(ok.namespace, "fplus-edge");

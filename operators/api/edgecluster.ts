@@ -6,11 +6,20 @@ import { DEFAULT_EDGE_NAMESPACE, EDGECLUSTER_VERSION, GROUP } from "./constants.
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export const clusterName = z.string().min(1).max(63).regex(DNS_LABEL, {
-  message: "must be lowercase letters, digits and '-', starting and ending with a letter or digit (at most 63)",
+/**
+ * ACS cluster names (acs-contract.md §9): what a Sparkplug group id, a Kerberos principal component and the Git path
+ * `cluster/<name>` all allow — letters of either case, digits, '_' and '-' — so every name the ACS admin UI writes
+ * (e.g. `Edge_Cluster_1`) is accepted. At most 63 characters.
+ */
+export const CLUSTER_NAME = /^[A-Za-z0-9_-]+$/;
+export const CLUSTER_NAME_MAX = 63;
+const CLUSTER_NAME_RULE = "letters (either case), digits, '_' and '-', at most 63 characters";
+
+export const clusterName = z.string().min(1).max(CLUSTER_NAME_MAX).regex(CLUSTER_NAME, {
+  message: `must consist of ${CLUSTER_NAME_RULE}`,
 }).meta({
-  description: "Cluster name used for the Sparkplug group and Kerberos principals; defaults to metadata.name. Immutable.",
-  patternMessage: "spec.name must consist of lowercase letters, digits and '-', and start and end with a letter or digit (e.g. 'site-a')",
+  description: "Cluster name used for the Sparkplug group, Kerberos principals and Git path (ACS cluster names such as Edge_Cluster_1 are accepted); defaults to metadata.name. Immutable.",
+  patternMessage: `spec.name must consist of ${CLUSTER_NAME_RULE} (e.g. 'Edge_Cluster_1' or 'site-a')`,
   "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "spec.name is immutable: the cluster's Sparkplug group and principals are derived from it" }],
 });
 
@@ -110,6 +119,13 @@ export const edgeClusterCrd = {
   rules: [{
     rule: "!has(self.spec.uuid) || !has(self.status) || !has(self.status.uuid) || self.spec.uuid == self.status.uuid",
     message: "spec.uuid must equal the UUID this cluster was provisioned with (status.uuid)",
+  }, {
+    // Names derived from metadata.name (the "<name>-bootstrap" Secret, label values) must stay valid.
+    rule: "size(self.metadata.name) <= 63",
+    message: "metadata.name must be at most 63 characters: graft derives other object names from it",
+  }, {
+    rule: `has(self.spec.name) || self.metadata.name.matches(${JSON.stringify(CLUSTER_NAME.source)})`,
+    message: `without spec.name the cluster name is metadata.name, which must then consist of ${CLUSTER_NAME_RULE} (no '.'): set spec.name`,
   }],
   spec: edgeClusterSpec,
   status: edgeClusterStatus,
