@@ -18,7 +18,8 @@ import { defaultConfig } from "../operators/cluster-manager/config.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
 import { edgeClusterYaml, gitClient, withCredentials } from "./support/cluster-manager/fixtures.js";
 import { ORIGIN_LABEL, REGISTERED_ANNOTATION } from "../operators/cluster-manager/acs/names.js";
-import { acsTraces, createClusterInConfigDb, startAcsWorld, type AcsWorld } from "./support/cluster-manager/acs-world.js";
+import { acsTraces, createClusterInConfigDb, KUBECTL_DIRECTION_DUMP, startAcsWorld, type AcsWorld } from "./support/cluster-manager/acs-world.js";
+import { createClusterAsAdminUi } from "./acs-standin/admin-ui.js";
 import { makeCertificate } from "./support/edge-sync/openssl.js";
 import type { ControlPlane } from "./harness/control-plane.js";
 import { eventually } from "./harness/eventually.js";
@@ -101,9 +102,14 @@ async function cloneAs(ec: EdgeCluster, username: string, password: string) {
   }
 }
 
-function assertAllGone(uuid: string, name: string, accounts: string[]) {
+/**
+ * Everything graft made for the cluster is gone. The cluster object of a cluster made in ACS (by the administrator)
+ * is not the manager's to delete (no DeleteObject on it): it stays; one graft created (kubectl) is deleted.
+ */
+function assertAllGone(uuid: string, name: string, accounts: string[], madeIn: "acs" | "kubectl" = "acs") {
   const t = acsTraces(world, uuid, name);
-  assert.equal(t.object, undefined, "the cluster's ConfigDB object is deleted");
+  if (madeIn === "kubectl") assert.equal(t.object, undefined, "the cluster's ConfigDB object is deleted");
+  else assert.equal(t.object, Class.EdgeCluster, "the administrator's cluster object stays");
   for (const [what, value] of Object.entries({ config: t.config, setup: t.setup, sparkplug: t.sparkplug, repoConfig: t.repoConfig })) {
     assert.equal(value, undefined, `the ${what} entry is deleted`);
   }
@@ -117,7 +123,7 @@ function assertAllGone(uuid: string, name: string, accounts: string[]) {
   }
 }
 
-const state: { lineA?: string; plantB?: string; lineD?: string } = {};
+const state: { lineA?: string; plantB?: string; lineD?: string; edge1?: string } = {};
 
 test("an entry created in the ConfigDB becomes a provisioned EdgeCluster with every ACS entry written", async () => {
   const uuid = await createClusterInConfigDb(world, { name: "line-a", namespace: "fplus-edge", values: { replicas: 3 } });
@@ -183,11 +189,51 @@ test("the bootstrap command of an ACS cluster serves a Kerberos-enrolment script
   assert.equal(script.includes("kind: Secret"), false, "no credentials: enrolment creates them on the edge");
 });
 
-test("an EdgeCluster applied with kubectl becomes a ConfigDB object and entry, and gets the same ACS setup", async () => {
+test("a cluster made in the ACS admin UI (\"Edge Cluster 1\") is mirrored and set up under ACS's grants with its name verbatim", async () => {
+  const { uuid, name } = await createClusterAsAdminUi(world.cdb, { typed: "Edge Cluster 1", chart: world.chart });
+  assert.equal(name, "Edge_Cluster_1");
+  state.edge1 = uuid;
+  const ec = await provisioned(uuid);
+  assert.equal(ec.metadata.name, "edge-cluster-1");
+  assert.equal(ec.spec.name, "Edge_Cluster_1");
+  assert.equal(ec.status!.sparkplugGroup, "acme-Edge_Cluster_1");
+  const t = acsTraces(world, uuid, "Edge_Cluster_1");
+  assert.deepEqual(t.repoConfig, { path: "cluster/Edge_Cluster_1" });
+  assert.deepEqual(t.principals, { flux: t.setup!.flux!.uuid, krbkeys: t.setup!.krbkeys!.uuid },
+    "principals op1flux/Edge_Cluster_1@REALM and op1krbkeys/Edge_Cluster_1@REALM");
+  const refused = world.standin.requests.filter((r) => r.upn?.startsWith(`${world.service.username}@`) && r.status === 403);
+  assert.deepEqual(refused, [], "no request of the manager was refused");
+});
+
+test("without the extra grants an EdgeCluster applied with kubectl is Synced=False naming the permission, and not retried hot; with them it is mirrored", async () => {
   const applied = await cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("plant-b", NS, { bare: true, values: { x: 1 } }) });
   assert.equal(applied.code, 0, applied.stderr);
-  const uuid = await eventually(async () => (await client.get<EdgeCluster>(EdgeClusterType, "plant-b", NS)).status?.uuid, WAIT);
+  const held = await eventually(async () => {
+    const e = await client.get<EdgeCluster>(EdgeClusterType, "plant-b", NS);
+    return condition(e, "Synced")?.status === "False" && e;
+  }, { ...WAIT, message: "Synced=False" });
+  const synced = condition(held, "Synced")!;
+  assert.equal(synced.reason, "PermissionDenied");
+  assert.match(synced.message, /CreateSpecificObject on class Edge cluster/);
+  assert.match(synced.message, /config\/acs\/cluster-manager-kubectl\.yaml/);
+  assert.equal(condition(held, "Ready")?.status, "False");
+
+  // What the stand-in sees of this cluster over a while: a handful of requests, not a storm.
+  const uuid = held.status!.uuid!;
+  const from = world.standin.requests.length;
+  await new Promise((r) => setTimeout(r, 15_000));
+  const about = world.standin.requests.slice(from).filter((r) => r.path.includes(uuid));
+  assert.ok(about.length <= 2, `at most a couple of ConfigDB requests in 15 s for the refused cluster, saw ${about.length}`);
+
+  // An administrator loads the extra grants; a reconcile request (or the periodic resync) picks the cluster up.
+  world.standin.loadDump(KUBECTL_DIRECTION_DUMP);
+  const asked = await cp.kubectl(["annotate", "--overwrite", "ec", "-n", NS, "plant-b", `reconcile.factoryplus.app.amrc.co.uk/requestedAt=${Date.now()}`]);
+  assert.equal(asked.code, 0, asked.stderr);
   state.plantB = uuid;
+});
+
+test("an EdgeCluster applied with kubectl becomes a ConfigDB object and entry, and gets the same ACS setup", async () => {
+  const uuid = state.plantB!;
   const ec = await provisioned(uuid);
   assert.equal(ec.metadata.name, "plant-b");
   assert.equal(ec.metadata.labels?.[ORIGIN_LABEL], undefined);
@@ -289,13 +335,14 @@ test("deleting either side removes both, and every account, grant and entry", as
   await eventually(async () => (await clustersWith(lineA)).length === 0 && (await clustersWith(plantB)).length === 0,
     { ...WAIT, message: "both EdgeClusters gone" });
   assertAllGone(lineA, "line-a", accountsA);
-  assertAllGone(plantB, "plant-b", accountsB);
+  assertAllGone(plantB, "plant-b", accountsB, "kubectl");
 });
 
 test("a listing that suddenly names no clusters deletes nothing until the emptiness persists and is confirmed", async () => {
   const lineE = await createClusterInConfigDb(world, { name: "line-e", namespace: "fplus-edge" });
   await provisioned(lineE);
-  const held = [state.lineD!, lineE];
+  const held = [state.lineD!, lineE, state.edge1!];
+  const names = ["line-d", "line-e", "Edge_Cluster_1"];
   const uids = new Map<string, string>();
   for (const uuid of held) uids.set(uuid, (await clustersWith(uuid))[0]!.metadata.uid!);
   const model = world.standin.configdb;
@@ -324,12 +371,11 @@ test("a listing that suddenly names no clusters deletes nothing until the emptin
   }
 
   // Emptiness that persists past the confirmation period (and a fresh listing agrees) does delete.
-  const accounts = held.map((uuid, i) => Object.values(acsTraces(world, uuid, i === 0 ? "line-d" : "line-e").accounts).flat());
+  const accounts = held.map((uuid, i) => Object.values(acsTraces(world, uuid, names[i]!).accounts).flat());
   await manager.stop();
   for (const uuid of held) model.delete(App.EdgeClusterConfiguration, uuid);
   manager = await startManager(1000);
   await eventually(async () => (await client.list<EdgeCluster>(EdgeClusterType, NS)).items.length === 0,
     { ...WAIT, message: "EdgeClusters deleted after the confirmed empty listing" });
-  assertAllGone(held[0]!, "line-d", accounts[0]!);
-  assertAllGone(held[1]!, "line-e", accounts[1]!);
+  held.forEach((uuid, i) => assertAllGone(uuid, names[i]!, accounts[i]!));
 });

@@ -32,6 +32,8 @@ import { silentLogger } from "../operators/runtime/logger.js";
 import { KubeClient } from "../operators/runtime/rest.js";
 import { Meta } from "./acs-standin/configdb-model.js";
 import { startAcsStandin, type AcsStandin } from "./acs-standin/standin.js";
+import { AcsGroup, AcsPerm } from "./acs-standin/acs-uuids.js";
+import { KUBECTL_DIRECTION_DUMP } from "./support/cluster-manager/acs-world.js";
 import { helm } from "./deploy/helm.js";
 import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
 import { eventually } from "./harness/eventually.js";
@@ -77,7 +79,8 @@ before(async () => {
   await kdc.stopServers("kadmind");
   await kdc.startServers();
 
-  standin = await startAcsStandin({ kdc: { realm: kdc.realm, env: kdc.env } });
+  // ACS's own grants (built in) plus the extra ones graft needs to write a kubectl-made cluster into the ConfigDB.
+  standin = await startAcsStandin({ kdc: { realm: kdc.realm, env: kdc.env }, dumps: [KUBECTL_DIRECTION_DUMP] });
   acs = await installAcs(standin, kdc);
   await Promise.all([central.installCrds(), edge.installCrds([kerberosKeyCrd])]);
   await central.kubectl(["create", "namespace", NS]);
@@ -121,9 +124,14 @@ after(async () => {
 async function installAcs(s: AcsStandin, k: Kdc): Promise<AcsInstall> {
   const model = s.configdb;
   const groups = { flux: randomUUID(), krbkeys: randomUUID(), repos: randomUUID() };
-  for (const group of Object.values(groups)) model.register(group, Meta.ClassClass);
+  for (const group of Object.values(groups)) {
+    model.register(group, Meta.ClassClass);
+    model.addMember(AcsGroup.ClustersManaged, group);
+  }
+  const shared = randomUUID();
+  model.register(shared, Meta.ClassClass);
   const helmChartsRepo = randomUUID();
-  model.register(helmChartsRepo, Meta.ClassClass);
+  model.register(helmChartsRepo, shared);
   model.put(App.GitRepoConfig, helmChartsRepo, { path: "shared/helm-charts" });
   const chart = randomUUID();
   model.register(chart, Meta.ClassClass);
@@ -138,10 +146,26 @@ async function installAcs(s: AcsStandin, k: Kdc): Promise<AcsInstall> {
   const service = { principal: randomUUID(), upn: `sv1clustermanager@${k.realm}`, password: randomBytes(12).toString("hex") };
   await k.kadminLocal(`addprinc -pw ${service.password} ${service.upn}`);
   model.register(service.principal, Meta.ClassClass);
+  model.addMember(AcsGroup.ClusterManager, service.principal);
   s.auth.setKerberos(service.principal, service.upn);
+  // The installer's per-installation grants (as ACS's service-setup makes them).
   for (const permission of [Perm.GitPull, Perm.GitPush]) {
-    s.auth.addGrant({ principal: service.principal, permission, target: Class.EdgeCluster, plural: true });
+    s.auth.addGrant({ principal: AcsGroup.ClusterManager, permission, target: groups.repos, plural: true });
   }
+  s.auth.addGrant({ principal: AcsGroup.ClusterManager, permission: Perm.GitPull, target: shared, plural: true });
+  s.auth.addGrant({ principal: groups.flux, permission: Perm.GitPull, target: shared, plural: true });
+  // edge-sync's account, as ACS's edge krbkeys would make it (acs-contract §12), in a group holding the edge-sync
+  // role's grants (§7) on the applications this test exercises.
+  const syncRole = randomUUID();
+  model.register(syncRole, Meta.ClassClass);
+  for (const app of [App.EdgeClusterStatus]) {
+    s.auth.addGrant({ principal: syncRole, permission: AcsPerm.ReadConfig, target: app, plural: false });
+    s.auth.addGrant({ principal: syncRole, permission: AcsPerm.WriteConfig, target: app, plural: false });
+  }
+  const syncAccount = randomUUID();
+  model.register(syncAccount, Class.EdgeAccount);
+  model.addMember(syncRole, syncAccount);
+  s.auth.setKerberos(syncAccount, `op1sync/${NAME}@${k.realm}`);
   return { groups, chart, helmChartsRepo, service };
 }
 

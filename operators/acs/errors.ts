@@ -3,6 +3,8 @@
  * tokens (response bodies are the server's own text, cut short).
  */
 import { isRetryableStatus } from "../runtime/http-status.js";
+import { GenericError, StallingError } from "../runtime/errors.js";
+import { requiredPermission } from "./permissions.js";
 
 const MAX_BODY_IN_MESSAGE = 200;
 
@@ -65,4 +67,42 @@ function describeBody(body: string): string {
   const text = body.trim().replace(/\s+/g, " ");
   if (text === "") return "";
   return `: ${text.length > MAX_BODY_IN_MESSAGE ? `${text.slice(0, MAX_BODY_IN_MESSAGE)}…` : text}`;
+}
+
+/** Condition reasons for ACS refusals (acsFailure). */
+export const AcsFailureReason = {
+  PermissionDenied: "PermissionDenied",
+  Rejected: "Rejected",
+  NotFound: "NotFound",
+  Conflict: "Conflict",
+  Unavailable: "AcsUnavailable",
+} as const;
+
+const STALLING_REASON: Record<number, string> = {
+  400: AcsFailureReason.Rejected,
+  403: AcsFailureReason.PermissionDenied,
+  404: AcsFailureReason.NotFound,
+  409: AcsFailureReason.Conflict,
+  410: AcsFailureReason.Rejected,
+  422: AcsFailureReason.Rejected,
+};
+
+/**
+ * The one classification of ACS service failures: a refusal only a change can fix (400/403/404/409/410/422) becomes
+ * a StallingError, everything else (5xx, 429, timeouts, connection failures, protocol surprises) a GenericError that
+ * backs off. `what` says what graft was doing ("writing the Sparkplug address"); a 403's message adds the permission
+ * ACS checks for that request (permissions.ts), so the condition tells an administrator what to grant.
+ */
+export function acsFailure(err: unknown, what: string, needs?: string): StallingError | GenericError {
+  if (err instanceof StallingError || err instanceof GenericError) return err;
+  if (err instanceof AcsHttpError && err.status !== 412) {
+    const reason = STALLING_REASON[err.status];
+    if (reason) {
+      const missing = err.status === 403 ? (needs ?? requiredPermission(err.service, err.method, err.path)) : undefined;
+      const hint = missing ? `: the account lacks ${missing}` : "";
+      return new StallingError(reason, `${what}: ${err.message}${hint}`);
+    }
+  }
+  const reason = err instanceof AcsUnavailableError ? AcsFailureReason.Unavailable : "AcsRequestFailed";
+  return new GenericError(reason, `${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }

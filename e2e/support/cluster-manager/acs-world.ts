@@ -68,7 +68,7 @@ export async function startAcsWorld(options: AcsWorldOptions = {}): Promise<AcsW
 
   const service = { username: "sv1clustermanager", password: randomBytes(12).toString("hex"), principal: randomUUID() };
   const { upn } = standin.addUser(service.username, service.password);
-  model.register(service.principal, Class.EdgeAccount);
+  model.register(service.principal, Meta.ClassClass);
   model.addMember(AcsGroup.ClusterManager, service.principal);
   standin.auth.setKerberos(service.principal, upn);
   // The installer's per-installation grants (ACS service-setup): the role reads and writes the cluster repositories

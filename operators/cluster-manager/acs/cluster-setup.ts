@@ -1,10 +1,9 @@
 // ACS setup of one edge cluster (acs-contract.md §1, §3, §4), in ACS's order: Sparkplug address → accounts → Git
-// repository configuration → repository content → ready. Every step looks before it writes and the progress is
-// recorded in the private 'Edge cluster setup status' entry, so a crash between any two steps resumes where it
-// stopped. An account's UUID is generated and recorded *before* the account object is created (creating an object
-// with a known UUID twice is harmless), which is what keeps a crash from leaving an orphaned, duplicated account.
-// Teardown reverses every step, the setup status last, so it too resumes after a crash.
-import { randomUUID } from "node:crypto";
+// repository configuration → repository content → ready, within the grants ACS gives its Cluster Manager role
+// (acs-contract.md §7): accounts are made with CreateObject (the ConfigDB chooses the UUID, recorded in the private
+// 'Edge cluster setup status' entry the moment it is known), nothing is read that the role may not read, and every
+// write is idempotent, so a crash between any two steps resumes where it stopped. Teardown reverses every step the
+// role may reverse, marks or leaves what it may not (and says so), the setup status last, so it too resumes.
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import type { AuthClient } from "../../acs/auth.js";
@@ -17,9 +16,10 @@ import { CLUSTER_MANIFEST_DIR, README_FILE, generateClusterRepo, mergeValues, se
 import { chartTemplateSchema, setupStatusSchema, type ClusterEntry, type SetupStatus } from "./entries.js";
 import type { AcsGitRepos } from "./git-sync.js";
 import {
-  ensureEntry, ensureGrant, ensureKerberos, ensureMember, KerberosIdentityConflict, removeEntry, removeGrantsOf,
-  removeKerberos, removeMember, removeObject,
+  ensureEntry, ensureGrant, ensureKerberos, ensureMember, KerberosIdentityConflict, putBlind, removeEntry,
+  removeEntryIfPermitted, removeGrant, removeKerberos, removeMember, removeObject,
 } from "./idempotent.js";
+import { acsFailure } from "../../acs/errors.js";
 import { ACCOUNT_ROLES, accountName, principalFor, type AccountRole } from "./names.js";
 import type { AcsServiceConfig } from "./service-config.js";
 
@@ -51,6 +51,13 @@ export interface ClusterToSetUp {
   log: Logger;
   /** Records a Normal Event on the EdgeCluster. */
   event: (reason: string, message: string) => Promise<void>;
+  /** Records a Warning Event on the EdgeCluster. */
+  warn: (reason: string, message: string) => Promise<void>;
+}
+
+export interface TeardownResult {
+  /** What ACS's Cluster Manager role may not remove and was therefore marked deleted or left (empty: nothing). */
+  left: string[];
 }
 
 export interface SetupResult {
@@ -109,29 +116,37 @@ export class AcsClusterSetup {
 
     let account = status[role]?.uuid;
     if (!account) {
-      account = randomUUID();
-      await this.patchStatus(c.uuid, { [role]: { uuid: account, done: false } });
+      // The role may only CreateObject (the ConfigDB chooses the UUID). The request is marked in flight first and
+      // the UUID recorded the moment the answer arrives; a crash in between is the one window left, and it is said.
+      if (status[role]?.creating) {
+        await c.warn("AccountMayBeOrphaned", `a previous run crashed while creating the ${role} account: if the ConfigDB created it, an unnamed EdgeService object owned by the cluster manager is left over (the role cannot list objects to find it)`);
+      }
+      await this.patchStatus(c.uuid, { [role]: { creating: true } });
       crashPoint(AcsCrashPoint.AfterAccountRecorded);
-    }
-    const acct = account;
-    if ((await step(what, () => cdb.createObject(Class.EdgeAccount, acct))).created) {
-      await c.event("AccountCreated", `created the ${role} account ${acct}`);
+      const created = await step(`creating the ${role} account (POST /v2/object)`, () => cdb.createObject(Class.EdgeAccount));
+      account = created.uuid;
+      await this.patchStatus(c.uuid, { [role]: { uuid: account, done: false } });
+      await c.event("AccountCreated", `created the ${role} account ${account}`);
       crashPoint(AcsCrashPoint.AfterAccountObject);
     }
-    if (await step(what, () => ensureEntry(cdb, App.GeneralInfo, acct, { name: accountName(role, c.name) }))) {
+    const acct = account;
+    if (await step(`naming the ${what}`, () => ensureEntry(cdb, App.GeneralInfo, acct, { name: accountName(role, c.name) }))) {
       crashPoint(AcsCrashPoint.AfterAccountName);
     }
-    if (await step(what, () => ensureMember(cdb, group, acct))) crashPoint(AcsCrashPoint.AfterAccountGroup);
-    const krbName = principalFor(role, c.name, this.deps.settings.realm);
-    if (await step(what, () => ensureKerberos(auth, acct, krbName))) {
+    if (!status[role]?.done) {
+      await step(`adding the ${what} to its role group ${group}`, () => ensureMember(cdb, group, acct));
+      crashPoint(AcsCrashPoint.AfterAccountGroup);
+      const krbName = principalFor(role, c.name, this.deps.settings.realm);
+      await step(`mapping Kerberos identity "${krbName}" to the ${what}`, () => ensureKerberos(auth, acct, krbName));
       await c.event("KerberosIdentityMapped", `mapped Kerberos identity "${krbName}" to the ${role} account`);
       crashPoint(AcsCrashPoint.AfterAccountKerberos);
+      if (role === "flux") {
+        const grant = { principal: acct, permission: Perm.GitPull, target: c.uuid, plural: false };
+        await step(`granting the ${what} Git Pull on the cluster repository`, () => ensureGrant(auth, grant));
+        crashPoint(AcsCrashPoint.AfterAccountGrant);
+      }
+      await this.patchStatus(c.uuid, { [role]: { uuid: acct, done: true } });
     }
-    if (role === "flux") {
-      const grant = { principal: acct, permission: Perm.GitPull, target: c.uuid, plural: false };
-      if (await step(what, () => ensureGrant(auth, grant))) crashPoint(AcsCrashPoint.AfterAccountGrant);
-    }
-    if (!status[role]?.done) await this.patchStatus(c.uuid, { [role]: { uuid: acct, done: true } });
     return acct;
   }
 
@@ -139,10 +154,11 @@ export class AcsClusterSetup {
     const { cdb, git } = this.deps;
     const config = this.deps.serviceConfig();
     const path = `${config.clusterRepoPath}/${c.name}`;
-    let configured = await step("repository configuration", () => ensureEntry(cdb, App.GitRepoConfig, c.uuid, { path }));
+    // The role may write the repository configuration but not read it: a PUT of the same value changes nothing.
+    const configured = await step("writing the Git repository configuration", () => putBlind(cdb, App.GitRepoConfig, c.uuid, { path }));
     if (config.clusterRepoGroup) {
       const group = config.clusterRepoGroup;
-      configured = (await step("repository configuration", () => ensureMember(cdb, group, c.uuid))) || configured;
+      await step(`adding the cluster to the repository group ${group}`, () => ensureMember(cdb, group, c.uuid));
     }
     if (configured) {
       await c.event("RepositoryConfigured", `Git repository configuration written (path "${path}")`);
@@ -213,38 +229,48 @@ export class AcsClusterSetup {
     }
   }
 
-  /** Reverses every setup step; safe to repeat. `event` records what went. */
-  async teardown(uuid: string, log: Logger, event: (reason: string, message: string) => Promise<void>): Promise<void> {
+  /**
+   * Reverses every setup step the role may reverse; safe to repeat. What ACS's Cluster Manager role may not delete
+   * (account and cluster objects, the edge's status entry, the configuration entry) is marked deleted where that is
+   * permitted, else left; the result lists it so the caller can say so.
+   */
+  async teardown(uuid: string, log: Logger, event: (reason: string, message: string) => Promise<void>): Promise<TeardownResult> {
     const { cdb, auth, git } = this.deps;
     const config = this.deps.serviceConfig();
-    const status = await step("teardown", () => this.readStatus(uuid));
+    const status = await step("reading the setup status", () => this.readStatus(uuid));
+    // What had to be left is kept in the setup status until the end, so a teardown resumed after a crash says it all.
+    const left: string[] = Array.isArray(status?.left) ? status.left.filter((l): l is string => typeof l === "string") : [];
     for (const role of ACCOUNT_ROLES) {
       const account = status?.[role]?.uuid;
       if (!account) continue;
       const group = role === "flux" ? config.fluxGroup : config.krbkeysGroup;
-      await step(`${role} account removal`, async () => {
-        const grants = await removeGrantsOf(auth, account);
+      const removal = await step(`removing the ${role} account ${account}`, async () => {
+        if (role === "flux") await removeGrant(auth, { principal: account, permission: Perm.GitPull, target: uuid, plural: false });
         await removeKerberos(auth, account);
         await removeMember(cdb, group, account);
         await removeEntry(cdb, App.GeneralInfo, account);
-        await removeObject(cdb, account);
-        await this.patchStatus(uuid, { [role]: null });
-        log.info({ role, account, grants }, "removed edge account");
+        return removeObject(cdb, account);
       });
-      await event("AccountDeleted", `deleted the ${role} account ${account} with its grants and Kerberos identity`);
+      if (removal === "left" || removal === "marked-deleted") left.push(`${role} account ${account} (${removal === "left" ? "left in place" : "marked deleted"}: the role lacks DeleteObject)`);
+      await this.patchStatus(uuid, { [role]: null, left });
+      log.info({ role, account, removal }, "removed edge account");
+      await event("AccountDeleted", `removed the ${role} account ${account}: its grant, Kerberos identity, group membership and name${removal === "deleted" ? ", and the object" : ""}`);
       crashPoint(AcsCrashPoint.TeardownAfterAccount);
     }
-    await step("teardown", async () => {
+    await step("removing the cluster's ConfigDB entries", async () => {
       await removeEntry(cdb, App.GitRepoConfig, uuid);
       if (config.clusterRepoGroup) await removeMember(cdb, config.clusterRepoGroup, uuid);
       await removeEntry(cdb, App.SparkplugAddress, uuid);
-      await removeEntry(cdb, App.EdgeClusterStatus, uuid);
-      await removeEntry(cdb, App.EdgeClusterConfiguration, uuid);
-      await removeEntry(cdb, App.EdgeClusterSetupStatus, uuid);
-      await removeObject(cdb, uuid);
+      for (const [app, label] of [[App.EdgeClusterStatus, "'Edge cluster status' entry"], [App.EdgeClusterConfiguration, "'Edge cluster configuration' entry"]] as const) {
+        if ((await removeEntryIfPermitted(cdb, app, uuid)) === "left") left.push(`${label} (the role lacks WriteConfig on it)`);
+      }
     });
+    const removal = await step("removing the cluster object", () => removeObject(cdb, uuid));
+    if (removal === "left" || removal === "marked-deleted") left.push(`cluster object ${uuid} (${removal === "left" ? "left in place" : "marked deleted"}: the role lacks DeleteObject)`);
+    await step("removing the setup status", () => removeEntry(cdb, App.EdgeClusterSetupStatus, uuid));
     await git.forget(uuid);
-    await event("AcsTornDown", `removed the cluster's ConfigDB object ${uuid}, its entries and its repository`);
+    await event("AcsTornDown", `removed the cluster's accounts, grants, identities, Sparkplug address and repository configuration${left.length ? `; left what ACS's Cluster Manager role may not remove: ${left.join("; ")}` : ", entries and ConfigDB object"}`);
+    return { left };
   }
 
   /** Replaces top-level keys of the setup status (null removes one); nested values are replaced whole. */
@@ -265,14 +291,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Runs one ACS call, naming the step in the error so the condition says what failed. */
-async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+/** Runs one ACS call; a failure is classified once (acsFailure) and says what graft was doing. */
+async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof StallingError || err instanceof WaitingError || err instanceof GenericError) throw err;
-    if (err instanceof KerberosIdentityConflict) throw new GenericError(Reason.KerberosIdentityConflict, err.message, { cause: err });
-    const message = err instanceof Error ? err.message : String(err);
-    throw new GenericError(Reason.AcsSetupFailed, `ACS step "${name}" failed: ${message}`, { cause: err });
+    if (err instanceof KerberosIdentityConflict) throw new StallingError(Reason.KerberosIdentityConflict, err.message);
+    throw acsFailure(err, `ACS setup failed ${what}`);
   }
 }

@@ -1,7 +1,9 @@
-// ACS mode: kill -9 of `graft cluster-manager --mode acs` right after each ACS setup step, then a restart. The
-// cluster ends Ready with exactly one account per role, one Kerberos identity each, one Git Pull grant and one commit
-// on the ACS Git server, and no account left over anywhere (accounts get their UUID recorded before they exist).
-// A crash in the middle of teardown resumes too and leaves nothing behind.
+// ACS mode under ACS's own Cluster Manager grants (the stand-in enforces them): kill -9 of `graft cluster-manager
+// --mode acs` right after each ACS setup step, then a restart. The cluster ends Ready with exactly one account per
+// role, one Kerberos identity each, one Git Pull grant and one commit on the ACS Git server, and no account left over
+// anywhere (an account's UUID is recorded the moment the ConfigDB returns it). A crash in the middle of teardown
+// resumes too and leaves nothing the role could remove. The kubectl → ConfigDB points run last, after the extra
+// grants of config/acs/cluster-manager-kubectl.yaml are loaded, as an administrator would.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -17,7 +19,8 @@ import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
 import type { KubeClient } from "../../runtime/rest.js";
 import { AcsCrashPoint, CrashPoint, type CrashPointName } from "../crash-points.js";
 import { edgeClusterYaml, gitClient } from "../../../e2e/support/cluster-manager/fixtures.js";
-import { acsTraces, createClusterInConfigDb, startAcsWorld, type AcsWorld } from "../../../e2e/support/cluster-manager/acs-world.js";
+import { acsTraces, createClusterInConfigDb, KUBECTL_DIRECTION_DUMP, startAcsWorld, type AcsWorld } from "../../../e2e/support/cluster-manager/acs-world.js";
+import { App } from "../../api/constants.js";
 import { startApiServer } from "../../../e2e/support/api-server.js";
 
 const cli = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
@@ -29,6 +32,8 @@ let dataDir: string;
 let port: number;
 /** Clusters set up so far: every one of them has exactly two accounts. */
 let clusters = 0;
+/** Accounts a teardown under ACS's grants had to leave (the role has no DeleteObject). */
+let leftAccounts = 0;
 
 before(async () => {
   [{ cp, client }, world] = await Promise.all([startApiServer({ name: "acs-crash", namespace: NS, crds: true }), startAcsWorld()]);
@@ -74,18 +79,18 @@ function assertNoDuplicates(uuid: string, name: string) {
   assert.deepEqual(t.accounts.krbkeys, [t.setup!.krbkeys!.uuid], "one krbkeys account");
   assert.deepEqual(t.principals, { flux: t.setup!.flux!.uuid, krbkeys: t.setup!.krbkeys!.uuid }, "one Kerberos identity each");
   assert.deepEqual(t.grantsOn.map((g) => [g.principal, g.permission]), [[t.setup!.flux!.uuid, Perm.GitPull]], "one Git Pull grant");
-  assert.equal(world.standin.configdb.membersOf(Class.EdgeAccount)!.length, 2 * clusters, "no orphaned account anywhere");
+  assert.equal(world.standin.configdb.membersOf(Class.EdgeAccount)!.length, 2 * clusters + leftAccounts, "no orphaned account anywhere");
   assert.ok(t.config && t.sparkplug && t.repoConfig, "configuration, Sparkplug address and repository entries written");
 }
 
-// Points on the kubectl path register the cluster in the ConfigDB; the others are exercised by clusters created
-// in the ConfigDB (mirrored), so both directions resume.
-const kubectlPath = new Set<CrashPointName>([CrashPoint.AfterIdentity, AcsCrashPoint.AfterObject, AcsCrashPoint.AfterEntry]);
+// Points on the kubectl path register the cluster in the ConfigDB (extra grants); the others are exercised by clusters
+// created in the ConfigDB as the admin UI does, under ACS's grants alone.
+const kubectlPath = new Set<CrashPointName>([AcsCrashPoint.AfterObject, AcsCrashPoint.AfterEntry]);
 const setupPoints: CrashPointName[] = [CrashPoint.AfterIdentity,
-  ...Object.values(AcsCrashPoint).filter((p) => p !== AcsCrashPoint.TeardownAfterAccount)];
+  ...Object.values(AcsCrashPoint).filter((p) => p !== AcsCrashPoint.TeardownAfterAccount && !kubectlPath.has(p))];
 
-for (const point of setupPoints) {
-  test(`crash at ${point}, restart → Ready without duplicate accounts or grants`, async () => {
+function crashTest(point: CrashPointName) {
+  test(`crash at ${point}, restart → Ready without duplicate accounts or grants${kubectlPath.has(point) ? " (kubectl, extra grants loaded)" : ""}`, async () => {
     const name = point.replace(/^acs-after-/, "a-").replace(/[^a-z-]/g, "").slice(0, 40);
     let uuid: string | undefined;
     clusters++;
@@ -100,7 +105,7 @@ for (const point of setupPoints) {
     const healthy = manager();
     try {
       const ec = await eventually(async () => {
-        const e = await client.getOrNull<EdgeCluster>(EdgeClusterType, name, NS);
+        const e = (await client.list<EdgeCluster>(EdgeClusterType, NS)).items.find((o) => (o.spec.name ?? o.metadata.name) === name);
         return e?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") && e.status.observedGeneration === e.metadata.generation && e;
       }, { timeoutMs: 60_000, message: `${name} Ready after restart` });
       uuid ??= ec.status!.uuid!;
@@ -115,10 +120,14 @@ for (const point of setupPoints) {
   });
 }
 
-test(`crash at ${AcsCrashPoint.TeardownAfterAccount}, restart → the deletion completes and leaves nothing`, async () => {
+for (const point of setupPoints) crashTest(point);
+
+test(`crash at ${AcsCrashPoint.TeardownAfterAccount}, restart → the deletion completes; only what the role may not remove is left`, async () => {
   const name = "teardown";
+  // Another cluster keeps the ConfigDB's list from going empty (the empty-list guard would hold the deletion).
+  await createClusterInConfigDb(world, { name: "bystander", namespace: "fplus-edge" });
   const uuid = await createClusterInConfigDb(world, { name, namespace: "fplus-edge" });
-  clusters++;
+  clusters += 2;
   const first = manager();
   let accounts: string[];
   try {
@@ -127,22 +136,36 @@ test(`crash at ${AcsCrashPoint.TeardownAfterAccount}, restart → the deletion c
   } finally {
     await first.stop();
   }
+  // The administrator deletes the cluster in ACS (its configuration entry); graft deletes the EdgeCluster.
   await crashes(AcsCrashPoint.TeardownAfterAccount, async () => {
-    const r = await cp.kubectl(["delete", "ec", "-n", NS, name, "--wait=false"]);
-    assert.equal(r.code, 0, r.stderr);
+    await world.cdb.deleteEntry(App.EdgeClusterConfiguration, uuid);
   });
   const healthy = manager();
   try {
     await eventually(async () => (await clustersWith(uuid)).length === 0, { timeoutMs: 60_000, message: "EdgeCluster gone" });
     const t = acsTraces(world, uuid, name);
-    assert.equal(t.object, undefined);
     assert.deepEqual([t.config, t.setup, t.sparkplug, t.repoConfig], [undefined, undefined, undefined, undefined]);
-    assert.deepEqual(t.accounts, { flux: [], krbkeys: [] });
-    assert.deepEqual(t.principals, { flux: undefined, krbkeys: undefined });
-    assert.deepEqual(t.grantsOn, []);
-    for (const account of accounts) assert.equal(world.standin.configdb.hasObject(account), false);
-    assert.equal(world.standin.configdb.membersOf(Class.EdgeAccount)!.length, 2 * (clusters - 1), "only the other clusters' accounts remain");
+    assert.equal(t.inRepoGroup, false, "out of the repository group");
+    assert.deepEqual(t.principals, { flux: undefined, krbkeys: undefined }, "no Kerberos identities");
+    assert.deepEqual(t.grantsOn, [], "no grants on the cluster");
+    for (const account of accounts) {
+      const m = world.standin.configdb;
+      assert.equal(m.get(App.GeneralInfo, account), undefined, "the account's name is gone");
+      assert.equal(m.isMember(world.groups.flux, account) || m.isMember(world.groups.krbkeys, account), false, "out of its role group");
+      assert.equal(m.hasObject(account), true, "the object itself stays: ACS's role has no DeleteObject");
+    }
+    leftAccounts += accounts.length;
+    clusters--;
+    const events = await cp.kubectl(["get", "events", "-n", NS, "--field-selector", "reason=AcsLeftBehind", "-o", "json"]);
+    const messages = (JSON.parse(events.stdout) as { items: Array<{ message: string }> }).items.map((e) => e.message);
+    assert.ok(messages.some((m) => accounts.every((a) => m.includes(a))), `a Warning Event names what was left: ${messages.join(" | ")}`);
   } finally {
     await healthy.stop();
   }
 });
+
+test("the extra grants of config/acs/cluster-manager-kubectl.yaml are loaded (the kubectl → ConfigDB direction)", () => {
+  world.standin.loadDump(KUBECTL_DIRECTION_DUMP);
+});
+
+for (const point of kubectlPath) crashTest(point);

@@ -29,11 +29,12 @@ export type ChartTemplate = z.output<typeof chartTemplateSchema>;
 /**
  * 'Edge cluster setup status' (private to the cluster manager; ACS only promises `ready`). The shape follows ACS's
  * own so that an installation moving from ACS's cluster manager keeps its accounts: `flux`/`krbkeys` hold the
- * account UUID (recorded before the account is created) and `done` once every account step has been made.
+ * account UUID the ConfigDB gave the account (recorded the moment it is known; `creating` marks the request in flight)
+ * and `done` once every account step has been made.
  */
 // Older ACS releases stored the bare account UUID (`flux: "<uuid>"`); read that as `{uuid}` so its accounts are kept.
 const accountRecord = z.preprocess((v) => (typeof v === "string" ? { uuid: v } : v),
-  z.object({ uuid: UUID, done: z.boolean().optional() }).loose());
+  z.object({ uuid: UUID.optional(), done: z.boolean().optional(), creating: z.boolean().optional() }).loose());
 export const setupStatusSchema = z.object({
   ready: z.boolean().optional(),
   spec: z.unknown().optional(),

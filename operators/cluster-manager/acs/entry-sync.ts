@@ -13,11 +13,11 @@
 // whether to delete the EdgeCluster (with its guard against an empty listing).
 import type { Logger } from "pino";
 import type { ConfigDbClient } from "../../acs/configdb.js";
-import { AcsPreconditionFailedError, AcsUnavailableError } from "../../acs/errors.js";
+import { acsFailure, AcsFailureReason, AcsPreconditionFailedError, AcsUnavailableError } from "../../acs/errors.js";
 import { App, Class } from "../../api/constants.js";
 import { Reason } from "../../api/conditions.js";
 import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
-import { GenericError } from "../../runtime/errors.js";
+import { GenericError, StallingError } from "../../runtime/errors.js";
 import type { KubeClient } from "../../runtime/rest.js";
 import { AcsCrashPoint, crashPoint } from "../crash-points.js";
 import { entryFromSpec, parseClusterEntry, sameEntry, specPatchFromEntry, type ClusterEntry } from "./entries.js";
@@ -52,12 +52,22 @@ export async function syncClusterEntry(deps: EntrySyncDeps, ec: EdgeCluster, uui
     }
     // Applied with kubectl and not yet in the ConfigDB: register the object (its UUID is already recorded in
     // status), then create the entry only if nobody has meanwhile.
+    // ACS's own Cluster Manager role may do neither: that needs the extra grants of
+    // config/acs/cluster-manager-kubectl.yaml. Without them the cluster waits, Synced=False naming what is missing,
+    // and is not retried on a timer (only a change of the EdgeCluster, or the periodic resync, looks again).
     const want = entryFromSpec(ec.spec, clusterName);
-    const { created } = await acs("register the cluster object", () => cdb.createObject(Class.EdgeCluster, uuid));
-    if (created) crashPoint(AcsCrashPoint.AfterObject);
     try {
+      const { created } = await acs("register the cluster object", () => cdb.createObject(Class.EdgeCluster, uuid),
+        "CreateSpecificObject on class Edge cluster");
+      if (created) crashPoint(AcsCrashPoint.AfterObject);
       await acs("write the cluster's ConfigDB entry", () => cdb.putEntry(app, uuid, want, { ifNoneMatch: "*" }));
     } catch (err) {
+      if (err instanceof StallingError && err.reason === AcsFailureReason.PermissionDenied) {
+        return {
+          kind: "held", reason: AcsFailureReason.PermissionDenied,
+          message: `${err.message}. ACS's Cluster Manager role cannot write clusters made with kubectl into the ConfigDB: an ACS administrator loads config/acs/cluster-manager-kubectl.yaml (see ACS-MODE.md), or create the cluster in the ACS admin UI`,
+        };
+      }
       if (!(err instanceof GenericError && err.cause instanceof AcsPreconditionFailedError)) throw err;
       return syncClusterEntry(deps, ec, uuid, clusterName);
     }
@@ -107,11 +117,12 @@ async function markRegistered(client: KubeClient, ec: EdgeCluster, uuid: string)
     { metadata: { annotations: { [REGISTERED_ANNOTATION]: uuid } } });
 }
 
-async function acs<T>(what: string, fn: () => Promise<T>): Promise<T> {
+/** One ConfigDB call, its failure classified once (acsFailure): refusals stall, outages back off. */
+async function acs<T>(what: string, fn: () => Promise<T>, needs?: string): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    const reason = err instanceof AcsUnavailableError ? Reason.ConfigDBUnavailable : Reason.AcsSetupFailed;
-    throw new GenericError(reason, `cannot ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    if (err instanceof AcsUnavailableError) throw new GenericError(Reason.ConfigDBUnavailable, `cannot ${what}: ${err.message}`, { cause: err });
+    throw acsFailure(err, `cannot ${what}`, needs);
   }
 }

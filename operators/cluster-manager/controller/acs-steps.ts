@@ -56,6 +56,7 @@ export function acsSetupStep(deps: EdgeClusterControllerDeps, acs: AcsBackend): 
     const result = await ownedBy(scope, T.AcsSetupFailed, "ACS setup failed", () => acs.setup.setup({
       uuid: scratch.uuid!, name: scratch.clusterName!, entry: scratch.acsEntry!, log: scope.log,
       event: (reason, message) => deps.events.record(EdgeClusterType, scope.ec, "Normal", reason, message),
+      warn: (reason, message) => deps.events.record(EdgeClusterType, scope.ec, "Warning", reason, message),
     }));
     scratch.sparkplugGroup = result.sparkplugGroup;
     scratch.repository = result.repository;

@@ -283,8 +283,12 @@ export class EdgeClusterReconciler {
       && o.status?.conditions?.some((c: Condition) => c.type === T.Provisioned && c.status === "True"));
     if (uuid && !sharedWith) {
       if (this.deps.acs) {
-        // ACS mode: accounts, grants, identities, entries, the ConfigDB object and the repository.
-        await this.deps.acs.setup.teardown(uuid, log, (reason, message) => events.record(EdgeClusterType, ec, "Normal", reason, message));
+        // ACS mode: accounts, grants, identities, entries, the ConfigDB object and the repository; what ACS's
+        // Cluster Manager role may not remove is left and said so.
+        const { left } = await this.deps.acs.setup.teardown(uuid, log, (reason, message) => events.record(EdgeClusterType, ec, "Normal", reason, message));
+        if (left.length > 0) {
+          await events.record(EdgeClusterType, ec, "Warning", "AcsLeftBehind", `ACS's Cluster Manager role may not remove these, so they remain in ACS: ${left.join("; ")} (an ACS administrator can remove them, or load config/acs/cluster-manager-kubectl.yaml)`);
+        }
       } else if (await repos.deleteRepo(uuid)) await events.record(EdgeClusterType, ec, "Normal", "RepositoryDeleted", `deleted the repository of cluster ${uuid}`);
       if (await client.delete(Core.secrets, credentialsSecretName(uuid), ns)) {
         await events.record(EdgeClusterType, ec, "Normal", "CredentialsDeleted", `deleted Secret "${credentialsSecretName(uuid)}"`);
