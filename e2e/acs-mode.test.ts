@@ -33,9 +33,12 @@ let world: AcsWorld;
 let client: KubeClient;
 let manager: ClusterManager;
 let dataDir: string;
+/** Where the running manager serves its public HTTP (bootstrap scripts, the Clusters API). */
+let managerUrl: string;
 
 async function startManager(emptyListConfirmMs = Infinity): Promise<ClusterManager> {
   const port = await freePort();
+  managerUrl = `http://127.0.0.1:${port}`;
   const m = new ClusterManager({
     kubeConfig: cp.kubeConfig,
     config: defaultConfig({
@@ -203,6 +206,54 @@ test("a cluster made in the ACS admin UI (\"Edge Cluster 1\") is mirrored and se
     "principals op1flux/Edge_Cluster_1@REALM and op1krbkeys/Edge_Cluster_1@REALM");
   const refused = world.standin.requests.filter((r) => r.upn?.startsWith(`${world.service.username}@`) && r.status === 403);
   assert.deepEqual(refused, [], "no request of the manager was refused");
+});
+
+test("the Clusters service API as the admin UI calls it: bootstrap-url (Manage clusters) → a script served once, status, ping, Directory", async () => {
+  const uuid = state.edge1!;
+  const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+  const admin = basic(world.standin.adminUser.username, world.standin.adminUser.password);
+  const call = (path: string, init: RequestInit = {}) => fetch(`${managerUrl}${path}`, init);
+
+  const anonymous = await call(`/v1/cluster/${uuid}/bootstrap-url`, { method: "POST" });
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.headers.get("www-authenticate"), 'Basic realm="Factory+"');
+  assert.equal((await call("/ping", { headers: { authorization: basic(world.standin.adminUser.username, "wrong") } })).status, 401);
+
+  // A user the Auth service knows but who holds no Manage clusters.
+  world.standin.addUser("nobody", "nobody-password");
+  const nobodyPrincipal = crypto.randomUUID();
+  world.standin.configdb.register(nobodyPrincipal, Class.EdgeAccount);
+  world.standin.auth.setKerberos(nobodyPrincipal, `nobody@${world.standin.realm}`);
+  assert.equal((await call(`/v1/cluster/${uuid}/bootstrap-url`, { method: "POST", headers: { authorization: basic("nobody", "nobody-password") } })).status, 403);
+
+  const answer = await call(`/v1/cluster/${uuid}/bootstrap-url`, { method: "POST", headers: { authorization: admin } });
+  assert.equal(answer.status, 200);
+  const url = (await answer.json()) as string;
+  assert.equal(typeof url, "string", "a JSON string, as the admin UI expects");
+  assert.ok(url.startsWith(`${managerUrl}/v1/bootstrap/`), url);
+  // The manager's credential index learns the new token from its Secret watch; until then the URL is unknown (404).
+  const first = await eventually(async () => {
+    const r = await fetch(url);
+    return r.status !== 404 && r;
+  }, { ...WAIT, message: "the bootstrap URL becomes known" });
+  assert.equal(first.status, 200);
+  assert.match(await first.text(), /graft_mode='kerberos'/);
+  assert.equal((await fetch(url)).status, 410, "the script is served once");
+
+  assert.equal((await call(`/v1/cluster/${crypto.randomUUID()}/bootstrap-url`, { method: "POST", headers: { authorization: admin } })).status, 404, "unknown cluster");
+  const status = await call(`/v1/cluster/${uuid}/status`, { headers: { authorization: admin } });
+  assert.equal(status.status, 200);
+  assert.equal(((await status.json()) as { ready?: boolean }).ready, true);
+  assert.equal((await call(`/v1/cluster/${crypto.randomUUID()}/status`, { headers: { authorization: admin } })).status, 404);
+
+  const token = await call("/token", { method: "POST", headers: { authorization: admin } });
+  const { token: bearer } = (await token.json()) as { token: string };
+  const ping = await call("/ping", { headers: { authorization: `Bearer ${bearer}` } });
+  assert.equal(ping.status, 200);
+  assert.equal(((await ping.json()) as { service: string }).service, "2706aa43-a826-441e-9cec-cd3d4ce623c2");
+
+  const directory = await fetch(`${world.standin.urls.directory}/v1/service/2706aa43-a826-441e-9cec-cd3d4ce623c2`, { headers: { authorization: admin } });
+  assert.deepEqual(((await directory.json()) as Array<{ url: string }>).map((d) => d.url), [managerUrl], "advertised in the Directory");
 });
 
 test("without the extra grants an EdgeCluster applied with kubectl is Synced=False naming the permission, and not retried hot; with them it is mirrored", async () => {

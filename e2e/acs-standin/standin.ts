@@ -34,7 +34,8 @@ import { gitHandler, repoPath } from "./git-server.js";
 import { fileURLToPath } from "node:url";
 import { AccessControl } from "./acl.js";
 import { readDumpFile, type Dump } from "./dumps.js";
-import { isUuid, listenLoopback, pathSegments, sendJson, sendStatus, type Handler, type Listening } from "./http-util.js";
+import { AcsPerm } from "./acs-uuids.js";
+import { isUuid, listenLoopback, pathSegments, readJson, sendJson, sendStatus, type Handler, type Listening } from "./http-util.js";
 import { authenticateRequest, Realm, ServiceTokens } from "./identity.js";
 import { kdcPasswordCheck, type StandinKdc } from "./kdc-passwords.js";
 import { NotifyServer } from "./notify-server.js";
@@ -160,13 +161,24 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
       [Service.CommandEscalation]: cmdescServer.url,
       ...options.directory,
     };
+    // Advertisements (ACS spells it "advertisment"): a caller holding AdvertiseService on a service may register
+    // its URL for it; the Directory then lists it beside the stand-in's own services.
+    const adverts = new Map<string, string>();
     const directoryServer = await listenLoopback(counted("directory", async (req, res) => {
-      if (!(await authenticateRequest(tokens.directory, req, res))) return;
-      const [version, kind, uuid, ...rest] = pathSegments(req);
-      if (req.method !== "GET" || version !== "v1" || kind !== "service" || !uuid || rest.length > 0) {
-        return sendStatus(res, 404);
+      const caller = await authenticateRequest(tokens.directory, req, res);
+      if (!caller) return;
+      const [version, kind, uuid, sub, ...rest] = pathSegments(req);
+      if (version !== "v1" || kind !== "service" || !uuid || rest.length > 0) return sendStatus(res, 404);
+      if (sub === "advertisment" && req.method === "PUT") {
+        if (!isUuid(uuid)) return sendStatus(res, 410);
+        if (!acl.permitted(caller, AcsPerm.AdvertiseService, uuid)) return sendStatus(res, 403);
+        const { url } = ((await readJson(req)) ?? {}) as { url?: unknown };
+        if (typeof url !== "string") return sendStatus(res, 400);
+        adverts.set(uuid, url);
+        return sendStatus(res, 204);
       }
-      const url = isUuid(uuid) ? providers[uuid] : undefined;
+      if (req.method !== "GET" || sub !== undefined) return sendStatus(res, 404);
+      const url = isUuid(uuid) ? (adverts.get(uuid) ?? providers[uuid]) : undefined;
       sendJson(res, 200, url ? [{ service: uuid, device: null, url }] : []);
     }, tokens.directory));
     servers.push(directoryServer);

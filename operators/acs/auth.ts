@@ -98,6 +98,16 @@ export class AuthClient {
     return uuid;
   }
 
+  /** A principal's effective ACL (groups expanded), limited to the permissions the caller may read. */
+  async acl(principal: string): Promise<Array<{ permission: string; target: string }>> {
+    const path = `v2/acl/${seg(principal)}`;
+    const list = (await this.http.request({ method: "GET", path, accept: [200] })).json<unknown>();
+    if (!Array.isArray(list) || !list.every((a) => typeof a?.permission === "string" && typeof a?.target === "string")) {
+      throw new AcsProtocolError(this.http.service, "GET", `/${path}`, "expected an array of {permission, target}");
+    }
+    return list as Array<{ permission: string; target: string }>;
+  }
+
   /** The identities of the logged-in principal (404 → AcsHttpError when it has no ACS principal). */
   async whoami(): Promise<WhoAmI> {
     const res = await this.http.request({ method: "GET", path: "v2/whoami", accept: [200] });

@@ -112,7 +112,7 @@ export class ClusterManager {
     this.configDbSync?.start();
     const bootstrap = createBootstrapHandler({ client: this.client, index: this.index, config, log: log.child({ component: "bootstrap" }), clusterByUuid: this.clusterByUuid });
     // In ACS mode the edge reads its repository from the ACS Git server and reports to the ConfigDB.
-    const handlers: RouteHandler[] = this.acs ? [bootstrap] : [
+    const handlers: RouteHandler[] = this.acs ? [bootstrap, this.acs.clustersApi(config, this.client, this.clusterByUuid, log)] : [
       createGitHttpHandler({
         dataDir: config.dataDir, logger: log.child({ component: "git-http" }),
         authorize: async ({ repo, username, password }) => repo.kind === "cluster"
@@ -127,6 +127,7 @@ export class ClusterManager {
       createSealHandler({ client: this.client, repos: this.repos, log: log.child({ component: "seal" }), clusterByUuid: this.clusterByUuid }),
     ];
     this.server = await startPublicServer(handlers, { ...this.opts.listen, log });
+    if (this.acs) await this.acs.advertise(config.externalUrl, log);
     this.manager = new Manager({
       name: CONTROLLER_NAME, client: this.client, log, metrics: this.metrics,
       controllers: this.configDbSync ? [this.reconciler.controller, this.configDbSync.controller] : [this.reconciler.controller],

@@ -78,6 +78,8 @@ export async function startAcsWorld(options: AcsWorldOptions = {}): Promise<AcsW
   }
   standin.auth.addGrant({ principal: AcsGroup.ClusterManager, permission: Perm.GitPull, target: repoClass, plural: true });
   standin.auth.addGrant({ principal: groups.flux, permission: Perm.GitPull, target: repoClass, plural: true });
+  // The administrator (who uses the admin UI) may manage every cluster, as ACS's Administrator group may.
+  standin.auth.addGrant({ principal: standin.adminUser.principal, permission: Perm.ManageClusters, target: "00000000-0000-0000-0000-000000000000", plural: false });
 
   const admin = new AcsConnection({
     credentials: { username: standin.adminUser.username, password: standin.adminUser.password },

@@ -10,6 +10,13 @@ import type { RepoStore } from "../git/repo-store.js";
 import { AcsClusterSetup } from "./cluster-setup.js";
 import { AcsGitRepos } from "./git-sync.js";
 import { loadServiceConfig, type AcsServiceConfig } from "./service-config.js";
+import { advertiseClustersService, createClustersApiHandler } from "./clusters-api.js";
+import type { ClusterManagerConfig } from "../config.js";
+import type { KubeClient } from "../../runtime/rest.js";
+import type { EdgeCluster } from "../../api/edgecluster.js";
+
+/** Reported by the Clusters API's /ping. */
+const GRAFT_VERSION = "0.1.0";
 
 export interface AcsBackendOptions {
   settings: AcsModeSettings;
@@ -53,6 +60,24 @@ export class AcsBackend {
   get serviceConfig(): AcsServiceConfig {
     if (!this.loaded) throw new Error("the ACS service config has not been loaded yet");
     return this.loaded;
+  }
+
+  /** The ACS Clusters service API (clusters-api.ts), served on the manager's public listener. */
+  clustersApi(config: ClusterManagerConfig, client: KubeClient, clusterByUuid: (uuid: string) => EdgeCluster | undefined, log: Logger) {
+    return createClustersApiHandler({
+      config, client, cdb: this.cdb, auth: this.auth, clusterByUuid, log: log.child({ component: "clusters-api" }),
+      authUrl: () => this.connection.service("auth").baseUrl(), version: GRAFT_VERSION,
+    });
+  }
+
+  /** Registers graft as the Clusters service in the Directory; a refusal is logged, not fatal (an admin can load it). */
+  async advertise(url: string, log: Logger): Promise<void> {
+    try {
+      await advertiseClustersService(this.connection.service("directory"), url);
+      log.info({ url }, "advertised as the ACS Clusters service in the Directory");
+    } catch (err) {
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, "could not advertise the Clusters service in the Directory (AdvertiseService on it is needed)");
+    }
   }
 
   async stop(): Promise<void> {
