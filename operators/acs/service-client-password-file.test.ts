@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAcsStandin, type AcsStandin } from "../../e2e/acs-standin/standin.js";
-import { App } from "../api/constants.js";
+import { randomUUID } from "node:crypto";
+import { AcsPerm } from "../../e2e/acs-standin/acs-uuids.js";
+import { App, Class } from "../api/constants.js";
 import { CredentialFile } from "../runtime/credential-file.js";
 import { ServiceClient } from "./service-client.js";
 
@@ -25,6 +27,11 @@ test("a rotated password file is read again after the service refuses the old pa
   const file = join(dir, "password");
   writeFileSync(file, "first-password\n");
   const { upn } = standin.addUser("op1sync/line-a", "first-password");
+  // An account that may read what the test lists (the stand-in enforces ACS's permissions).
+  const principal = randomUUID();
+  standin.configdb.register(principal, Class.EdgeAccount);
+  standin.auth.setKerberos(principal, upn);
+  standin.auth.addGrant({ principal, permission: AcsPerm.ReadConfig, target: App.GeneralInfo, plural: false });
   const source = new CredentialFile(file, "the service password");
   const http = new ServiceClient({ service: "configdb", baseUrl: standin.urls.configdb, credentials: { username: upn, password: source } });
   const list = () => http.request({ method: "GET", path: `v2/app/${App.GeneralInfo}/object` });
