@@ -1,7 +1,8 @@
 // `npm run bench [-- <benchmark>…] [--profile] [--clusters=N] [--concurrent=N] [--cpu-prof-dir=DIR]`: runs the
-// benchmarks in turn (provisioning, bootstrap, edge-sync, sealing, watch-faults; all by default) and prints their figures with the
+// benchmarks in turn (provisioning, bootstrap, edge-sync, sealing, watch-faults, acs-setup; all by default) and prints their figures with the
 // targets beside them. Exits non-zero when a target is missed or a benchmark could not run. Progress goes to stderr.
 import { cpus, loadavg, totalmem } from "node:os";
+import { benchAcsSetup } from "./acs-setup.js";
 import { benchBootstrap } from "./bootstrap.js";
 import { compileCli, type CompiledCli } from "./compiled-cli.js";
 import { benchEdgeSync } from "./edge-sync.js";
@@ -10,7 +11,7 @@ import { benchProvisioning } from "./provisioning.js";
 import { benchSealingFigures } from "./sealing.js";
 import { benchWatchFaults } from "./watch-faults.js";
 
-const BENCHMARKS = ["provisioning", "bootstrap", "edge-sync", "sealing", "watch-faults"] as const;
+const BENCHMARKS = ["provisioning", "bootstrap", "edge-sync", "sealing", "watch-faults", "acs-setup"] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Args {
@@ -59,6 +60,8 @@ async function runOne(bench: Benchmark, args: Args, compiled: CompiledCli): Prom
       return benchSealingFigures();
     case "watch-faults":
       return benchWatchFaults({ say });
+    case "acs-setup":
+      return benchAcsSetup({ say });
   }
 }
 
