@@ -1,0 +1,187 @@
+// The edge as users get it, embedded mode, on a real node (kubelet, containerd, CoreDNS; e2e/harness/real-node.ts).
+// One real cluster plays both parts, in separate namespaces: the central install (`config/default`, the graft image
+// built from the Dockerfile, namespace graft-system) and the edge (namespace fplus-edge, Flux in flux-system, Sealed
+// Secrets in sealed-secrets). The bootstrap command the cluster-manager serves is run with dash → Flux's controllers
+// run as Pods and pull the cluster repository from the cluster-manager's Git endpoint → helm-controller installs the
+// edge-cluster chart → edge-sync and the Sealed Secrets controller run as Pods and become Ready → the EdgeCluster is
+// Ready with the real Node's hostname, arch and kubelet version and the controller's certificate (fetched by
+// edge-sync through the service proxy under the chart's RBAC) → a spec.values change reaches the installed release
+// → `graft seal` of a value → the real controller creates the Secret with that value. Root on Linux only.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { arch, tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { parseAllDocuments, stringify } from "yaml";
+import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
+import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
+import { KubeClient } from "../operators/runtime/rest.js";
+import { eventually } from "./harness/eventually.js";
+import { graftImage, imageTarball, realNodeSkipReason, startRealNode, type RealNode } from "./harness/real-node.js";
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL("..", import.meta.url));
+const cli = join(root, "operators/cli/main.ts");
+const CENTRAL_NS = "graft-system";
+const EDGE_NS = "fplus-edge";
+const NAME = "line-r";
+/** A fixed ClusterIP for the cluster-manager's Service, so EXTERNAL_URL is known before it starts: both this host
+ * (the operator's shell, through kube-proxy's rules) and the Pods (Flux, edge-sync) reach it. */
+const MANAGER_IP = "10.96.200.200";
+const EXTERNAL_URL = `http://${MANAGER_IP}:8080`;
+const FLUX_IMAGES = ["ghcr.io/fluxcd/source-controller:v1.9.5", "ghcr.io/fluxcd/kustomize-controller:v1.9.5", "ghcr.io/fluxcd/helm-controller:v1.6.4"];
+const SEALED_SECRETS_IMAGE = "docker.io/bitnami/sealed-secrets-controller:0.40.0";
+
+const skip = realNodeSkipReason();
+
+interface Manifest {
+  kind: string;
+  metadata: { name: string };
+  data?: Record<string, string>;
+  spec?: Record<string, unknown>;
+}
+
+describe("the edge on a real node (embedded mode)", { skip }, () => {
+  let node: RealNode;
+  let work: string;
+  let client: KubeClient;
+
+  const kubectl = async (args: string[], input?: string) => {
+    const r = await node.cluster.kubectl(args, input === undefined ? {} : { input });
+    assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+  const json = async (args: string[]) => JSON.parse(await kubectl([...args, "-o", "json"]));
+  const ready = (o: { status?: { conditions?: Array<{ type: string; status: string }> } }) =>
+    o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+  const ec = () => client.get<EdgeCluster>(EdgeClusterType, NAME, CENTRAL_NS);
+  /** What a person would look at when a wait times out. */
+  const diagnose = async () => {
+    const r = await node.cluster.kubectl(["get", "pods,helmreleases,kustomizations,gitrepositories", "-A", "-o", "wide"]);
+    const events = await node.cluster.kubectl(["get", "events", "-A", "--sort-by=.lastTimestamp"]);
+    const logs: string[] = [];
+    for (const [ns, selector] of [[CENTRAL_NS, "app.kubernetes.io/name=cluster-manager"], [EDGE_NS, "app.kubernetes.io/part-of=graft"], ["flux-system", ""]] as const) {
+      const l = await node.cluster.kubectl(["-n", ns, "logs", ...(selector ? ["-l", selector] : ["--all-pods", "deployment/helm-controller"]), "--all-containers", "--prefix", "--tail=15"]);
+      logs.push(l.stdout + l.stderr);
+    }
+    return `${r.stdout}${r.stderr}\n${events.stdout.split("\n").slice(-25).join("\n")}\n${logs.join("\n")}`;
+  };
+
+  /** eventually(), with the cluster's Pods, Flux objects and recent events in the error when it times out. */
+  const waitFor = async <T>(fn: () => T | Promise<T>, opts: { timeoutMs: number; intervalMs?: number; message: string }) => {
+    try {
+      return await eventually(fn, opts);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${await diagnose()}`);
+    }
+  };
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), "graft-edge-real-node-"));
+    chmodSync(work, 0o755); // the repository volume below it is written by the manager's non-root user
+    const image = graftImage();
+    node = await startRealNode({
+      images: [image.tarball, ...FLUX_IMAGES.map((r) => imageTarball(r)), imageTarball(SEALED_SECRETS_IMAGE)],
+      log: (m) => console.log(`real node: ${m}`),
+    });
+    client = new KubeClient(node.cluster.kubeConfig);
+  });
+  after(async () => {
+    await node?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test("bootstrap → Flux Pods → helm-controller installs the chart → edge Pods Ready → EdgeCluster Ready with the real Node; values and sealing reach the edge", { timeout: 900_000 }, async () => {
+    // Central install, as a user runs it: config/default with EXTERNAL_URL set, on a volume the node provides.
+    const repos = join(work, "repos");
+    mkdirSync(repos);
+    chmodSync(repos, 0o777);
+    const manifests = parseAllDocuments(await kubectl(["kustomize", join(root, "config/default")])).map((d) => d.toJS() as Manifest);
+    for (const m of manifests) {
+      if (m.kind === "ConfigMap" && m.data?.EXTERNAL_URL) m.data.EXTERNAL_URL = EXTERNAL_URL;
+      if (m.kind === "Service" && m.metadata.name === "graft-cluster-manager") m.spec = { ...m.spec, clusterIP: MANAGER_IP };
+    }
+    const volume = {
+      apiVersion: "v1", kind: "PersistentVolume", metadata: { name: "graft-repos-test" },
+      spec: {
+        capacity: { storage: "5Gi" }, accessModes: ["ReadWriteMany"], storageClassName: "", hostPath: { path: repos, type: "Directory" },
+        claimRef: { namespace: CENTRAL_NS, name: "graft-repos" },
+      },
+    };
+    await kubectl(["apply", "--server-side", "-f", "-"], [...manifests, volume].map((m) => stringify(m)).join("---\n"));
+    await waitFor(async () => (await node.cluster.kubectl(["-n", CENTRAL_NS, "rollout", "status", "deployment/graft-cluster-manager", "--timeout=5s"])).code === 0,
+      { timeoutMs: 300_000, intervalMs: 2_000, message: "cluster-manager rolled out" });
+
+    // An EdgeCluster and the one-time bootstrap command the cluster-manager serves.
+    await kubectl(["apply", "-f", "-"], stringify({
+      apiVersion: "factoryplus.app.amrc.co.uk/v1alpha1", kind: "EdgeCluster", metadata: { name: NAME, namespace: CENTRAL_NS }, spec: {},
+    }));
+    await kubectl(["-n", CENTRAL_NS, "wait", `ec/${NAME}`, "--for=condition=Provisioned", "--timeout=120s"]);
+    const { command } = await requestBootstrapCommand(client, CENTRAL_NS, NAME, 60_000);
+    assert.match(command, /^curl .*\| *sh/, command);
+    const url = /'([^']+)'/.exec(command)![1]!;
+    assert.ok(url.startsWith(EXTERNAL_URL), url);
+    writeFileSync(join(work, "bootstrap.sh"), await (await fetch(url)).text());
+    const boot = await run("dash", [join(work, "bootstrap.sh"), "--yes"], {
+      env: { PATH: process.env.PATH, HOME: work, KUBECTL: node.cluster.kubectlPath, KUBECONFIG: node.cluster.kubeconfigPath },
+      timeout: 600_000, maxBuffer: 16 * 1024 * 1024,
+    }).catch((err: Error & { stdout?: string; stderr?: string }) => assert.fail(`bootstrap failed: ${err.message}\n${err.stdout}\n${err.stderr}`));
+    assert.match(boot.stdout, /==>/);
+
+    // Flux's controllers run as Pods; helm-controller installs the chart from the cluster-manager's repository.
+    for (const d of ["source-controller", "kustomize-controller", "helm-controller"]) {
+      await kubectl(["-n", "flux-system", "rollout", "status", `deployment/${d}`, "--timeout=120s"]);
+    }
+    const uuid = (await ec()).status!.uuid!;
+    const releaseName = `edge-cluster-${uuid}`;
+    await waitFor(async () => ready(await json(["-n", EDGE_NS, "get", "helmreleases.helm.toolkit.fluxcd.io", releaseName])),
+      { timeoutMs: 300_000, intervalMs: 2_000, message: `HelmRelease ${releaseName} Ready` });
+    await kubectl(["-n", EDGE_NS, "rollout", "status", `deployment/${releaseName}-edge-sync`, "--timeout=180s"]);
+    await kubectl(["-n", "sealed-secrets", "rollout", "status", "deployment/sealed-secrets", "--timeout=180s"]);
+    const pods = await kubectl(["get", "pods", "-A"]);
+    console.log(pods);
+
+    // The EdgeCluster reports the real Node and the real controller's certificate.
+    const nodeObj = await json(["get", "node", node.nodeName]);
+    const reported = await waitFor(async () => {
+      const e = await ec();
+      return ready(e) && e.status?.kubesealCertificate?.pem && (e.status.hosts?.length ?? 0) === 1 ? e : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 2_000, message: "EdgeCluster Ready with host and certificate" });
+    const host = reported.status!.hosts![0]! as { hostname: string; arch: string; k8s_version: string };
+    assert.equal(host.hostname, node.nodeName);
+    assert.equal(host.arch, nodeObj.status.nodeInfo.architecture);
+    assert.equal(host.arch, { x64: "amd64", arm64: "arm64" }[arch() as string] ?? arch());
+    assert.equal(host.k8s_version, nodeObj.status.nodeInfo.kubeletVersion);
+    assert.match(host.k8s_version, /^v1\.36\.\d+$/);
+    const activeKey = await json(["-n", "sealed-secrets", "get", "secrets", "-l", "sealedsecrets.bitnami.com/sealed-secrets-key=active"]);
+    assert.equal(reported.status!.kubesealCertificate!.pem, Buffer.from(activeKey.items[0].data["tls.crt"], "base64").toString(),
+      "the certificate of the controller's active key");
+
+    // A spec.values change reaches the installed Helm release (its Deployment).
+    await kubectl(["-n", CENTRAL_NS, "patch", "ec", NAME, "--type=merge", "-p", '{"spec":{"values":{"logLevel":"debug"}}}']);
+    await waitFor(async () => (await ec()).status?.observedGeneration === 2, { timeoutMs: 60_000, message: "new generation committed" });
+    await kubectl(["-n", EDGE_NS, "annotate", "--overwrite", "gitrepositories.source.toolkit.fluxcd.io", "self-link", `reconcile.fluxcd.io/requestedAt=${Date.now()}`]);
+    await waitFor(async () => {
+      const d = await json(["-n", EDGE_NS, "get", "deployment", `${releaseName}-edge-sync`]);
+      const env = d.spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>;
+      return env.find((e) => e.name === "LOG_LEVEL")?.value === "debug";
+    }, { timeoutMs: 300_000, intervalMs: 2_000, message: "logLevel debug in the installed release" });
+
+    // graft seal of a value → the real Sealed Secrets controller creates the Secret with it.
+    const value = `s3cret-${Date.now()}`;
+    const sealed = await new Promise<string>((resolve, reject) => {
+      const child = execFile(process.execPath, ["--import", "tsx", cli, "seal", NAME, `${EDGE_NS}/sealed-by-graft`, "password", "-n", CENTRAL_NS, "--kubeconfig", node.cluster.kubeconfigPath],
+        { cwd: root, encoding: "utf8" }, (err, stdout, stderr) => (err ? reject(new Error(`graft seal: ${stderr}`)) : resolve(stdout)));
+      child.stdin!.end(value);
+    });
+    await kubectl(["apply", "-f", "-"], sealed);
+    const secret = await waitFor(async () => {
+      const r = await node.cluster.kubectl(["-n", EDGE_NS, "get", "secret", "sealed-by-graft", "-o", "json"]);
+      return r.code === 0 ? JSON.parse(r.stdout) as { data: Record<string, string> } : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 1_000, message: "the controller unsealed the Secret" });
+    assert.equal(Buffer.from(secret.data.password ?? "", "base64").toString(), value);
+  });
+});
