@@ -1,5 +1,6 @@
 // `npm run bench [-- <benchmark>…] [--profile] [--clusters=N] [--concurrent=N] [--cpu-prof-dir=DIR]`: runs the
-// benchmarks in turn (provisioning, bootstrap, edge-sync, sealing, watch-faults, acs-setup; all by default) and prints their figures with the
+// benchmarks in turn (provisioning, bootstrap, edge-sync, sealing, watch-faults, acs-setup, parallel-clones, leader-election; all by
+// default) and prints their figures with the
 // targets beside them. Exits non-zero when a target is missed or a benchmark could not run. Progress goes to stderr.
 import { cpus, loadavg, totalmem } from "node:os";
 import { benchAcsSetup } from "./acs-setup.js";
@@ -10,8 +11,10 @@ import { formatTable, met, type Figure } from "./figures.js";
 import { benchProvisioning } from "./provisioning.js";
 import { benchSealingFigures } from "./sealing.js";
 import { benchWatchFaults } from "./watch-faults.js";
+import { benchParallelClones } from "./parallel-clones.js";
+import { benchLeaderElection } from "./leader-election.js";
 
-const BENCHMARKS = ["provisioning", "bootstrap", "edge-sync", "sealing", "watch-faults", "acs-setup"] as const;
+const BENCHMARKS = ["provisioning", "bootstrap", "edge-sync", "sealing", "watch-faults", "acs-setup", "parallel-clones", "leader-election"] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Args {
@@ -62,6 +65,10 @@ async function runOne(bench: Benchmark, args: Args, compiled: CompiledCli): Prom
       return benchWatchFaults({ say });
     case "acs-setup":
       return benchAcsSetup({ say });
+    case "parallel-clones":
+      return benchParallelClones({ say });
+    case "leader-election":
+      return benchLeaderElection({ say });
   }
 }
 
