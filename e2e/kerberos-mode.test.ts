@@ -15,7 +15,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +23,7 @@ import { promisify } from "node:util";
 import { parseAllDocuments, stringify } from "yaml";
 import { App, Class, Perm, Service } from "../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
+import { ROTATE_REQUESTED_ANNOTATION } from "../operators/api/kerberoskey.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
 import { ClusterManager } from "../operators/cluster-manager/cluster-manager.js";
 import { defaultConfig } from "../operators/cluster-manager/config.js";
@@ -283,6 +284,33 @@ test("Kerberos mode: apply → ACS setup → bootstrap with KDC enrolment → Fl
   assert.equal(entry.kubeseal_cert, certPem);
   const table = await central.kubectl(["get", "ec", "-n", NS, "-o", "wide"]);
   assert.match(table.stdout, new RegExp(`${NAME}\\s+acme-${NAME}\\s+2\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+True`));
+
+  // Rotation: krbkeys gives op1sync a new password (asked for through its annotation) at the KDC and in the Secret;
+  // the kubelet updates the mounted file later. The running edge-sync, refused once its token is gone, reads the file
+  // again and keeps reporting — the same process, no restart.
+  const syncProcess = operators.at(-1)!;
+  const principal = `op1sync/${NAME}@${kdc.realm}`;
+  const kvnoBefore = await kdc.kvno(principal);
+  const oldPassword = (await edgeSecret("edge-sync-credentials")).password!.toString();
+  assert.equal((await edge.kubectl(["-n", EDGE_NS, "annotate", "--overwrite", "kerberos-keys", "op1sync", `${ROTATE_REQUESTED_ANNOTATION}=${new Date().toISOString()}`])).code, 0);
+  await eventually(async () => ((await kdc.kvno(principal)) ?? 0) > (kvnoBefore ?? 0), { timeoutMs: 60_000, message: "krbkeys rotated op1sync at the KDC" });
+  const newPassword = await eventually(async () => {
+    const p = (await edgeSecret("edge-sync-credentials")).password?.toString();
+    return p !== oldPassword && p;
+  }, { timeoutMs: 60_000, message: "krbkeys stored the new password" });
+  standin.revokeTokens("configdb");
+  assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: node("edge-worker-2") })).code, 0);
+  await eventually(() => /check the service username and password/.test(readFileSync(join(work, "edge-sync.log"), "utf8")),
+    { timeoutMs: 60_000, message: () => `edge-sync refused with the old password (log: ${tail(join(work, "edge-sync.log"))})` });
+  // As the kubelet writes a Secret volume: the new content appears at once, never half-written.
+  const passwordFile = join(work, "pods", "edge-sync", "credentials", "password");
+  writeFileSync(`${passwordFile}.new`, newPassword, { mode: 0o600 });
+  renameSync(`${passwordFile}.new`, passwordFile);
+  await eventually(() => {
+    const e = standin.configdb.get(App.EdgeClusterStatus, uuid)?.value as { hosts: Array<{ hostname: string }> } | undefined;
+    return e?.hosts.some((h) => h.hostname === "edge-worker-2");
+  }, { timeoutMs: 120_000, message: () => `edge-sync reports again with the rotated password (log: ${tail(join(work, "edge-sync.log"))})` });
+  assert.equal(syncProcess.child.exitCode, null, "the same edge-sync process, never restarted");
 
   // A change of spec.values: a new commit on the ACS Git server, applied on the edge by Flux.
   const before = (await ec()).status!.commit;
