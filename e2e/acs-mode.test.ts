@@ -208,6 +208,25 @@ test("a cluster made in the ACS admin UI (\"Edge Cluster 1\") is mirrored and se
   assert.deepEqual(refused, [], "no request of the manager was refused");
 });
 
+test("an entry that cannot be mirrored is visible in Kubernetes: a Warning Event on the mirror namespace and a metric", async () => {
+  const uuid = await createClusterInConfigDb(world, { name: "bad.name", namespace: "fplus-edge" });
+  try {
+    const event = await eventually(async () => {
+      const r = await cp.kubectl(["get", "events.events.k8s.io", "-n", "default", "-o", "json"]);
+      const items = (JSON.parse(r.stdout) as { items: Array<{ reason: string; type: string; note: string; regarding: { kind: string; name: string } }> }).items;
+      return items.find((e) => e.reason === "EntryNotMirrored" && e.note.includes(uuid));
+    }, { ...WAIT, message: "EntryNotMirrored Event" });
+    assert.equal(event.type, "Warning");
+    assert.deepEqual([event.regarding.kind, event.regarding.name], ["Namespace", NS]);
+    assert.match(event.note, /"bad\.name" cannot be an EdgeCluster spec\.name/);
+    const metric = await manager.metrics.registry.getSingleMetricAsString("graft_acs_unmirrored_entries");
+    assert.match(metric, /graft_acs_unmirrored_entries 1\b/);
+    assert.equal((await clustersWith(uuid)).length, 0);
+  } finally {
+    await world.cdb.deleteEntry(App.EdgeClusterConfiguration, uuid);
+  }
+});
+
 test("the Clusters service API as the admin UI calls it: bootstrap-url (Manage clusters) → a script served once, status, ping, Directory", async () => {
   const uuid = state.edge1!;
   const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;

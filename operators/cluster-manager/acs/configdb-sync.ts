@@ -24,7 +24,8 @@ import { Controller, type ReconcileResult } from "../../runtime/controller.js";
 import { messageOf } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
 import type { Informer } from "../../runtime/informer.js";
-import { objectKey, type KubeObject } from "../../runtime/kube.js";
+import { Core, objectKey, type KubeObject } from "../../runtime/kube.js";
+import { Gauge } from "prom-client";
 import type { ControllerMetrics } from "../../runtime/metrics.js";
 import { isAlreadyExists, type KubeClient } from "../../runtime/rest.js";
 import { updateStatus } from "../../runtime/status.js";
@@ -66,9 +67,18 @@ export class ConfigDbSync {
   private emptySince: number | undefined;
   /** The entry ETag last handed to the reconciler, per cluster, so only real entry changes requeue it. */
   private readonly forwarded = new Map<string, string | null>();
+  /** Entries that cannot be mirrored (UUID → why), exported as graft_acs_unmirrored_entries. */
+  private readonly unmirrored = new Map<string, string>();
 
   constructor(private readonly deps: ConfigDbSyncDeps) {
     const log = deps.log.child({ component: "configdb-sync" });
+    if (deps.metrics) {
+      const unmirrored = this.unmirrored;
+      new Gauge({
+        name: "graft_acs_unmirrored_entries", help: "'Edge cluster configuration' entries that cannot be mirrored as EdgeClusters",
+        registers: [deps.metrics.registry], collect() { this.set(unmirrored.size); },
+      });
+    }
     this.clusters = new AppWatch(deps.notify, App.EdgeClusterConfiguration, log, (uuids, kind) => this.changed(uuids, kind));
     this.statuses = new AppWatch(deps.notify, App.EdgeClusterStatus, log, (uuids, kind) => this.changed(uuids, kind));
     this.controller = new Controller({
@@ -134,6 +144,7 @@ export class ConfigDbSync {
       return;
     }
     this.forwarded.delete(uuid);
+    this.unmirrored.delete(uuid);
     const doomed = ecs.filter((ec) => isRegistered(ec, uuid) && !ec.metadata.deletionTimestamp);
     if (doomed.length === 0) return;
     if (clusters.size === 0) {
@@ -182,9 +193,17 @@ export class ConfigDbSync {
     const { client, cdb, log, mirrorNamespace } = this.deps;
     const parsed = parseClusterEntry(value);
     if ("problem" in parsed) {
-      log.error({ uuid }, `cannot mirror ConfigDB cluster ${uuid}: its entry is invalid at ${parsed.problem}`);
+      // No EdgeCluster can carry it: say so where a person looks (an Event on the mirror namespace) and count it.
+      if (this.unmirrored.get(uuid) !== parsed.problem) {
+        this.unmirrored.set(uuid, parsed.problem);
+        const message = `ConfigDB cluster ${uuid} cannot be mirrored as an EdgeCluster in "${mirrorNamespace}": its 'Edge cluster configuration' entry is invalid at ${parsed.problem}; fix the entry in the ConfigDB`;
+        log.error({ uuid }, message);
+        const ns = await client.getOrNull<KubeObject>(Core.namespaces, mirrorNamespace).catch(() => null);
+        if (ns) await this.deps.events.record(Core.namespaces, ns, "Warning", "EntryNotMirrored", message);
+      }
       return;
     }
+    this.unmirrored.delete(uuid);
     const { entry } = parsed;
     // Decide on fresh answers, not caches: the entry must still exist and no EdgeCluster may hold the UUID yet (one
     // applied with kubectl records its UUID in status before it writes the entry).
