@@ -48,7 +48,13 @@ export function createBootstrapHandler(deps: BootstrapEndpointDeps) {
       if (!lookups.take()) {
         return { status: 503, text: "cannot check this bootstrap link right now (too many unknown links being checked): try again in a few seconds", retryAfter: 2 };
       }
-      where = await findTokenSecret(deps.client, deps.config.watchNamespace, token);
+      try {
+        where = await findTokenSecret(deps.client, deps.config.watchNamespace, token);
+      } catch (err) {
+        // The index may lag the API server, so an unknown token is not refused unchecked; without the API it is unknowable.
+        deps.log.warn({ err: (err as Error).message }, "could not look a bootstrap token up");
+        return { status: 503, text: "cannot check this bootstrap link right now (the Kubernetes API server did not answer): try again in a moment", retryAfter: 5 };
+      }
       if (!where) return { status: 404, text: UNKNOWN };
     }
     const ec = deps.clusterByUuid(where.uuid);
