@@ -15,7 +15,7 @@ test("embedded mode from the cluster-config variables and a mounted token, with 
   assert.deepEqual(c.centre, { kind: "preset", url: "https://central.example" });
   assert.deepEqual(c.auth, { kind: "token", file: "/run/token" });
   assert.deepEqual(c.sealedSecrets, { namespace: "sealed-secrets", controller: "sealed-secrets", port: undefined, pollIntervalMs: 600_000 });
-  assert.equal(c.debounceMs, 2_000);
+  assert.equal(c.debounceMs, 250);
   assert.equal(c.resyncIntervalMs, 300_000);
   assert.deepEqual([c.minRetryMs, c.maxRetryMs], [1_000, 120_000]);
   assert.deepEqual(c.health, { host: "0.0.0.0", port: 8081 });

@@ -68,6 +68,7 @@ export class EdgeSync {
   private failures = 0;
   private inFlightSince?: number;
   private lastAttemptAt = Date.now();
+  private lastWriteAt = 0;
   private readonly stallAfterMs: number;
   private stopped = false;
   private readonly stopping = new AbortController();
@@ -75,7 +76,7 @@ export class EdgeSync {
   constructor(private readonly opts: EdgeSyncOptions) {
     this.log = opts.log ?? silentLogger;
     this.metrics = opts.metrics ?? new EdgeSyncMetrics();
-    this.debounceMs = opts.debounceMs ?? 2_000;
+    this.debounceMs = opts.debounceMs ?? 250;
     this.retry = { minMs: opts.minRetryMs ?? 1_000, maxMs: opts.maxRetryMs ?? 120_000 };
     const client = new KubeClient(opts.kubeConfig);
     this.stallAfterMs = opts.stallAfterMs ?? 600_000;
@@ -162,7 +163,8 @@ export class EdgeSync {
     this.metrics.hosts.set(desired.hosts?.length ?? 0);
     // While backing off, the pending retry will send the newest state anyway; do not hammer an unhealthy centre.
     if (this.failures > 0) return;
-    this.schedule(this.debounceMs);
+    // Leading edge: a change after a quiet window is sent at once; changes inside the window wait for its end.
+    this.schedule(Math.max(0, this.lastWriteAt + this.debounceMs - Date.now()));
   }
 
   /** Runs a sync after delayMs, unless one is already due sooner (so a burst does not postpone the write forever). */
@@ -208,6 +210,7 @@ export class EdgeSync {
       return true;
     }
     this.inFlightSince = this.lastAttemptAt;
+    this.lastWriteAt = this.lastAttemptAt;
     try {
       const outcome = await this.opts.configDb.patchEntry(App.EdgeClusterStatus, this.opts.clusterUuid, { ...patch });
       // A created entry holds only this patch; any other field is sent on the next round.
