@@ -1,7 +1,8 @@
 // The set-up `npm test` and `make demo` do for themselves on a fresh Debian machine, in one place: the Debian packages
 // of e2e/debian-packages.txt (apt-get, when root), the pinned Node.js of .node-version (fetched when the machine's is
 // older, then the command re-runs under it) and the npm packages (npm ci when package-lock.json or the node changed).
-// Plain Node.js without dependencies, so that it runs on an older node before any of that is there.
+// Plain Node.js without dependencies, so that it runs on an older node before any of that is there. It reports on
+// stderr, so that a command run through it (`npm run graft -- …`) keeps its stdout to itself.
 //
 //   node e2e/setup.mjs <test|demo> [script.ts [args…]]   sets up, then runs the script with tsx under the pinned node
 import { spawn, spawnSync } from "node:child_process";
@@ -48,7 +49,7 @@ function installDebianPackages(purpose) {
     if (!isRoot && !sudo) {
       fail(`missing Debian packages: ${missing.join(" ")}\n  install them (sudo apt-get install ${missing.join(" ")}) or run as root`);
     }
-    console.log(`== installing Debian packages: ${missing.join(" ")}`);
+    console.error(`== installing Debian packages: ${missing.join(" ")}`);
     const asRoot = (args) => run(sudo ? "sudo" : args[0], sudo ? args : args.slice(1), { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
     asRoot(["apt-get", "update", "-qq"]);
     asRoot(["apt-get", "install", "-y", "-qq", "--no-install-recommends", ...missing]);
@@ -74,7 +75,7 @@ function olderThan(current, pinned) {
 /** Fetches the pinned node (cached) and runs this same command under it, with it first on PATH; exits with its status. */
 async function rerunUnderPinnedNode() {
   const node = run("sh", [join(root, "e2e/assets/fetch-node.sh")], { capture: true }).trim().split("\n").pop();
-  console.log(`== node ${process.version} is older than the pinned ${pinnedNodeVersion()}: re-running under ${node}`);
+  console.error(`== node ${process.version} is older than the pinned ${pinnedNodeVersion()}: re-running under ${node}`);
   const env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH ?? ""}`, [REEXEC_MARK]: node };
   process.exit(await runToEnd(node, [...process.execArgv, ...process.argv.slice(1)], { env, cwd: process.cwd() }));
 }
@@ -96,7 +97,7 @@ function installNpmPackages() {
   const stampFile = join(root, "node_modules/.graft-setup");
   const stamp = `${createHash("sha256").update(readFileSync(join(root, "package-lock.json"))).digest("hex")} ${process.version}\n`;
   if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return;
-  console.log("== npm ci");
+  console.error("== npm ci");
   run("npm", ["ci", "--no-audit", "--no-fund"]);
   writeFileSync(stampFile, stamp);
 }
