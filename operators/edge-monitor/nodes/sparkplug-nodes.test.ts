@@ -3,7 +3,7 @@
 // monitored node gets a device (DBIRTH with ACS's schema and instance UUIDs); a silent node gets rebirth requests,
 // then the Offline alert (DDATA) after 3 × interval; it clears when the node speaks; the status says so; deleting the
 // resource ends the device (DDEATH).
-import { after, before, test } from "node:test";
+import { after, before, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { startControlPlane, type ControlPlane } from "../../../e2e/harness/control-plane.js";
@@ -53,12 +53,12 @@ function acsClient(service: "configdb" | "cmdesc"): ServiceClient {
   return new ServiceClient({ service, baseUrl: standin.urls[service], credentials: { username, password } });
 }
 
-test("a silent node is asked to rebirth, goes Offline after 3 intervals, and is cleared when it speaks", async (t) => {
+/** A monitor for a fresh Sparkplug group, watching SparkplugNodes through the stand-in; stopped after the test. */
+function monitorFor(t: TestContext, nodeId: string, retry: { minRetryMs?: number; maxRetryMs?: number } = {}) {
   const group = `acs-edge-${randomBytes(3).toString("hex")}`;
   const nodeUuid = randomUUID();
   standin.configdb.register(nodeUuid, Class.EdgeAccount);
-  standin.configdb.put(App.SparkplugAddress, nodeUuid, { group_id: group, node_id: "Agent1" });
-
+  standin.configdb.put(App.SparkplugAddress, nodeUuid, { group_id: group, node_id: nodeId });
   const config = resolveMonitorConfig({
     clusterUuid: CLUSTER, sparkplugGroup: group, mqttUrl: broker.url, bdseqStore: "memory", minRetryDelay: "50ms", maxRetryDelay: "250ms",
   }, {});
@@ -72,12 +72,17 @@ test("a silent node is asked to rebirth, goes Offline after 3 intervals, and is 
       return { group: entry.value.group_id, node: entry.value.node_id };
     },
     commands: new CommandEscalation(acsClient("cmdesc")),
-    minRetryMs: 100, maxRetryMs: 500,
+    ...retry,
   });
   t.after(async () => {
     await nodes.stop();
     await monitor.stop();
   });
+  return { group, nodeUuid, monitor, nodes };
+}
+
+test("a silent node is asked to rebirth, goes Offline after 3 intervals, and is cleared when it speaks", async (t) => {
+  const { group, nodeUuid, monitor, nodes } = monitorFor(t, "Agent1", { minRetryMs: 100, maxRetryMs: 500 });
   const start = sub.mark();
   await monitor.start();
   nodes.start();
@@ -147,28 +152,8 @@ test("a silent node is asked to rebirth, goes Offline after 3 intervals, and is 
 });
 
 test("an edge agent gets one rebirth request as soon as monitoring starts", async (t) => {
-  const group = `acs-edge-${randomBytes(3).toString("hex")}`;
-  const nodeUuid = randomUUID();
-  standin.configdb.register(nodeUuid, Class.EdgeAccount);
-  standin.configdb.put(App.SparkplugAddress, nodeUuid, { group_id: group, node_id: "Agent2" });
-  const config = resolveMonitorConfig({
-    clusterUuid: CLUSTER, sparkplugGroup: group, mqttUrl: broker.url, bdseqStore: "memory", minRetryDelay: "50ms", maxRetryDelay: "250ms",
-  }, {});
-  const monitor = new EdgeMonitor({ config, bdSeqStore: new MemoryBdSeqStore() });
-  const cdb = new ConfigDbClient(acsClient("configdb"));
-  const nodes = new SparkplugNodes({
-    client, namespace: NS, monitor, own: { group, node: "Monitor" },
-    addressOf: async (uuid) => {
-      const entry = await cdb.getEntry<{ group_id: string; node_id: string }>(App.SparkplugAddress, uuid);
-      return { group: entry!.value.group_id, node: entry!.value.node_id };
-    },
-    commands: new CommandEscalation(acsClient("cmdesc")),
-  });
-  t.after(async () => {
-    await nodes.stop();
-    await monitor.stop();
-    await client.delete(SparkplugNodeType, "agent2", NS);
-  });
+  const { group, nodeUuid, monitor, nodes } = monitorFor(t, "Agent2");
+  t.after(() => client.delete(SparkplugNodeType, "agent2", NS));
   await monitor.start();
   nodes.start();
   // An hour's interval: a request now can only be the start-up rebirth.
