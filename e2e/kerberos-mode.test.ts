@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { parseAllDocuments, stringify } from "yaml";
-import { App, Class, Perm, Service } from "../operators/api/constants.js";
+import { App, Class, Perm } from "../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
 import { ROTATE_REQUESTED_ANNOTATION } from "../operators/api/kerberoskey.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
@@ -34,7 +34,7 @@ import { KubeClient } from "../operators/runtime/rest.js";
 import { Meta } from "./acs-standin/configdb-model.js";
 import { startAcsStandin, type AcsStandin } from "./acs-standin/standin.js";
 import { AcsGroup, AcsPerm } from "./acs-standin/acs-uuids.js";
-import { KUBECTL_DIRECTION_DUMP } from "./support/cluster-manager/acs-world.js";
+import { KUBECTL_DIRECTION_DUMP, installClustersService } from "./support/cluster-manager/acs-world.js";
 import { helm } from "./deploy/helm.js";
 import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
 import { eventually } from "./harness/eventually.js";
@@ -124,24 +124,7 @@ after(async () => {
 /** The installer's part: groups for the edge accounts, the shared helm-charts repo, the chart template, the manager's account. */
 async function installAcs(s: AcsStandin, k: Kdc): Promise<AcsInstall> {
   const model = s.configdb;
-  const groups = { flux: randomUUID(), krbkeys: randomUUID(), repos: randomUUID() };
-  for (const group of Object.values(groups)) {
-    model.register(group, Meta.ClassClass);
-    model.addMember(AcsGroup.ClustersManaged, group);
-  }
-  const shared = randomUUID();
-  model.register(shared, Meta.ClassClass);
-  const helmChartsRepo = randomUUID();
-  model.register(helmChartsRepo, shared);
-  model.put(App.GitRepoConfig, helmChartsRepo, { path: "shared/helm-charts" });
-  const chart = randomUUID();
-  model.register(chart, Meta.ClassClass);
-  model.put(App.HelmChartTemplate, chart, { chart: "edge-cluster", values: { image: { repository: "graft", tag: "test" } } });
-  model.put(App.ServiceConfig, Service.Clusters, {
-    group: { flux: { uuid: groups.flux }, krbkeys: { uuid: groups.krbkeys }, cluster: { uuid: groups.repos, path: "cluster" } },
-    helm: { cluster: chart },
-    repo: { helm: { uuid: helmChartsRepo } },
-  });
+  const { groups, helmChartsRepo, chart } = installClustersService(s, { image: { repository: "graft", tag: "test" } });
 
   // The manager's service account is a KDC principal too: its logins are checked with kinit like everyone's.
   const service = { principal: randomUUID(), upn: `sv1clustermanager@${k.realm}`, password: randomBytes(12).toString("hex") };
@@ -149,12 +132,6 @@ async function installAcs(s: AcsStandin, k: Kdc): Promise<AcsInstall> {
   model.register(service.principal, Meta.ClassClass);
   model.addMember(AcsGroup.ClusterManager, service.principal);
   s.auth.setKerberos(service.principal, service.upn);
-  // The installer's per-installation grants (as ACS's service-setup makes them).
-  for (const permission of [Perm.GitPull, Perm.GitPush]) {
-    s.auth.addGrant({ principal: AcsGroup.ClusterManager, permission, target: groups.repos, plural: true });
-  }
-  s.auth.addGrant({ principal: AcsGroup.ClusterManager, permission: Perm.GitPull, target: shared, plural: true });
-  s.auth.addGrant({ principal: groups.flux, permission: Perm.GitPull, target: shared, plural: true });
   // edge-sync's account, as ACS's edge krbkeys would make it (acs-contract §12), in a group holding the edge-sync
   // role's grants (§7) on the applications this test exercises.
   const syncRole = randomUUID();

@@ -39,45 +39,50 @@ export interface AcsWorldOptions {
   dumps?: string[];
 }
 
-export async function startAcsWorld(options: AcsWorldOptions = {}): Promise<AcsWorld> {
-  const standin = await startAcsStandin({ dumps: options.dumps });
+/**
+ * What ACS's installer makes for the Clusters service: the role groups and the cluster repository group (Clusters-
+ * managed, so the Cluster Manager may add members), the shared helm-charts repository, the chart template, the service
+ * config, and the per-installation Git grants (the role reads and writes the cluster repositories and reads the shared
+ * ones; flux accounts read the shared ones).
+ */
+export function installClustersService(standin: AcsStandin, chartValues: Record<string, unknown>) {
   const model = standin.configdb;
-  // The groups ACS's installer makes for the Clusters service: the role groups and the cluster repository group are
-  // Clusters-managed (the Cluster Manager may add members to them); the shared group holds the helm-charts repo.
   const groups = { flux: randomUUID(), krbkeys: randomUUID(), repos: randomUUID() };
   for (const group of Object.values(groups)) {
     model.register(group, Meta.ClassClass);
     model.addMember(AcsGroup.ClustersManaged, group);
   }
-
   const repoClass = randomUUID();
   model.register(repoClass, Meta.ClassClass);
   const helmChartsRepo = randomUUID();
   model.register(helmChartsRepo, repoClass);
   model.put(App.GitRepoConfig, helmChartsRepo, { path: "shared/helm-charts" });
-
   const chart = randomUUID();
   model.register(chart, Meta.ClassClass);
-  model.put(App.HelmChartTemplate, chart, { chart: "edge-cluster", values: CHART_VALUES });
-
+  model.put(App.HelmChartTemplate, chart, { chart: "edge-cluster", values: chartValues });
   model.put(App.ServiceConfig, Service.Clusters, {
     group: { flux: { uuid: groups.flux }, krbkeys: { uuid: groups.krbkeys }, cluster: { uuid: groups.repos, path: "cluster" } },
     helm: { cluster: chart },
     repo: { helm: { uuid: helmChartsRepo } },
   });
+  for (const permission of [Perm.GitPull, Perm.GitPush]) {
+    standin.auth.addGrant({ principal: AcsGroup.ClusterManager, permission, target: groups.repos, plural: true });
+  }
+  standin.auth.addGrant({ principal: AcsGroup.ClusterManager, permission: Perm.GitPull, target: repoClass, plural: true });
+  standin.auth.addGrant({ principal: groups.flux, permission: Perm.GitPull, target: repoClass, plural: true });
+  return { groups, repoClass, helmChartsRepo, chart };
+}
+
+export async function startAcsWorld(options: AcsWorldOptions = {}): Promise<AcsWorld> {
+  const standin = await startAcsStandin({ dumps: options.dumps });
+  const model = standin.configdb;
+  const { groups, helmChartsRepo, chart } = installClustersService(standin, CHART_VALUES);
 
   const service = { username: "sv1clustermanager", password: randomBytes(12).toString("hex"), principal: randomUUID() };
   const { upn } = standin.addUser(service.username, service.password);
   model.register(service.principal, Meta.ClassClass);
   model.addMember(AcsGroup.ClusterManager, service.principal);
   standin.auth.setKerberos(service.principal, upn);
-  // The installer's per-installation grants (ACS service-setup): the role reads and writes the cluster repositories
-  // and reads the shared ones; flux accounts read the shared ones.
-  for (const permission of [Perm.GitPull, Perm.GitPush]) {
-    standin.auth.addGrant({ principal: AcsGroup.ClusterManager, permission, target: groups.repos, plural: true });
-  }
-  standin.auth.addGrant({ principal: AcsGroup.ClusterManager, permission: Perm.GitPull, target: repoClass, plural: true });
-  standin.auth.addGrant({ principal: groups.flux, permission: Perm.GitPull, target: repoClass, plural: true });
   // The administrator (who uses the admin UI) may manage every cluster, as ACS's Administrator group may.
   standin.auth.addGrant({ principal: standin.adminUser.principal, permission: Perm.ManageClusters, target: "00000000-0000-0000-0000-000000000000", plural: false });
 
