@@ -65,6 +65,7 @@ test("the reconciler sees create, update and delete; a restart of the API server
     await eventually(() => seen.get("after-expiry") === "y", { message: "event after watch expiry seen" });
   } finally {
     await controller.stop();
+    await controller.stopInformers();
   }
 });
 
@@ -88,6 +89,7 @@ test("changes during a reconcile of a key never run it concurrently, and the las
     assert.equal(maxActive, 1, "one key is never reconciled by two workers at once");
   } finally {
     await controller.stop();
+    await controller.stopInformers();
   }
 });
 
@@ -119,6 +121,7 @@ test("failures are retried with growing delays until the reconcile succeeds", as
     assert.equal(attempts.length, 4, "no retry after success");
   } finally {
     await controller.stop();
+    await controller.stopInformers();
   }
 });
 
@@ -138,6 +141,7 @@ test("a watch's predicate keeps the updates it rejects out of the queue", async 
     assert.deepEqual(calls, ["1", "2"], "the label-only update was not reconciled");
   } finally {
     await controller.stop();
+    await controller.stopInformers();
   }
 });
 
@@ -168,5 +172,6 @@ test("a stalled key is requeued once after the stall retry interval, never with 
     assert.deepEqual(backoffs.filter((k) => k.endsWith("/stuck")), [], "no backoff retry");
   } finally {
     await controller.stop();
+    await controller.stopInformers();
   }
 });

@@ -1,7 +1,9 @@
 // A controller: informers feed keys into a work queue (updates only when a watch's predicate says they matter);
 // workers reconcile one key at a time each (never the same key twice at once), and a failure is requeued as
 // errorOutcome decides: capped exponential backoff, a fixed delay while waiting, a long fixed delay when stalled.
-// Every key is resynced periodically.
+// Every key is resynced periodically. The informers outlive the controller's work: stop() (leadership lost) ends only
+// the reconciling, so whoever else reads the same cache (HTTP handlers, other controllers) keeps a live view; the
+// process stops the informers once, when it shuts down (stopInformers, which the Manager calls on stop()).
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { DEFAULT_STALL_RETRY_MS, errorOutcome } from "./errors.js";
@@ -89,10 +91,15 @@ export class Controller {
     for (const k of keys) this.queue.add(k);
   }
 
+  /** Stops handing out work and resolves once in-flight reconciles are done. The informers keep running. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
     this.queue.shutdown();
     await Promise.all(this.workers);
+  }
+
+  /** Stops the watched informers: only at shutdown, as they may be shared with parts that run without leading. */
+  async stopInformers(): Promise<void> {
     await Promise.all(this.opts.watches.map((w) => w.informer.stop()));
   }
 

@@ -1,6 +1,7 @@
 // Leader election against a real API server: only the elected manager reconciles; a leader that stops hands over
 // after its controllers drained; a leader whose API calls hang stops leading before anyone can take over; a leader
-// that crashes (lease never released) is replaced once the lease runs out.
+// that crashes (lease never released) is replaced once the lease runs out; losing leadership leaves the informers
+// watching.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -89,7 +90,7 @@ test("only the leader reconciles; a stopping leader drains its work before the o
   }
 });
 
-test("a leader that sees another holder on the lease stops reconciling", async () => {
+test("a leader that sees another holder on the lease stops reconciling; the informers it shares keep watching", async () => {
   const timeline: Timeline = [];
   const c = instance("c", timeline, { name: "intruded" });
   await c.manager.start();
@@ -98,9 +99,20 @@ test("a leader that sees another holder on the lease stops reconciling", async (
     const l = await lease("intruded");
     await client.replace(Core.leases, { ...l, spec: { ...l.spec, holderIdentity: "intruder", renewTime: new Date().toISOString().replace("Z", "000Z") } });
     await eventually(() => !c.manager.isLeader, { timeoutMs: 20_000, message: "c gave up leadership" });
+    await eventually(() => timeline.includes("c stops leading"), { message: "c's controllers were told" });
     c.controller.queue.add(`${NS}/late`);
     assert.equal(c.controller.queue.depth, 0, "its work queue takes no more work");
     assert.equal((await lease("intruded")).spec.holderIdentity, "intruder", "and it did not grab the lease back");
+
+    // The informer is the process's cache, not the controller's: a change made after the loss still reaches it.
+    const watches = c.informer.watches;
+    await client.create(Core.configMaps, { metadata: { name: "after-loss", namespace: NS } });
+    await eventually(() => c.informer.get(`${NS}/after-loss`) !== undefined, { message: "the cache saw a ConfigMap created after leadership was lost" });
+    c.informer.forceWatchRestart();
+    await eventually(() => c.informer.watches > watches, { message: "the informer resumes its watch after losing leadership" });
+    await client.delete(Core.configMaps, "after-loss", NS);
+    await eventually(() => c.informer.get(`${NS}/after-loss`) === undefined, { message: "the cache saw the delete on the resumed watch" });
+    assert.ok(!timeline.some((t) => t.includes("after-loss")), `nothing was reconciled after the loss: ${timeline.join("; ")}`);
   } finally {
     await c.manager.stop();
   }

@@ -1,6 +1,8 @@
 // Runs an operator's controllers: ops endpoints at once, controllers only while this instance leads (when leader
 // election is on), and an orderly shutdown on SIGTERM/SIGINT or when leadership is lost. Controllers stop taking
 // work the moment leadership ends; the lease is released only once they have drained, and stop() resolves after.
+// Losing leadership stops only the work: the informers keep watching (other parts of the process read the same
+// caches), and are stopped when the manager stops.
 import type { Logger } from "pino";
 import type { Controller } from "./controller.js";
 import { LeaderElector, type LeaderElectionOptions } from "./leader-election.js";
@@ -80,11 +82,15 @@ export class Manager {
     }
   }
 
-  /** Stops the controllers and waits for them to drain (and, with leader election, for the lease to be released). */
+  /**
+   * Stops the controllers and waits for them to drain (and, with leader election, for the lease to be released), then
+   * stops their informers.
+   */
   async stop(): Promise<void> {
     this.abort.abort();
     await this.done;
     await this.stopControllers();
+    await Promise.all(this.opts.controllers.map((c) => c.stopInformers()));
     await this.opts.onStop?.();
     await this.ops?.close();
   }
