@@ -13,7 +13,7 @@ import { CredentialIndex } from "./credential-index.js";
 import { CONTROLLER_NAME, EdgeClusterReconciler } from "./controller/edgecluster-controller.js";
 import { createGitHttpHandler } from "./git/git-http.js";
 import { RepoStore } from "./git/repo-store.js";
-import { startPublicServer, type PublicServer, type RouteHandler } from "./http-server.js";
+import { startPublicServer, type ListenerLimits, type PublicServer, type RouteHandler } from "./http-server.js";
 import { DEFAULT_FLUX_INSTALL } from "./bootstrap-script.js";
 import { DEFAULT_CHART_DIR, publishHelmChartsTask } from "./helm-charts.js";
 import { createSealHandler } from "./seal-endpoint.js";
@@ -27,7 +27,7 @@ export interface ClusterManagerOptions {
   kubeConfig: k8s.KubeConfig;
   config: ClusterManagerConfig & { fluxInstallPath?: string; chartDir?: string };
   log: Logger;
-  listen: { host: string; port: number };
+  listen: { host: string; port: number; limits?: ListenerLimits };
   ops?: { host?: string; port: number };
   leaderElection?: { namespace: string; identity?: string; leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
   concurrency?: number;
@@ -43,6 +43,7 @@ export class ClusterManager {
   readonly index: CredentialIndex;
   readonly reconciler: EdgeClusterReconciler;
   readonly reports = new Counter({ name: "graft_status_reports_total", help: "Status reports accepted from edge clusters", labelNames: ["method"], registers: [this.metrics.registry] });
+  readonly droppedConnections = new Counter({ name: "graft_public_connections_dropped_total", help: "Connections to the public listener closed on accept: --max-connections were open", registers: [this.metrics.registry] });
   /** ACS mode only: the ACS backends and the ConfigDB → Kubernetes sync. */
   readonly acs?: AcsBackend;
   readonly configDbSync?: ConfigDbSync;
@@ -126,7 +127,7 @@ export class ClusterManager {
       }),
       createSealHandler({ client: this.client, repos: this.repos, log: log.child({ component: "seal" }), clusterByUuid: this.clusterByUuid }),
     ];
-    this.server = await startPublicServer(handlers, { ...this.opts.listen, log });
+    this.server = await startPublicServer(handlers, { ...this.opts.listen, log, onDrop: () => this.droppedConnections.inc() });
     if (this.acs) await this.acs.advertise(config.externalUrl, log);
     this.manager = new Manager({
       name: CONTROLLER_NAME, client: this.client, log, metrics: this.metrics,

@@ -11,6 +11,7 @@ import { parseAddr } from "../runtime/ops-server.js";
 import { ClusterManager } from "./cluster-manager.js";
 import { defaultConfig } from "./config.js";
 import { acsSettingsFromFlags, addAcsOptions } from "./acs/options.js";
+import { DEFAULT_MAX_CONNECTIONS } from "./http-server.js";
 
 
 export function clusterManagerCommand(): Command {
@@ -22,6 +23,8 @@ export function clusterManagerCommand(): Command {
     .addOption(new Option("--data-dir <dir>", "directory holding the cluster Git repositories").env("DATA_DIR").default("/var/lib/graft"))
     .addOption(new Option("--external-url <url>", "URL edge clusters reach this manager at").env("EXTERNAL_URL").makeOptionMandatory())
     .addOption(new Option("--listen-address <addr>", "address of the public listener (Git, bootstrap, status)").env("LISTEN_ADDRESS").default(":8080"))
+    .addOption(new Option("--max-connections <n>", "connections the public listener keeps open at once; more are closed on accept").env("MAX_CONNECTIONS").default(String(DEFAULT_MAX_CONNECTIONS)))
+    .addOption(new Option("--keep-alive-timeout <duration>", "a kept-alive public connection with no next request is closed after this long").env("KEEP_ALIVE_TIMEOUT").default("5s"))
     .addOption(new Option("--health-addr <addr>", "address of /healthz, /readyz and /metrics").env("HEALTH_ADDR").default(":8081"))
     .addOption(new Option("--bootstrap-token-ttl <duration>", "lifetime of a bootstrap token").env("BOOTSTRAP_TOKEN_TTL").default("1h"))
     .addOption(new Option("--report-timeout <duration>", "time without an edge report after which Reporting goes False").env("REPORT_TIMEOUT").default("10m"))
@@ -54,7 +57,7 @@ export function clusterManagerCommand(): Command {
         kubeConfig: loadKubeConfig(o.kubeconfig),
         config: { ...config, fluxInstallPath: o.fluxInstallManifest, chartDir: o.chartDir },
         log,
-        listen: parseAddr(o.listenAddress),
+        listen: { ...parseAddr(o.listenAddress), limits: { maxConnections: positiveInteger(o.maxConnections, "--max-connections"), keepAliveTimeoutMs: parseDuration(o.keepAliveTimeout) } },
         ops: parseAddr(o.healthAddr),
         concurrency: Number(o.concurrent),
         resyncMs: parseDuration(o.resyncInterval),
@@ -64,4 +67,10 @@ export function clusterManagerCommand(): Command {
       await manager.start();
       stopOnSignals(manager, log);
     });
+}
+
+function positiveInteger(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a whole number of at least 1, not "${value}"`);
+  return n;
 }
