@@ -6,7 +6,10 @@ export const ConditionType = {
   Provisioned: "Provisioned",
   Bootstrapped: "Bootstrapped",
   Reporting: "Reporting",
+  /** The edge applied graft's latest commit and every Flux object it reports is Ready (edge-sync's GitOps report). */
   Synced: "Synced",
+  /** ACS mode: the EdgeCluster and its ConfigDB 'Edge cluster configuration' entry agree. */
+  EntrySynced: "EntrySynced",
   /** The edge monitor's Sparkplug session (NBIRTH/NDEATH), when the cluster-manager watches a broker. */
   Online: "Online",
   // Negative polarity: each is owned by one reconcile step, set just before it fails and removed once it succeeds.
@@ -36,7 +39,11 @@ export const Reason = {
   NoReports: "NoReports",
   NodeBirth: "NodeBirth",
   NodeDeath: "NodeDeath",
-  // ACS mode: the link between an EdgeCluster and its ConfigDB entry (Synced) and the ACS setup steps.
+  // Synced (the edge's GitOps report): applied graft's latest commit, still applying an older one, an object not Ready.
+  Applied: "Applied",
+  RevisionPending: "RevisionPending",
+  FluxObjectNotReady: "FluxObjectNotReady",
+  // ACS mode: the link between an EdgeCluster and its ConfigDB entry (EntrySynced) and the ACS setup steps.
   Synced: "Synced",
   SuspiciousEmptyList: "SuspiciousEmptyList",
   EntryMissing: "EntryMissing",

@@ -76,6 +76,27 @@ export const kubesealCertificate = z.object({
   notAfter: z.string().meta({ format: "date-time" }),
 });
 
+/** Readiness of one Flux object on the edge, as edge-sync reports it (acs-contract.md §1 leaves the entry open). */
+export const FLUX_READY = ["True", "False", "Unknown"] as const;
+export const gitopsObject = z.object({
+  kind: z.string().max(63),
+  namespace: z.string().max(63),
+  name: z.string().max(253),
+  ready: z.enum(FLUX_READY).meta({ description: "The object's Ready condition for its current generation (Unknown while an older generation is what Ready speaks for)" }),
+  reason: z.string().max(1024).optional(),
+  message: z.string().max(4096).optional(),
+  revision: z.string().max(512).optional().meta({ description: "Last applied revision: a source's artifact, a Kustomization's lastAppliedRevision, a HelmRelease's chart version" }),
+}).strict();
+
+/** The edge's GitOps state: the Flux objects graft put on the edge, as edge-sync last reported them. */
+export const gitopsStatus = z.object({
+  fluxVersion: z.string().max(63).optional().meta({ description: "Flux version running on the edge (app.kubernetes.io/version of its controllers)" }),
+  appliedRevision: z.string().max(512).optional().meta({ description: "Revision of the cluster's repository the self-link Kustomization last applied (branch@sha1:<commit>)" }),
+  lastAppliedAt: z.string().optional().meta({ description: "When the centre first saw appliedRevision reported" }),
+  objects: z.array(gitopsObject).max(64),
+  reportedAt: z.string().meta({ description: "When the centre received the last change of this report" }),
+});
+
 export const edgeClusterStatus = z.object({
   uuid: z.string().optional(),
   clusterName: z.string().optional(),
@@ -87,6 +108,7 @@ export const edgeClusterStatus = z.object({
   hostCount: z.number().int().optional(),
   kubesealCertificate: kubesealCertificate.optional(),
   lastReportTime: z.string().optional(),
+  gitops: gitopsStatus.optional(),
   bootstrap: z.object({
     lastRequest: z.string().optional().meta({ description: "The last bootstrap-request annotation value handled" }),
     commandSecret: z.string().optional().meta({ description: "Secret holding the one-time bootstrap command" }),
@@ -100,6 +122,8 @@ export const edgeClusterStatus = z.object({
 export type EdgeClusterSpec = z.output<typeof edgeClusterSpec>;
 export type EdgeClusterStatus = z.output<typeof edgeClusterStatus>;
 export type Host = z.output<typeof host>;
+export type GitopsStatus = z.output<typeof gitopsStatus>;
+export type GitopsObject = z.output<typeof gitopsObject>;
 
 export interface EdgeCluster extends KubeObject {
   spec: EdgeClusterSpec;
@@ -135,6 +159,9 @@ export const edgeClusterCrd = {
     { name: "Cert-Expiry", type: "string", jsonPath: ".status.kubesealCertificate.notAfter", description: "When the Sealed Secrets certificate the edge reported expires" },
     { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
     { name: "Online", type: "string", jsonPath: '.status.conditions[?(@.type=="Online")].status', description: "The edge monitor's Sparkplug session (with --mqtt-url)" },
+    { name: "Synced", type: "string", jsonPath: '.status.conditions[?(@.type=="Synced")].status', description: "The edge applied graft's latest commit and every Flux object is Ready" },
+    { name: "Flux", type: "string", jsonPath: ".status.gitops.fluxVersion", description: "Flux version running on the edge" },
+    { name: "Applied", type: "string", jsonPath: ".status.gitops.appliedRevision", priority: 1, description: "Revision of the cluster's repository the edge last applied" },
     { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
     { name: "UUID", type: "string", jsonPath: ".status.uuid", priority: 1 },
     { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },

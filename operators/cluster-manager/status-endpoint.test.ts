@@ -76,6 +76,45 @@ test("a certificate PATCH keeps the hosts; fingerprint and expiry show in status
   }
 });
 
+test("a GitOps report becomes status.gitops and Synced; a failing object's message shows in kubectl describe", async () => {
+  const commit = (await ec("edge-a")).status!.commit!;
+  const objects = (revision: string, release: Record<string, string> = { ready: "True", reason: "UpgradeSucceeded", message: "Helm upgrade succeeded" }) => [
+    { kind: "GitRepository", namespace: "fplus-edge", name: "self-link", ready: "True", reason: "Succeeded", revision },
+    { kind: "Kustomization", namespace: "fplus-edge", name: "self-link", ready: "True", reason: "ReconciliationSucceeded", revision },
+    { kind: "HelmRelease", namespace: "fplus-edge", name: `edge-cluster-${a.uuid}`, revision: "0.1.0+abc", ...release },
+  ];
+  const old = "main@sha1:" + "0".repeat(40);
+  assert.equal((await patch(a.uuid, a.token, JSON.stringify({ gitops: { fluxVersion: "v2.9.5", objects: objects(old) } }))).status, 204);
+  let got = await ec("edge-a");
+  assert.equal(got.status!.gitops!.appliedRevision, old);
+  assert.equal(got.status!.hostCount, 2, "merge patch left hosts alone");
+  assert.equal(cond(got, "Synced")?.status, "False");
+  assert.equal(cond(got, "Synced")?.reason, "RevisionPending");
+  assert.match(cond(got, "Synced")!.message, new RegExp(`graft's latest is ${commit.slice(0, 12)}`));
+  assert.equal(cond(got, "Ready")?.status, "True", "an edge still applying is not a fault");
+
+  const current = `main@sha1:${commit}`;
+  assert.equal((await patch(a.uuid, a.token, JSON.stringify({ gitops: { fluxVersion: "v2.9.5", objects: objects(current) } }))).status, 204);
+  got = await ec("edge-a");
+  assert.equal(cond(got, "Synced")?.status, "True");
+  assert.equal(got.status!.gitops!.lastAppliedAt, got.status!.gitops!.reportedAt);
+  const table = await f.cp.kubectl(["get", "ec", "-n", NS, "edge-a", "-o", "wide"]);
+  assert.match(table.stdout, new RegExp(`True\\s+v2\\.9\\.5\\s+${current}`), table.stdout);
+
+  const failure = "Helm upgrade failed for release fplus-edge/edge-cluster: values don't meet the specifications of the schema(s)";
+  assert.equal((await patch(a.uuid, a.token, JSON.stringify({ gitops: { fluxVersion: "v2.9.5", objects: objects(current, { ready: "False", reason: "UpgradeFailed", message: failure }) } }))).status, 204);
+  got = await ec("edge-a");
+  assert.equal(cond(got, "Synced")?.reason, "FluxObjectNotReady");
+  const described = await f.cp.kubectl(["describe", "ec", "-n", NS, "edge-a"]);
+  assert.match(described.stdout.replace(/\s+/g, " "), /HelmRelease fplus-edge\/edge-cluster-\S+ is not Ready: UpgradeFailed: Helm upgrade failed/);
+  const read = await (await fetch(url(a.uuid), { headers: { authorization: `Bearer ${a.token}` } })).json() as { gitops: { objects: unknown[] } };
+  assert.equal(read.gitops.objects.length, 3);
+
+  const bad = await patch(a.uuid, a.token, JSON.stringify({ gitops: { objects: [{ kind: "HelmRelease", namespace: "x", name: "y", ready: "Maybe" }] } }));
+  assert.equal(bad.status, 422);
+  assert.match(await bad.text(), /gitops\.objects\.0\.ready/);
+});
+
 test("wrong, foreign and missing tokens are refused and change nothing", async () => {
   const before = JSON.stringify((await ec("edge-a")).status!.hosts);
   const body = JSON.stringify({ hosts: [] });

@@ -1,5 +1,6 @@
 // The edge status endpoint (embedded mode): the ConfigDB v2 subset edge-sync speaks, for the 'Edge cluster status'
-// application only. Entries live in the EdgeCluster's status: hosts and the Sealed Secrets certificate.
+// application only. Entries live in the EdgeCluster's status: hosts, the Sealed Secrets certificate and the GitOps
+// report (gitops-report.ts).
 //   GET   /v2/app/<app>/object/<uuid>  → 200 entry JSON (404 before the first report)
 //   PATCH same, application/merge-patch+json → 204 (creates the entry)
 //   PUT   same, application/json → 201 created / 204 replaced
@@ -16,15 +17,23 @@ import type { KubeClient } from "../runtime/rest.js";
 import { updateStatus } from "../runtime/status.js";
 import type { CredentialIndex } from "./credential-index.js";
 import { summarizeReady } from "./controller/summarize.js";
+import { applyGitops, gitopsEntry, gitopsEntryOf } from "./gitops-report.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ROUTE = /^\/v2\/app\/([^/]+)\/object\/([^/]+)$/;
 export const MAX_STATUS_BODY = 1024 * 1024;
 
+/**
+ * The members of an 'Edge cluster status' entry graft reads. ACS's ConfigDB holds no ConfigSchema for the application
+ * (acs-service-setup dumps), so an entry may carry more (edge-sync's `deployments` in ACS mode): the ConfigDB mirror
+ * reads it with unknown members dropped; this endpoint, which only graft's edge-sync writes to, refuses them.
+ */
 export const statusEntry = z.object({
   hosts: z.array(host).max(10_000).optional(),
   kubeseal_cert: z.string().max(64 * 1024).optional(),
-}).strict();
+  gitops: gitopsEntry.optional(),
+});
+const strictStatusEntry = statusEntry.strict();
 export type StatusEntry = z.infer<typeof statusEntry>;
 
 export interface StatusEndpointDeps {
@@ -43,10 +52,11 @@ class HttpError extends Error {
 }
 
 export function entryOf(status: EdgeClusterStatus | undefined): StatusEntry | null {
-  if (!status?.hosts && !status?.kubesealCertificate) return null;
+  if (!status?.hosts && !status?.kubesealCertificate && !status?.gitops) return null;
   return {
     ...(status.hosts ? { hosts: status.hosts } : {}),
     ...(status.kubesealCertificate ? { kubeseal_cert: status.kubesealCertificate.pem } : {}),
+    ...(status.gitops ? { gitops: gitopsEntryOf(status.gitops) } : {}),
   };
 }
 
@@ -93,7 +103,7 @@ function parseJson(body: Buffer): unknown {
 }
 
 function validate(value: unknown): StatusEntry {
-  const r = statusEntry.safeParse(value);
+  const r = strictStatusEntry.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   throw new HttpError(422, `invalid status entry at "${issue.path.join(".") || "(root)"}": ${issue.message}`);
@@ -152,7 +162,7 @@ export function createStatusHandler(deps: StatusEndpointDeps) {
   };
 }
 
-/** Writes a status entry into EdgeCluster status: hosts, certificate, Bootstrapped and Reporting (shared with ACS mode). */
+/** Writes a status entry into EdgeCluster status: hosts, certificate, GitOps report, Bootstrapped and Reporting (shared with ACS mode). */
 export function applyEntry(s: EdgeClusterStatus, entry: StatusEntry, generation?: number) {
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
   if (entry.hosts) {
@@ -164,6 +174,7 @@ export function applyEntry(s: EdgeClusterStatus, entry: StatusEntry, generation?
   }
   if (entry.kubeseal_cert) s.kubesealCertificate = certificateStatus(entry.kubeseal_cert);
   else delete s.kubesealCertificate;
+  applyGitops(s, entry.gitops, now);
   s.lastReportTime = now;
   s.conditions = setCondition(s.conditions, { type: T.Bootstrapped, status: "True", reason: Reason.Bootstrapped, message: "edge-sync has reported from the edge cluster" }, generation);
   s.conditions = setCondition(s.conditions, { type: T.Reporting, status: "True", reason: Reason.Reporting, message: `last report at ${now}` }, generation);

@@ -6,6 +6,7 @@ import { RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
 import type { EdgeCluster, EdgeClusterStatus } from "../../api/edgecluster.js";
 import { getCondition, removeCondition, setCondition, type Condition, type ConditionInput } from "../../runtime/conditions.js";
 import type { ErrorOutcome } from "../../runtime/errors.js";
+import { syncedCondition } from "../gitops-report.js";
 
 /** Negative-polarity conditions, each owned by one step: present (True) only while that step is failing. */
 export const FAILURE_CONDITIONS: readonly string[] = [
@@ -18,7 +19,7 @@ const READY_RULES: ReadonlyArray<{ type: string; failsWhen: (c: Condition | unde
   ...FAILURE_CONDITIONS.map((type) => ({ type, failsWhen: (c: Condition | undefined) => c?.status === "True" })),
   { type: T.Reconciling, failsWhen: (c) => c?.status === "True" },
   // ACS mode only: absent in embedded mode.
-  { type: T.Synced, failsWhen: (c) => c !== undefined && c.status !== "True" },
+  { type: T.EntrySynced, failsWhen: (c) => c !== undefined && c.status !== "True" },
   { type: T.Provisioned, failsWhen: (c) => c?.status !== "True" },
   // Absent until the edge first reports: a provisioned cluster waiting for its edge is Ready.
   { type: T.Bootstrapped, failsWhen: (c) => c?.status === "False" },
@@ -49,8 +50,13 @@ export function readyCondition(status: EdgeClusterStatus | undefined, generation
   };
 }
 
-/** Sets Ready in a status draft from its other conditions (for every writer of EdgeCluster status). */
+/**
+ * Sets Ready in a status draft from its other conditions (for every writer of EdgeCluster status), and Synced from
+ * the edge's GitOps report and graft's latest commit (not part of Ready: an edge applying a new commit is not a fault).
+ */
 export function summarizeReady(status: EdgeClusterStatus, generation?: number): void {
+  const synced = syncedCondition(status);
+  status.conditions = synced ? setCondition(status.conditions, synced, generation) : removeCondition(status.conditions, T.Synced);
   status.conditions = setCondition(status.conditions, readyCondition(status, generation), generation);
 }
 
