@@ -79,13 +79,13 @@ async function clustersWith(uuid: string): Promise<EdgeCluster[]> {
   return (await client.list<EdgeCluster>(EdgeClusterType, NS)).items.filter((ec) => uuidOf(ec) === uuid);
 }
 
-/** The one EdgeCluster with this UUID, Ready and EntrySynced at its current generation. */
+/** The one EdgeCluster with this UUID, Ready and ConfigDBSynced at its current generation. */
 function provisioned(uuid: string, extra: (ec: EdgeCluster) => boolean = () => true): Promise<EdgeCluster> {
   return eventually(async () => {
     const ecs = await clustersWith(uuid);
     assert.ok(ecs.length <= 1, `one EdgeCluster per ConfigDB cluster, found ${ecs.length}`);
     const ec = ecs[0];
-    return ec && condition(ec, "Ready")?.status === "True" && condition(ec, "EntrySynced")?.status === "True"
+    return ec && condition(ec, "Ready")?.status === "True" && condition(ec, "ConfigDBSynced")?.status === "True"
       && ec.status?.observedGeneration === ec.metadata.generation && extra(ec) && ec;
   }, { ...WAIT, message: `EdgeCluster of ConfigDB cluster ${uuid} provisioned` });
 }
@@ -275,14 +275,14 @@ test("the Clusters service API as the admin UI calls it: bootstrap-url (Manage c
   assert.deepEqual(((await directory.json()) as Array<{ url: string }>).map((d) => d.url), [managerUrl], "advertised in the Directory");
 });
 
-test("without the extra grants an EdgeCluster applied with kubectl is EntrySynced=False naming the permission, and not retried hot; with them it is mirrored", async () => {
+test("without the extra grants an EdgeCluster applied with kubectl is ConfigDBSynced=False naming the permission, and not retried hot; with them it is mirrored", async () => {
   const applied = await cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("plant-b", NS, { bare: true, values: { x: 1 } }) });
   assert.equal(applied.code, 0, applied.stderr);
   const held = await eventually(async () => {
     const e = await client.get<EdgeCluster>(EdgeClusterType, "plant-b", NS);
-    return condition(e, "EntrySynced")?.status === "False" && e;
-  }, { ...WAIT, message: "EntrySynced=False" });
-  const synced = condition(held, "EntrySynced")!;
+    return condition(e, "ConfigDBSynced")?.status === "False" && e;
+  }, { ...WAIT, message: "ConfigDBSynced=False" });
+  const synced = condition(held, "ConfigDBSynced")!;
   assert.equal(synced.reason, "PermissionDenied");
   assert.match(synced.message, /CreateSpecificObject on class Edge cluster/);
   assert.match(synced.message, /config\/acs\/cluster-manager-kubectl\.yaml/);
@@ -425,9 +425,9 @@ test("a listing that suddenly names no clusters deletes nothing until the emptin
   for (const uuid of held) {
     const ec = await eventually(async () => {
       const e = (await clustersWith(uuid))[0];
-      return e && condition(e, "EntrySynced")?.reason === "SuspiciousEmptyList" && e;
-    }, { ...WAIT, message: "EntrySynced=False/SuspiciousEmptyList" });
-    assert.equal(condition(ec, "EntrySynced")?.status, "False");
+      return e && condition(e, "ConfigDBSynced")?.reason === "SuspiciousEmptyList" && e;
+    }, { ...WAIT, message: "ConfigDBSynced=False/SuspiciousEmptyList" });
+    assert.equal(condition(ec, "ConfigDBSynced")?.status, "False");
     assert.equal(ec.metadata.deletionTimestamp, undefined, "not deleted");
   }
   const events = JSON.parse((await cp.kubectl(["get", "events.events.k8s.io", "-n", NS, "-o", "json"])).stdout) as { items: Array<{ reason: string; type: string }> };

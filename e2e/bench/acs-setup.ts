@@ -84,8 +84,8 @@ export async function benchAcsSetup(opts: { clusters?: number; say?: (line: stri
     if (applied.code !== 0) throw new Error(applied.stderr);
     const held = await eventually(async () => {
       const ec = await client.get<EdgeCluster>(EdgeClusterType, "refused", NS);
-      return ec.status?.conditions?.some((c) => c.type === "EntrySynced" && c.status === "False" && c.reason === "PermissionDenied") && ec;
-    }, { timeoutMs: 60_000, message: "EntrySynced=False PermissionDenied" });
+      return ec.status?.conditions?.some((c) => c.type === "ConfigDBSynced" && c.status === "False" && c.reason === "PermissionDenied") && ec;
+    }, { timeoutMs: 60_000, message: "ConfigDBSynced=False PermissionDenied" });
     const from = w.standin.requests.length;
     await new Promise((r) => setTimeout(r, REFUSED_WINDOW_MS));
     const refusedCluster = w.standin.requests.slice(from)

@@ -9,7 +9,7 @@ export const ConditionType = {
   /** The edge applied graft's latest commit and every Flux object it reports is Ready (edge-sync's GitOps report). */
   Synced: "Synced",
   /** ACS mode: the EdgeCluster and its ConfigDB 'Edge cluster configuration' entry agree. */
-  EntrySynced: "EntrySynced",
+  ConfigDBSynced: "ConfigDBSynced",
   /** The edge monitor's Sparkplug session (NBIRTH/NDEATH), when the cluster-manager watches a broker. */
   Online: "Online",
   // Negative polarity: each is owned by one reconcile step, set just before it fails and removed once it succeeds.
@@ -43,7 +43,7 @@ export const Reason = {
   Applied: "Applied",
   RevisionPending: "RevisionPending",
   FluxObjectNotReady: "FluxObjectNotReady",
-  // ACS mode: the link between an EdgeCluster and its ConfigDB entry (EntrySynced) and the ACS setup steps.
+  // ACS mode: the link between an EdgeCluster and its ConfigDB entry (ConfigDBSynced) and the ACS setup steps.
   Synced: "Synced",
   SuspiciousEmptyList: "SuspiciousEmptyList",
   EntryMissing: "EntryMissing",

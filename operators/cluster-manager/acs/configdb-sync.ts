@@ -8,7 +8,7 @@
 // compared with the EdgeClusters, so changes made meanwhile are picked up.
 //
 // Guard against a suspicious empty list (ACS has none): a listing that names no clusters at all while registered
-// EdgeClusters exist deletes nothing at first. Each such EdgeCluster gets EntrySynced=False/SuspiciousEmptyList and a
+// EdgeClusters exist deletes nothing at first. Each such EdgeCluster gets ConfigDBSynced=False/SuspiciousEmptyList and a
 // Warning Event. Only when the list has stayed empty for `emptyListConfirmMs` AND a fresh REST listing, made then,
 // is empty too, are they deleted; any entry appearing meanwhile cancels it. With Infinity nothing is ever deleted on
 // an empty list (delete the EdgeClusters with kubectl instead).
@@ -261,14 +261,14 @@ export class ConfigDbSync {
 
   private async setSynced(ec: EdgeCluster, status: "True" | "False", reason: string, message: string): Promise<void> {
     await updateStatus<EdgeClusterStatus, EdgeCluster>(this.deps.client, EdgeClusterType, ec.metadata.name, ec.metadata.namespace, (s, obj) => {
-      s.conditions = setCondition(s.conditions, { type: T.EntrySynced, status, reason, message }, obj.metadata.generation);
+      s.conditions = setCondition(s.conditions, { type: T.ConfigDBSynced, status, reason, message }, obj.metadata.generation);
       summarizeReady(s, obj.metadata.generation);
     });
   }
 }
 
 function heldByEmptyList(ec: EdgeCluster): boolean {
-  return getCondition(ec.status?.conditions, T.EntrySynced)?.reason === Reason.SuspiciousEmptyList;
+  return getCondition(ec.status?.conditions, T.ConfigDBSynced)?.reason === Reason.SuspiciousEmptyList;
 }
 
 /** The status entry is gone (deleted in the ConfigDB): what it said is no longer known. */

@@ -6,7 +6,7 @@
 // - An EdgeCluster applied with kubectl: the EdgeCluster wins. Its spec is written to the entry (creating the ConfigDB
 //   object and entry the first time); edits made to that entry in the ConfigDB are overwritten from spec.
 // The cluster name can change on neither side: principals and the Sparkplug group derive from it (a mirrored
-// cluster whose entry renames it is held with EntrySynced=False/NameChangeRefused).
+// cluster whose entry renames it is held with ConfigDBSynced=False/NameChangeRefused).
 //
 // Once an entry has been seen for an EdgeCluster it is annotated as registered. A registered EdgeCluster whose entry
 // is gone was deleted in the ConfigDB: this sync never writes the entry back; the ConfigDB sync controller decides
@@ -25,7 +25,7 @@ import { ORIGIN_CONFIGDB, ORIGIN_LABEL, REGISTERED_ANNOTATION } from "./names.js
 
 export type EntrySyncResult =
   | { kind: "synced"; ec: EdgeCluster; entry: ClusterEntry; message: string }
-  /** The cluster must not be set up now; EntrySynced=False with this reason and message. */
+  /** The cluster must not be set up now; ConfigDBSynced=False with this reason and message. */
   | { kind: "held"; reason: string; message: string };
 
 export interface EntrySyncDeps {
@@ -53,7 +53,7 @@ export async function syncClusterEntry(deps: EntrySyncDeps, ec: EdgeCluster, uui
     // Applied with kubectl and not yet in the ConfigDB: register the object (its UUID is already recorded in
     // status), then create the entry only if nobody has meanwhile.
     // ACS's own Cluster Manager role may do neither: that needs the extra grants of
-    // config/acs/cluster-manager-kubectl.yaml. Without them the cluster waits, EntrySynced=False naming what is missing,
+    // config/acs/cluster-manager-kubectl.yaml. Without them the cluster waits, ConfigDBSynced=False naming what is missing,
     // and is not retried on a timer (only a change of the EdgeCluster, or the periodic resync, looks again).
     const want = entryFromSpec(ec.spec, clusterName);
     try {

@@ -1,5 +1,5 @@
 // ACS mode's own steps: the ConfigDB entry (acs/entry-sync.ts, which also holds the conflict rule), the Secret
-// holding bootstrap-token hashes, and the ACS setup (acs/cluster-setup.ts). EntrySynced is owned by the entry step.
+// holding bootstrap-token hashes, and the ACS setup (acs/cluster-setup.ts). ConfigDBSynced is owned by the entry step.
 import { ConditionType as T, Reason } from "../../api/conditions.js";
 import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
 import { getCondition, setCondition } from "../../runtime/conditions.js";
@@ -17,20 +17,20 @@ export function configDbEntryStep(deps: EdgeClusterControllerDeps, acs: AcsBacke
     const synced = await syncClusterEntry({ client: deps.client, cdb: acs.cdb, log: scope.log, event }, scope.ec, scratch.uuid!, scratch.clusterName!);
     if (synced.kind === "held") {
       // Nothing to retry on a timer: the entry coming back (or going for good) is seen by the ConfigDB sync.
-      const before = getCondition(scope.read.conditions, T.EntrySynced);
+      const before = getCondition(scope.read.conditions, T.ConfigDBSynced);
       // The ConfigDB sync's hold on an empty list says more than "entry missing": keep it.
-      const current = getCondition(status.conditions, T.EntrySynced);
+      const current = getCondition(status.conditions, T.ConfigDBSynced);
       if (!(current?.reason === Reason.SuspiciousEmptyList && synced.reason === Reason.EntryMissing)) {
-        status.conditions = setCondition(status.conditions, { type: T.EntrySynced, status: "False", reason: synced.reason, message: synced.message }, generation);
+        status.conditions = setCondition(status.conditions, { type: T.ConfigDBSynced, status: "False", reason: synced.reason, message: synced.message }, generation);
       }
-      const after = getCondition(status.conditions, T.EntrySynced);
+      const after = getCondition(status.conditions, T.ConfigDBSynced);
       if (after?.reason !== before?.reason || after?.message !== before?.message) scope.note(synced.reason, synced.message, "Warning");
       return "done";
     }
     // The entry sync may have written metadata (the registered annotation): later writes start from that object.
     scope.ec = synced.ec;
     scratch.acsEntry = synced.entry;
-    status.conditions = setCondition(status.conditions, { type: T.EntrySynced, status: "True", reason: Reason.Synced, message: synced.message }, generation);
+    status.conditions = setCondition(status.conditions, { type: T.ConfigDBSynced, status: "True", reason: Reason.Synced, message: synced.message }, generation);
     return "continue";
   };
 }

@@ -26,7 +26,7 @@ test("Ready: the first failing owned condition wins, and never True for a genera
     ["provisioned, observed", withConditions(2, ok("Provisioned")), 2, "True/Succeeded"],
     ["observed generation behind", withConditions(1, ok("Provisioned")), 2, "False/Progressing"],
     ["Reconciling beats Provisioned", withConditions(2, ok("Provisioned"), { type: "Reconciling", status: "True", reason: "Progressing" }), 2, "False/Progressing"],
-    ["EntrySynced False (ACS)", withConditions(2, ok("Provisioned"), { type: "EntrySynced", status: "False", reason: "EntryMissing" }), 2, "False/EntryMissing"],
+    ["ConfigDBSynced False (ACS)", withConditions(2, ok("Provisioned"), { type: "ConfigDBSynced", status: "False", reason: "EntryMissing" }), 2, "False/EntryMissing"],
     ["a step failing beats Reconciling", withConditions(2, { type: "Reconciling", status: "True", reason: "Progressing" }, { type: "RepositoryFailed", status: "True", reason: "RepositoryFailed" }), 2, "False/RepositoryFailed"],
     ["Stalled beats all", withConditions(2, { type: "RepositoryFailed", status: "True", reason: "RepositoryFailed" }, { type: "Stalled", status: "True", reason: "NameConflict" }), 2, "False/NameConflict"],
     ["Reporting False", withConditions(2, ok("Provisioned"), ok("Bootstrapped"), { type: "Reporting", status: "False", reason: "ReportsStopped" }), 2, "False/ReportsStopped"],

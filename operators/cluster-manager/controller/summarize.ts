@@ -19,7 +19,7 @@ const READY_RULES: ReadonlyArray<{ type: string; failsWhen: (c: Condition | unde
   ...FAILURE_CONDITIONS.map((type) => ({ type, failsWhen: (c: Condition | undefined) => c?.status === "True" })),
   { type: T.Reconciling, failsWhen: (c) => c?.status === "True" },
   // ACS mode only: absent in embedded mode.
-  { type: T.EntrySynced, failsWhen: (c) => c !== undefined && c.status !== "True" },
+  { type: T.ConfigDBSynced, failsWhen: (c) => c !== undefined && c.status !== "True" },
   { type: T.Provisioned, failsWhen: (c) => c?.status !== "True" },
   // Absent until the edge first reports: a provisioned cluster waiting for its edge is Ready.
   { type: T.Bootstrapped, failsWhen: (c) => c?.status === "False" },
