@@ -18,7 +18,16 @@ import { Meta } from "./configdb-model.js";
 
 const MERGE_PATCH = "application/merge-patch+json";
 
-export function configDbHandler(model: ConfigDbModel, tokens: ServiceTokens, acl: AccessControl): Handler {
+/** An accepted PUT or PATCH of an entry, with the body as the client sent it. */
+export interface ConfigDbWrite {
+  method: "PUT" | "PATCH";
+  app: string;
+  object: string;
+  body: unknown;
+  upn: string;
+}
+
+export function configDbHandler(model: ConfigDbModel, tokens: ServiceTokens, acl: AccessControl, writes: ConfigDbWrite[] = []): Handler {
   return async (req, res) => {
     const caller = await authenticateRequest(tokens, req, res);
     if (!caller) return;
@@ -29,7 +38,10 @@ export function configDbHandler(model: ConfigDbModel, tokens: ServiceTokens, acl
     if (version !== "v2") return sendStatus(res, 404);
 
     if (kind === "app" && rest[1] === "object" && rest.length === 2) return appList(model, req, res, rest[0]!, may);
-    if (kind === "app" && rest[1] === "object" && rest.length === 3) return entry(model, req, res, rest[0]!, rest[2]!, may);
+    if (kind === "app" && rest[1] === "object" && rest.length === 3) {
+      const logWrite = (method: ConfigDbWrite["method"], body: unknown) => writes.push({ method, app: rest[0]!, object: rest[2]!, body, upn: caller });
+      return entry(model, req, res, rest[0]!, rest[2]!, may, logWrite);
+    }
     if (kind === "object" && rest.length === 0) return objects(model, req, res, may, acl.principalOf(caller) ?? Meta.Unowned);
     if (kind === "object" && rest.length === 1) return objectDelete(model, req, res, rest[0]!, may);
     if (kind === "class" && rest[1] === "direct" && rest[2] === "member" && rest.length <= 4) {
@@ -50,7 +62,12 @@ function appList(model: ConfigDbModel, req: IncomingMessage, res: ServerResponse
   sendJson(res, 200, list);
 }
 
-async function entry(model: ConfigDbModel, req: IncomingMessage, res: ServerResponse, app: string, obj: string, may: May): Promise<void> {
+async function entry(model: ConfigDbModel, req: IncomingMessage, res: ServerResponse, app: string, obj: string, may: May,
+  logWrite: (method: ConfigDbWrite["method"], body: unknown) => void): Promise<void> {
+  const logged = (method: ConfigDbWrite["method"], body: unknown, status: number) => {
+    if (status < 300) logWrite(method, body);
+    return status;
+  };
   if (!isUuid(app) || !isUuid(obj)) return sendStatus(res, 410);
   if (!may(req.method === "GET" ? AcsPerm.ReadConfig : AcsPerm.WriteConfig, app)) return sendStatus(res, 403);
   const precondition = preconditionFrom(req.headers);
@@ -68,13 +85,15 @@ async function entry(model: ConfigDbModel, req: IncomingMessage, res: ServerResp
       if (!current) return sendStatus(res, 404);
       return sendJson(res, 200, current.value, { etag: `"${current.etag}"` });
     }
-    case "PUT":
-      return sendStatus(res, model.put(app, obj, await readJson(req), precondition));
+    case "PUT": {
+      const value = await readJson(req);
+      return sendStatus(res, logged("PUT", value, model.put(app, obj, value, precondition)));
+    }
     case "PATCH": {
       if (mediaType(req) !== MERGE_PATCH) return sendStatus(res, 415);
       const patch = await readJson(req, [MERGE_PATCH]);
       if (app === App.Registration) return sendStatus(res, registrationPatch(model, obj, patch));
-      return sendStatus(res, model.patch(app, obj, patch, precondition));
+      return sendStatus(res, logged("PATCH", patch, model.patch(app, obj, patch, precondition)));
     }
     case "DELETE":
       return sendStatus(res, model.delete(app, obj, precondition));

@@ -85,6 +85,10 @@ export interface Listening {
   server: Server;
   url: string;
   close(): Promise<void>;
+  /** Stops listening and cuts every connection, keeping the port for resume(): the service is down. */
+  pause(): Promise<void>;
+  /** Listens on the same port again. */
+  resume(): Promise<void>;
 }
 
 /** Starts a server on a free loopback port. */
@@ -95,12 +99,20 @@ export async function listenLoopback(handler: Handler): Promise<Listening> {
     server.listen(0, "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const close = () => new Promise<void>((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
   return {
     server,
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
+    close,
+    pause: close,
+    resume: () => new Promise<void>((resolve, reject) => {
+      if (server.listening) return resolve();
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => { server.off("error", reject); resolve(); });
     }),
   };
 }

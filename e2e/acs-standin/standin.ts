@@ -29,7 +29,7 @@ import { App, Class, Service } from "../../operators/api/constants.js";
 import { AuthModel } from "./auth-model.js";
 import { authHandler } from "./auth-http.js";
 import { ConfigDbModel, Meta, type Validator } from "./configdb-model.js";
-import { configDbHandler } from "./configdb-http.js";
+import { configDbHandler, type ConfigDbWrite } from "./configdb-http.js";
 import { gitHandler, repoPath } from "./git-server.js";
 import { fileURLToPath } from "node:url";
 import { AccessControl } from "./acl.js";
@@ -92,6 +92,12 @@ export interface AcsStandin {
   logins(service: StandinService): number;
   /** Every request answered so far, in order (token requests included). */
   requests: StandinRequest[];
+  /** Every accepted ConfigDB entry PUT and PATCH, in order, with the body as sent. */
+  configdbWrites: ConfigDbWrite[];
+  /** Takes a service down (its port stops listening, open connections are cut) until restore(). */
+  outage(service: StandinService): Promise<void>;
+  /** Brings a service taken down by outage() back on the same URL. */
+  restore(service: StandinService): Promise<void>;
   /** The permission model: checks, refusals, group-expanded grants. */
   acl: AccessControl;
   /** Loads an ACS dump file (objects, configs, grants), as an administrator loading it into ACS would. */
@@ -143,8 +149,9 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
   const servers: Listening[] = [];
   const notify = new NotifyServer(configdb, tokens.configdb);
   const commands = new CommandLog();
+  const configdbWrites: ConfigDbWrite[] = [];
   try {
-    const configdbServer = await listenLoopback(counted("configdb", configDbHandler(configdb, tokens.configdb, acl), tokens.configdb));
+    const configdbServer = await listenLoopback(counted("configdb", configDbHandler(configdb, tokens.configdb, acl, configdbWrites), tokens.configdb));
     servers.push(configdbServer);
     notify.attach(configdbServer.server);
     const authServer = await listenLoopback(counted("auth", authHandler(auth, tokens.auth, acl), tokens.auth));
@@ -183,6 +190,9 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
     }, tokens.directory));
     servers.push(directoryServer);
     providers[Service.Directory] = directoryServer.url;
+    const byService: Record<StandinService, Listening> = {
+      directory: directoryServer, configdb: configdbServer, auth: authServer, git: gitServer, cmdesc: cmdescServer,
+    };
 
     return {
       urls: { directory: directoryServer.url, configdb: configdbServer.url, auth: authServer.url, git: gitServer.url, cmdesc: cmdescServer.url },
@@ -195,6 +205,12 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
       gitRepoPath: (uuid) => repoPath(dataDir, uuid),
       logins: (service) => tokens[service].logins,
       requests,
+      configdbWrites,
+      outage: async (service) => {
+        if (service === "configdb") notify.dropConnections();
+        await byService[service].pause();
+      },
+      restore: (service) => byService[service].resume(),
       acl,
       loadDump,
       revokeTokens: (service) => {

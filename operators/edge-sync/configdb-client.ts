@@ -193,8 +193,6 @@ export class PasswordLogin implements AuthProvider {
   }
 }
 
-export type PatchOutcome = "patched" | "created";
-
 export class ConfigDbClient {
   constructor(private readonly opts: { service: ServiceLocator; auth: AuthProvider } & HttpOptions) {}
 
@@ -225,42 +223,18 @@ export class ConfigDbClient {
   }
 
   /**
-   * Merge-patches the entry. The protocol creates an absent entry on PATCH; a server that answers 404 instead gets a
-   * create-only PUT of the same content (If-None-Match: *), so an existing entry is never replaced wholesale.
-   * "created" tells the caller the entry now holds exactly the patch.
+   * Merge-patches the entry; the protocol creates an absent entry on PATCH (acs-contract.md §2). A 404 means the
+   * ConfigDB knows no such object or application.
    */
-  async patchEntry(app: string, obj: string, patch: Record<string, unknown>): Promise<PatchOutcome> {
+  async patchEntry(app: string, obj: string, patch: Record<string, unknown>): Promise<void> {
     const what = `PATCH entry ${app}/${obj}`;
     const res = await this.request("PATCH", app, obj, patch, { "content-type": "application/merge-patch+json" });
-    if (res.ok) {
+    if (res.status === 404) {
       await res.body?.cancel();
-      return "patched";
-    }
-    if (res.status !== 404) throw await errorFrom(res, what);
-    await res.body?.cancel();
-    if ((await this.getEntry(app, obj)) !== undefined) throw new HttpError(404, `${what}: HTTP 404 although the entry exists`);
-    const put = await this.request("PUT", app, obj, withoutNulls(patch), { "content-type": "application/json", "if-none-match": "*" });
-    if (put.ok) {
-      await put.body?.cancel();
-      return "created";
-    }
-    if (put.status === 412) {
-      // Created by someone else in the meantime: now a plain PATCH applies.
-      await put.body?.cancel();
-      const again = await this.request("PATCH", app, obj, patch, { "content-type": "application/merge-patch+json" });
-      if (!again.ok) throw await errorFrom(again, what);
-      await again.body?.cancel();
-      return "patched";
-    }
-    if (put.status === 404) {
-      await put.body?.cancel();
       throw new HttpError(404, `${what}: the ConfigDB does not know object "${obj}" or application "${app}": register the cluster object first`);
     }
-    throw await errorFrom(put, `PUT entry ${app}/${obj}`);
+    if (!res.ok) throw await errorFrom(res, what);
+    await res.body?.cancel();
   }
 }
 
-/** A merge patch applied to an empty object: the patch without its null (delete) members. */
-function withoutNulls(patch: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== null));
-}

@@ -1,7 +1,6 @@
-// edge-sync against a real edge API server, reporting to the ConfigDB stand-in: Node changes are reflected,
+// edge-sync against a real edge API server, reporting to the ACS stand-in's ConfigDB: Node changes are reflected,
 // heartbeats cause no writes, bursts are coalesced, a new Sealed Secrets key arrives within seconds, an outage of
-// the centre loses nothing and sends nothing stale, a server without create-on-PATCH still gets the entry, without
-// read access to the key Secrets the controller's endpoint is used, the periodic resync repairs a lost entry, ACS
+// the centre loses nothing and sends nothing stale, without read access to the key Secrets the controller's endpoint is used, the periodic resync repairs a lost entry, ACS
 // mode finds the ConfigDB through the Directory, the command runs as a process that stops cleanly, and liveness
 // tells a stuck watch or write from a centre that merely refuses.
 import { after, afterEach, before, test } from "node:test";
@@ -16,7 +15,7 @@ import { eventually } from "../../e2e/harness/eventually.js";
 import { freePort } from "../../e2e/harness/ports.js";
 import { startProcess } from "../../e2e/harness/process.js";
 import { startTcpProxy, type TcpProxy } from "../../e2e/harness/tcp-proxy.js";
-import { App, Service } from "../api/constants.js";
+import { App } from "../api/constants.js";
 import { Informer } from "../runtime/informer.js";
 import { Core } from "../runtime/kube.js";
 import { silentLogger } from "../runtime/logger.js";
@@ -28,10 +27,9 @@ import { hostList, type NodeObject } from "./hosts.js";
 import { configDbClientFor } from "./main.js";
 import { createKeySecret, createNode, deleteAllNodes, heartbeat } from "../../e2e/support/edge-sync/edge-objects.js";
 import { makeCertificate } from "../../e2e/support/edge-sync/openssl.js";
-import { StatusReceiver, type ReceiverOptions } from "../../e2e/support/edge-sync/status-receiver.js";
+import { startEdgeSyncCentre, type EdgeSyncCentre } from "../../e2e/support/edge-sync/acs-centre.js";
 
 const CLUSTER = "5f0c3a52-7d3e-4f57-9b1e-0c2a8d6e4b11";
-const TOKEN = "edge-token";
 const SS_NS = "sealed-secrets";
 /** Heartbeat phase length; the acceptance run uses 60 (EDGE_SYNC_HEARTBEAT_SECONDS=60). */
 const HEARTBEAT_SECONDS = Number(process.env.EDGE_SYNC_HEARTBEAT_SECONDS ?? 20);
@@ -53,17 +51,19 @@ afterEach(async () => {
   for (const s of secrets.items) await client.delete(Core.secrets, s.metadata.name, SS_NS);
 });
 
-async function startReceiver(opts: ReceiverOptions = {}): Promise<StatusReceiver> {
-  const r = new StatusReceiver({ tokens: { [TOKEN]: CLUSTER }, ...opts });
-  await r.start();
-  stops.push(() => r.stop());
-  return r;
+/** The centre, and a token its ConfigDB issued to the edge-sync account (what a sync token file would hold). */
+type Centre = EdgeSyncCentre & { token: string; url: string };
+
+async function startCentre(): Promise<Centre> {
+  const c = await startEdgeSyncCentre(CLUSTER);
+  stops.push(() => c.stop());
+  return Object.assign(c, { token: await c.issueToken(), url: c.standin.urls.configdb });
 }
 
-async function startSync(receiver: StatusReceiver, opts: Partial<EdgeSyncOptions> = {}): Promise<EdgeSync> {
+async function startSync(centre: Centre, opts: Partial<EdgeSyncOptions> = {}): Promise<EdgeSync> {
   const sync = new EdgeSync({
     kubeConfig: cp.kubeConfig, clusterUuid: CLUSTER,
-    configDb: new ConfigDbClient({ service: new PresetUrl(receiver.url), auth: new StaticToken({ token: TOKEN }), timeoutMs: 2_000 }),
+    configDb: new ConfigDbClient({ service: new PresetUrl(centre.url), auth: new StaticToken({ token: centre.token }), timeoutMs: 2_000 }),
     sealedSecrets: { namespace: SS_NS, controller: "sealed-secrets", pollIntervalMs: 1_000 },
     debounceMs: 300, minRetryMs: 200, maxRetryMs: 1_000, log: silentLogger,
     ...opts,
@@ -73,22 +73,23 @@ async function startSync(receiver: StatusReceiver, opts: Partial<EdgeSyncOptions
   return sync;
 }
 
-const entry = (r: StatusReceiver) => r.entry(App.EdgeClusterStatus, CLUSTER);
+const entry = (c: Centre) => c.entry();
+const patches = (c: Centre) => c.writes().map((w) => ({ method: w.method, body: w.body as Record<string, unknown> }));
 const edgeHosts = async () => hostList((await client.list<NodeObject>(Core.nodes)).items);
 
 /** Waits until the centre's hosts equal what the edge API server says now. */
-async function centreMatchesEdge(r: StatusReceiver, message: string) {
+async function centreMatchesEdge(r: Centre, message: string) {
   await eventually(async () => JSON.stringify(entry(r)?.hosts) === JSON.stringify(await edgeHosts()), { timeoutMs: 15_000, message });
 }
 
-const hostNamed = (r: StatusReceiver, name: string) =>
+const hostNamed = (r: Centre, name: string) =>
   (entry(r)?.hosts as Array<Record<string, unknown>> | undefined)?.find((h) => h.hostname === name);
 
 test("Nodes created, relabelled, tainted and deleted are reflected; a burst becomes one write", async () => {
-  const r = await startReceiver();
+  const r = await startCentre();
   await startSync(r, { debounceMs: 2_000 });
   await eventually(() => JSON.stringify(entry(r)) === '{"hosts":[]}', { message: "an empty cluster reports an empty host list" });
-  const afterEmpty = r.patches.length;
+  const afterEmpty = patches(r).length;
 
   await Promise.all([
     createNode(client, "cp-1", { labels: { "node-role.kubernetes.io/control-plane": "" } }),
@@ -103,7 +104,7 @@ test("Nodes created, relabelled, tainted and deleted are reflected; a burst beco
   assert.equal(hostNamed(r, "worker-b")?.arch, "arm64");
   // Six host-changing API writes within the 2 s window: one PATCH normally; two at most if the machine is so loaded
   // that the writes straddle a window (without coalescing there would be up to six).
-  const burstPatches = r.patches.length - afterEmpty;
+  const burstPatches = patches(r).length - afterEmpty;
   assert.ok(burstPatches >= 1 && burstPatches <= 2, `the burst of six API writes (three creates, three status updates) was coalesced into ${burstPatches} PATCH(es)`);
 
   await client.patch(Core.nodes, "worker-a", undefined, { metadata: { labels: { "node-role.kubernetes.io/control-plane": "" } } });
@@ -118,15 +119,15 @@ test("Nodes created, relabelled, tainted and deleted are reflected; a burst beco
   await client.delete(Core.nodes, "cp-1");
   await eventually(() => !hostNamed(r, "cp-1"), { message: "deleted Node removed" });
   await centreMatchesEdge(r, "final host list equals the edge");
-  assert.ok(r.patches.every((p) => Object.keys(p.body).join() === "hosts"), "with no certificate only hosts were ever sent");
+  assert.ok(patches(r).every((p) => Object.keys(p.body).join() === "hosts"), "with no certificate only hosts were ever sent");
 });
 
 test(`${HEARTBEAT_SECONDS} s of kubelet heartbeats cause no write; a real change after them still does`, { timeout: (HEARTBEAT_SECONDS + 60) * 1000 }, async () => {
-  const r = await startReceiver();
+  const r = await startCentre();
   await Promise.all(["hb-1", "hb-2", "hb-3"].map((n) => createNode(client, n)));
   const sync = await startSync(r);
   await centreMatchesEdge(r, "initial report");
-  const settled = r.patches.length;
+  const settled = patches(r).length;
 
   // A second informer proves the heartbeats really reach watchers as updates.
   let updatesSeen = 0;
@@ -144,16 +145,16 @@ test(`${HEARTBEAT_SECONDS} s of kubelet heartbeats cause no write; a real change
   }
   assert.ok(beats >= HEARTBEAT_SECONDS * 3 / 2, `the heartbeats changed the Nodes (${beats} updates)`);
   await eventually(() => updatesSeen >= beats, { message: `watchers saw the ${beats} heartbeats` });
-  assert.equal(r.patches.length, settled, `no PATCH during ${beats} heartbeats`);
+  assert.equal(patches(r).length, settled, `no PATCH during ${beats} heartbeats`);
   assert.equal(await sync.metrics.pushes.get().then((m) => m.values[0]?.value), settled);
 
   await client.patch(Core.nodes, "hb-2", undefined, { metadata: { labels: { "node-role.kubernetes.io/master": "" } } });
   await eventually(() => hostNamed(r, "hb-2")?.control_plane === true, { message: "a real change after the heartbeats" });
-  assert.equal(r.patches.length, settled + 1);
+  assert.equal(patches(r).length, settled + 1);
 });
 
 test("a new active sealed-secrets key reaches the centre within seconds; only the certificate is sent", async () => {
-  const r = await startReceiver();
+  const r = await startCentre();
   await createNode(client, "n-1");
   await startSync(r);
   await centreMatchesEdge(r, "hosts first");
@@ -161,7 +162,7 @@ test("a new active sealed-secrets key reaches the centre within seconds; only th
   const first = await makeCertificate("first");
   const s1 = await createKeySecret(client, SS_NS, "sealed-secrets-keyzzzzz", first.certPem, first.keyPem);
   await eventually(() => entry(r)?.kubeseal_cert === first.certPem, { timeoutMs: 10_000, message: "first certificate reported" });
-  assert.deepEqual(Object.keys(r.patches.at(-1)!.body), ["kubeseal_cert"]);
+  assert.deepEqual(Object.keys(patches(r).at(-1)!.body), ["kubeseal_cert"]);
   assert.equal((entry(r)!.hosts as unknown[]).length, 1, "hosts untouched");
 
   // Rotation: a newer key (created in a later second, with a name that sorts first) becomes the one sealed with.
@@ -177,7 +178,7 @@ test("a new active sealed-secrets key reaches the centre within seconds; only th
 });
 
 test("with the centre down, Node changes are kept; after recovery the centre equals the edge and saw no stale state", async () => {
-  const r = await startReceiver();
+  const r = await startCentre();
   await Promise.all(["o-1", "o-2", "o-3"].map((n) => createNode(client, n)));
   const cert = await makeCertificate("outage");
   await createKeySecret(client, SS_NS, "sealed-secrets-keyooooo", cert.certPem, cert.keyPem);
@@ -185,7 +186,7 @@ test("with the centre down, Node changes are kept; after recovery the centre equ
   await eventually(() => entry(r)?.kubeseal_cert === cert.certPem, { message: "initial certificate" });
   await centreMatchesEdge(r, "initial hosts");
 
-  await r.stop();
+  await r.standin.outage("configdb");
   const errorsBefore = (await sync.metrics.pushErrors.get()).values[0]?.value ?? 0;
   await createNode(client, "o-4", { labels: { "node-role.kubernetes.io/control-plane": "" } });
   await eventually(async () => ((await sync.metrics.pushErrors.get()).values[0]?.value ?? 0) > errorsBefore, { message: "a write failed while the centre was down" });
@@ -193,25 +194,14 @@ test("with the centre down, Node changes are kept; after recovery the centre equ
   await client.patch(Core.nodes, "o-1", undefined, { spec: { taints: [{ key: "factoryplus.app.amrc.co.uk/specialised", value: "plc", effect: "NoSchedule" }] } });
   await client.patch(Core.nodes, "o-3", undefined, { metadata: { labels: { "kubernetes.io/hostname": "o-3.site" } } });
   await eventually(async () => ((await sync.metrics.pushErrors.get()).values[0]?.value ?? 0) > errorsBefore + 2, { message: "retries continue with backoff" });
-  const patchesBefore = r.patches.length;
+  const patchesBefore = patches(r).length;
 
-  await r.start();
+  await r.standin.restore("configdb");
   await centreMatchesEdge(r, "after recovery the centre equals the edge");
   assert.equal(entry(r)?.kubeseal_cert, cert.certPem, "the certificate survived (never re-sent, never erased)");
-  const sent = r.patches.slice(patchesBefore);
+  const sent = patches(r).slice(patchesBefore);
   assert.equal(sent.length, 1, "one write carried the latest state");
   assert.deepEqual(sent[0]!.body, { hosts: await edgeHosts() });
-});
-
-test("a server that does not create on PATCH gets a create-only PUT, then the other field by PATCH", async () => {
-  const r = await startReceiver({ createOnPatch: false });
-  await createNode(client, "p-1");
-  const cert = await makeCertificate("put");
-  await createKeySecret(client, SS_NS, "sealed-secrets-keyppppp", cert.certPem, cert.keyPem);
-  await startSync(r);
-  await eventually(() => entry(r)?.kubeseal_cert === cert.certPem && (entry(r)?.hosts as unknown[] | undefined)?.length === 1,
-    { message: "both fields at the centre" });
-  assert.equal(r.puts.length, 1, "exactly one PUT, to create the entry");
 });
 
 test("without read access to the key Secrets, the certificate is asked of the controller through the service proxy", async () => {
@@ -226,7 +216,7 @@ test("without read access to the key Secrets, the certificate is asked of the co
   assert.equal(applied.code, 0, applied.stderr);
   stops.push(async () => { await cp.kubectl(["delete", "--ignore-not-found", "-f", "-"], { input: roles.map((o) => JSON.stringify(o)).join("\n") }); });
 
-  const r = await startReceiver();
+  const r = await startCentre();
   await createNode(client, "f-1");
   const cert = await makeCertificate("unreadable");
   await createKeySecret(client, SS_NS, "sealed-secrets-keyfffff", cert.certPem, cert.keyPem);
@@ -240,11 +230,11 @@ test("without read access to the key Secrets, the certificate is asked of the co
 });
 
 test("the edge-sync command runs as a process: reports, serves /readyz and /metrics, exits 0 on SIGTERM", async () => {
-  const r = await startReceiver();
+  const r = await startCentre();
   await createNode(client, "proc-1", { labels: { "node-role.kubernetes.io/control-plane": "" } });
   const dir = mkdtempSync(join(tmpdir(), "graft-edge-sync-proc-"));
   stops.push(async () => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, "token"), `${TOKEN}\n`);
+  writeFileSync(join(dir, "token"), `${r.token}\n`);
   const healthPort = await freePort();
   const proc = startProcess(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../../e2e/support/edge-sync/run-edge-sync.ts", import.meta.url)), "--debounce", "200ms"], {
     logFile: join(dir, "edge-sync.log"), cwd: fileURLToPath(new URL("../..", import.meta.url)),
@@ -264,34 +254,33 @@ test("the edge-sync command runs as a process: reports, serves /readyz and /metr
   await proc.stop(10_000);
   assert.equal(proc.child.exitCode, 0, readFileSync(join(dir, "edge-sync.log"), "utf8"));
   const log = readFileSync(join(dir, "edge-sync.log"), "utf8");
-  assert.doesNotMatch(log, new RegExp(TOKEN), "the token is never logged");
+  assert.doesNotMatch(log, new RegExp(r.token), "the token is never logged");
   assert.match(log, /"msg":"status sent"/);
 });
 
 test("the periodic resync sends the whole status again, repairing a centre that lost the entry", async () => {
-  const r = await startReceiver();
+  const r = await startCentre();
   await createNode(client, "rs-1");
   const cert = await makeCertificate("resync");
   await createKeySecret(client, SS_NS, "sealed-secrets-keyrrrrr", cert.certPem, cert.keyPem);
   await startSync(r, { resyncIntervalMs: 1_000 });
   await eventually(() => entry(r)?.kubeseal_cert === cert.certPem, { message: "initial report" });
-  r.entries.clear();
+  r.standin.configdb.delete(App.EdgeClusterStatus, CLUSTER);
   await eventually(() => entry(r)?.kubeseal_cert === cert.certPem && (entry(r)?.hosts as unknown[] | undefined)?.length === 1,
     { message: "the lost entry is back, both fields" });
-  assert.deepEqual(Object.keys(r.patches.at(-1)!.body).sort(), ["hosts", "kubeseal_cert"]);
+  assert.deepEqual(Object.keys(patches(r).at(-1)!.body).sort(), ["hosts", "kubeseal_cert"]);
 });
 
 test("ACS mode as configured from the environment: ConfigDB found in the Directory, password logins at each", async () => {
-  const r = await startReceiver({
-    tokens: {}, logins: { "op1sync/site-a@EXAMPLE.COM": { password: "pw", object: CLUSTER } }, directory: { [Service.ConfigDB]: "self" },
-  });
+  const r = await startCentre();
   await createNode(client, "acs-1");
   const config = resolveEdgeSyncConfig({}, {
-    CLUSTER_UUID: CLUSTER, DIRECTORY_URL: r.url, SERVICE_USERNAME: "op1sync/site-a", SERVICE_PASSWORD: "pw", REALM: "EXAMPLE.COM",
+    CLUSTER_UUID: CLUSTER, DIRECTORY_URL: r.standin.urls.directory, SERVICE_USERNAME: r.account.username, SERVICE_PASSWORD: r.account.password, REALM: r.standin.realm,
   });
   await startSync(r, { configDb: configDbClientFor(config) });
   await centreMatchesEdge(r, "reported through the Directory-found ConfigDB");
-  assert.equal(r.logins, 2, "one login at the Directory, one at the ConfigDB");
+  assert.deepEqual([r.standin.logins("directory"), r.standin.logins("configdb") - 1], [1, 1],
+    "one login at the Directory, one at the ConfigDB (besides the test's own token request)");
 });
 
 /** A kubeconfig for the edge API server that goes through a TCP proxy the test can freeze. */
@@ -310,7 +299,7 @@ function kubeConfigVia(server: string): k8s.KubeConfig {
 }
 
 test("liveness: a Node watch that keeps resuming is progress; one whose connection silently dies is stuck", async () => {
-  const r = await startReceiver();
+  const r = await startCentre();
   await createNode(client, "live-1");
   const { proxy, url } = await throughProxy(cp.server);
   const stallAfterMs = 4_000;
@@ -331,18 +320,18 @@ test("liveness: a Node watch that keeps resuming is progress; one whose connecti
 });
 
 test("liveness: a status write that never returns is stuck; a centre that refuses writes is not", async () => {
-  const r = await startReceiver({ tokens: {} });
+  const r = await startCentre();
   await createNode(client, "live-2");
   const stallAfterMs = 3_000;
-  const refused = await startSync(r, { watchTimeoutSeconds: 1, stallAfterMs });
-  await eventually(() => r.unauthorised > 2, { message: "the refused writes are retried" });
+  const refused = await startSync({ ...r, token: "a-token-the-centre-never-issued" }, { watchTimeoutSeconds: 1, stallAfterMs });
+  await eventually(() => r.unauthorised() > 2, { message: "the refused writes are retried" });
   assert.deepEqual(refused.stuckReasons(Date.now() + stallAfterMs / 2), [], "retrying against a refusing centre is progress");
   await refused.stop();
 
-  const centre = await startReceiver();
+  const centre = await startCentre();
   const { proxy, url } = await throughProxy(centre.url);
   const hung = await startSync(centre, {
-    configDb: new ConfigDbClient({ service: new PresetUrl(url), auth: new StaticToken({ token: TOKEN }), timeoutMs: 120_000 }),
+    configDb: new ConfigDbClient({ service: new PresetUrl(url), auth: new StaticToken({ token: centre.token }), timeoutMs: 120_000 }),
     watchTimeoutSeconds: 1, stallAfterMs, debounceMs: 100,
   });
   await centreMatchesEdge(centre, "first report");

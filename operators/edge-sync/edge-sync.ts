@@ -212,14 +212,13 @@ export class EdgeSync {
     this.inFlightSince = this.lastAttemptAt;
     this.lastWriteAt = this.lastAttemptAt;
     try {
-      const outcome = await this.opts.configDb.patchEntry(App.EdgeClusterStatus, this.opts.clusterUuid, { ...patch });
-      // A created entry holds only this patch; any other field is sent on the next round.
-      this.acknowledged = outcome === "created" ? { ...patch } : afterPatch(this.acknowledged, patch);
+      await this.opts.configDb.patchEntry(App.EdgeClusterStatus, this.opts.clusterUuid, { ...patch });
+      this.acknowledged = afterPatch(this.acknowledged, patch);
       this.metrics.pushes.inc();
       this.metrics.lastSuccess.setToCurrentTime();
       if (this.failures > 0) this.log.info({ afterFailures: this.failures }, "the centre accepts status writes again");
       this.failures = 0;
-      this.log.info(describe(patch, outcome), "status sent");
+      this.log.info(describe(patch), "status sent");
       // Changes that arrived during the write while backing off scheduled nothing: make sure they go out.
       if (statusPatch(this.desired(), this.acknowledged)) this.schedule(this.debounceMs);
       return true;
@@ -239,8 +238,8 @@ export class EdgeSync {
   }
 }
 
-function describe(patch: EdgeStatus, outcome: string): Record<string, unknown> {
-  const out: Record<string, unknown> = { fields: Object.keys(patch), outcome };
+function describe(patch: EdgeStatus): Record<string, unknown> {
+  const out: Record<string, unknown> = { fields: Object.keys(patch) };
   if (patch.hosts) out.hosts = patch.hosts.length;
   if (patch.kubeseal_cert) out.certificateSha256 = createHash("sha256").update(patch.kubeseal_cert).digest("hex").slice(0, 16);
   return out;
