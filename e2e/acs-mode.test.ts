@@ -7,19 +7,25 @@ import { X509Certificate } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { destination, pino } from "pino";
 import { parseAllDocuments } from "yaml";
-import { App, Class, Perm } from "../operators/api/constants.js";
+import { App, Class, K8sResource, Perm } from "../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
 import { silentLogger } from "../operators/runtime/logger.js";
 import type { KubeClient } from "../operators/runtime/rest.js";
+import { Core } from "../operators/runtime/kube.js";
 import { ClusterManager } from "../operators/cluster-manager/cluster-manager.js";
 import { defaultConfig } from "../operators/cluster-manager/config.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
+import { DEFAULT_FLUX_INSTALL } from "../operators/cluster-manager/bootstrap-script.js";
+import { fluxVersionOf } from "../operators/bootstrap/script-builder.js";
+import { helmReleaseTemplate } from "./support/edge-sync/acs-templates.js";
 import { edgeClusterYaml, gitClient, withCredentials } from "./support/cluster-manager/fixtures.js";
 import { ORIGIN_LABEL, REGISTERED_ANNOTATION } from "../operators/cluster-manager/acs/names.js";
 import { acsTraces, createClusterInConfigDb, KUBECTL_DIRECTION_DUMP, startAcsWorld, type AcsWorld } from "./support/cluster-manager/acs-world.js";
 import { createClusterAsAdminUi } from "./acs-standin/admin-ui.js";
+import { Meta } from "./acs-standin/configdb-model.js";
 import { makeCertificate } from "./support/edge-sync/openssl.js";
 import type { ControlPlane } from "./harness/control-plane.js";
 import { eventually } from "./harness/eventually.js";
@@ -27,6 +33,7 @@ import { freePort } from "./harness/ports.js";
 import { startApiServer } from "./support/api-server.js";
 
 const NS = "acs-clusters";
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const WAIT = { timeoutMs: 60_000, intervalMs: 200 };
 let cp: ControlPlane;
 let world: AcsWorld;
@@ -61,6 +68,11 @@ function testLogger() {
 
 before(async () => {
   [{ cp, client }, world] = await Promise.all([startApiServer({ name: "acs", namespace: NS, crds: true }), startAcsWorld()]);
+  // What ACS mode's install adds (config/acs), and Flux's CRDs and the edge namespace to check repository manifests with.
+  await cp.installCrds([join(ROOT, "config/flux/crds.yaml")]);
+  const policy = await cp.kubectl(["apply", "--server-side", "-f", join(ROOT, "config/acs/chart-template-policy.yaml")]);
+  assert.equal(policy.code, 0, policy.stderr);
+  await client.create(Core.namespaces, { metadata: { name: "fplus-edge" } });
   dataDir = mkdtempSync(join(tmpdir(), "graft-acs-mode-"));
   manager = await startManager();
 });
@@ -90,16 +102,16 @@ function provisioned(uuid: string, extra: (ec: EdgeCluster) => boolean = () => t
   }, { ...WAIT, message: `EdgeCluster of ConfigDB cluster ${uuid} provisioned` });
 }
 
-async function cloneAs(ec: EdgeCluster, username: string, password: string) {
+async function cloneAs(ec: EdgeCluster, username: string, password: string, extra: string[] = []) {
   const dir = mkdtempSync(join(tmpdir(), "graft-acs-clone-"));
   try {
     await gitClient(["clone", "-q", withCredentials(ec.status!.repository!, username, password), join(dir, "repo")]);
     const files = new Map<string, string>();
-    for (const p of ["edge-cluster", "helm-charts", "self-link", "flux-system"].map((f) => `edo/cluster/${f}.yaml`)) {
+    for (const p of ["edge-cluster", "helm-charts", "self-link", "flux-system", ...extra].map((f) => `edo/cluster/${f}.yaml`)) {
       if (existsSync(join(dir, "repo", p))) files.set(p, readFileSync(join(dir, "repo", p), "utf8"));
     }
     const docs = (p: string) => parseAllDocuments(files.get(p) ?? "").map((d) => d.toJS());
-    return { docs, exists: (p: string) => files.has(p) };
+    return { docs, exists: (p: string) => files.has(p), text: (p: string) => files.get(p), files: () => [...files.keys()] };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -389,6 +401,77 @@ test("notify/v2 dropped mid-run: entries created, changed and deleted meanwhile 
   await provisioned(state.lineA!, (ec) => (ec.spec.values as { replicas?: number }).replicas === 7);
   await eventually(async () => (await clustersWith(lineC)).length === 0, { ...WAIT, message: "line-c deleted after its entry went" });
   assertAllGone(lineC, "line-c", lineCAccounts);
+});
+
+test("in ACS mode spec.chart must be a 'Helm chart template' UUID: the API server refuses a chart name at admission", async () => {
+  const apply = (chart: string) => cp.kubectl(["apply", "--dry-run=server", "-f", "-"],
+    { input: edgeClusterYaml("chart-check", NS, { chart }) });
+  const refused = await apply("edge-cluster");
+  assert.notEqual(refused.code, 0, "a chart name is refused");
+  assert.match(refused.stderr, /graft-acs-edgecluster-chart/);
+  assert.match(refused.stderr, /spec\.chart "edge-cluster" is not a 'Helm chart template' UUID/);
+  const accepted = await apply(world.chart);
+  assert.equal(accepted.code, 0, accepted.stderr);
+});
+
+test("the installation's ConfigDB templates make the repository: K8s resource template (driftDetection), Flux template, fluxVersion in the setup status", async () => {
+  const model = world.standin.configdb;
+  const helmRelease = structuredClone(helmReleaseTemplate) as typeof helmReleaseTemplate & { template: { spec: Record<string, unknown> } };
+  helmRelease.template.spec.driftDetection = { mode: "enabled" };
+  helmRelease.template.spec.timeout = "10m";
+  const flux = {
+    "edge-cluster.yaml": ["{{ helm }}"],
+    "helm-charts.yaml": [{
+      apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { name: "helm-charts", namespace: "{{ namespace }}" },
+      spec: { interval: "10m", ref: { branch: "main" }, secretRef: { name: "flux-secrets" }, url: "{{ url.helm }}" },
+    }],
+    "site-notes.yaml": [{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "site-notes", namespace: "{{ namespace }}" }, data: { repo: "{{ url.self }}" } }],
+    "self-link.yaml": [
+      { apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { name: "self-link", namespace: "{{ namespace }}" },
+        spec: { interval: "3m", ref: { branch: "main" }, secretRef: { name: "flux-secrets" }, url: "{{ url.self }}" } },
+      { apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { name: "self-link", namespace: "{{ namespace }}" },
+        spec: { interval: "3m", path: "./", prune: true, sourceRef: { kind: "GitRepository", name: "self-link" } } },
+    ],
+  };
+  // As ACS's installer makes them (acs-service-setup dumps clusters.yaml, helm.yaml): the apps, the resource kind, the entries.
+  for (const app of [App.K8sResourceTemplate, App.FluxTemplate]) if (!model.hasObject(app)) model.register(app, Meta.AppClass);
+  if (!model.hasObject(K8sResource.HelmRelease)) model.register(K8sResource.HelmRelease, Meta.ClassClass);
+  assert.equal(model.put(App.K8sResourceTemplate, K8sResource.HelmRelease, helmRelease), 201);
+  assert.equal(model.put(App.FluxTemplate, App.FluxTemplate, flux), 201);
+  const uuid = await createClusterInConfigDb(world, { name: "line-t", namespace: "fplus-edge", values: { replicas: 2 } });
+  try {
+    const ec = await provisioned(uuid);
+    world.standin.addUser("op1flux/line-t", "flux-password");
+    const repo = await cloneAs(ec, "op1flux/line-t", "flux-password", ["site-notes"]);
+    const [release] = repo.docs("edo/cluster/edge-cluster.yaml");
+    assert.deepEqual(release.metadata, { name: `edge-cluster-${uuid}`, namespace: "fplus-edge", labels: { "factoryplus.app.amrc.co.uk/uuid": uuid } });
+    assert.deepEqual(release.spec.driftDetection, { mode: "enabled" }, "what the installation put in the template reaches the HelmRelease");
+    assert.equal(release.spec.timeout, "10m");
+    assert.deepEqual(release.spec.chart.spec.sourceRef, { kind: "GitRepository", name: "helm-charts" });
+    assert.equal(release.spec.chart.spec.chart, "edge-cluster");
+    assert.deepEqual(release.spec.values.site, { name: "line-t", id: uuid });
+    assert.equal(release.spec.values.replicas, 2);
+    assert.equal(release.spec.values.mode, "kerberos");
+    assert.equal(repo.docs("edo/cluster/helm-charts.yaml")[0].spec.interval, "10m", "the Flux template's own choices are kept");
+    assert.deepEqual(repo.docs("edo/cluster/site-notes.yaml")[0].data, { repo: ec.status!.repository });
+    assert.equal(repo.exists("edo/cluster/flux-system.yaml"), false, "the Flux template has no flux-system.yaml: none is written");
+
+    const setup = model.get(App.EdgeClusterSetupStatus, uuid)?.value as { fluxVersion?: string; self_link?: string };
+    assert.equal(setup.fluxVersion, fluxVersionOf(readFileSync(DEFAULT_FLUX_INSTALL, "utf8")), "the Flux release the bootstrap installs");
+    assert.match(setup.fluxVersion!, /^v2\.\d+\.\d+$/);
+    assert.equal(setup.self_link, repo.text("edo/cluster/self-link.yaml"));
+
+    // Every manifest is one the real API server accepts under Flux's CRDs (and the HelmRelease's driftDetection with it).
+    for (const file of repo.files()) {
+      const r = await cp.kubectl(["apply", "--dry-run=server", "--validate=strict", "-f", "-"], { input: repo.text(file) });
+      assert.equal(r.code, 0, `${file}: ${r.stderr}`);
+    }
+  } finally {
+    model.delete(App.K8sResourceTemplate, K8sResource.HelmRelease);
+    model.delete(App.FluxTemplate, App.FluxTemplate);
+    await world.cdb.deleteEntry(App.EdgeClusterConfiguration, uuid);
+    await eventually(async () => (await clustersWith(uuid)).length === 0, { ...WAIT, message: "line-t deleted after its entry went" });
+  }
 });
 
 test("deleting either side removes both, and every account, grant and entry", async () => {

@@ -60,7 +60,10 @@ export class ClusterManager {
     const events = new EventRecorder(this.client, CONTROLLER_NAME, log);
     if (config.mode === "acs") {
       const settings = checkAcsSettings(config);
-      this.acs = new AcsBackend({ settings, organisationPrefix: config.organisationPrefix, repos: this.repos, log });
+      this.acs = new AcsBackend({
+        settings, organisationPrefix: config.organisationPrefix, repos: this.repos, log,
+        fluxInstallPath: config.fluxInstallPath ?? DEFAULT_FLUX_INSTALL,
+      });
     }
     this.reconciler = new EdgeClusterReconciler({
       client: this.client, log, config, repos: this.repos, metrics: this.metrics, events,

@@ -1,6 +1,8 @@
 // Everything ACS mode talks to, built once from the settings: one connection (a client and token per service),
 // the ConfigDB, Auth and notify clients, the Git server's repositories, the service config and the setup steps.
+import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
+import { fluxVersionOf } from "../../bootstrap/script-builder.js";
 import { AuthClient } from "../../acs/auth.js";
 import { ConfigDbClient } from "../../acs/configdb.js";
 import { AcsConnection } from "../../acs/discovery.js";
@@ -23,6 +25,8 @@ export interface AcsBackendOptions {
   organisationPrefix: string;
   repos: RepoStore;
   log: Logger;
+  /** The Flux install manifest the bootstrap script carries: its release is recorded in each setup status. */
+  fluxInstallPath?: string;
 }
 
 export class AcsBackend {
@@ -48,6 +52,7 @@ export class AcsBackend {
       settings: {
         realm: opts.settings.realm, domain: opts.settings.domain, kdc: opts.settings.kdc, adminServer: opts.settings.adminServer,
         organisationPrefix: opts.organisationPrefix, edgeDirectoryUrl: edgeDirectoryUrl(opts.settings),
+        ...(opts.fluxInstallPath ? { fluxVersion: fluxVersionOf(readFileSync(opts.fluxInstallPath, "utf8")) } : {}),
       },
     });
   }

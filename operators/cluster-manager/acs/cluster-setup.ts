@@ -8,11 +8,12 @@ import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import type { AuthClient } from "../../acs/auth.js";
 import type { ConfigDbClient } from "../../acs/configdb.js";
-import { App, Class, Perm } from "../../api/constants.js";
+import { App, Class, K8sResource, Perm } from "../../api/constants.js";
 import { Reason } from "../../api/conditions.js";
 import { GenericError, StallingError, WaitingError } from "../../runtime/errors.js";
 import { AcsCrashPoint, crashPoint } from "../crash-points.js";
-import { CLUSTER_MANIFEST_DIR, README_FILE, generateClusterRepo, mergeValues, selfLinkManifest } from "../git/repo-content.js";
+import { CLUSTER_MANIFEST_DIR, README_FILE } from "../git/repo-content.js";
+import { acsRepoFiles, type AcsRepo } from "./repo-templates.js";
 import { chartTemplateSchema, setupStatusSchema, type ClusterEntry, type SetupStatus } from "./entries.js";
 import type { AcsGitRepos } from "./git-sync.js";
 import {
@@ -33,6 +34,8 @@ export interface ClusterSetupSettings {
   organisationPrefix: string;
   /** The Directory URL as the edge reaches it. */
   edgeDirectoryUrl: string;
+  /** The Flux release the bootstrap script installs, recorded in the setup status (`fluxVersion`). */
+  fluxVersion?: string;
 }
 
 export interface ClusterSetupDeps {
@@ -166,7 +169,8 @@ export class AcsClusterSetup {
     }
 
     const url = await step("repository", () => git.repoUrl(c.uuid));
-    const files = await this.repositoryFiles(c, url);
+    const repo = await this.repositoryFiles(c, url);
+    const files = repo.files;
     const generated = (p: string) => p === README_FILE || p.startsWith(`${CLUSTER_MANIFEST_DIR}/`);
     // Files outside the generated ones (e.g. by-hand manifests, sealed secrets) are someone else's: kept.
     const result = await step("repository", () => git.sync(c.uuid, (current) => {
@@ -178,15 +182,20 @@ export class AcsClusterSetup {
       await c.event("RepositoryPushed", `pushed ${result.commit.slice(0, 12)} to ${url}`);
       crashPoint(AcsCrashPoint.AfterRepoPush);
     }
-    const selfLink = selfLinkManifest({ namespace: c.entry.namespace, selfUrl: url });
-    if (status.commit !== result.commit || status.self_link !== selfLink) {
-      await this.patchStatus(c.uuid, { commit: result.commit, self_link: selfLink });
+    // As ACS's setup status: the self-link the bootstrap applies; and which Flux release the bootstrap installs.
+    const fluxVersion = this.deps.settings.fluxVersion;
+    if (status.commit !== result.commit || status.self_link !== repo.selfLink || (fluxVersion && status.fluxVersion !== fluxVersion)) {
+      await this.patchStatus(c.uuid, { commit: result.commit, self_link: repo.selfLink, ...(fluxVersion ? { fluxVersion } : {}) });
     }
     return { url, commit: result.commit };
   }
 
-  /** The cluster repository's content: the chart template's values for this cluster, then graft's, then the cluster's. */
-  private async repositoryFiles(c: ClusterToSetUp, selfUrl: string): Promise<Map<string, string>> {
+  /**
+   * The cluster repository's content from the installation's templates (repo-templates.ts): the cluster's chart
+   * template, the K8s resource template for HelmRelease and the Flux template, each read on every pass so a change
+   * to one reaches every cluster; graft's built-in template stands in for one the installation does not have.
+   */
+  private async repositoryFiles(c: ClusterToSetUp, selfUrl: string): Promise<AcsRepo> {
     const { cdb, git, settings } = this.deps;
     const config = this.deps.serviceConfig();
     const chartRef = c.entry.chart ?? config.defaultChart;
@@ -196,7 +205,7 @@ export class AcsClusterSetup {
     if (!UUID.test(chartRef)) {
       throw new StallingError(Reason.InvalidSpec, `spec.chart "${chartRef}" is not a 'Helm chart template' UUID: in ACS mode charts are ConfigDB entries (app ${App.HelmChartTemplate})`);
     }
-    const found = await step("chart template", () => cdb.getEntry(App.HelmChartTemplate, chartRef));
+    const found = await step("reading the Helm chart template", () => cdb.getEntry(App.HelmChartTemplate, chartRef));
     if (!found) {
       throw new WaitingError(Reason.ChartTemplateMissing, `'Helm chart template' ${chartRef} does not exist in the ConfigDB: create it, or point spec.chart at an existing one`, 30_000);
     }
@@ -204,6 +213,10 @@ export class AcsClusterSetup {
     if (!template.success) {
       throw new StallingError(Reason.InvalidSpec, `'Helm chart template' ${chartRef} is invalid: ${template.error.issues[0]!.message}`);
     }
+    const [helmRelease, flux] = await Promise.all([
+      step("reading the K8s resource template for HelmRelease", () => cdb.getEntry(App.K8sResourceTemplate, K8sResource.HelmRelease)),
+      step("reading the Flux template", () => cdb.getEntry(App.FluxTemplate, App.FluxTemplate)),
+    ]);
     const helmChartsUrl = await step("repository", () => git.repoUrl(config.helmChartsRepo));
     const graftValues = {
       mode: "kerberos",
@@ -217,15 +230,15 @@ export class AcsClusterSetup {
         ...(settings.kdc ? { kdc: settings.kdc } : {}), ...(settings.adminServer ? { adminServer: settings.adminServer } : {}),
       },
     };
-    const values = mergeValues(template.data.values, graftValues) as Record<string, unknown>;
     try {
-      return generateClusterRepo({
+      return acsRepoFiles({
         uuid: c.uuid, name: c.name, namespace: c.entry.namespace, selfUrl, helmChartsUrl,
-        chart: { name: template.data.chart, values }, values: c.entry.values, bare: c.entry.bare,
+        chart: { uuid: chartRef, entry: found.value }, graftValues, values: c.entry.values, bare: c.entry.bare,
+        helmReleaseTemplate: helmRelease?.value, fluxTemplate: flux?.value,
       });
     } catch (err) {
-      // Same input, same failure: only a change of the cluster or of the chart template can fix it.
-      throw new StallingError(Reason.InvalidSpec, `cannot generate the repository from 'Helm chart template' ${chartRef}: ${err instanceof Error ? err.message : String(err)}`);
+      // Same input, same failure: only a change of the cluster or of a template can fix it.
+      throw new StallingError(Reason.InvalidSpec, `cannot make the cluster repository from the ConfigDB templates: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 

@@ -42,6 +42,8 @@ export const setupStatusSchema = z.object({
   krbkeys: accountRecord.nullish(),
   self_link: z.string().optional(),
   commit: z.string().optional(),
+  /** The Flux release the cluster's bootstrap installs. */
+  fluxVersion: z.string().optional(),
 }).loose();
 export type SetupStatus = z.output<typeof setupStatusSchema>;
 
