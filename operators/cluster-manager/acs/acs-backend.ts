@@ -11,14 +11,13 @@ import type { AcsModeSettings } from "../config.js";
 import type { RepoStore } from "../git/repo-store.js";
 import { AcsClusterSetup } from "./cluster-setup.js";
 import { AcsGitRepos } from "./git-sync.js";
+import { GRAFT_VERSION } from "./options.js";
 import { loadServiceConfig, type AcsServiceConfig } from "./service-config.js";
 import { advertiseClustersService, createClustersApiHandler } from "./clusters-api.js";
 import type { ClusterManagerConfig } from "../config.js";
 import type { KubeClient } from "../../runtime/rest.js";
 import type { EdgeCluster } from "../../api/edgecluster.js";
 
-/** Reported by the Clusters API's /ping. */
-const GRAFT_VERSION = "0.1.0";
 
 export interface AcsBackendOptions {
   settings: AcsModeSettings;

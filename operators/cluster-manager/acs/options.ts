@@ -4,6 +4,11 @@ import { Option, type Command } from "commander";
 import { parseDuration } from "../../runtime/duration.js";
 import type { AcsModeSettings } from "../config.js";
 
+/** graft's release: the version /ping reports and the tag of the released image the enrolment Pod runs by default. */
+export const GRAFT_VERSION = "0.1.0";
+/** The released image (config/default, `make image`): the same reference the central install runs. */
+export const DEFAULT_ENROL_IMAGE = `ghcr.io/graft-operators/graft:${GRAFT_VERSION}`;
+
 export function addAcsOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option("--directory-url <url>", "ACS mode: the ACS Directory (finds every service without a preset URL)").env("DIRECTORY_URL"))
@@ -17,7 +22,7 @@ export function addAcsOptions(cmd: Command): Command {
     .addOption(new Option("--kdc <host[:port]>", "ACS mode: KDC the edge uses, when not kdc.<domain>").env("EDGE_KDC"))
     .addOption(new Option("--kadmin-server <host[:port]>", "ACS mode: kadmin server the edge uses, when not kadmin.<domain>").env("EDGE_KADMIN_SERVER"))
     .addOption(new Option("--edge-directory-url <url>", "ACS mode: the Directory URL as edge clusters reach it (default: --directory-url)").env("EDGE_DIRECTORY_URL"))
-    .addOption(new Option("--enrol-image <image>", "ACS mode: image of the bootstrap enrolment Pod (runs `graft enrol`)").env("ENROL_IMAGE").default("graft:0.1.0"))
+    .addOption(new Option("--enrol-image <image>", "ACS mode: image of the bootstrap enrolment Pod (runs `graft enrol`)").env("ENROL_IMAGE").default(DEFAULT_ENROL_IMAGE))
     .addOption(new Option("--mirror-namespace <ns>", "ACS mode: namespace of the EdgeClusters mirrored from the ConfigDB (default: --namespace)").env("MIRROR_NAMESPACE"))
     .addOption(new Option("--flux-group <uuid>", "ACS mode: group of the flux accounts (overrides the service config)").env("FLUX_GROUP"))
     .addOption(new Option("--krbkeys-group <uuid>", "ACS mode: group of the krbkeys accounts (overrides the service config)").env("KRBKEYS_GROUP"))

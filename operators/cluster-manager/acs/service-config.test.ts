@@ -1,6 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { acsSettingsFromFlags } from "./options.js";
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { parse } from "yaml";
+import { acsSettingsFromFlags, addAcsOptions, GRAFT_VERSION } from "./options.js";
 import { resolveServiceConfig } from "./service-config.js";
 
 const U = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
@@ -38,4 +41,16 @@ test("ACS flags: required settings are named, 'never' disables deleting on an em
   assert.throws(() => acsSettingsFromFlags({ ...base, realm: undefined }, { SERVICE_PASSWORD: "pw" }), /--realm \(REALM\)/);
   assert.throws(() => acsSettingsFromFlags({ ...base, directoryUrl: undefined }, { SERVICE_PASSWORD: "pw" }), /--directory-url/);
   assert.throws(() => acsSettingsFromFlags({ ...base, namespace: undefined }, { SERVICE_PASSWORD: "pw" }), /--mirror-namespace/);
+});
+
+test("the enrolment image defaults to the released graft image: the reference config/default installs, at package.json's version", () => {
+  const root = new URL("../../../", import.meta.url);
+  const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8")) as { version: string };
+  const install = parse(readFileSync(new URL("config/default/kustomization.yaml", root), "utf8")) as { images: Array<{ name: string; newTag: string }> };
+  const released = install.images.find((i) => i.name === "ghcr.io/graft-operators/graft")!;
+  assert.equal(GRAFT_VERSION, pkg.version);
+  const cmd = addAcsOptions(new Command()).exitOverride();
+  cmd.parse([], { from: "user" });
+  assert.equal(cmd.opts().enrolImage, `${released.name}:${released.newTag}`);
+  assert.equal(cmd.opts().enrolImage, `ghcr.io/graft-operators/graft:${pkg.version}`);
 });
