@@ -5,7 +5,8 @@ import { isUuid } from "./http-util.js";
 
 /**
  * ACS dumps (acs-contract.md §7): YAML files of one or more documents, each `service:` + `version: 2` with
- * - ConfigDB: `objects: {<class>: {<uuid>: {name?, subclassOf?: [<class>]}}}` and `configs: {<app>: {<obj>: value}}`;
+ * - ConfigDB: `objects: {<class>: {<uuid>: {name?, memberOf?: [<group>], subclassOf?: [<class>]}}}` and
+ *   `configs: {<app>: {<obj>: value}}` (an object is a member of the class it is listed under, and of its memberOf);
  * - Auth: `grants: {<principal>: {<permission>: null | {<target>: <plural>}}}` (null: any target).
  * This loader reads exactly that layout (UUIDs written out, no `!u` tags) and refuses anything else by name, so a
  * typo in a grant table fails the test run instead of silently granting less.
@@ -15,6 +16,8 @@ export interface DumpObject {
   uuid: string;
   klass: string;
   name?: string;
+  /** Further groups the object is a direct member of (besides the class it is listed under). */
+  memberOf: string[];
   subclassOf: string[];
 }
 
@@ -58,9 +61,11 @@ function readConfigDb(d: Record<string, unknown>, where: string, dump: Dump): vo
     for (const [obj, spec] of Object.entries(record(objects ?? {}, `${where} objects of ${klass}`))) {
       uuid(obj, `${where} object`);
       const s = record(spec ?? {}, `${where} object ${obj}`);
-      const subclassOf = s.subclassOf === undefined ? [] : list(s.subclassOf, `${where} ${obj}.subclassOf`).map((c) => uuid(c, `${where} ${obj}.subclassOf`));
+      for (const key of Object.keys(s)) if (!["name", "memberOf", "subclassOf"].includes(key)) throw new Error(`${where}: ${obj} has unknown key "${key}"`);
+      const uuids = (field: "memberOf" | "subclassOf") =>
+        s[field] === undefined ? [] : list(s[field], `${where} ${obj}.${field}`).map((c) => uuid(c, `${where} ${obj}.${field}`));
       if (s.name !== undefined && typeof s.name !== "string") throw new Error(`${where}: ${obj}.name must be a string`);
-      dump.objects.push({ uuid: obj, klass, name: s.name as string | undefined, subclassOf });
+      dump.objects.push({ uuid: obj, klass, name: s.name as string | undefined, memberOf: uuids("memberOf"), subclassOf: uuids("subclassOf") });
     }
   }
   for (const [app, entries] of Object.entries(record(d.configs ?? {}, `${where} configs`))) {

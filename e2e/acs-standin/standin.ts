@@ -240,7 +240,7 @@ function seedObjects(configdb: ConfigDbModel): void {
   for (const service of Object.values(Service)) configdb.register(service, Meta.ServiceClass);
 }
 
-/** Loads a dump as ACS does: objects (with their General information name and superclasses), entries, grants. */
+/** Loads a dump as ACS does: objects (with their General information name, groups and superclasses), entries, grants. */
 function applyDump(dump: Dump, configdb: ConfigDbModel, auth: AuthModel): void {
   for (const o of dump.objects) {
     if (!configdb.hasObject(o.klass)) configdb.register(o.klass, Meta.ClassClass);
@@ -249,6 +249,13 @@ function applyDump(dump: Dump, configdb: ConfigDbModel, auth: AuthModel): void {
     for (const sup of o.subclassOf) {
       if (!configdb.hasObject(sup)) configdb.register(sup, Meta.ClassClass);
       configdb.addSubclass(sup, o.uuid);
+    }
+  }
+  // Memberships once every object of the dump exists (a group may be listed after its members).
+  for (const o of dump.objects) {
+    for (const group of o.memberOf) {
+      if (!configdb.hasObject(group)) configdb.register(group, Meta.ClassClass);
+      configdb.addMember(group, o.uuid);
     }
   }
   for (const c of dump.configs) {

@@ -57,7 +57,8 @@ export const kerberosKeySpec = z.object({
     aces: z.array(z.object({ permission: uuid(), target: uuid() })).optional(),
     sparkplug: z.object({ group: z.string().optional(), node: z.string() }).optional(),
   }).meta({
-    description: "The Factory+ account for this principal, created centrally in ACS. graft's edge operator keeps it but does not act on it.",
+    description: "The Factory+ account of this principal (ACS mode): krbkeys finds or creates it (class), names it, " +
+      "puts it in the groups, writes its Sparkplug address and maps the principal to it; deleting the key reverses all but the object.",
     "x-kubernetes-preserve-unknown-fields": true,
     "x-kubernetes-validations": [
       { rule: "has(self.uuid) || has(self.class)", message: "spec.account needs a uuid or a class" },
@@ -80,6 +81,12 @@ export const principalStatus = z.object({
   enabled: z.boolean().optional(),
 });
 
+export const accountStatus = z.object({
+  uuid: z.string().meta({ description: "The ACS account (ConfigDB object) the principal is mapped to" }),
+  groups: z.array(z.string()).optional().meta({ description: "Groups krbkeys put the account in (so a group dropped from the spec is left)" }),
+  sparkplug: z.object({ group_id: z.string(), node_id: z.string() }).optional().meta({ description: "The Sparkplug address written for the account" }),
+});
+
 export const kerberosKeyStatus = z.object({
   kvno: z.number().int().optional().meta({ description: "Key version number of spec.principal in the KDC, read after every reconcile" }),
   principals: z.array(principalStatus).optional().meta({ description: "Every principal this key manages, with its kvno" }),
@@ -87,6 +94,7 @@ export const kerberosKeyStatus = z.object({
   secretRef: z.object({ name: z.string(), key: z.string() }).optional().meta({ description: "Where the keytab or password is stored" }),
   lastHandledRotateAt: z.string().optional().meta({ description: "The last rotate-requested annotation value acted on" }),
   lastHandledReconcileAt: z.string().optional(),
+  account: accountStatus.optional().meta({ description: "The ACS account as krbkeys last set it up (spec.account)" }),
   observedGeneration: z.number().int().optional(),
   conditions: z.array(condition).optional().meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
 });
@@ -94,6 +102,7 @@ export const kerberosKeyStatus = z.object({
 export type KerberosKeySpec = z.output<typeof kerberosKeySpec>;
 export type KerberosKeyStatus = z.output<typeof kerberosKeyStatus>;
 export type PrincipalStatus = z.output<typeof principalStatus>;
+export type AccountStatus = z.output<typeof accountStatus>;
 
 export interface KerberosKey extends KubeObject {
   spec: KerberosKeySpec;
@@ -107,12 +116,20 @@ export const KerberosKeyType = {
 /** Setting this annotation to a new value makes the operator issue a new key once; status.lastHandledRotateAt records it. */
 export const ROTATE_REQUESTED_ANNOTATION = `rotate.${GROUP}/requestedAt`;
 
+/** The account UUID krbkeys decided on for spec.account (the same annotation ACS's krbkeys writes). */
+export const ACCOUNT_UUID_ANNOTATION = `krbkeys.${GROUP}/account-uuid`;
+
+/** Held while an ACS account set up for the key has not been released (identity, groups, Sparkplug address). */
+export const ACCOUNT_FINALIZER = `krbkeys.${GROUP}/account`;
+
 export const KerberosKeyCondition = {
   Ready: "Ready",
   Reconciling: "Reconciling",
   Stalled: "Stalled",
   /** Negative polarity: present only while the key could not be checked or set. */
   KeyFailed: "KeyFailed",
+  /** Negative polarity: present only while the key's ACS account (spec.account) could not be set up or released. */
+  AccountFailed: "AccountFailed",
 } as const;
 
 export const KerberosKeyReason = {
@@ -133,6 +150,10 @@ export const KerberosKeyReason = {
   PresetPasswordMissing: "PresetPasswordMissing",
   InvalidSpec: "InvalidSpec",
   Unsupported: "Unsupported",
+  AccountSetUp: "AccountSetUp",
+  AccountConflict: "AccountConflict",
+  AcsNotConfigured: "AcsNotConfigured",
+  SparkplugGroupUnknown: "SparkplugGroupUnknown",
 } as const;
 
 export const kerberosKeyCrd = {

@@ -1,7 +1,13 @@
 // Wires the krbkeys operator together: the operator's own keytab, a kadmin client authenticating with it, the
-// KerberosKey controller (leader only, when leader election is on), events, metrics and probes.
+// KerberosKey controller (leader only, when leader election is on), events, metrics and probes; with an ACS
+// connection, the ConfigDB and Auth clients that set up the keys' accounts (spec.account).
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { AuthClient } from "../acs/auth.js";
+import { ConfigDbClient } from "../acs/configdb.js";
+import { AcsConnection, type AcsServiceName } from "../acs/discovery.js";
+import { CredentialFile } from "../runtime/credential-file.js";
+import { EdgeAccounts } from "./account/edge-account.js";
 import { KadminClient } from "../kerberos/kadmin.js";
 import { qualifyPrincipal } from "../kerberos/principal.js";
 import { messageOf } from "../runtime/errors.js";
@@ -33,6 +39,18 @@ export interface KrbKeysOptions {
   resyncMs?: number;
   minRetryMs?: number;
   maxRetryMs?: number;
+  /** ACS services for spec.account; without it, accounts are kept in the spec but not acted on. */
+  acs?: KrbKeysAcsOptions;
+}
+
+export interface KrbKeysAcsOptions {
+  /** Preset URLs; the others are found through the Directory. */
+  urls: Partial<Record<AcsServiceName, string>>;
+  /** The ACS account krbkeys logs in as (HTTP Basic): its Kerberos principal and a file holding its password. */
+  username: string;
+  passwordFile: string;
+  /** The edge cluster: Sparkplug groups of accounts whose spec names none come from its address entry. */
+  clusterUuid?: string;
 }
 
 export class KrbKeysOperator {
@@ -66,8 +84,19 @@ export class KrbKeysOperator {
       realm: opts.realm, auth: { principal, keytab: this.keytab.path }, env,
       adminServer: opts.adminServer, timeoutMs: opts.kdcTimeoutMs, logger: log.child({ component: "kadmin" }),
     });
+    let accounts: EdgeAccounts | undefined;
+    if (opts.acs) {
+      const acs = new AcsConnection({
+        credentials: { username: opts.acs.username, password: new CredentialFile(opts.acs.passwordFile, `the ACS password of "${opts.acs.username}"`) },
+        urls: opts.acs.urls, logger: log.child({ component: "acs" }),
+      });
+      accounts = new EdgeAccounts({
+        configdb: new ConfigDbClient(acs.service("configdb")), auth: new AuthClient(acs.service("auth")),
+        clusterUuid: opts.acs.clusterUuid, log: log.child({ component: "accounts" }),
+      });
+    }
     this.reconcilerInstance = new KerberosKeyReconciler({
-      client: this.client, kadmin, realm: opts.realm, env,
+      client: this.client, kadmin, realm: opts.realm, env, accounts,
       operatorKeytab: this.keytab, events: new EventRecorder(this.client, CONTROLLER_NAME, log), log,
       metrics: this.metrics, namespace: opts.namespace, concurrency: opts.concurrency, resyncMs: opts.resyncMs,
       minRetryMs: opts.minRetryMs, maxRetryMs: opts.maxRetryMs,

@@ -1,5 +1,6 @@
 // `graft krbkeys`: flags and environment → a running KrbKeysOperator. The environment names match the edge-cluster
-// chart's Deployment (WATCH_NAMESPACE, REALM, KADMIN_PRINCIPAL, KRB5_CONFIG, KRB5_CLIENT_KTNAME).
+// chart's Deployment (WATCH_NAMESPACE, REALM, KADMIN_PRINCIPAL, KRB5_CONFIG, KRB5_CLIENT_KTNAME; for accounts
+// DIRECTORY_URL, SERVICE_USERNAME, SERVICE_PASSWORD_FILE, CLUSTER_UUID).
 import { Command, Option } from "commander";
 import { parseDuration } from "../runtime/duration.js";
 import { addLeaderElectionOptions, leaderElectionSettings } from "../runtime/leader-election-flags.js";
@@ -27,9 +28,20 @@ export function krbkeysCommand(): Command {
     .option("--resync-interval <duration>", "interval at which every key is checked against the KDC again", "10m")
     .option("--min-retry-delay <duration>", "first retry delay after a failure", "1s")
     .option("--max-retry-delay <duration>", "longest retry delay after repeated failures", "5m")
+    .addOption(new Option("--directory-url <url>", "ACS Directory: with it, keys' spec.account is set up in ACS").env("DIRECTORY_URL"))
+    .addOption(new Option("--configdb-url <url>", "ACS ConfigDB, instead of asking the Directory").env("CONFIGDB_URL"))
+    .addOption(new Option("--authn-url <url>", "ACS Auth service, instead of asking the Directory").env("AUTHN_URL"))
+    .addOption(new Option("--acs-username <principal>", "ACS account krbkeys logs in as (default: --principal)").env("SERVICE_USERNAME"))
+    .addOption(new Option("--acs-password-file <path>", "file holding that account's password").env("SERVICE_PASSWORD_FILE"))
+    .addOption(new Option("--cluster-uuid <uuid>", "this edge cluster's UUID (default Sparkplug group of accounts)").env("CLUSTER_UUID"))
     .addOption(new Option("--log-level <level>", "log level").env("LOG_LEVEL").default("info").choices(["debug", "info", "warn", "error"])), "fplus-edge")
     .action(async (o) => {
       const log = createLogger("krbkeys", { level: o.logLevel });
+      const acsUrls = { directory: o.directoryUrl || undefined, configdb: o.configdbUrl || undefined, auth: o.authnUrl || undefined };
+      const acsWanted = Object.values(acsUrls).some((u) => u !== undefined);
+      if (acsWanted && !o.acsPasswordFile) {
+        throw new Error("--directory-url (DIRECTORY_URL) is set but no --acs-password-file (SERVICE_PASSWORD_FILE): krbkeys cannot log in to ACS");
+      }
       const operator = new KrbKeysOperator({
         kubeConfig: loadKubeConfig(o.kubeconfig),
         realm: o.realm,
@@ -46,6 +58,9 @@ export function krbkeysCommand(): Command {
         minRetryMs: parseDuration(o.minRetryDelay),
         maxRetryMs: parseDuration(o.maxRetryDelay),
         leaderElection: leaderElectionSettings(o),
+        acs: acsWanted
+          ? { urls: acsUrls, username: o.acsUsername || o.principal, passwordFile: o.acsPasswordFile, clusterUuid: o.clusterUuid || undefined }
+          : undefined,
       });
       await operator.start();
       stopOnSignals(operator, log);

@@ -12,7 +12,7 @@ import { startKdc, type Kdc } from "../../harness/kdc.js";
 import { KerberosKeyType, type KerberosKey, type KerberosKeySpec } from "../../../operators/api/kerberoskey.js";
 import { createLogger, silentLogger } from "../../../operators/runtime/logger.js";
 import { Core, type KubeObject } from "../../../operators/runtime/kube.js";
-import { KrbKeysOperator } from "../../../operators/krbkeys/krbkeys.js";
+import { KrbKeysOperator, type KrbKeysAcsOptions } from "../../../operators/krbkeys/krbkeys.js";
 
 const crdFile = fileURLToPath(new URL("../../../crds/factoryplus.app.amrc.co.uk_kerberos-keys.yaml", import.meta.url));
 
@@ -69,7 +69,12 @@ function kinit(kdc: Kdc, args: string[], input = ""): Promise<number> {
 export const readyOf = (kk: KerberosKey) => kk.status?.conditions?.find((c) => c.type === "Ready");
 export const conditionOf = (kk: KerberosKey, type: string) => kk.status?.conditions?.find((c) => c.type === type);
 
-export async function startKrbKeysFixture(namespace = "edge"): Promise<KrbKeysFixture> {
+export interface KrbKeysFixtureOptions {
+  /** ACS services for spec.account, set up once the KDC runs (the stand-in checks passwords against it). */
+  acs?: (kdc: Kdc, operatorPrincipal: string) => Promise<KrbKeysAcsOptions>;
+}
+
+export async function startKrbKeysFixture(namespace = "edge", options: KrbKeysFixtureOptions = {}): Promise<KrbKeysFixture> {
   const [kdc, cp] = await Promise.all([startKdc(), startControlPlane({ name: "krbkeys" })]);
   const dir = mkdtempSync(join(tmpdir(), "graft-krbkeys-test-"));
   let operator: KrbKeysOperator | undefined;
@@ -92,7 +97,9 @@ export async function startKrbKeysFixture(namespace = "edge"): Promise<KrbKeysFi
     const ns = await cp.kubectl(["create", "namespace", namespace]);
     if (ns.code !== 0) throw new Error(`creating namespace "${namespace}": ${ns.stderr}`);
 
+    const acs = await options.acs?.(kdc, operatorPrincipal);
     operator = new KrbKeysOperator({
+      acs,
       kubeConfig: cp.kubeConfig, realm: kdc.realm, principal: operatorPrincipal, keytab: operatorKeytabFile,
       env: { KRB5_CONFIG: kdc.krb5ConfPath }, namespace,
       log: process.env.GRAFT_TEST_LOG ? createLogger("krbkeys", { level: "debug" }) : silentLogger,

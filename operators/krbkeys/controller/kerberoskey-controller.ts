@@ -1,13 +1,15 @@
 // The KerberosKey reconciler: checks the stored key against the KDC and replaces it only when it does not work (or
 // a rotation is asked for), then records kvno, last rotation and conditions in status. Failures never rotate: an
 // unreachable KDC leaves everything as it was and says so in Ready. Deleting a KerberosKey deletes nothing (as in
-// ACS): principals and Secrets stay, and no finalizer is added.
+// ACS): principals and Secrets stay. A key with spec.account also gets its ACS account set up (account/edge-account.ts)
+// once its key works; such a key holds a finalizer until that account is released again.
 import type { Logger } from "pino";
 import { RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
 import {
-  KerberosKeyCondition as C, KerberosKeyReason as Reason, KerberosKeyType, KeyType, ROTATE_REQUESTED_ANNOTATION,
-  type KerberosKey, type KerberosKeyStatus, type PrincipalStatus,
+  ACCOUNT_FINALIZER, ACCOUNT_UUID_ANNOTATION, KerberosKeyCondition as C, KerberosKeyReason as Reason, KerberosKeyType, KeyType,
+  ROTATE_REQUESTED_ANNOTATION, type AccountStatus, type KerberosKey, type KerberosKeyStatus, type PrincipalStatus,
 } from "../../api/kerberoskey.js";
+import type { EdgeAccounts } from "../account/edge-account.js";
 import type { KadminClient } from "../../kerberos/kadmin.js";
 import { removeCondition, setCondition } from "../../runtime/conditions.js";
 import { Controller, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.js";
@@ -17,7 +19,7 @@ import { Informer, type InformerEvent } from "../../runtime/informer.js";
 import { Core, objectKey, splitKey, type KubeObject } from "../../runtime/kube.js";
 import type { ControllerMetrics } from "../../runtime/metrics.js";
 import type { KubeClient } from "../../runtime/rest.js";
-import { removeFinalizer, updateStatus } from "../../runtime/status.js";
+import { addFinalizer, removeFinalizer, updateStatus } from "../../runtime/status.js";
 import { disablePrincipals, reconcileDisabled } from "../disabled-key.js";
 import type { KeyContext, KeyOutcome } from "../key-context.js";
 import { resolveKey, type ResolvedKey } from "../key-spec.js";
@@ -43,6 +45,8 @@ export interface KerberosKeyControllerDeps {
   /** Environment for kinit (KRB5_CONFIG). */
   env: Record<string, string | undefined>;
   operatorKeytab?: OperatorKeytab;
+  /** ACS accounts for keys with spec.account; without it (no ACS connection) spec.account is kept but not acted on. */
+  accounts?: EdgeAccounts;
   events: EventRecorder;
   log: Logger;
   metrics?: ControllerMetrics;
@@ -74,6 +78,15 @@ interface Reconciled {
   resolved: ResolvedKey;
   outcome: KeyOutcome;
   principals: PrincipalStatus[];
+  /** The account as set up now; null when a previous one was released; undefined when untouched. */
+  account?: AccountStatus | null;
+}
+
+/** A failure and the negative-polarity condition it belongs to. */
+class PhaseError extends Error {
+  constructor(readonly condition: string, readonly error: unknown) {
+    super("phase failed");
+  }
 }
 
 /** What, besides the spec, makes a KerberosKey worth reconciling again; status-only updates are not. */
@@ -171,8 +184,12 @@ export class KerberosKeyReconciler {
       return;
     }
     if (kk.metadata.deletionTimestamp) {
-      if (kk.metadata.finalizers?.includes(KOPF_FINALIZER)) {
-        await removeFinalizer(client, KerberosKeyType, kk, KOPF_FINALIZER);
+      let current = kk;
+      if (current.metadata.finalizers?.includes(ACCOUNT_FINALIZER)) {
+        current = await this.releaseOnDeletion(current, log);
+      }
+      if (current.metadata.finalizers?.includes(KOPF_FINALIZER)) {
+        await removeFinalizer(client, KerberosKeyType, current, KOPF_FINALIZER);
         log.info("released the finalizer ACS's krbkeys left; principals and Secrets are kept");
       }
       return;
@@ -189,12 +206,72 @@ export class KerberosKeyReconciler {
     let done: Reconciled;
     try {
       done = await this.reconcileKey(kk, log);
+      done.account = await this.reconcileAccount(kk, done.resolved).catch((err) => {
+        throw new PhaseError(C.AccountFailed, err);
+      });
     } catch (err) {
-      const mapped = asReconcileError(err);
-      await this.recordFailure(kk, mapped, log);
+      const [condition, cause] = err instanceof PhaseError ? [err.condition, err.error] : [C.KeyFailed, err];
+      const mapped = asReconcileError(cause);
+      await this.recordFailure(kk, mapped, log, condition);
       throw mapped;
     }
     await this.recordSuccess(kk, done);
+  }
+
+  /**
+   * Sets up spec.account (finalizer first, so a deletion always finds what to undo), or releases the account an
+   * earlier spec had. Runs after the key itself: an account is no use to a principal without a working key.
+   */
+  private async reconcileAccount(kk: KerberosKey, resolved: ResolvedKey): Promise<AccountStatus | null | undefined> {
+    const { accounts, client, events } = this.deps;
+    const account = resolved.spec.account;
+    const previous = kk.status?.account;
+    if (!accounts) return undefined;
+    const principal = resolved.principals[0]!;
+    if (!account) {
+      if (!previous) return undefined;
+      for (const e of await accounts.release(previous, principal)) await events.record(KerberosKeyType, kk, "Normal", e.reason, e.note);
+      const current = await client.get<KerberosKey>(KerberosKeyType, kk.metadata.name, kk.metadata.namespace);
+      await removeFinalizer(client, KerberosKeyType, current, ACCOUNT_FINALIZER);
+      return null;
+    }
+    // Status writes earlier in this pass moved the resourceVersion on: lock on the current one.
+    const current = await client.get<KerberosKey>(KerberosKeyType, kk.metadata.name, kk.metadata.namespace);
+    const held = await addFinalizer(client, KerberosKeyType, current, ACCOUNT_FINALIZER);
+    const outcome = await accounts.ensure(account, {
+      principal,
+      recordedUuid: held.metadata.annotations?.[ACCOUNT_UUID_ANNOTATION],
+      previous,
+      recordUuid: async (uuid) => {
+        await client.patch(KerberosKeyType, kk.metadata.name, kk.metadata.namespace, { metadata: { annotations: { [ACCOUNT_UUID_ANNOTATION]: uuid } } });
+      },
+    });
+    for (const e of outcome.events) await events.record(KerberosKeyType, kk, "Normal", e.reason, e.note);
+    return outcome.status;
+  }
+
+  /** A deleted key's account is released before the finalizer goes; a failure keeps it (and says why). */
+  private async releaseOnDeletion(kk: KerberosKey, log: Logger): Promise<KerberosKey> {
+    const { accounts, client, events, realm } = this.deps;
+    const previous = kk.status?.account;
+    if (previous) {
+      try {
+        if (!accounts) {
+          throw new StallingError(Reason.AcsNotConfigured,
+            `account ${previous.uuid} cannot be released: krbkeys has no ACS connection; configure one, or remove the finalizer ${ACCOUNT_FINALIZER} by hand`);
+        }
+        const principal = this.resolvedOrNull(kk)?.principals[0] ?? kk.spec.principal;
+        for (const e of await accounts.release(previous, principal.includes("@") ? principal : `${principal}@${realm}`)) {
+          await events.record(KerberosKeyType, kk, "Normal", e.reason, e.note);
+        }
+      } catch (err) {
+        const mapped = asReconcileError(err);
+        await this.recordFailure(kk, mapped, log, C.AccountFailed);
+        throw mapped;
+      }
+    }
+    const fresh = await client.get<KerberosKey>(KerberosKeyType, kk.metadata.name, kk.metadata.namespace);
+    return removeFinalizer(client, KerberosKeyType, fresh, ACCOUNT_FINALIZER);
   }
 
   private async reconcileKey(kk: KerberosKey, log: Logger): Promise<Reconciled> {
@@ -248,7 +325,7 @@ export class KerberosKeyReconciler {
       .sort((a, b) => (age(a.other) < age(b.other) ? -1 : 1))[0];
   }
 
-  private async recordSuccess(kk: KerberosKey, { resolved, outcome, principals }: Reconciled): Promise<void> {
+  private async recordSuccess(kk: KerberosKey, { resolved, outcome, principals, account }: Reconciled): Promise<void> {
     const generation = kk.metadata.generation;
     const annotations = kk.metadata.annotations ?? {};
     const updated = await this.patchStatus(kk, (s) => {
@@ -258,8 +335,9 @@ export class KerberosKeyReconciler {
       put(s, "secretRef", resolved.secret);
       put(s, "lastHandledRotateAt", annotations[ROTATE_REQUESTED_ANNOTATION] ?? s.lastHandledRotateAt);
       put(s, "lastHandledReconcileAt", annotations[RECONCILE_REQUESTED_ANNOTATION] ?? s.lastHandledReconcileAt);
-      s.conditions = removeCondition(removeCondition(removeCondition(s.conditions, C.KeyFailed), C.Stalled), C.Reconciling);
-      s.conditions = withReady(s.conditions, generation, { reason: outcome.reason, message: outcome.message });
+      if (account !== undefined) put(s, "account", account ?? undefined);
+      for (const type of [C.KeyFailed, C.AccountFailed, C.Stalled, C.Reconciling]) s.conditions = removeCondition(s.conditions, type);
+      s.conditions = withReady(s.conditions, generation, readyMessage(resolved, outcome, account, this.deps.accounts !== undefined));
       s.observedGeneration = generation;
     });
     this.deps.metrics?.recordConditions(KerberosKeyType.kind, kk.metadata.namespace ?? "", kk.metadata.name, updated.status?.conditions ?? []);
@@ -270,7 +348,7 @@ export class KerberosKeyReconciler {
     }
   }
 
-  private async recordFailure(kk: KerberosKey, err: unknown, log: Logger): Promise<void> {
+  private async recordFailure(kk: KerberosKey, err: unknown, log: Logger, failed: string = C.KeyFailed): Promise<void> {
     const generation = kk.metadata.generation;
     const reason = reasonOf(err);
     const message = messageOf(err);
@@ -280,10 +358,11 @@ export class KerberosKeyReconciler {
       const updated = await this.patchStatus(kk, (s) => {
         if (stalled) {
           s.conditions = setCondition(s.conditions, { type: C.Stalled, status: "True", reason, message }, generation);
-          s.conditions = removeCondition(removeCondition(s.conditions, C.Reconciling), C.KeyFailed);
+          for (const type of [C.Reconciling, C.KeyFailed, C.AccountFailed]) s.conditions = removeCondition(s.conditions, type);
           s.observedGeneration = generation;
         } else {
-          s.conditions = setCondition(s.conditions, { type: C.KeyFailed, status: "True", reason, message }, generation);
+          for (const type of [C.KeyFailed, C.AccountFailed]) if (type !== failed) s.conditions = removeCondition(s.conditions, type);
+          s.conditions = setCondition(s.conditions, { type: failed, status: "True", reason, message }, generation);
           s.conditions = setCondition(s.conditions, {
             type: C.Reconciling, status: "True", reason: Reason.Progressing, message: `retrying after error: ${message}`,
           }, generation);
@@ -306,4 +385,13 @@ export class KerberosKeyReconciler {
     if (!updated) throw new Error(`KerberosKey "${objectKey(kk)}" disappeared`);
     return updated;
   }
+}
+
+/** Ready's reason and message on success: the key handler's, and what became of spec.account. */
+function readyMessage(resolved: ResolvedKey, outcome: KeyOutcome, account: AccountStatus | null | undefined, acs: boolean) {
+  if (account) return { reason: outcome.reason, message: `${outcome.message}; account ${account.uuid} is set up` };
+  if (resolved.spec.account && !acs) {
+    return { reason: outcome.reason, message: `${outcome.message}; spec.account is not acted on: krbkeys has no ACS connection (--directory-url)` };
+  }
+  return { reason: outcome.reason, message: outcome.message };
 }

@@ -1,4 +1,4 @@
-// Ready is derived from the conditions the reconciler owns (Stalled, KeyFailed) or, when all went well, from what
+// Ready is derived from the conditions the reconciler owns (Stalled, KeyFailed, AccountFailed) or, when all went well, from what
 // the key handler reports; nothing else writes Ready.
 import { KerberosKeyCondition as C } from "../../api/kerberoskey.js";
 import { getCondition, setCondition, type Condition, type ConditionInput } from "../../runtime/conditions.js";
@@ -9,7 +9,7 @@ export interface Success {
 }
 
 export function readyCondition(conditions: Condition[] | undefined, success?: Success): ConditionInput {
-  for (const type of [C.Stalled, C.KeyFailed]) {
+  for (const type of [C.Stalled, C.KeyFailed, C.AccountFailed]) {
     const c = getCondition(conditions, type);
     if (c?.status === "True") return { type: C.Ready, status: "False", reason: c.reason, message: c.message };
   }
