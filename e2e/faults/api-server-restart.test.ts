@@ -2,62 +2,50 @@
 // cluster-manager process keeps running, retries, and every cluster ends Provisioned exactly once. Meanwhile what
 // needs no API server keeps working (Git reads, refusing unknown bootstrap tokens), and a valid bootstrap token that
 // cannot be redeemed during the outage gets a 5xx and is not spent.
-import { after, before, test } from "node:test";
+import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import type { ControlPlane } from "../harness/control-plane.js";
 import { eventually } from "../harness/eventually.js";
 import { issueBootstrapToken } from "../../operators/cluster-manager/bootstrap-tokens.js";
 import { credentialsSecretName, decodeCredentials, type SecretObject } from "../../operators/cluster-manager/credentials.js";
 import { EdgeClusterType, type EdgeCluster } from "../../operators/api/edgecluster.js";
 import { Core } from "../../operators/runtime/kube.js";
-import type { KubeClient } from "../../operators/runtime/rest.js";
 import { applyEdgeClusters, isProvisioned, waitProvisioned } from "../bench/edge-clusters.js";
 import { startManagerProcess, type ManagerProcess } from "../bench/manager-process.js";
 import { assertProvisionedOnce } from "./provisioned-state.js";
-import { startApiServer } from "../support/api-server.js";
+import { apiServerForFile, atFileEnd, tempDirForFile } from "../support/api-server.js";
 
 const run = promisify(execFile);
 const NS = "faults-api";
-let cp: ControlPlane;
-let client: KubeClient;
-let work: string;
+const work = tempDirForFile("graft-faults-api-");
+const api = await apiServerForFile({ name: "faults-api", namespace: NS, crds: true });
 let manager: ManagerProcess;
 
 before(async () => {
-  ({ cp, client } = await startApiServer({ name: "faults-api", namespace: NS, crds: true }));
-  work = mkdtempSync(join(tmpdir(), "graft-faults-api-"));
   manager = await startManagerProcess({
-    kubeconfigPath: cp.kubeconfigPath, namespace: NS, dataDir: join(work, "data"), logFile: join(work, "manager.log"),
+    kubeconfigPath: api.cp.kubeconfigPath, namespace: NS, dataDir: join(work, "data"), logFile: join(work, "manager.log"),
     concurrent: 2, logLevel: "warn",
   });
-});
-
-after(async () => {
-  await manager?.stop();
-  await cp?.stop();
-  rmSync(work, { recursive: true, force: true });
+  atFileEnd(() => manager.stop());
 });
 
 test("API server restart mid-provisioning: 50 clusters end Provisioned, none duplicated; Git and token checks carry on", async () => {
-  await applyEdgeClusters(client, NS, ["early"]);
-  const early = (await waitProvisioned(client, NS, ["early"])).get("early")!;
+  await applyEdgeClusters(api.client, NS, ["early"]);
+  const early = (await waitProvisioned(api.client, NS, ["early"])).get("early")!;
   const secret = credentialsSecretName(early.status!.uuid!);
-  const creds = decodeCredentials(await client.get<SecretObject>(Core.secrets, secret, NS));
+  const creds = decodeCredentials(await api.client.get<SecretObject>(Core.secrets, secret, NS));
   // Issuing a link retires older unused ones: spend the probe before issuing the token the outage must not spend.
-  const probe = (await issueBootstrapToken(client, NS, secret, 3_600_000)).token;
+  const probe = (await issueBootstrapToken(api.client, NS, secret, 3_600_000)).token;
   await eventually(async () => (await fetch(`${manager.url}/v1/bootstrap/${probe}`)).status === 200, { message: "the manager knows the tokens" });
-  const token = (await issueBootstrapToken(client, NS, secret, 3_600_000)).token;
+  const token = (await issueBootstrapToken(api.client, NS, secret, 3_600_000)).token;
 
   const names = Array.from({ length: 50 }, (_, i) => `site-${i}`);
-  await applyEdgeClusters(client, NS, names);
-  const provisionedBefore = (await client.list<EdgeCluster>(EdgeClusterType, NS)).items.filter(isProvisioned).length - 1;
-  await cp.stopApiServer();
+  await applyEdgeClusters(api.client, NS, names);
+  const provisionedBefore = (await api.client.list<EdgeCluster>(EdgeClusterType, NS)).items.filter(isProvisioned).length - 1;
+  await api.cp.stopApiServer();
   assert.ok(provisionedBefore < names.length, `the API server stopped mid-provisioning (${provisionedBefore} of 50 were done)`);
   const outage = Date.now();
   const repo = new URL(`${manager.url}/uuid/${early.status!.uuid}`);
@@ -75,12 +63,12 @@ test("API server restart mid-provisioning: 50 clusters end Provisioned, none dup
   assert.ok(during === 500 || during === 503, `a valid token cannot be redeemed without the API server (got ${during})`);
   // Long enough for requests, watches and status writes to fail and be retried.
   await new Promise((r) => setTimeout(r, Math.max(0, 4_000 - (Date.now() - outage))));
-  await cp.startApiServer();
+  await api.cp.startApiServer();
 
-  await waitProvisioned(client, NS, names, 180_000);
+  await waitProvisioned(api.client, NS, names, 180_000);
   assert.equal(manager.proc.child.exitCode, null, "the manager kept running");
   assert.match(manager.log(), /watch failed|reconcile failed/, "the manager saw the outage");
   const redeemed = await fetch(`${manager.url}/v1/bootstrap/${token}`);
   assert.equal(redeemed.status, 200, `the token was not spent by the failed attempt: ${redeemed.status === 200 ? "" : await redeemed.text()}`);
-  await assertProvisionedOnce(client, NS, join(work, "data"), names.length + 1);
+  await assertProvisionedOnce(api.client, NS, join(work, "data"), names.length + 1);
 });

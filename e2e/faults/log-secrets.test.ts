@@ -2,64 +2,53 @@
 // fetched (and fetched again), status reports with the edge-sync token (and with a wrong one), a git clone with the
 // cluster's password (and a wrong password), sealing with a Kubernetes bearer token — then its whole log is searched
 // for every secret value of the run, in clear, base64 and URL-encoded: none may appear.
-import { after, before, test } from "node:test";
+import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { ControlPlane } from "../harness/control-plane.js";
 import { eventually } from "../harness/eventually.js";
 import { App, BOOTSTRAP_REQUEST_ANNOTATION } from "../../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../../operators/api/edgecluster.js";
 import { credentialsSecretName, decodeCredentials, type SecretObject } from "../../operators/cluster-manager/credentials.js";
 import { Core } from "../../operators/runtime/kube.js";
-import type { KubeClient } from "../../operators/runtime/rest.js";
 import { waitProvisioned } from "../bench/edge-clusters.js";
 import { startManagerProcess, type ManagerProcess } from "../bench/manager-process.js";
 import { basic, rawRequest } from "./http-client.js";
-import { startApiServer } from "../support/api-server.js";
+import { apiServerForFile, atFileEnd, tempDirForFile } from "../support/api-server.js";
 
 const run = promisify(execFile);
 const NS = "log-secrets";
-let cp: ControlPlane;
-let client: KubeClient;
-let work: string;
+const work = tempDirForFile("graft-log-secrets-");
+const api = await apiServerForFile({ name: "log-secrets", users: { alice: ["sealers"] }, namespace: NS, crds: true });
 let manager: ManagerProcess;
 
 before(async () => {
-  ({ cp, client } = await startApiServer({ name: "log-secrets", users: { alice: ["sealers"] }, namespace: NS, crds: true }));
-  await cp.kubectl(["-n", NS, "create", "role", "sealer", "--verb=update", "--resource=edgeclusters.factoryplus.app.amrc.co.uk/secrets"]);
-  await cp.kubectl(["-n", NS, "create", "rolebinding", "sealers", "--role=sealer", "--group=sealers"]);
-  work = mkdtempSync(join(tmpdir(), "graft-log-secrets-"));
+  await api.cp.kubectl(["-n", NS, "create", "role", "sealer", "--verb=update", "--resource=edgeclusters.factoryplus.app.amrc.co.uk/secrets"]);
+  await api.cp.kubectl(["-n", NS, "create", "rolebinding", "sealers", "--role=sealer", "--group=sealers"]);
   manager = await startManagerProcess({
-    kubeconfigPath: cp.kubeconfigPath, namespace: NS, dataDir: join(work, "data"), logFile: join(work, "manager.log"), logLevel: "debug",
+    kubeconfigPath: api.cp.kubeconfigPath, namespace: NS, dataDir: join(work, "data"), logFile: join(work, "manager.log"), logLevel: "debug",
   });
-});
-
-after(async () => {
-  await manager?.stop();
-  await cp?.stop();
-  rmSync(work, { recursive: true, force: true });
+  atFileEnd(() => manager.stop());
 });
 
 test("no secret value of a whole flow appears anywhere in the cluster-manager's debug log", async () => {
-  const secrets: Record<string, string> = { "admin bearer token": cp.token, "alice's bearer token": "alice-token" };
+  const secrets: Record<string, string> = { "admin bearer token": api.cp.token, "alice's bearer token": "alice-token" };
 
-  await client.apply(EdgeClusterType, {
+  await api.client.apply(EdgeClusterType, {
     metadata: { name: "plant", namespace: NS, annotations: { [BOOTSTRAP_REQUEST_ANNOTATION]: "1" } }, spec: {},
   } as unknown as EdgeCluster, "log-test");
-  const ec = (await waitProvisioned(client, NS, ["plant"])).get("plant")!;
+  const ec = (await waitProvisioned(api.client, NS, ["plant"])).get("plant")!;
   const uuid = ec.status!.uuid!;
-  const creds = decodeCredentials(await client.get<SecretObject>(Core.secrets, credentialsSecretName(uuid), NS));
+  const creds = decodeCredentials(await api.client.get<SecretObject>(Core.secrets, credentialsSecretName(uuid), NS));
   secrets["git password"] = creds.gitPassword;
   secrets["edge-sync token"] = creds.syncToken;
 
   // The bootstrap link: served once, refused the second time.
   const command = await eventually(async () => {
-    const s = await client.get<SecretObject>(Core.secrets, "plant-bootstrap", NS);
+    const s = await api.client.get<SecretObject>(Core.secrets, "plant-bootstrap", NS);
     return s.data?.url && Buffer.from(s.data.url, "base64").toString("utf8");
   }, { message: "the bootstrap command Secret" });
   const token = command.slice(command.lastIndexOf("/") + 1);

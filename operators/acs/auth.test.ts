@@ -1,29 +1,14 @@
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { Perm } from "../api/constants.js";
 import { AuthClient } from "./auth.js";
 import { AcsConnection } from "./discovery.js";
-import { AcsHttpError } from "./errors.js";
-import { startStandinFixture, type StandinFixture } from "../../e2e/acs-standin/client-fixture.js";
 
-let fx: StandinFixture;
-let auth: AuthClient;
+import { rejectsWithStatus, standinFixtureForFile } from "../../e2e/acs-standin/client-fixture.js";
 
-before(async () => {
-  fx = await startStandinFixture();
-  auth = new AuthClient(fx.acs.service("auth"));
-});
-
-after(async () => {
-  await fx?.standin.stop();
-});
-
-async function rejectsWithStatus(promise: Promise<unknown>, status: number): Promise<void> {
-  const err = await promise.then(() => null, (e: unknown) => e);
-  assert.ok(err instanceof AcsHttpError, `expected AcsHttpError ${status}, got ${String(err)}`);
-  assert.equal(err.status, status, err.message);
-}
+const fx = await standinFixtureForFile();
+const auth = new AuthClient(fx.acs.service("auth"));
 
 test("addGrant: 201 creates, an identical grant returns the same UUID (200), a plural mismatch conflicts (409)", async () => {
   const grant = { principal: randomUUID(), permission: Perm.GitPull, target: randomUUID(), plural: false };

@@ -1,30 +1,14 @@
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { App, Class } from "../api/constants.js";
 import { ConfigDbClient, MERGE_PATCH_CONTENT_TYPE } from "./configdb.js";
-import { AcsHttpError, AcsPreconditionFailedError } from "./errors.js";
-import { startStandinFixture, type StandinFixture } from "../../e2e/acs-standin/client-fixture.js";
+import { AcsPreconditionFailedError } from "./errors.js";
+import { rejectsWithStatus, standinFixtureForFile } from "../../e2e/acs-standin/client-fixture.js";
 
 const APP = App.EdgeClusterConfiguration;
-let fx: StandinFixture;
-let cdb: ConfigDbClient;
-
-before(async () => {
-  fx = await startStandinFixture();
-  cdb = new ConfigDbClient(fx.acs.service("configdb"));
-});
-
-after(async () => {
-  await fx?.standin.stop();
-});
-
-async function rejectsWithStatus(promise: Promise<unknown>, status: number): Promise<AcsHttpError> {
-  const err = await promise.then(() => null, (e: unknown) => e);
-  assert.ok(err instanceof AcsHttpError, `expected AcsHttpError ${status}, got ${String(err)}`);
-  assert.equal(err.status, status, err.message);
-  return err;
-}
+const fx = await standinFixtureForFile();
+const cdb = new ConfigDbClient(fx.acs.service("configdb"));
 
 test("createObject: 201 for a new object, 200 (created=false) when it already exists; a coined UUID without one", async () => {
   const uuid = randomUUID();

@@ -1,15 +1,10 @@
 // The generated SparkplugNode CRD against a real API server: ACS's names and rules (exactly one of uuid and
 // address, edgeAgent needs uuid, secrets need edgeAgent), the default, and a status that kubectl shows.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startControlPlane, type ControlPlane } from "../../e2e/harness/control-plane.js";
+import { apiServerForFile } from "../../e2e/support/api-server.js";
 
-let cp: ControlPlane;
-before(async () => {
-  cp = await startControlPlane({ name: "spnode-crd" });
-  await cp.installCrds();
-});
-after(async () => cp?.stop());
+const api = await apiServerForFile({ name: "spnode-crd", crds: true });
 
 const node = (name: string, spec: Record<string, unknown>) => JSON.stringify({
   apiVersion: "factoryplus.app.amrc.co.uk/v1", kind: "SparkplugNode", metadata: { name, namespace: "default" }, spec,
@@ -17,7 +12,7 @@ const node = (name: string, spec: Record<string, unknown>) => JSON.stringify({
 const UUID = "7b1d2c3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
 
 test("the CRD has ACS's names and the printer columns", async () => {
-  const r = await cp.kubectl(["get", "crd", "sparkplugnodes.factoryplus.app.amrc.co.uk", "-o", "json"]);
+  const r = await api.cp.kubectl(["get", "crd", "sparkplugnodes.factoryplus.app.amrc.co.uk", "-o", "json"]);
   assert.equal(r.code, 0, r.stderr);
   const crd = JSON.parse(r.stdout);
   assert.equal(crd.spec.names.kind, "SparkplugNode");
@@ -32,10 +27,10 @@ test("the CRD has ACS's names and the printer columns", async () => {
 test("valid nodes are accepted, edgeAgent defaults to false", async () => {
   for (const [name, spec] of [["by-uuid", { uuid: UUID, interval: "30s" }], ["by-address", { address: "Site_A/Agent1" }],
     ["agent", { uuid: UUID, edgeAgent: true, secrets: ["agent-secrets"] }]] as const) {
-    const r = await cp.kubectl(["apply", "-f", "-"], { input: node(name, spec) });
+    const r = await api.cp.kubectl(["apply", "-f", "-"], { input: node(name, spec) });
     assert.equal(r.code, 0, `${name}: ${r.stderr}`);
   }
-  const got = JSON.parse((await cp.kubectl(["get", "spnode", "by-address", "-o", "json"])).stdout);
+  const got = JSON.parse((await api.cp.kubectl(["get", "spnode", "by-address", "-o", "json"])).stdout);
   assert.equal(got.spec.edgeAgent, false);
 });
 
@@ -47,7 +42,7 @@ test("ACS's rules refuse bad nodes with a message saying what is wrong", async (
     [{ uuid: UUID, secrets: ["s"] }, /spec.secrets needs spec.edgeAgent/],
   ];
   for (const [spec, message] of cases) {
-    const r = await cp.kubectl(["apply", "-f", "-"], { input: node("bad", spec) });
+    const r = await api.cp.kubectl(["apply", "-f", "-"], { input: node("bad", spec) });
     assert.notEqual(r.code, 0, JSON.stringify(spec));
     assert.match(r.stderr, message);
   }
