@@ -164,7 +164,7 @@ export function resolveMonitorConfig(flags: MonitorFlags, env: Record<string, st
   uuid("instanceUuid", givenInstance);
   const instanceUuid = givenInstance
     ?? (isUuid(clusterUuid) ? uuidV5(`graft:edge-monitor:${clusterUuid}`, EDGE_MONITOR_SCHEMA_UUID) : "");
-  const linkInstanceUuid = isUuid(instanceUuid) ? uuidV5("Links/Cluster", instanceUuid) : "";
+  const linkInstance = isUuid(instanceUuid) ? linkInstanceUuid(instanceUuid) : "";
 
   const url = required("mqttUrl");
   if (url) {
@@ -204,7 +204,7 @@ export function resolveMonitorConfig(flags: MonitorFlags, env: Record<string, st
   const config: MonitorConfig = {
     clusterUuid,
     ...(clusterName ? { clusterName } : {}),
-    sparkplug: { group: group ?? "", nodeId, instanceUuid, linkInstanceUuid },
+    sparkplug: { group: group ?? "", nodeId, instanceUuid, linkInstanceUuid: linkInstance },
     mqtt: {
       url,
       ...(get("mqttUsername") ? { username: get("mqttUsername") } : {}),
@@ -260,4 +260,9 @@ export function parseDuration(text: string): number | undefined {
   if (!m) return undefined;
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "ms") as "ms" | "s" | "m" | "h"];
   return Math.round(Number(m[1]) * unit);
+}
+
+/** Instance_UUID of the NBIRTH's `Links/Cluster` link object, derived from the monitor's own. */
+export function linkInstanceUuid(instanceUuid: string): string {
+  return uuidV5("Links/Cluster", instanceUuid);
 }

@@ -10,7 +10,7 @@ import { CredentialFile } from "../runtime/credential-file.js";
 import { silentLogger, type Logger } from "../runtime/logger.js";
 import { backoffDelay } from "../runtime/backoff.js";
 import type { BdSeqStore } from "./bdseq-store.js";
-import type { MonitorConfig } from "./config.js";
+import { linkInstanceUuid, type MonitorConfig } from "./config.js";
 import { MonitorMetrics } from "./monitor-metrics.js";
 import {
   birthPayload, dataPayload, deathPayload, decodePayload, encodePayload, isRebirthRequest, type SparkplugMetric,
@@ -52,7 +52,7 @@ export interface MonitorStatus {
 
 export class EdgeMonitor {
   readonly metrics: MonitorMetrics;
-  private readonly config: EdgeMonitorOptions["config"];
+  private config: EdgeMonitorOptions["config"];
   private readonly store: BdSeqStore;
   private readonly log: Logger;
   private readonly topics: { birth: string; death: string; data: string; command: string };
@@ -87,6 +87,13 @@ export class EdgeMonitor {
     };
     const { passwordFile } = opts.config.mqtt;
     if (passwordFile) this.passwordFile = new CredentialFile(passwordFile, "the MQTT password");
+  }
+
+  /** Sets the Instance_UUID the monitor is born with (its account's, in ACS mode); only before start(). */
+  useInstanceUuid(uuid: string): void {
+    if (this.loop) throw new Error("the Instance_UUID cannot change once the monitor has started");
+    const sparkplug = { ...this.config.sparkplug, instanceUuid: uuid, linkInstanceUuid: linkInstanceUuid(uuid) };
+    this.config = { ...this.config, sparkplug };
   }
 
   /** Starts connecting (and reconnecting until stop()); resolves once the first attempt is under way. */

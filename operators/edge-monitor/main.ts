@@ -9,7 +9,9 @@ import { KubeClient } from "../runtime/rest.js";
 import { FileBdSeqStore, MemoryBdSeqStore, type BdSeqStore } from "./bdseq-store.js";
 import { DEFAULTS, MonitorConfigError, resolveMonitorConfig, SETTINGS, type BdSeqStoreConfig, type MonitorFlags } from "./config.js";
 import { ConfigMapBdSeqStore } from "./configmap-bdseq-store.js";
-import { sparkplugNodesFor } from "./nodes/wiring.js";
+import { monitorAcsConnection, sparkplugNodesFor } from "./nodes/wiring.js";
+import { accountUuid } from "./account-instance.js";
+import { AuthClient } from "../acs/auth.js";
 import { EdgeMonitor } from "./edge-monitor.js";
 import { startOpsServer, parseAddr, type OpsServer } from "../runtime/ops-server.js";
 import { nextTerminationSignal } from "../runtime/signals.js";
@@ -26,7 +28,7 @@ const DESCRIPTIONS: Record<keyof MonitorFlags, string> = {
   organisationPrefix: "ACS organisation prefix; with the cluster name it gives the default Sparkplug group <prefix>-<name>",
   sparkplugGroup: "Sparkplug Group ID of the cluster",
   nodeId: "Sparkplug Edge Node ID",
-  instanceUuid: "Instance_UUID of this monitor (default: derived from the cluster UUID)",
+  instanceUuid: "Instance_UUID of this monitor (default: in ACS mode its account UUID, else derived from the cluster UUID)",
   mqttUrl: "broker URL, e.g. mqtts://mqtt.example.com:8883",
   mqttUsername: "broker user name",
   mqttPasswordFile: "file holding the broker password (or set MQTT_PASSWORD)",
@@ -78,12 +80,26 @@ export function edgeMonitorCommand(): Command {
 export async function runEdgeMonitor(flags: MonitorFlags, env: Record<string, string | undefined>, opts: { level?: LevelWithSilent } = {}): Promise<void> {
   const config = resolveMonitorConfig(flags, env);
   const log = createLogger("edge-monitor", opts.level ? { level: opts.level } : {});
+  const acs = monitorAcsConnection(config, env, log);
   const monitor = new EdgeMonitor({ config, bdSeqStore: openBdSeqStore(config.bdSeqStore), logger: log });
-  const nodes = sparkplugNodesFor(config, monitor, env, log);
+  const nodes = sparkplugNodesFor(config, monitor, env, log, acs);
   const signal = nextTerminationSignal(log);
   const endpoints = await startMonitorEndpoints(config, monitor);
   log.info({ health: endpoints.healthPort, metrics: endpoints.metricsPort }, "serving health and metrics");
   try {
+    if (acs && !(flags.instanceUuid ?? env[SETTINGS.instanceUuid[1]])) {
+      // ACS mode: born as its own account (acs-contract §12) unless an Instance_UUID is given.
+      const stopping = new AbortController();
+      void signal.then(() => stopping.abort());
+      const uuid = await accountUuid(new AuthClient(acs.service("auth")), {
+        log, minRetryMs: config.retry.minDelayMs, maxRetryMs: config.retry.maxDelayMs, signal: stopping.signal,
+      }).catch((err: unknown) => {
+        if (stopping.signal.aborted) return undefined;
+        throw err;
+      });
+      if (uuid === undefined) return;
+      monitor.useInstanceUuid(uuid);
+    }
     await monitor.start();
     nodes?.start();
     log.info({ sparkplugNodes: nodes !== undefined }, "edge monitor running");

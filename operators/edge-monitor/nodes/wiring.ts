@@ -13,16 +13,23 @@ import type { EdgeMonitor } from "../edge-monitor.js";
 import { CommandEscalation } from "./command-escalation.js";
 import { SparkplugNodes } from "./sparkplug-nodes.js";
 
-/** SparkplugNode monitoring, or undefined outside ACS mode (no Directory, no MQTT account, no namespace). */
-export function sparkplugNodesFor(config: MonitorConfig, monitor: EdgeMonitor, env: Record<string, string | undefined>, log: Logger): SparkplugNodes | undefined {
+/** The monitor's connection to ACS services, logged in as its own account; undefined outside ACS mode (no Directory). */
+export function monitorAcsConnection(config: MonitorConfig, env: Record<string, string | undefined>, log: Logger): AcsConnection | undefined {
   const directory = env.DIRECTORY_URL;
-  const namespace = env.POD_NAMESPACE;
   const username = config.mqtt.username;
-  if (!directory || !namespace || !username || env.SPARKPLUG_NODES === "false") return undefined;
+  if (!directory || !username) return undefined;
   // Read on use and again after a refused login, so a rotated password is picked up without a restart.
   const password = config.mqtt.passwordFile ? new CredentialFile(config.mqtt.passwordFile, "the MQTT password") : config.mqtt.password;
   if (!password) return undefined;
-  const acs = new AcsConnection({ credentials: { username, password }, urls: { directory, ...(env.CONFIGDB_URL ? { configdb: env.CONFIGDB_URL } : {}) }, logger: log });
+  const urls = { directory, ...(env.CONFIGDB_URL ? { configdb: env.CONFIGDB_URL } : {}), ...(env.AUTHN_URL ? { auth: env.AUTHN_URL } : {}) };
+  return new AcsConnection({ credentials: { username, password }, urls, logger: log });
+}
+
+/** SparkplugNode monitoring, or undefined outside ACS mode (no ACS connection, no namespace) or when switched off. */
+export function sparkplugNodesFor(config: MonitorConfig, monitor: EdgeMonitor, env: Record<string, string | undefined>, log: Logger,
+  acs: AcsConnection | undefined): SparkplugNodes | undefined {
+  const namespace = env.POD_NAMESPACE;
+  if (!acs || !namespace || env.SPARKPLUG_NODES === "false") return undefined;
   const configDb = new ConfigDbClient(acs.service("configdb"));
   return new SparkplugNodes({
     client: new KubeClient(loadKubeConfig()), namespace, monitor,

@@ -1,0 +1,73 @@
+// ACS mode: the monitor (the real `edge-monitor` command, as its own process) is born with its account's UUID as
+// Instance_UUID (acs-contract §12). Until krbkeys has mapped its principal to an account the Auth service answers
+// whoami with 404 and the monitor waits; its first NBIRTH then carries the account UUID, never another identity.
+import assert from "node:assert/strict";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { v5 as uuidV5 } from "uuid";
+import { eventually } from "../../e2e/harness/eventually.js";
+import { startProcess, type ManagedProcess } from "../../e2e/harness/process.js";
+import { startMosquitto, type Mosquitto } from "../../e2e/harness/mosquitto.js";
+import { startAcsStandin, type AcsStandin } from "../../e2e/acs-standin/standin.js";
+import { EDGE_DUMPS, EdgeClass, EdgeRole } from "../../e2e/acs-standin/edge-roles.js";
+import { SparkplugSubscriber } from "../../e2e/support/edge-monitor/sparkplug-subscriber.js";
+import { metricsByName } from "../../e2e/support/edge-monitor/sparkplug-wire.js";
+
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+const entry = fileURLToPath(new URL("../../e2e/support/edge-monitor/run-monitor.ts", import.meta.url));
+const CLUSTER = randomUUID();
+
+let broker: Mosquitto;
+let standin: AcsStandin;
+let sub: SparkplugSubscriber;
+let dir: string;
+let monitor: ManagedProcess | undefined;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "graft-monitor-account-"));
+  [broker, standin] = await Promise.all([startMosquitto(), startAcsStandin({ dumps: EDGE_DUMPS })]);
+  sub = await SparkplugSubscriber.connect(broker.url);
+});
+after(async () => {
+  await monitor?.kill();
+  await sub?.close();
+  await broker?.dispose();
+  await standin?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("the NBIRTH's Instance_UUID is the monitor's account UUID, learnt from the Auth service once the account maps its principal", async () => {
+  const group = `acs-acct-${randomBytes(3).toString("hex")}`;
+  const username = `op1monitor/test-site@${standin.realm}`;
+  const password = randomBytes(12).toString("hex");
+  standin.addUser(username, password);
+  const passwordFile = join(dir, "password");
+  writeFileSync(passwordFile, password, { mode: 0o600 });
+
+  monitor = startProcess(process.execPath, [
+    "--import", "tsx", entry,
+    "--cluster-uuid", CLUSTER, "--sparkplug-group", group, "--mqtt-url", broker.url, "--mqtt-username", username,
+    "--mqtt-password-file", passwordFile, "--bdseq-store", "memory",
+    "--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--min-retry-delay", "100ms", "--max-retry-delay", "500ms",
+  ], { logFile: join(dir, "monitor.log"), cwd: repoRoot, env: { ...process.env, DIRECTORY_URL: standin.urls.directory, SPARKPLUG_NODES: "false" } });
+
+  const whoamis = () => standin.requests.filter((r) => r.service === "auth" && r.path === "/v2/whoami");
+  await eventually(() => whoamis().some((r) => r.status === 404 && r.upn === username), { timeoutMs: 30_000, message: "the monitor asks who it is and is not known yet" });
+
+  // What krbkeys does for op1monitor (spec.account): an EdgeService account in the edge-monitor role, mapped.
+  const account = randomUUID();
+  standin.configdb.register(account, EdgeClass.EdgeService);
+  standin.configdb.addMember(EdgeRole.Monitor, account);
+  assert.equal(standin.auth.setKerberos(account, username), 204);
+
+  const birth = await sub.waitFor("NBIRTH", (m) => m.topic === `spBv1.0/${group}/NBIRTH/Monitor`, { timeoutMs: 30_000 });
+  const metrics = metricsByName(birth.payload!);
+  assert.equal(metrics.Instance_UUID?.value, account);
+  assert.equal(metrics["Links/Cluster/Instance_UUID"]?.value, uuidV5("Links/Cluster", account));
+  assert.equal(metrics["Links/Cluster/Target"]?.value, CLUSTER);
+  assert.equal(sub.on(`spBv1.0/${group}/NBIRTH/Monitor`).length, 1, "born once, as the account");
+});
