@@ -1,5 +1,6 @@
-// The upstream Flux source-controller and kustomize-controller as test processes against a test API server, built
-// from their pinned Go modules (e2e/assets/build-flux.sh), plus the pinned Flux CRDs (config/flux/crds.yaml).
+// The upstream Flux source-controller and kustomize-controller (and, on request, helm-controller) as test processes
+// against a test API server, built from their pinned Go modules (e2e/assets/build-flux.sh; helm-controller by
+// build-node-images.sh), plus the pinned Flux CRDs (config/flux/crds.yaml).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,6 +22,19 @@ export interface FluxBinaries {
 }
 
 let cachedBinaries: FluxBinaries | undefined;
+
+/** helm-controller at the pinned version: built (cached) by e2e/assets/build-node-images.sh, which prints its images dir. */
+export function helmControllerBinary(): string {
+  const pinned = readFileSync(join(repoRoot, "config/flux/VERSIONS"), "utf8");
+  const version = /^HELM_CONTROLLER_VERSION=(\S+)$/m.exec(pinned)?.[1];
+  const cache = process.env.GRAFT_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? "/root", ".cache"), "graft");
+  const path = join(cache, `helm-controller-${version}-sealed-secrets-${process.env.KUBESEAL_VERSION ?? "v0.40.0"}`, "helm-controller");
+  if (!existsSync(path)) {
+    execFileSync("sh", [join(repoRoot, "e2e/assets/build-node-images.sh"), "helm-controller"], { stdio: ["ignore", "ignore", "inherit"] });
+  }
+  if (!existsSync(path)) throw new Error(`helm-controller not found at '${path}' after e2e/assets/build-node-images.sh`);
+  return path;
+}
 
 /** Finds the controller binaries: GRAFT_FLUX_ASSETS, else builds them (cached) with e2e/assets/build-flux.sh. */
 export function fluxBinaries(): FluxBinaries {
@@ -56,12 +70,14 @@ export interface FluxOptions {
   /** Artifact storage and the controllers' logs go here; the caller removes it. */
   workDir: string;
   logLevel?: "info" | "debug";
+  /** Also run helm-controller (HelmReleases are installed into the test API server: nothing runs their Pods). */
+  helmController?: boolean;
 }
 
 export interface FluxControllers {
   /** http://127.0.0.1:<port>: source-controller's artifact server, the address it advertises in artifact URLs. */
   readonly storageUrl: string;
-  readonly logFiles: { sourceController: string; kustomizeController: string };
+  readonly logFiles: { sourceController: string; kustomizeController: string; helmController?: string };
   /** The last `lines` log lines of each controller, for a failing test to show why. */
   recentLogs(lines?: number): string;
   stop(): Promise<void>;
@@ -122,9 +138,10 @@ export async function startFlux(opts: FluxOptions): Promise<FluxControllers> {
   const storagePort = await freePort();
   const source: ControllerPorts = { metrics: await freePort(), health: await freePort() };
   const kustomize: ControllerPorts = { metrics: await freePort(), health: await freePort() };
-  const logFiles = {
+  const logFiles: FluxControllers["logFiles"] = {
     sourceController: join(opts.workDir, "source-controller.log"),
     kustomizeController: join(opts.workDir, "kustomize-controller.log"),
+    ...(opts.helmController ? { helmController: join(opts.workDir, "helm-controller.log") } : {}),
   };
 
   const started: ManagedProcess[] = [];
@@ -151,12 +168,19 @@ export async function startFlux(opts: FluxOptions): Promise<FluxControllers> {
     started.push(kustomizeProc);
     await waitReady(sourceProc, "source-controller", source.health, logFiles.sourceController);
     await waitReady(kustomizeProc, "kustomize-controller", kustomize.health, logFiles.kustomizeController);
+    if (logFiles.helmController) {
+      const helm: ControllerPorts = { metrics: await freePort(), health: await freePort() };
+      const helmProc = startProcess(helmControllerBinary(), commonArgs(helm, logLevel), { logFile: logFiles.helmController, env, cwd: opts.workDir });
+      started.push(helmProc);
+      await waitReady(helmProc, "helm-controller", helm.health, logFiles.helmController);
+    }
   } catch (err) {
     await stop();
     throw err;
   }
   const recentLogs = (lines = 20) =>
     Object.entries(logFiles)
+      .filter((e): e is [string, string] => e[1] !== undefined)
       .map(([name, file]) => {
         const text = existsSync(file) ? readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n") : "";
         return `--- ${name} (${file})\n${text}`;

@@ -9,9 +9,9 @@ import { gitopsObject, type EdgeClusterStatus, type GitopsObject, type GitopsSta
 import type { ConditionInput } from "../runtime/conditions.js";
 import { SELF_LINK } from "./git/repo-content.js";
 
-/** What edge-sync sends under `gitops`. */
+/** What edge-sync sends under `gitops` (a null Flux version: none known). */
 export const gitopsEntry = z.object({
-  fluxVersion: z.string().max(63).optional(),
+  fluxVersion: z.string().max(63).nullish(),
   objects: z.array(gitopsObject).max(64),
 }).strict();
 export type GitopsEntry = z.infer<typeof gitopsEntry>;
@@ -44,12 +44,13 @@ export function applyGitops(s: EdgeClusterStatus, entry: GitopsEntry | undefined
   const previous = s.gitops;
   const objects = [...entry.objects].sort(byIdentity);
   const appliedRevision = appliedRevisionOf(objects);
-  const unchanged = previous && previous.fluxVersion === entry.fluxVersion && JSON.stringify(previous.objects) === JSON.stringify(objects);
+  const fluxVersion = entry.fluxVersion ?? undefined;
+  const unchanged = previous && previous.fluxVersion === fluxVersion && JSON.stringify(previous.objects) === JSON.stringify(objects);
   if (unchanged) return;
   const lastAppliedAt = appliedRevision === undefined ? undefined
     : previous?.appliedRevision === appliedRevision && previous.lastAppliedAt ? previous.lastAppliedAt : now;
   s.gitops = {
-    ...(entry.fluxVersion !== undefined ? { fluxVersion: entry.fluxVersion } : {}),
+    ...(fluxVersion !== undefined ? { fluxVersion } : {}),
     ...(appliedRevision !== undefined ? { appliedRevision } : {}),
     ...(lastAppliedAt !== undefined ? { lastAppliedAt } : {}),
     objects,

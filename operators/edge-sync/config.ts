@@ -31,6 +31,8 @@ export interface EdgeSyncFlags {
   kubeconfig?: string;
   namespace?: string;
   edgeDeployments?: string;
+  gitopsReport?: string;
+  fluxNamespace?: string;
 }
 
 /** Flag and environment variable of each setting. */
@@ -57,6 +59,8 @@ export const SETTINGS: Record<keyof EdgeSyncFlags, readonly [flag: string, env: 
   kubeconfig: ["--kubeconfig", "KUBECONFIG", "kubeconfig file (default: in-cluster service account)"],
   namespace: ["--namespace", "POD_NAMESPACE", "edge-sync's namespace, where Edge deployments are applied (default: the service account's)"],
   edgeDeployments: ["--edge-deployments", "EDGE_DEPLOYMENTS", "ACS mode: apply this cluster's 'Edge deployment' entries (true or false)"],
+  gitopsReport: ["--gitops-report", "GITOPS_REPORT", "report the Flux objects graft put in --namespace and the Flux controllers (true or false)"],
+  fluxNamespace: ["--flux-namespace", "FLUX_NAMESPACE", "namespace of the Flux controllers"],
 };
 
 export const DEFAULTS: Partial<Record<keyof EdgeSyncFlags, string>> = {
@@ -70,6 +74,8 @@ export const DEFAULTS: Partial<Record<keyof EdgeSyncFlags, string>> = {
   stallAfter: "10m",
   healthAddr: ":8081",
   edgeDeployments: "true",
+  gitopsReport: "true",
+  fluxNamespace: "flux-system",
 };
 
 export type CentreConfig = { kind: "preset"; url: string } | { kind: "directory"; directoryUrl: string };
@@ -95,6 +101,8 @@ export interface EdgeSyncConfig {
   kubeconfig?: string;
   /** ACS mode with deployments enabled: where they go and the values ACS gives every release (§10). */
   deployments?: { namespace?: string; baseValues: { cluster?: string; realm?: string; directory_url?: string } };
+  /** The GitOps report: graft's Flux objects in `namespace` (default: the service account's), controllers in fluxNamespace. */
+  gitops?: { namespace?: string; fluxNamespace: string };
 }
 
 export class EdgeSyncConfigError extends Error {
@@ -203,6 +211,10 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
     baseValues: { cluster: get("clusterName"), realm: get("realm"), directory_url: directoryUrl },
   } : undefined;
 
+  const gitopsReport = get("gitopsReport");
+  if (gitopsReport !== "true" && gitopsReport !== "false") problems.push(`${name("gitopsReport")}: "${gitopsReport}" is not true or false`);
+  const gitops = gitopsReport === "true" ? { namespace: get("namespace"), fluxNamespace: get("fluxNamespace")! } : undefined;
+
   const config = {
     clusterUuid: clusterUuid ?? "",
     clusterName: get("clusterName"),
@@ -218,6 +230,7 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
     minRetryMs, maxRetryMs, stallAfterMs, health,
     kubeconfig: flags.kubeconfig,
     deployments,
+    gitops,
   };
   if (problems.length) throw new EdgeSyncConfigError(problems);
   return config;

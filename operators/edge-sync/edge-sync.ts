@@ -1,5 +1,5 @@
-// edge-sync: keeps the centre's 'Edge cluster status' entry equal to this cluster's hosts and Sealed Secrets
-// certificate. Level-triggered: every write is computed from the informers' current state against what the centre
+// edge-sync: keeps the centre's 'Edge cluster status' entry equal to this cluster's hosts, Sealed Secrets
+// certificate and GitOps state (gitops/). Level-triggered: every write is computed from the informers' current state against what the centre
 // last acknowledged, so a burst of changes becomes one write, events that do not change the status (kubelet
 // heartbeats) cause none, and after an outage the retry carries the latest state rather than a queued stale one.
 import { createHash } from "node:crypto";
@@ -15,6 +15,7 @@ import { KubeClient } from "../runtime/rest.js";
 import { CertificateSource, type CertificateMode } from "./certificate.js";
 import { HttpError, type ConfigDbClient } from "./configdb-client.js";
 import { hostFromNode, hostList, type NodeObject } from "./hosts.js";
+import { GitopsWatch } from "./gitops/gitops-watch.js";
 import { EdgeSyncMetrics } from "./metrics.js";
 import { afterPatch, sameJson, statusPatch, type EdgeStatus } from "./status-diff.js";
 
@@ -30,6 +31,11 @@ export interface EdgeSyncOptions {
     /** How often the controller is polled when the key Secrets are not readable. Default 10 min. */
     pollIntervalMs?: number;
   };
+  /**
+   * Report the Flux objects graft put in this namespace and the Flux controllers in fluxNamespace (default
+   * flux-system). Absent: no GitOps report.
+   */
+  gitops?: { namespace: string; fluxNamespace?: string };
   /** Changes within this window after the first one are sent together. Default 2 s. */
   debounceMs?: number;
   /**
@@ -56,6 +62,7 @@ export class EdgeSync {
   private readonly log: Logger;
   private readonly nodes: Informer<NodeObject>;
   private readonly certificate: CertificateSource;
+  private readonly gitops?: GitopsWatch;
   private readonly debounceMs: number;
   private readonly retry: { minMs: number; maxMs: number };
   private acknowledged: EdgeStatus = {};
@@ -90,6 +97,13 @@ export class EdgeSync {
       minRetryMs: this.retry.minMs, maxRetryMs: Math.min(this.retry.maxMs, 30_000), watchTimeoutSeconds: opts.watchTimeoutSeconds,
       onChange: () => this.onInput(),
     });
+    if (opts.gitops) {
+      this.gitops = new GitopsWatch({
+        client, clusterUuid: opts.clusterUuid, namespace: opts.gitops.namespace, fluxNamespace: opts.gitops.fluxNamespace ?? "flux-system",
+        log: this.log, onChange: () => this.onInput(),
+        minRetryMs: this.retry.minMs, maxRetryMs: Math.min(this.retry.maxMs, 30_000), watchTimeoutSeconds: opts.watchTimeoutSeconds,
+      });
+    }
   }
 
   /** Starts watching and resolves once the Nodes are listed (the first write follows at once). */
@@ -100,6 +114,7 @@ export class EdgeSync {
       this.onInput();
     }).start();
     this.certificate.start();
+    this.gitops?.start();
     await Promise.race([this.nodes.waitForSync(), new Promise((r) => this.stopping.signal.addEventListener("abort", r, { once: true }))]);
     if (this.stopped) return;
     this.lastSeen = this.desired();
@@ -114,7 +129,7 @@ export class EdgeSync {
     this.stopping.abort();
     clearTimeout(this.timer);
     clearInterval(this.resyncTimer);
-    await Promise.all([this.nodes.stop(), this.certificate.stop()]);
+    await Promise.all([this.nodes.stop(), this.certificate.stop(), this.gitops?.stop()]);
     await this.inFlight;
   }
 
@@ -152,6 +167,8 @@ export class EdgeSync {
     if (this.nodes.hasSynced) status.hosts = hostList(this.nodes.list());
     const cert = this.certificate.current();
     if (cert) status.kubeseal_cert = cert;
+    const gitops = this.gitops?.current();
+    if (gitops) status.gitops = gitops;
     return status;
   }
 
@@ -241,6 +258,7 @@ export class EdgeSync {
 function describe(patch: EdgeStatus): Record<string, unknown> {
   const out: Record<string, unknown> = { fields: Object.keys(patch) };
   if (patch.hosts) out.hosts = patch.hosts.length;
+  if (patch.gitops) out.gitops = patch.gitops.objects.map((o) => `${o.kind}/${o.name}=${o.ready}`).join(" ");
   if (patch.kubeseal_cert) out.certificateSha256 = createHash("sha256").update(patch.kubeseal_cert).digest("hex").slice(0, 16);
   return out;
 }

@@ -1,5 +1,6 @@
-// `graft edge-sync`: reports this edge cluster's hosts and Sealed Secrets certificate to the centre until
-// SIGTERM/SIGINT.
+// `graft edge-sync`: reports this edge cluster's hosts, Sealed Secrets certificate and GitOps state to the centre
+// until SIGTERM/SIGINT.
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import type { LevelWithSilent } from "pino";
 import { Service } from "../api/constants.js";
@@ -17,7 +18,7 @@ import { EdgeSyncMetrics } from "./metrics.js";
 
 export function edgeSyncCommand(): Command {
   const cmd = new Command("edge-sync")
-    .description("Report this edge cluster's hosts and Sealed Secrets certificate to the centre (ConfigDB v2 protocol)");
+    .description("Report this edge cluster's hosts, Sealed Secrets certificate and Flux state to the centre (ConfigDB v2 protocol)");
   for (const key of Object.keys(SETTINGS) as (keyof EdgeSyncFlags)[]) {
     const [flag, envName, description] = SETTINGS[key];
     const fallback = DEFAULTS[key];
@@ -63,11 +64,14 @@ export async function runEdgeSync(config: EdgeSyncConfig, log: Logger): Promise<
   const kubeConfig = loadKubeConfig(config.kubeconfig);
   const configDb = configDbClientFor(config);
   const deployments = edgeDeploymentsFor(config, { kubeConfig, configDb, log });
+  const gitopsNamespace = config.gitops ? config.gitops.namespace ?? serviceAccountNamespace() : undefined;
+  if (config.gitops && !gitopsNamespace) log.warn("no GitOps report: set --namespace (POD_NAMESPACE) to the namespace graft's Flux objects are in");
   const sync = new EdgeSync({
     kubeConfig,
     clusterUuid: config.clusterUuid,
     configDb,
     sealedSecrets: config.sealedSecrets,
+    gitops: gitopsNamespace ? { namespace: gitopsNamespace, fluxNamespace: config.gitops!.fluxNamespace } : undefined,
     debounceMs: config.debounceMs,
     resyncIntervalMs: config.resyncIntervalMs,
     minRetryMs: config.minRetryMs,
@@ -89,7 +93,7 @@ export async function runEdgeSync(config: EdgeSyncConfig, log: Logger): Promise<
   log.info({
     cluster: config.clusterUuid, name: config.clusterName, health: ops.port,
     centre: config.centre.kind === "preset" ? config.centre.url : `directory ${config.centre.directoryUrl}`, auth: config.auth.kind,
-    edgeDeployments: deployments !== undefined,
+    edgeDeployments: deployments !== undefined, gitops: gitopsNamespace ?? false,
   }, "edge-sync starting");
   try {
     deployments?.sync.start();
@@ -100,5 +104,14 @@ export async function runEdgeSync(config: EdgeSyncConfig, log: Logger): Promise<
     await deployments?.notify.close();
     await sync.stop();
     await ops.close();
+  }
+}
+
+/** The namespace of the Pod's service account, or undefined outside a Pod. */
+function serviceAccountNamespace(): string | undefined {
+  try {
+    return readFileSync("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "utf8").trim() || undefined;
+  } catch {
+    return undefined;
   }
 }

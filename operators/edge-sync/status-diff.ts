@@ -1,14 +1,16 @@
 // What to send: the fields of the desired status that differ from what the centre last acknowledged. A field the
 // edge does not know yet (no Nodes listed, no certificate found) is left out, so it never erases the centre's value.
 import type { Host } from "../api/edgecluster.js";
+import type { GitopsReport } from "./gitops/gitops-watch.js";
 
-/** The 'Edge cluster status' entry (acs-contract.md §1). */
+/** The 'Edge cluster status' entry (acs-contract.md §1), plus graft's GitOps report (no ConfigSchema in ACS restricts it). */
 export interface EdgeStatus {
   hosts?: Host[];
   kubeseal_cert?: string;
+  gitops?: GitopsReport;
 }
 
-const FIELDS = ["hosts", "kubeseal_cert"] as const satisfies readonly (keyof EdgeStatus)[];
+const FIELDS = ["hosts", "kubeseal_cert", "gitops"] as const satisfies readonly (keyof EdgeStatus)[];
 
 /** A merge patch of the changed fields, or undefined when the centre already has everything. */
 export function statusPatch(desired: EdgeStatus, acknowledged: EdgeStatus): EdgeStatus | undefined {

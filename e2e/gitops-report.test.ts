@@ -1,0 +1,161 @@
+// The edge's GitOps state at the centre, against the real Flux controllers (source-, kustomize- and helm-controller as
+// processes on an edge API server; nothing runs Pods, so the chart's workloads are switched off and edge-sync runs
+// as a process): bootstrap → Flux applies the repository and helm-controller installs the edge-cluster chart →
+// edge-sync reports each Flux object → the EdgeCluster is Synced at graft's commit with the applied revision and the
+// Flux version in `kubectl get ec`. A spec.values change moves the applied revision to the new commit; a values change
+// the chart's schema refuses shows helm-controller's error in `kubectl describe ec`; fixing it makes Synced True again.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
+import { eventually } from "./harness/eventually.js";
+import { startFlux, type FluxControllers } from "./harness/flux.js";
+import { startProcess, type ManagedProcess } from "./harness/process.js";
+import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
+import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
+import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "./support/cluster-manager/fixtures.js";
+
+const run = promisify(execFile);
+const cli = fileURLToPath(new URL("../operators/cli/main.ts", import.meta.url));
+const NS = "sites";
+const EDGE_NS = "fplus-edge";
+const NAME = "line-g";
+/** No workloads: helm-controller's install waits for Pods no kubelet would start. */
+const VALUES = { edgeSync: { enabled: false }, edgeMonitor: { enabled: false }, sealedSecrets: { enabled: false } };
+
+let central: ManagerFixture;
+let edge: ControlPlane;
+let flux: FluxControllers | undefined;
+let sync: ManagedProcess | undefined;
+let work: string;
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), "graft-gitops-"));
+  central = await startManagerFixture("gitops");
+  edge = await startControlPlane({ name: "gitops-edge" });
+  await central.cp.kubectl(["create", "namespace", NS]);
+});
+after(async () => {
+  await sync?.stop();
+  await flux?.stop();
+  await edge?.stop();
+  await central?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const ec = () => central.manager.client.get<EdgeCluster>(EdgeClusterType, NAME, NS);
+const synced = (e: EdgeCluster) => e.status?.conditions?.find((c) => c.type === "Synced");
+const edgeJson = async (args: string[]) => {
+  const r = await edge.kubectl([...args, "-o", "json"]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+};
+const logs = () => `edge-sync: ${tail(join(work, "edge-sync.log"))}\n${flux?.recentLogs(15)}`;
+/** Flux polls the repository every 3m; tests ask for a reconcile as `flux reconcile source git` does. */
+const pokeSelfLink = () => edge.kubectl(["-n", EDGE_NS, "annotate", "--overwrite", "gitrepositories.source.toolkit.fluxcd.io", "self-link", `reconcile.fluxcd.io/requestedAt=${Date.now()}`]);
+
+async function newCommit(patch: unknown, previous: string): Promise<string> {
+  assert.equal((await central.cp.kubectl(["patch", "ec", "-n", NS, NAME, "--type=merge", "-p", JSON.stringify({ spec: { values: patch } })])).code, 0);
+  const e = await eventually(async () => {
+    const x = await ec();
+    return x.status?.commit !== previous && x.status?.observedGeneration === x.metadata.generation && x;
+  }, { message: "the values change committed" });
+  return e.status!.commit!;
+}
+
+test("the edge's Flux objects reach the EdgeCluster: Synced at graft's commit, applied revision, Flux version, a HelmRelease failure in describe", async (t) => {
+  assert.equal((await central.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml(NAME, NS, { values: VALUES }) })).code, 0);
+  assert.equal((await central.cp.kubectl(["wait", "-n", NS, `ec/${NAME}`, "--for=condition=Provisioned", "--timeout=60s"])).code, 0);
+  const { command } = await requestBootstrapCommand(central.manager.client, NS, NAME, 30_000);
+  const script = await (await fetch(/'([^']+)'/.exec(command)![1]!)).text();
+  writeFileSync(join(work, "bootstrap.sh"), script);
+  await run("dash", [join(work, "bootstrap.sh"), "--yes", "--no-wait"], {
+    env: { PATH: process.env.PATH, HOME: work, KUBECTL: edge.kubectlPath, KUBECONFIG: edge.kubeconfigPath },
+  });
+  flux = await startFlux({ kubeconfigPath: edge.kubeconfigPath, workDir: join(work, "flux"), helmController: true });
+
+  // The repository's Flux install creates the controller Deployments in flux-system; with no kube-controller-manager
+  // here, their rollout status is written as its deployment controller would, once they exist.
+  const controllers = await eventually(async () => {
+    const list = (await edgeJson(["-n", "flux-system", "get", "deployments", "-l", "app.kubernetes.io/part-of=flux"])).items as Array<{ metadata: { name: string; generation: number } }>;
+    return list.length === 3 && list;
+  }, { timeoutMs: 120_000, intervalMs: 1000, message: () => `Flux's controller Deployments applied (${flux?.recentLogs(10)})` });
+  for (const d of controllers) {
+    const rolledOut = { status: { observedGeneration: d.metadata.generation, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } };
+    assert.equal((await edge.kubectl(["-n", "flux-system", "patch", "deployment", d.metadata.name, "--subresource=status", "--type=merge", "-p", JSON.stringify(rolledOut)])).code, 0);
+  }
+
+  const config = (await edgeJson(["-n", EDGE_NS, "get", "configmap", "cluster-config"])).data;
+  const token = Buffer.from((await edgeJson(["-n", EDGE_NS, "get", "secret", "edge-sync-token"])).data.token, "base64").toString();
+  sync = startProcess(process.execPath, ["--import", "tsx", cli, "edge-sync"], {
+    logFile: join(work, "edge-sync.log"),
+    env: {
+      ...process.env, KUBECONFIG: edge.kubeconfigPath, CLUSTER_UUID: config.CLUSTER_UUID, CLUSTER_NAME: config.CLUSTER_NAME,
+      STATUS_URL: config.STATUS_URL, SYNC_TOKEN: token, SYNC_DEBOUNCE: "200ms", HEALTH_ADDR: "127.0.0.1:0", LOG_LEVEL: "info",
+      POD_NAMESPACE: EDGE_NS,
+    },
+  });
+
+  let seen: EdgeCluster | undefined;
+  const first = await eventually(async () => {
+    seen = await ec();
+    return synced(seen)?.status === "True" && seen;
+  }, { timeoutMs: 180_000, intervalMs: 1000, message: () => `Synced=True (gitops: ${JSON.stringify(seen?.status?.gitops)}; Synced: ${JSON.stringify(seen && synced(seen))}; ${logs()})` });
+  const commit = first.status!.commit!;
+  assert.equal(first.status!.gitops!.appliedRevision, `main@sha1:${commit}`);
+  assert.equal(first.status!.gitops!.fluxVersion, "v2.9.5");
+  const kinds = first.status!.gitops!.objects.map((o) => `${o.kind}/${o.name}=${o.ready}`);
+  const uuid = first.status!.uuid!;
+  for (const want of ["GitRepository/self-link=True", "GitRepository/helm-charts=True", "Kustomization/self-link=True", `HelmRelease/edge-cluster-${uuid}=True`, "Deployment/helm-controller=True"]) {
+    assert.ok(kinds.includes(want), `${want} in ${kinds.join(", ")}`);
+  }
+  const table = await central.cp.kubectl(["get", "ec", "-n", NS, NAME, "-o", "wide"]);
+  assert.match(table.stdout, new RegExp(`\\sTrue\\s+v2\\.9\\.5\\s+main@sha1:${commit}\\s`), table.stdout);
+
+  // A values change: a new commit, Synced False until the edge applied it, then the applied revision moves.
+  const second = await newCommit({ logLevel: "debug" }, commit);
+  assert.equal(synced(await ec())?.reason, "RevisionPending", "graft's new commit is not applied yet");
+  await pokeSelfLink();
+  const moved = await eventually(async () => {
+    const e = await ec();
+    return e.status?.gitops?.appliedRevision === `main@sha1:${second}` && synced(e)?.status === "True" && e;
+  }, { timeoutMs: 120_000, intervalMs: 1000, message: () => `applied revision moved to ${second} (${logs()})` });
+  const release = await edgeJson(["-n", EDGE_NS, "get", "helmreleases.helm.toolkit.fluxcd.io", `edge-cluster-${uuid}`]);
+  assert.equal(release.spec.values.logLevel, "debug");
+  assert.match(synced(moved)!.message, new RegExp(`graft's latest commit ${second.slice(0, 12)}`));
+
+  // A values change the chart refuses (values.schema.json allows no unknown key): helm-controller's error in describe.
+  const third = await newCommit({ colour: "blue" }, second);
+  const brokenAt = Date.now();
+  await pokeSelfLink();
+  const broken = await eventually(async () => {
+    seen = await ec();
+    const described = (await central.cp.kubectl(["describe", "ec", "-n", NS, NAME])).stdout.replace(/\s+/g, " ");
+    return /HelmRelease fplus-edge\/edge-cluster-\S+ is not Ready: \w+: .*colour/.test(described) && described;
+  }, { timeoutMs: 180_000, intervalMs: 1000, message: () => `the HelmRelease's error in describe (gitops: ${JSON.stringify(seen?.status?.gitops)}; ${logs()})` });
+  t.diagnostic(`values change refused by the chart → its error in kubectl describe ec: ${((Date.now() - brokenAt) / 1000).toFixed(1)} s after the commit (reconcile requested)`);
+  assert.match(broken, /additional properties .colour. not allowed Observed Generation: \d+ Reason: FluxObjectNotReady Status: False Type: Synced/);
+  assert.equal((await ec()).status!.gitops!.appliedRevision, `main@sha1:${third}`, "the Kustomization applied it; the HelmRelease refused it");
+  assert.equal((await ec()).status!.conditions!.find((c) => c.type === "Ready")?.status, "True", "a failing edge release is Synced=False, not a provisioning fault");
+
+  // Removing the bad key: Synced again.
+  const fourth = await newCommit({ colour: null }, third);
+  await pokeSelfLink();
+  await eventually(async () => {
+    const e = await ec();
+    return e.status?.gitops?.appliedRevision === `main@sha1:${fourth}` && synced(e)?.status === "True";
+  }, { timeoutMs: 180_000, intervalMs: 1000, message: () => `Synced again at ${fourth} (${logs()})` });
+});
+
+function tail(path: string): string {
+  try {
+    return readFileSync(path, "utf8").split("\n").slice(-15).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
