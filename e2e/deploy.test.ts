@@ -51,7 +51,8 @@ before(async () => {
   const generated = readdirSync(join(root, "crds")).filter((f) => f.endsWith(".yaml")).map((f) => join(root, "crds", f));
   await edge.installCrds([...generated, fluxCrds]);
   // A server-side dry run does not create namespaces, so the ones the objects go to must exist.
-  for (const ns of [EDGE_NS, "sealed-secrets"]) await must(edge.kubectl(["create", "namespace", ns]), `creating namespace ${ns}`);
+  // flux-system exists wherever the chart is installed: helm-controller, which installs it, runs there.
+  for (const ns of [EDGE_NS, "sealed-secrets", "flux-system"]) await must(edge.kubectl(["create", "namespace", ns]), `creating namespace ${ns}`);
   await must(central.kubectl(["create", "namespace", CENTRAL_NS]), `creating namespace ${CENTRAL_NS}`);
 });
 
@@ -197,6 +198,13 @@ describe("edge-cluster Helm chart", () => {
     const sa = (component: string) => `${EDGE_NS}:${ofComponent(ms, "ServiceAccount", component)!.metadata.name}`;
     const expectations: [string, string[], boolean][] = [
       [sa("edge-sync"), ["list", "nodes"], true],
+      // The GitOps report: read graft's Flux kinds here and the Flux controllers' Deployments, nothing more.
+      [sa("edge-sync"), ["watch", "kustomizations.kustomize.toolkit.fluxcd.io", "-n", EDGE_NS], true],
+      [sa("edge-sync"), ["patch", "kustomizations.kustomize.toolkit.fluxcd.io", "-n", EDGE_NS], false],
+      [sa("edge-sync"), ["watch", "deployments.apps", "-n", "flux-system"], true],
+      [sa("edge-sync"), ["patch", "deployments.apps", "-n", "flux-system"], false],
+      [sa("edge-sync"), ["get", "secrets", "-n", "flux-system"], false],
+      [sa("edge-sync"), ["list", "deployments.apps", "-n", EDGE_NS], false],
       [sa("edge-sync"), ["get", "services/http:sealed-secrets:http", "--subresource=proxy", "-n", "sealed-secrets"], true],
       [sa("edge-sync"), ["get", "secrets", "-n", "sealed-secrets"], false],
       [sa("edge-sync"), ["list", "secrets", "-n", "sealed-secrets"], false],
