@@ -1,43 +1,20 @@
 // Only the leader writes the shared helm-charts repository: a replica that starts while another leads leaves it
 // alone, and publishes it once it takes over. (Each replica has its own data directory here, so who wrote is visible.)
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { startControlPlane, type ControlPlane } from "../../e2e/harness/control-plane.js";
 import { eventually } from "../../e2e/harness/eventually.js";
-import { freePort } from "../../e2e/harness/ports.js";
-import { Core } from "../runtime/kube.js";
-import { silentLogger } from "../runtime/logger.js";
-import { KubeClient } from "../runtime/rest.js";
-import { ClusterManager } from "./cluster-manager.js";
-import { defaultConfig } from "./config.js";
+import { apiServerForFile } from "../../e2e/support/api-server.js";
+import { replicasForFile } from "../../e2e/support/cluster-manager/fixtures.js";
 
 const NS = "charts";
-let cp: ControlPlane;
-const dirs: string[] = [];
-before(async () => {
-  cp = await startControlPlane({ name: "helm-charts" });
-  await cp.installCrds();
-  await new KubeClient(cp.kubeConfig).create(Core.namespaces, { metadata: { name: NS } });
-});
-after(async () => {
-  await cp?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const api = await apiServerForFile({ name: "helm-charts", namespace: NS, crds: true });
+const startReplica = replicasForFile(() => api.cp.kubeConfig, NS);
 
 async function replica(id: string) {
-  const dataDir = mkdtempSync(join(tmpdir(), `graft-charts-${id}-`));
-  dirs.push(dataDir);
-  const port = await freePort();
-  const manager = new ClusterManager({
-    kubeConfig: cp.kubeConfig, log: silentLogger, listen: { host: "127.0.0.1", port },
-    config: defaultConfig({ dataDir, externalUrl: `http://127.0.0.1:${port}`, watchNamespace: NS }),
-    leaderElection: { namespace: NS, identity: id, leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 },
-  });
-  await manager.start();
-  return { manager, charts: join(dataDir, "shared", "helm-charts.git") };
+  const r = await startReplica(id);
+  return { manager: r.manager, charts: join(r.dataDir, "shared", "helm-charts.git") };
 }
 
 test("only the leader publishes the helm-charts repository", async () => {

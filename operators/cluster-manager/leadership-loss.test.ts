@@ -1,47 +1,20 @@
 // A replica that loses leadership stops reconciling but keeps serving: its EdgeCluster cache (shared by the status,
 // bootstrap and seal endpoints) keeps watching, so a cluster the new leader provisions afterwards is served by the old
 // one too. Two replicas on one real API server.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { eventually } from "../../e2e/harness/eventually.js";
-import { freePort } from "../../e2e/harness/ports.js";
-import { startApiServer, type TestApiServer } from "../../e2e/support/api-server.js";
-import { edgeClusterYaml } from "../../e2e/support/cluster-manager/fixtures.js";
+import { apiServerForFile } from "../../e2e/support/api-server.js";
+import { edgeClusterYaml, replicasForFile } from "../../e2e/support/cluster-manager/fixtures.js";
 import { App } from "../api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../api/edgecluster.js";
 import { Core, type KubeObject } from "../runtime/kube.js";
-import { silentLogger } from "../runtime/logger.js";
-import { ClusterManager } from "./cluster-manager.js";
-import { defaultConfig } from "./config.js";
 import { credentialsSecretName, decodeCredentials, type SecretObject } from "./credentials.js";
 import { CONTROLLER_NAME } from "./controller/edgecluster-controller.js";
 
 const NS = "leadership";
-let api: TestApiServer;
-const dirs: string[] = [];
-before(async () => {
-  api = await startApiServer({ name: "leadership-loss", namespace: NS, crds: true });
-});
-after(async () => {
-  await api?.cp.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-async function replica(id: string) {
-  const dataDir = mkdtempSync(join(tmpdir(), `graft-leadership-${id}-`));
-  dirs.push(dataDir);
-  const port = await freePort();
-  const manager = new ClusterManager({
-    kubeConfig: api.cp.kubeConfig, log: silentLogger, listen: { host: "127.0.0.1", port },
-    config: defaultConfig({ dataDir, externalUrl: `http://127.0.0.1:${port}`, watchNamespace: NS, organisationPrefix: "acme" }),
-    leaderElection: { namespace: NS, identity: id, leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 },
-  });
-  await manager.start();
-  return { manager, url: `http://127.0.0.1:${port}` };
-}
+const api = await apiServerForFile({ name: "leadership-loss", namespace: NS, crds: true });
+const replica = replicasForFile(() => api.cp.kubeConfig, NS, { organisationPrefix: "acme" });
 
 type Lease = KubeObject & { spec: Record<string, unknown> };
 

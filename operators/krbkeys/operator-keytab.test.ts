@@ -1,30 +1,21 @@
 // The operator's private keytab copy: it follows the mounted file and keeps the operator's own freshly minted keys,
 // so a rotation of the operator's principal never locks kadmin out.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { startKdc, type Kdc } from "../../e2e/harness/kdc.js";
+import { startKdc } from "../../e2e/harness/kdc.js";
+import { atFileEnd, tempDirForFile } from "../../e2e/support/api-server.js";
 import { parseKeytab } from "../kerberos/keytab.js";
 import { OperatorKeytab } from "./operator-keytab.js";
 import { kinitWithKeytab } from "../../e2e/support/krbkeys/fixture.js";
 
-let kdc: Kdc;
-let dir: string;
-let me: string;
-
-before(async () => {
-  kdc = await startKdc();
-  dir = mkdtempSync(join(tmpdir(), "graft-opkt-"));
-  me = `op1krbkeys/site@${kdc.realm}`;
-  await kdc.kadminLocal(`addprinc -randkey ${me}`);
-  await kdc.kadminLocal(`addprinc -randkey someone/else@${kdc.realm}`);
-});
-after(async () => {
-  await kdc?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const dir = tempDirForFile("graft-opkt-");
+const kdc = await startKdc();
+atFileEnd(() => kdc.stop());
+const me = `op1krbkeys/site@${kdc.realm}`;
+await kdc.kadminLocal(`addprinc -randkey ${me}`);
+await kdc.kadminLocal(`addprinc -randkey someone/else@${kdc.realm}`);
 
 async function ktadd(name: string, principal: string): Promise<Buffer> {
   const path = join(dir, name);

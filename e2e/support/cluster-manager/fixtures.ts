@@ -9,6 +9,8 @@ import { freePort } from "../../harness/ports.js";
 import { silentLogger } from "../../../operators/runtime/logger.js";
 import { ClusterManager } from "../../../operators/cluster-manager/cluster-manager.js";
 import { defaultConfig, type ClusterManagerConfig } from "../../../operators/cluster-manager/config.js";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { tempDirForFile } from "../api-server.js";
 
 const run = promisify(execFile);
 
@@ -66,4 +68,31 @@ export function withCredentials(url: string, username: string, password: string)
   u.username = encodeURIComponent(username);
   u.password = encodeURIComponent(password);
   return u.toString();
+}
+
+export interface Replica {
+  id: string;
+  manager: ClusterManager;
+  dataDir: string;
+  url: string;
+}
+
+/**
+ * One of several cluster-manager replicas electing a leader in `namespace`, each with its own data directory (so
+ * who wrote what is visible) inside the calling file's scratch directory, with short lease timings. Top level only.
+ */
+export function replicasForFile(kubeConfig: () => KubeConfig, namespace: string, config: Partial<ClusterManagerConfig> = {}) {
+  const work = tempDirForFile("graft-replicas-");
+  return async (id: string): Promise<Replica> => {
+    const dataDir = mkdtempSync(join(work, `${id}-`));
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const manager = new ClusterManager({
+      kubeConfig: kubeConfig(), log: silentLogger, listen: { host: "127.0.0.1", port },
+      config: defaultConfig({ dataDir, externalUrl: url, watchNamespace: namespace, ...config }),
+      leaderElection: { namespace, identity: id, leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 },
+    });
+    await manager.start();
+    return { id, manager, dataDir, url };
+  };
 }

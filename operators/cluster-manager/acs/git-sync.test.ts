@@ -1,33 +1,21 @@
 // Pushing cluster repositories to the ACS Git server (the stand-in's, over git http-backend) with a Bearer token.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { App, Class } from "../../api/constants.js";
 import { silentLogger } from "../../runtime/logger.js";
-import { startStandinFixture, type StandinFixture } from "../../../e2e/acs-standin/client-fixture.js";
+import { standinFixtureForFile } from "../../../e2e/acs-standin/client-fixture.js";
+import { tempDirForFile } from "../../../e2e/support/api-server.js";
 import { RepoStore } from "../git/repo-store.js";
 import { gitClient, withCredentials } from "../../../e2e/support/cluster-manager/fixtures.js";
 import { AcsGitRepos } from "./git-sync.js";
 
-let fx: StandinFixture;
-let dir: string;
-let repos: RepoStore;
-let git: AcsGitRepos;
-
-before(async () => {
-  fx = await startStandinFixture();
-  dir = mkdtempSync(join(tmpdir(), "graft-acs-git-"));
-  repos = new RepoStore({ dataDir: join(dir, "data") });
-  git = new AcsGitRepos(repos, fx.acs.service("git"), silentLogger);
-});
-
-after(async () => {
-  await fx?.standin.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const dir = tempDirForFile("graft-acs-git-");
+const fx = await standinFixtureForFile();
+const repos = new RepoStore({ dataDir: join(dir, "data") });
+const git = new AcsGitRepos(repos, fx.acs.service("git"), silentLogger);
 
 function newRepo(): string {
   const uuid = randomUUID();
@@ -42,17 +30,13 @@ const commitsOnServer = async (uuid: string) =>
 
 /** Pushes a commit adding one file as another client would (the admin, with Basic credentials). */
 async function pushFromElsewhere(uuid: string, file: string) {
-  const work = mkdtempSync(join(tmpdir(), "graft-acs-git-other-"));
-  try {
-    const url = withCredentials(await git.repoUrl(uuid), fx.standin.adminUser.username, fx.standin.adminUser.password);
-    await gitClient(["clone", "-q", url, work]);
-    writeFileSync(join(work, file), "by hand\n");
-    await gitClient(["add", file], work);
-    await gitClient(["-c", "user.name=admin", "-c", "user.email=admin@example.invalid", "commit", "-qm", "by hand"], work);
-    await gitClient(["push", "-q", "origin", "HEAD:main"], work);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  const work = mkdtempSync(join(dir, "other-"));
+  const url = withCredentials(await git.repoUrl(uuid), fx.standin.adminUser.username, fx.standin.adminUser.password);
+  await gitClient(["clone", "-q", url, work]);
+  writeFileSync(join(work, file), "by hand\n");
+  await gitClient(["add", file], work);
+  await gitClient(["-c", "user.name=admin", "-c", "user.email=admin@example.invalid", "commit", "-qm", "by hand"], work);
+  await gitClient(["push", "-q", "origin", "HEAD:main"], work);
 }
 
 test("the first sync pushes one commit; the same content again pushes nothing", async () => {
