@@ -38,7 +38,7 @@ export class AcsGitRepos {
       try {
         await this.withToken((env) => runGit(["push", "--quiet", url, `${BRANCH_REF}:${BRANCH_REF}`], { gitDir: dir, env }));
         this.log.info({ repo: uuid, commit: result.commit }, "pushed cluster repository");
-        return { commit: result.commit, changed: true, pushed: true };
+        return { ...result, changed: true, pushed: true };
       } catch (err) {
         if (round >= MAX_ROUNDS || !(err instanceof GitCommandError) || !PUSH_REJECTED.test(err.stderr)) throw err;
         this.log.info({ repo: uuid, round }, "the server's branch moved during the update; trying again on its commit");

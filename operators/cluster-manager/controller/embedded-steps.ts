@@ -48,7 +48,6 @@ export function repositoryStep(deps: EdgeClusterControllerDeps): Step {
     const urls = urlsFor(config, uuid);
     // One owner of RepositoryFailed for both stages, so a retry failing alike rewrites nothing.
     const { repoExisted, sync } = await ownedBy(scope, T.RepositoryFailed, "cannot create the cluster's Git repository", async () => {
-      const existed = (await repos.headCommit(uuid).catch(() => null)) !== null;
       await repos.ensureRepo(uuid);
       crashPoint(CrashPoint.AfterRepository);
       const chart = ec.spec.chart ?? config.defaultChart;
@@ -62,12 +61,12 @@ export function repositoryStep(deps: EdgeClusterControllerDeps): Step {
         const next = new Map<string, string | Buffer>(files);
         for (const [path, content] of current) if (path.startsWith(`${SEALED_SECRETS_DIR}/`)) next.set(path, content);
         return next;
-      }, existed
+      }, (previous) => previous
         ? `Update cluster "${clusterName}" (generation ${ec.metadata.generation})`
         : `Set up cluster "${clusterName}"`).catch((err: unknown) => {
         throw new GenericError(T.RepositoryFailed, `cannot commit to the cluster's Git repository: ${messageOf(err)}`, { cause: err });
       });
-      return { repoExisted: existed, sync: committed };
+      return { repoExisted: committed.previous !== null, sync: committed };
     });
     if (sync.changed) {
       if (!repoExisted) scratch.createdSomething = true;

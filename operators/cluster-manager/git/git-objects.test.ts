@@ -1,5 +1,6 @@
-// The in-process object writer against the real git CLI: git computes the same ids, fsck finds nothing wrong, and
-// after `git gc` packs everything the store still reads the head and the files (through git) and commits on top.
+// The in-process object format against the real git CLI: git computes the same ids, fsck finds nothing wrong with
+// what the store writes, after `git gc` repacks everything the store still reads the head and the files and commits
+// on top, a damaged loose object is stored again, and the pack and ref are synced before they appear.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
@@ -7,7 +8,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { encodeTree, objectId, readLooseObject, readRef, writeObject } from "./git-objects.js";
+import { encodeTree, looseObjectState, objectId, readLooseObject, readRef } from "./git-objects.js";
 import { RepoStore } from "./repo-store.js";
 
 const exec = promisify(execFile);
@@ -30,19 +31,18 @@ test("blobs and trees get the ids git gives them, in git's entry order", async (
   const dir = await tempDir(t);
   await git(dir, ["init", "--bare", "--quiet"]);
   const content = "hello: world\n";
-  assert.equal(await writeObject(dir, "blob", Buffer.from(content)), (await git(dir, ["hash-object", "--stdin"], content)).trim());
   const blob = objectId("blob", Buffer.from(content));
+  assert.equal(blob, (await git(dir, ["hash-object", "--stdin"], content)).trim());
+  const sub = objectId("tree", encodeTree([{ mode: "100644", name: "x", id: blob }]));
+  assert.equal(sub, (await git(dir, ["mktree", "--missing"], `100644 blob ${blob}\tx\n`)).trim());
   // "a.b" sorts before the tree "a" (compared as "a/"), which sorts before "a0".
-  const sub = await writeObject(dir, "tree", encodeTree([{ mode: "100644", name: "x", id: blob }]));
   const items = [
     { mode: "100644", name: "a0", id: blob }, { mode: "40000", name: "a", id: sub }, { mode: "100755", name: "a.b", id: blob },
   ];
-  const tree = await writeObject(dir, "tree", encodeTree(items));
-  const listing = (await git(dir, ["ls-tree", tree])).trim().split("\n").map((l) => l.split("\t")[1]);
-  assert.deepEqual(listing, ["a.b", "a", "a0"]);
-  const mktree = (await git(dir, ["mktree"], `100644 blob ${blob}\ta0\n040000 tree ${sub}\ta\n100755 blob ${blob}\ta.b\n`)).trim();
-  assert.equal(tree, mktree);
-  assert.equal((await readLooseObject(dir, tree))?.type, "tree");
+  const mktree = (await git(dir, ["mktree", "--missing"], `100644 blob ${blob}\ta0\n040000 tree ${sub}\ta\n100755 blob ${blob}\ta.b\n`)).trim();
+  assert.equal(objectId("tree", encodeTree(items)), mktree);
+  const stored = (await git(dir, ["hash-object", "-w", "--stdin"], content)).trim();
+  assert.deepEqual(await readLooseObject(dir, stored), { type: "blob", content: Buffer.from(content) }, "a loose object git wrote reads back");
   assert.equal(await readLooseObject(dir, "0".repeat(40)), null);
 });
 
@@ -83,23 +83,27 @@ test("a path that is both a file and a directory is refused", async (t) => {
   assert.equal(await store.headCommit(UUID), null);
 });
 
-test("a truncated or corrupt loose object is detected and written again", async (t) => {
-  const dir = await tempDir(t);
-  await git(dir, ["init", "--bare", "--quiet"]);
-  const content = Buffer.from("the object a crash cut short\n".repeat(50));
-  const id = await writeObject(dir, "blob", content);
-  const file = path.join(dir, "objects", id.slice(0, 2), id.slice(2));
+test("a truncated or corrupt loose object is detected and stored again whole", async (t) => {
+  const store = new RepoStore({ dataDir: await tempDir(t) });
+  const dir = await store.ensureRepo(UUID);
+  // Loose objects as git (or an earlier graft) left them; then damage one.
+  const content = "the object a crash cut short\n".repeat(50);
+  let round = 0;
   for (const damage of [(b: Buffer) => b.subarray(0, Math.floor(b.length / 2)), (b: Buffer) => Buffer.from(b.map((x, i) => (i === b.length - 3 ? x ^ 0xff : x)))]) {
+    const unique = `${content}${round++}\n`;
+    const id = (await git(dir, ["hash-object", "-w", "--stdin"], unique)).trim();
+    const file = path.join(dir, "objects", id.slice(0, 2), id.slice(2));
     await chmod(file, 0o644);
     await writeFile(file, damage(await readFile(file)));
-    await assert.rejects(readLooseObject(dir, id), "the damage is real");
-    assert.equal(await writeObject(dir, "blob", content), id);
-    assert.deepEqual((await readLooseObject(dir, id))?.content, content, "written again whole");
+    assert.equal(await looseObjectState(dir, id), "corrupt", "the damage is real");
+    await store.syncFiles(UUID, new Map([["a.txt", unique]]), `round ${round}`);
+    assert.equal(await looseObjectState(dir, id), "absent", "the damaged file is gone");
+    assert.equal(await git(dir, ["show", "main:a.txt"]), unique, "git reads the object stored again");
   }
   await git(dir, ["fsck", "--strict"]);
 });
 
-test("objects and the branch are synced to disk before they are renamed into place", { skip: !hasStrace() && "strace is not installed" }, async (t) => {
+test("the pack and the branch are synced to disk before they are renamed into place", { skip: !hasStrace() && "strace is not installed" }, async (t) => {
   const dir = await tempDir(t);
   const script = path.join(dir, "sync.mts");
   await writeFile(script, [
@@ -111,19 +115,24 @@ test("objects and the branch are synced to disk before they are renamed into pla
   await exec("strace", ["-f", "-qq", "-y", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", trace, process.execPath, "--import", "tsx", script]);
   const lines = (await readFile(trace, "utf8")).split("\n");
   const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
-  const objects = [...new Set(lines.flatMap((l) => /rename\w*\(.*"([^"]*\/objects\/[0-9a-f]{2})\/(tmp_obj_\w+)"/.exec(l)?.slice(1, 3).join("|") ?? []))];
-  assert.ok(objects.length >= 5, `blobs, trees and the commit were written: ${objects.length}`);
-  for (const o of objects) {
-    const [objDir, tmp] = o.split("|") as [string, string];
-    const renamed = at(new RegExp(`rename\\w*\\(.*${tmp}"`));
-    // (A call another thread interrupts is split over two lines, "<unfinished ...>" and "resumed": match its start.)
-    const synced = at(new RegExp(`fsync\\(\\d+<[^>]*${tmp}>`));
-    assert.ok(synced >= 0 && synced < renamed, `${tmp} synced before it was renamed`);
-    assert.ok(lines.slice(renamed + 1).some((l) => l.includes(`fsync(`) && l.includes(`<${objDir}>`)), `${objDir} synced after ${tmp} was renamed into it`);
-  }
+  // (A call another thread interrupts is split over two lines, "<unfinished ...>" and "resumed": match its start.)
+  const syncedAt = (name: string) => at(new RegExp(`fsync\\(\\d+<[^>]*${name}>`));
+  const renames = lines.flatMap((l) => /rename\w*\(.*"([^"]*\/objects\/pack)\/(tmp_(?:pack|idx)_\w+)", .*"[^"]*\/(pack-[0-9a-f]{40}\.(?:pack|idx))"/.exec(l)?.slice(1, 4) ?? []);
+  assert.equal(renames.length, 6, `one pack and its index were renamed into objects/pack: ${renames.join(" ")}`);
+  const packDir = renames[0]!;
+  const [packTmp, packName, idxTmp, idxName] = [renames[1]!, renames[2]!, renames[4]!, renames[5]!];
+  assert.match(packName, /\.pack$/);
+  assert.match(idxName, /\.idx$/, "the index is renamed after the pack");
+  const packRenamed = at(new RegExp(`rename\\w*\\(.*${packTmp}"`));
+  const idxRenamed = at(new RegExp(`rename\\w*\\(.*${idxTmp}"`));
+  assert.ok(syncedAt(packTmp) >= 0 && syncedAt(packTmp) < packRenamed, "the pack was synced before its rename");
+  assert.ok(syncedAt(idxTmp) >= 0 && syncedAt(idxTmp) < idxRenamed, "the index was synced before its rename");
+  const dirSynced = lines.findIndex((l, i) => i > idxRenamed && l.includes("fsync(") && l.includes(`<${packDir}>`));
+  assert.ok(dirSynced > idxRenamed, "objects/pack was synced after both renames");
   const ref = at(/rename\w*\(.*main\.lock"/);
-  assert.ok(ref >= 0, "git update-ref renamed its lock into place");
-  assert.ok(lines.slice(0, ref).some((l) => /fsync\(\d+<[^>]*main\.lock>/.test(l)), "git synced the new ref before renaming it into place");
+  assert.ok(ref > dirSynced, "the branch moved only after the objects were durable");
+  assert.ok(lines.slice(0, ref).some((l) => /fsync\(\d+<[^>]*main\.lock>/.test(l)), "the new ref was synced before its lock was renamed into place");
+  assert.ok(lines.slice(ref + 1).some((l) => /fsync\(\d+<[^>]*refs\/heads>/.test(l)), "refs/heads was synced after the rename");
 });
 
 function hasStrace(): boolean {

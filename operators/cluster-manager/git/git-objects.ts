@@ -1,20 +1,17 @@
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { open, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { promisify } from "node:util";
-import { deflate, deflateSync, inflateSync } from "node:zlib";
+import { inflateSync } from "node:zlib";
 
 /**
- * Git's object format (SHA-1 repositories) read and written in-process: blobs, trees and commits as loose objects,
- * refs read from their files. The store writes every object this way instead of running git for it: starting a
- * process blocks Node's event loop until the child has exec'ed (many milliseconds on a busy host), which dominated
- * provisioning. Moving a branch stays with `git update-ref` (locking, compare-and-swap, reflog), and anything not
- * stored loose (after a `git gc`) is left to the git CLI by the callers.
+ * Git's object format (SHA-1 repositories) in-process: object ids, trees and commits encoded and parsed, loose
+ * objects read and checked, refs read from their files. The store writes new objects as packs (git-pack.ts) and moves
+ * the branch with git's lock-file protocol (git-refs.ts), running no git process for either; anything it cannot read
+ * in-process (objects deltified by a `git gc`) is left to the git CLI by the callers.
  *
- * Objects are durable before anything can point at them: written under a temporary name, fsynced, renamed into
- * place and the directory fsynced, so a crash or power loss never leaves a ref naming a missing or half-written
- * object. An object already on disk is checked (it inflates, its header matches and it hashes to its id) before it
- * is trusted; a truncated or corrupt one is written again.
+ * Loose objects are still read (repositories written by earlier versions, or by git): one already on disk is trusted
+ * only once checked (it inflates, its header matches and it hashes to its id); a truncated or corrupt one is written
+ * again by the store, in a pack, and the damaged file removed.
  */
 
 export type ObjectType = "blob" | "tree" | "commit";
@@ -27,8 +24,6 @@ export interface TreeItem {
 }
 
 const OBJECT_ID = /^[0-9a-f]{40}$/;
-/** Above this size an object is compressed on the thread pool rather than inline. */
-const INLINE_DEFLATE_MAX = 256 * 1024;
 
 export const isObjectId = (s: string) => OBJECT_ID.test(s);
 
@@ -38,52 +33,30 @@ export function objectId(type: ObjectType, content: Buffer): string {
 
 const loosePath = (gitDir: string, id: string) => path.join(gitDir, "objects", id.slice(0, 2), id.slice(2));
 
-/** Stores the object unless a sound copy already exists loose; returns its id. */
-export async function writeObject(gitDir: string, type: ObjectType, content: Buffer): Promise<string> {
-  const id = objectId(type, content);
-  const file = loosePath(gitDir, id);
-  if (await isSoundLooseObject(file, id)) return id;
-  const raw = Buffer.concat([Buffer.from(`${type} ${content.length}\0`), content]);
-  const packed = raw.length > INLINE_DEFLATE_MAX ? await promisify(deflate)(raw) : deflateSync(raw);
-  const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true });
-  // Written whole under a temporary name, synced, then renamed (over a corrupt copy, if any): a reader never sees
-  // half an object, and the rename is made durable before the caller goes on to point a ref at it.
-  const tmp = path.join(dir, `tmp_obj_${randomBytes(6).toString("hex")}`);
-  try {
-    const fh = await open(tmp, "wx", 0o444);
-    try {
-      await fh.writeFile(packed);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-    await syncDirectory(dir);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  return id;
-}
+export type LooseState = "absent" | "sound" | "corrupt";
 
-/** Whether the loose object file exists and holds exactly the object with this id. */
-async function isSoundLooseObject(file: string, id: string): Promise<boolean> {
+/** Whether the object is stored loose, and if so whether the file holds exactly the object with this id. */
+export async function looseObjectState(gitDir: string, id: string): Promise<LooseState> {
   let packed: Buffer;
   try {
-    packed = await readFile(file);
+    packed = await readFile(loosePath(gitDir, id));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return "absent";
     throw err;
   }
   try {
     const raw = inflateSync(packed);
     const nul = raw.indexOf(0);
     const [, size] = raw.subarray(0, nul).toString("latin1").split(" ");
-    return nul > 0 && Number(size) === raw.length - nul - 1 && createHash("sha1").update(raw).digest("hex") === id;
+    return nul > 0 && Number(size) === raw.length - nul - 1 && createHash("sha1").update(raw).digest("hex") === id ? "sound" : "corrupt";
   } catch {
-    return false;
+    return "corrupt";
   }
+}
+
+/** Removes a damaged loose object (once a sound copy is stored elsewhere). */
+export async function removeLooseObject(gitDir: string, id: string): Promise<void> {
+  await rm(loosePath(gitDir, id), { force: true });
 }
 
 /** Makes a rename or a new file in the directory durable. */

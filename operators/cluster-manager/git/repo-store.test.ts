@@ -71,12 +71,17 @@ test("syncFiles commits only when the tree changes", async (t) => {
   assert.equal((await git(dir, "log", "-1", "--format=%cn <%ce>|%an|%s", "main")).trim(),
     "Test Bot <bot@test.invalid>|Test Bot|initial content");
 
+  const packs = async () => (await readdir(path.join(dir, "objects", "pack"))).sort();
+  const packsBefore = await packs();
+  assert.equal(packsBefore.length, 2, "the first commit's objects went into one pack and its index");
   const again = await store.syncFiles(UUID_A, new Map([...files("1")].reverse()), "same again");
-  assert.deepEqual(again, { commit: first.commit, changed: false });
+  assert.deepEqual(again, { commit: first.commit, changed: false, previous: first.commit });
   assert.equal(await commitCount(dir), 1);
+  assert.deepEqual(await packs(), packsBefore, "an unchanged tree writes nothing");
 
   const second = await store.syncFiles(UUID_A, files("2"), "values changed");
   assert.equal(second.changed, true);
+  assert.equal(second.previous, first.commit);
   assert.notEqual(second.commit, first.commit);
   assert.equal(await commitCount(dir), 2);
   assert.equal((await git(dir, "rev-parse", "main^")).trim(), first.commit);
@@ -91,7 +96,7 @@ test("syncFiles commits only when the tree changes", async (t) => {
   assert.equal(await commitCount(dir), 3);
 });
 
-for (const step of ["tree-written", "commit-written"] as const) {
+for (const step of ["objects-written"] as const) {
   test(`a crash after "${step}" leaves the branch alone and the rerun commits exactly once`, async (t) => {
     const dataDir = await tempDir(t);
     const store = new RepoStore({ dataDir });
@@ -130,7 +135,7 @@ test("a concurrent writer moving the branch is detected and the content still la
   const other = new RepoStore({ dataDir });
   let interfered = false;
   const store = new RepoStore({ dataDir, onSyncStep: async (s: SyncStep) => {
-    if (s === "commit-written" && !interfered) {
+    if (s === "objects-written" && !interfered) {
       interfered = true;
       await other.syncFiles(UUID_A, files("other"), "other writer");
     }

@@ -4,21 +4,25 @@ import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from "
 import path from "node:path";
 import type { Logger } from "../../runtime/logger.js";
 import { silentLogger } from "../../runtime/logger.js";
-import { GitCommandError, isolatedGitEnv, runGit } from "./git-cli.js";
+import { isolatedGitEnv, runGit } from "./git-cli.js";
 import {
-  commitTree, encodeCommit, encodeTree, parseTree, readLooseObject, readRef, syncDirectory, writeObject, type TreeItem,
+  commitTree, encodeCommit, encodeTree, looseObjectState, objectId, parseTree, readRef, removeLooseObject, syncDirectory,
+  type ObjectType, type TreeItem,
 } from "./git-objects.js";
+import { ObjectReader, writePack, type GitObject } from "./git-pack.js";
+import { RefMovedError, updateRef } from "./git-refs.js";
 import {
   BRANCH_REF, canonicalRef, describeRef, isClusterUuid, repoDir, repoId, repoRoot, type RepoRef,
 } from "./repo-layout.js";
 
 /**
- * Bare Git repositories in the data directory, written only through this store (no working tree): blobs, trees and
- * the commit are written as loose objects in-process (git-objects.ts), and a commit is made only when the tree
- * differs from the branch head. The branch is moved with git's compare-and-swap `update-ref`, so a crash at any
- * point leaves either the old head or the new one, and a rerun with the same content finds the tree already
- * committed: no duplicate commits. Creating a repository and committing run one git process between them (the
- * `update-ref`); reading the head and files runs none unless objects were packed by a `git gc`.
+ * Bare Git repositories in the data directory, written only through this store (no working tree). A sync hashes the
+ * files and trees in memory first: when the tree is the branch head's, nothing is written at all. Otherwise the
+ * objects the repository lacks and the commit go into one pack, durably (git-pack.ts), and only then is the branch
+ * moved, compare-and-swap under git's ref lock (git-refs.ts). A crash at any point leaves either the old head or the
+ * new one, each naming only objects already synced to disk, and a rerun with the same content finds the tree already
+ * committed: no duplicate commits. No git process runs to create a repository, commit, or read the head and files
+ * (unless an operator's `git gc` deltified objects: those are read through git).
  */
 
 export interface Committer {
@@ -31,10 +35,15 @@ export interface SyncResult {
   commit: string;
   /** Whether a new commit was made. */
   changed: boolean;
+  /** The branch head before the call (null: the repository had no commit). */
+  previous: string | null;
 }
 
-/** The points between steps of a sync, in order. */
-export type SyncStep = "tree-written" | "commit-written" | "ref-updated";
+/** A commit message, or one chosen by the head the commit goes on (null: the first commit). */
+export type CommitMessage = string | ((previous: string | null) => string);
+
+/** The points between steps of a sync, in order: the new objects (tree and commit) are stored, the branch moved. */
+export type SyncStep = "objects-written" | "ref-updated";
 
 export interface RepoStoreOptions {
   dataDir: string;
@@ -56,8 +65,9 @@ export class RepoNotFoundError extends Error {
 
 export const DEFAULT_COMMITTER: Committer = { name: "graft cluster-manager", email: "cluster-manager@graft.invalid" };
 
-const ZERO_OID = "0".repeat(40);
 const MAX_REF_UPDATE_ATTEMPTS = 5;
+
+const REFLOG_MESSAGE = "graft sync";
 
 interface TreeEntry {
   path: string;
@@ -98,7 +108,7 @@ export class RepoStore {
    * commit. If another writer moves the branch meanwhile, update runs again on the new head, so no change is lost.
    */
   updateFiles(uuid: string, update: (current: Map<string, Buffer>) => Map<string, string | Buffer> | Promise<Map<string, string | Buffer>>,
-    message: string): Promise<SyncResult> {
+    message: CommitMessage): Promise<SyncResult> {
     return this.update({ kind: "cluster", uuid }, update, message);
   }
 
@@ -228,9 +238,8 @@ export class RepoStore {
   }
 
   private async update(rawRef: RepoRef, update: (current: Map<string, Buffer>) => Map<string, string | Buffer> | Promise<Map<string, string | Buffer>>,
-    message: string): Promise<SyncResult> {
+    message: CommitMessage): Promise<SyncResult> {
     const ref = canonicalRef(rawRef);
-    if (message.trim().length === 0) throw new Error("commit message must not be empty");
     const dir = await this.ensure(ref);
     return this.withLock(dir, async () => {
       for (let attempt = 1; ; attempt++) {
@@ -246,40 +255,38 @@ export class RepoStore {
   }
 
   /**
-   * Writes the tree and moves the branch to a commit of it. With expectedHead, the content was computed from that
+   * Stores the tree and moves the branch to a commit of it. With expectedHead, the content was computed from that
    * head, so a moved branch returns "moved" (the caller recomputes) instead of committing over the other change.
    */
-  private async commitTree(ref: RepoRef, dir: string, entries: TreeEntry[], message: string,
+  private async commitTree(ref: RepoRef, dir: string, entries: TreeEntry[], messageFor: CommitMessage,
     expectedHead?: { commit: string; tree: string } | null): Promise<SyncResult | "moved"> {
-    const tree = await writeTree(dir, entries);
-    await this.onSyncStep?.("tree-written", ref);
-
+    const { tree, objects } = await buildTree(entries);
+    const { name, email } = this.committer;
     for (let attempt = 1; ; attempt++) {
       const head = await readHead(dir);
-      if (expectedHead !== undefined && head?.commit !== expectedHead?.commit) return "moved";
-      if (head?.tree === tree) return { commit: head.commit, changed: false };
+      const previous = head?.commit ?? null;
+      if (expectedHead !== undefined && previous !== (expectedHead?.commit ?? null)) return "moved";
+      if (head?.tree === tree) return { commit: head.commit, changed: false, previous };
+      const message = typeof messageFor === "string" ? messageFor : messageFor(previous);
+      if (message.trim().length === 0) throw new Error("commit message must not be empty");
 
-      const commit = await this.writeCommit(dir, tree, head?.commit, message);
-      await this.onSyncStep?.("commit-written", ref);
+      const commitObject: GitObject = { type: "commit", content: encodeCommit({ tree, parents: head ? [head.commit] : [], name, email, message }) };
+      const commit = objectId("commit", commitObject.content);
+      await storeMissing(dir, [...objects, commitObject]);
+      await this.onSyncStep?.("objects-written", ref);
       try {
-        // core.fsync=reference: git syncs the ref file (and its directory) before reporting the move.
-        await runGit(["-c", "core.fsync=reference", "-c", "core.fsyncMethod=fsync", "update-ref", "-m", "graft sync", BRANCH_REF, commit, head?.commit ?? ZERO_OID], { gitDir: dir });
+        await updateRef(dir, { ref: BRANCH_REF, next: commit, expected: head?.commit ?? null, who: `${name} <${email}>`, message: REFLOG_MESSAGE });
       } catch (err) {
         // Someone moved the branch since we read it: look again (the tree may now be there already).
-        const now = await readHead(dir);
-        if (err instanceof GitCommandError && now?.commit !== head?.commit && expectedHead !== undefined) return "moved";
-        if (err instanceof GitCommandError && now?.commit !== head?.commit && attempt < MAX_REF_UPDATE_ATTEMPTS) continue;
+        if (!(err instanceof RefMovedError)) throw err;
+        if (expectedHead !== undefined) return "moved";
+        if (attempt < MAX_REF_UPDATE_ATTEMPTS) continue;
         throw err;
       }
       await this.onSyncStep?.("ref-updated", ref);
       this.log.info({ repo: repoId(ref), kind: ref.kind, commit }, "committed repository content");
-      return { commit, changed: true };
+      return { commit, changed: true, previous };
     }
-  }
-
-  private writeCommit(dir: string, tree: string, parent: string | undefined, message: string): Promise<string> {
-    const { name, email } = this.committer;
-    return writeObject(dir, "commit", encodeCommit({ tree, parents: parent ? [parent] : [], name, email, message }));
   }
 
   /** Serialises work on one repository within this process. */
@@ -311,13 +318,16 @@ interface Dir {
   dirs: Map<string, Dir>;
 }
 
-/** Writes every blob and the trees above them; returns the root tree id. */
-async function writeTree(gitDir: string, entries: TreeEntry[]): Promise<string> {
+/** The blobs and trees of the files, hashed in memory; the root tree's id. Nothing is written. */
+async function buildTree(entries: TreeEntry[]): Promise<{ tree: string; objects: GitObject[] }> {
   const root: Dir = { files: new Map(), dirs: new Map() };
-  const ids = await Promise.all(entries.map(async (entry) => {
-    const content = entry.sourcePath !== undefined ? await readFile(entry.sourcePath) : Buffer.from(entry.content ?? "");
-    return writeObject(gitDir, "blob", content);
-  }));
+  const objects: GitObject[] = [];
+  const add = (type: ObjectType, content: Buffer) => {
+    objects.push({ type, content });
+    return objectId(type, content);
+  };
+  const contents = await Promise.all(entries.map((entry) =>
+    entry.sourcePath !== undefined ? readFile(entry.sourcePath) : Buffer.from(entry.content ?? "")));
   entries.forEach((entry, i) => {
     const parts = entry.path.split("/");
     const name = parts.pop()!;
@@ -329,35 +339,62 @@ async function writeTree(gitDir: string, entries: TreeEntry[]): Promise<string> 
       dir = next;
     }
     if (dir.dirs.has(name)) throw new Error(`invalid file path "${entry.path}": it is also a directory`);
-    dir.files.set(name, { mode: entry.mode, id: ids[i]! });
+    dir.files.set(name, { mode: entry.mode, id: add("blob", contents[i]!) });
   });
-  const write = async (dir: Dir): Promise<string> => {
+  const treeOf = (dir: Dir): string => {
     const items: TreeItem[] = [...dir.files].map(([name, f]) => ({ name, ...f }));
-    for (const [name, sub] of dir.dirs) items.push({ mode: "40000", name, id: await write(sub) });
-    return writeObject(gitDir, "tree", encodeTree(items));
+    for (const [name, sub] of dir.dirs) items.push({ mode: "40000", name, id: treeOf(sub) });
+    return add("tree", encodeTree(items));
   };
-  return write(root);
+  return { tree: treeOf(root), objects };
 }
 
-/** Every file of a commit's tree: path → content, read in-process; packed objects are read with the git CLI. */
+/**
+ * Stores, as one pack, the objects the repository does not hold soundly yet (a packed copy is trusted: packs are
+ * checksummed and synced before they appear; a loose copy is checked). A damaged loose copy is removed once the
+ * pack holding its replacement is in place.
+ */
+async function storeMissing(gitDir: string, objects: GitObject[]): Promise<void> {
+  const reader = await ObjectReader.open(gitDir);
+  // Loose objects live in objects/<first two hex digits>/: only those directories can hold one.
+  const looseDirs = new Set((await readdir(path.join(gitDir, "objects"))).filter((n) => n.length === 2));
+  const missing: GitObject[] = [];
+  const damaged: string[] = [];
+  const seen = new Set<string>();
+  for (const o of objects) {
+    const id = objectId(o.type, o.content);
+    if (seen.has(id) || reader.inPack(id)) continue;
+    seen.add(id);
+    const loose = looseDirs.has(id.slice(0, 2)) ? await looseObjectState(gitDir, id) : "absent";
+    if (loose === "sound") continue;
+    if (loose === "corrupt") damaged.push(id);
+    missing.push(o);
+  }
+  if (missing.length === 0) return;
+  await writePack(gitDir, missing);
+  for (const id of damaged) await removeLooseObject(gitDir, id);
+}
+
+/** Every file of a commit's tree: path → content, read in-process; deltified objects are read with the git CLI. */
 async function readFilesAt(gitDir: string, commit: string): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
+  const reader = await ObjectReader.open(gitDir);
   const walk = async (treeId: string, prefix: string): Promise<boolean> => {
-    const tree = await readLooseObject(gitDir, treeId);
+    const tree = await reader.read(treeId);
     if (tree?.type !== "tree") return false;
     for (const item of parseTree(tree.content)) {
       const file = prefix + item.name;
       if (item.mode === "40000") {
         if (!(await walk(item.id, `${file}/`))) return false;
       } else if (item.mode !== "160000") {
-        const blob = await readLooseObject(gitDir, item.id);
+        const blob = await reader.read(item.id);
         if (blob?.type !== "blob") return false;
         files.set(file, blob.content);
       }
     }
     return true;
   };
-  const head = await readLooseObject(gitDir, commit);
+  const head = await reader.read(commit);
   if (head?.type === "commit" && await walk(commitTree(head.content), "")) return files;
   return readFilesWithGit(gitDir, commit);
 }
@@ -405,7 +442,7 @@ function catFileBatch(gitDir: string, oids: string[]): Promise<Buffer[]> {
 async function readHead(gitDir: string): Promise<{ commit: string; tree: string } | null> {
   const commit = await readRef(gitDir, BRANCH_REF);
   if (commit === null) return null;
-  const object = await readLooseObject(gitDir, commit);
+  const object = await (await ObjectReader.open(gitDir)).read(commit);
   if (object?.type === "commit") return { commit, tree: commitTree(object.content) };
   return readHeadWithGit(gitDir);
 }
@@ -447,10 +484,11 @@ function checkRepoPath(file: string): void {
   if (bad) throw new Error(`invalid file path "${file.replace(/[\0\n\r]/g, "?")}": expected a relative path without '.', '..' or '.git' parts`);
 }
 
+/** (One failed stat for a missing repository: every failure costs an Error with its stack.) */
 async function isBareRepo(dir: string): Promise<boolean> {
   try {
-    const [head, objects] = await Promise.all([stat(path.join(dir, "HEAD")), stat(path.join(dir, "objects"))]);
-    return head.isFile() && objects.isDirectory();
+    if (!(await stat(path.join(dir, "HEAD"))).isFile()) return false;
+    return (await stat(path.join(dir, "objects"))).isDirectory();
   } catch {
     return false;
   }
