@@ -1,6 +1,6 @@
 import type { AuthModel } from "./auth-model.js";
-import { isUuid, pathSegments, readJson, sendJson, sendStatus, type Handler } from "./http-util.js";
-import { authenticateRequest, type ServiceTokens } from "./identity.js";
+import { isUuid, readJson, sendJson, sendStatus, type Handler } from "./http-util.js";
+import { authenticateV2, type ServiceTokens } from "./identity.js";
 import type { AccessControl } from "./acl.js";
 import { AcsPerm, AcsTarget } from "./acs-uuids.js";
 
@@ -18,13 +18,9 @@ import { AcsPerm, AcsTarget } from "./acs-uuids.js";
 
 export function authHandler(model: AuthModel, tokens: ServiceTokens, acl: AccessControl): Handler {
   return async (req, res) => {
-    const caller = await authenticateRequest(tokens, req, res);
-    if (!caller) return;
-    const may = (permission: string, target: string) => acl.permitted(caller, permission, target);
-    const parts = pathSegments(req);
-    if (parts.at(-1) === "") parts.pop();
-    const [version, kind, ...rest] = parts;
-    if (version !== "v2") return sendStatus(res, 404);
+    const v2 = await authenticateV2(tokens, acl, req, res);
+    if (!v2) return;
+    const { caller, may, kind, rest } = v2;
     const method = req.method ?? "";
 
     if (kind === "grant" && rest.length === 0) {

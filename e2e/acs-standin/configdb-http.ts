@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ConfigDbModel } from "./configdb-model.js";
 import { preconditionFrom } from "./configdb-model.js";
-import { isUuid, mediaType, pathSegments, readJson, sendJson, sendStatus, type Handler } from "./http-util.js";
-import { authenticateRequest, type ServiceTokens } from "./identity.js";
+import { isUuid, mediaType, readJson, sendJson, sendStatus, type Handler } from "./http-util.js";
+import { authenticateV2, type ServiceTokens } from "./identity.js";
 import type { AccessControl } from "./acl.js";
 import { AcsPerm } from "./acs-uuids.js";
 import { App } from "../../operators/api/constants.js";
@@ -29,13 +29,9 @@ export interface ConfigDbWrite {
 
 export function configDbHandler(model: ConfigDbModel, tokens: ServiceTokens, acl: AccessControl, writes: ConfigDbWrite[] = []): Handler {
   return async (req, res) => {
-    const caller = await authenticateRequest(tokens, req, res);
-    if (!caller) return;
-    const may = (permission: string, target: string) => acl.permitted(caller, permission, target);
-    const parts = pathSegments(req);
-    if (parts.at(-1) === "") parts.pop();
-    const [version, kind, ...rest] = parts;
-    if (version !== "v2") return sendStatus(res, 404);
+    const v2 = await authenticateV2(tokens, acl, req, res);
+    if (!v2) return;
+    const { caller, may, kind, rest } = v2;
 
     if (kind === "app" && rest[1] === "object" && rest.length === 2) return appList(model, req, res, rest[0]!, may);
     if (kind === "app" && rest[1] === "object" && rest.length === 3) {

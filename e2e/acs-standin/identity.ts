@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { sendJson } from "./http-util.js";
+import { pathSegments, sendJson, sendStatus } from "./http-util.js";
+import type { AccessControl } from "./acl.js";
 
 /**
  * Who is calling: Basic credentials are checked against the stand-in's own password store (usernames without a realm
@@ -116,4 +117,29 @@ export async function authenticateRequest(tokens: ServiceTokens, req: IncomingMe
     return null;
   }
   return upn;
+}
+
+/** An authenticated v2 request: the caller, a permission check bound to it, and the path after `/v2/<kind>`. */
+export interface V2Request {
+  caller: string;
+  may: (permission: string, target: string) => boolean;
+  kind: string | undefined;
+  rest: string[];
+}
+
+/**
+ * Authenticates a request to a v2 API (401 answered here) and splits its path (a trailing slash ignored); anything
+ * outside `/v2/` is answered 404. Undefined when the request has been answered.
+ */
+export async function authenticateV2(tokens: ServiceTokens, acl: AccessControl, req: IncomingMessage, res: ServerResponse): Promise<V2Request | undefined> {
+  const caller = await authenticateRequest(tokens, req, res);
+  if (!caller) return undefined;
+  const parts = pathSegments(req);
+  if (parts.at(-1) === "") parts.pop();
+  const [version, kind, ...rest] = parts;
+  if (version !== "v2") {
+    sendStatus(res, 404);
+    return undefined;
+  }
+  return { caller, may: (permission, target) => acl.permitted(caller, permission, target), kind, rest };
 }
