@@ -33,7 +33,8 @@ import { silentLogger } from "../operators/runtime/logger.js";
 import { KubeClient } from "../operators/runtime/rest.js";
 import { Meta } from "./acs-standin/configdb-model.js";
 import { startAcsStandin, type AcsStandin } from "./acs-standin/standin.js";
-import { AcsGroup, AcsPerm } from "./acs-standin/acs-uuids.js";
+import { AcsGroup } from "./acs-standin/acs-uuids.js";
+import { EDGE_DUMPS, EdgeRole } from "./acs-standin/edge-roles.js";
 import { KUBECTL_DIRECTION_DUMP, installClustersService } from "./support/cluster-manager/acs-world.js";
 import { helm } from "./deploy/helm.js";
 import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
@@ -81,7 +82,8 @@ before(async () => {
   await kdc.startServers();
 
   // ACS's own grants (built in) plus the extra ones graft needs to write a kubectl-made cluster into the ConfigDB.
-  standin = await startAcsStandin({ kdc: { realm: kdc.realm, env: kdc.env }, dumps: [KUBECTL_DIRECTION_DUMP] });
+  // The edge roles' grants (dumps/edge-*.yaml): krbkeys and edge-sync work with exactly what ACS gives them.
+  standin = await startAcsStandin({ kdc: { realm: kdc.realm, env: kdc.env }, dumps: [KUBECTL_DIRECTION_DUMP, ...EDGE_DUMPS] });
   acs = await installAcs(standin, kdc);
   await Promise.all([central.installCrds(), edge.installCrds([kerberosKeyCrd])]);
   await central.kubectl(["create", "namespace", NS]);
@@ -124,7 +126,7 @@ after(async () => {
 /** The installer's part: groups for the edge accounts, the shared helm-charts repo, the chart template, the manager's account. */
 async function installAcs(s: AcsStandin, k: Kdc): Promise<AcsInstall> {
   const model = s.configdb;
-  const { groups, helmChartsRepo, chart } = installClustersService(s, { image: { repository: "graft", tag: "test" } });
+  const { groups, helmChartsRepo, chart } = installClustersService(s, { image: { repository: "graft", tag: "test" } }, { krbkeys: EdgeRole.Krbkeys });
 
   // The manager's service account is a KDC principal too: its logins are checked with kinit like everyone's.
   const service = { principal: randomUUID(), upn: `sv1clustermanager@${k.realm}`, password: randomBytes(12).toString("hex") };
@@ -132,18 +134,6 @@ async function installAcs(s: AcsStandin, k: Kdc): Promise<AcsInstall> {
   model.register(service.principal, Meta.ClassClass);
   model.addMember(AcsGroup.ClusterManager, service.principal);
   s.auth.setKerberos(service.principal, service.upn);
-  // edge-sync's account, as ACS's edge krbkeys would make it (acs-contract §12), in a group holding the edge-sync
-  // role's grants (§7) on the applications this test exercises.
-  const syncRole = randomUUID();
-  model.register(syncRole, Meta.ClassClass);
-  for (const app of [App.EdgeClusterStatus]) {
-    s.auth.addGrant({ principal: syncRole, permission: AcsPerm.ReadConfig, target: app, plural: false });
-    s.auth.addGrant({ principal: syncRole, permission: AcsPerm.WriteConfig, target: app, plural: false });
-  }
-  const syncAccount = randomUUID();
-  model.register(syncAccount, Class.EdgeAccount);
-  model.addMember(syncRole, syncAccount);
-  s.auth.setKerberos(syncAccount, `op1sync/${NAME}@${k.realm}`);
   return { groups, chart, helmChartsRepo, service };
 }
 
@@ -169,7 +159,13 @@ const krbkeysUpn = () => `op1krbkeys/${NAME}@${kdc.realm}`;
 
 test("Kerberos mode: apply → ACS setup → bootstrap with KDC enrolment → Flux → krbkeys + edge-sync report → Ready", async () => {
   assert.equal((await central.kubectl(["apply", "-f", "-"], {
-    input: edgeClusterYaml(NAME, NS, { values: { logLevel: "warn", edgeSync: { extraEnv: [{ name: "SYNC_DEBOUNCE", value: "200ms" }] } } }),
+    input: edgeClusterYaml(NAME, NS, {
+      values: {
+        logLevel: "warn", edgeSync: { extraEnv: [{ name: "SYNC_DEBOUNCE", value: "200ms" }] },
+        // The installation's edge-sync role, and krbkeys' ACS login, so krbkeys makes op1sync's account (§12).
+        uuid: { group: { edgeSync: EdgeRole.Sync } }, krbkeys: { acsPasswordSecret: { name: "krbkeys-acs", key: "password" } },
+      },
+    }),
   })).code, 0);
   assert.equal((await central.kubectl(["wait", "-n", NS, `ec/${NAME}`, "--for=condition=Provisioned", "--timeout=60s"])).code, 0,
     JSON.stringify((await ec()).status?.conditions));
@@ -229,13 +225,25 @@ test("Kerberos mode: apply → ACS setup → bootstrap with KDC enrolment → Fl
   assert.deepEqual(keys.map((k) => k.metadata.name).sort(), ["op1flux", "op1krbkeys", "op1sync"]);
   assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: keys.map((k) => stringify(k)).join("---\n") })).code, 0);
 
-  // krbkeys with op1krbkeys' enrolled keytab: keeps the enrolled credentials and makes op1sync's password.
+  // krbkeys with op1krbkeys' enrolled keytab: keeps the enrolled credentials, makes op1sync's password and, logged in
+  // to ACS as op1krbkeys (HTTP Basic: its password is the stand-in's own, op1krbkeys' Kerberos key being a keytab),
+  // op1sync's account in the edge-sync role.
+  const krbkeysAcsPassword = randomBytes(12).toString("hex");
+  standin.addUser(krbkeysUpn(), krbkeysAcsPassword);
+  assert.equal((await edge.kubectl(["-n", EDGE_NS, "create", "secret", "generic", "krbkeys-acs", `--from-literal=password=${krbkeysAcsPassword}`])).code, 0);
   operators.push(await podProcess(rendered, "krbkeys"));
   const syncKey = await eventually(async () => {
     const k = await edgeJson(["-n", EDGE_NS, "get", "kerberos-keys", "op1sync"]);
     return hasCondition(k, "Ready") && k;
   }, { timeoutMs: 60_000, intervalMs: 500, message: () => `KerberosKey op1sync Ready (krbkeys log: ${tail(join(work, "krbkeys.log"))})` });
   assert.equal(syncKey.status.kvno, await kdc.kvno(`op1sync/${NAME}@${kdc.realm}`));
+  const syncAccount = await eventually(async () => {
+    const k = await edgeJson(["-n", EDGE_NS, "get", "kerberos-keys", "op1sync"]);
+    return hasCondition(k, "Ready") && k.status.account?.uuid as string | undefined;
+  }, { timeoutMs: 60_000, intervalMs: 500, message: () => `op1sync's account set up (krbkeys log: ${tail(join(work, "krbkeys.log"))})` });
+  assert.deepEqual(accountsNamed("sync"), [syncAccount], "krbkeys made one account named as ACS names it");
+  assert.equal(standin.auth.principalOf(`op1sync/${NAME}@${kdc.realm}`), syncAccount);
+  assert.ok(standin.configdb.isMember(EdgeRole.Sync, syncAccount), "op1sync's account is in the edge-sync role");
   for (const name of ["op1flux", "op1krbkeys"]) {
     const k = await eventually(async () => {
       const got = await edgeJson(["-n", EDGE_NS, "get", "kerberos-keys", name]);

@@ -12,6 +12,7 @@
  * - ConfigDB v2 REST (configdb-http.ts) over an in-memory model (configdb-model.ts) and notify/v2 (notify-server.ts).
  * - Auth v2: grants, Kerberos identities, whoami (auth-http.ts, auth-model.ts).
  * - Git smart HTTP at `/uuid/<repo uuid>` over `git http-backend` (git-server.ts).
+ * - Command Escalation v1 (cmdesc.ts): records the commands asked for, after ACS's permission check (cmdesc-acl.ts).
  *
  * - ACS's permission model (acl.ts) on every ConfigDB, Auth and Git request, with grants loaded as ACS dumps
  *   (dumps.ts): by default the Cluster Manager role's (dumps/cluster-manager.yaml); more with the `dumps` option.
@@ -40,6 +41,7 @@ import { authenticateRequest, Realm, ServiceTokens } from "./identity.js";
 import { kdcPasswordCheck, type StandinKdc } from "./kdc-passwords.js";
 import { NotifyServer } from "./notify-server.js";
 import { CommandLog, commandEscalationHandler } from "./cmdesc.js";
+import { commandCheck } from "./cmdesc-acl.js";
 
 export type StandinService = "directory" | "configdb" | "auth" | "git" | "cmdesc";
 
@@ -158,7 +160,7 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
     servers.push(authServer);
     const gitServer = await listenLoopback(counted("git", gitHandler({ dataDir, tokens: tokens.git, configDb: configdb, acl }), tokens.git));
     servers.push(gitServer);
-    const cmdescServer = await listenLoopback(commandEscalationHandler(tokens.cmdesc, commands));
+    const cmdescServer = await listenLoopback(commandEscalationHandler(tokens.cmdesc, commands, commandCheck(acl, configdb)));
     servers.push(cmdescServer);
 
     const providers: Record<string, string> = {

@@ -45,10 +45,13 @@ export interface AcsWorldOptions {
  * config, and the per-installation Git grants (the role reads and writes the cluster repositories and reads the shared
  * ones; flux accounts read the shared ones).
  */
-export function installClustersService(standin: AcsStandin, chartValues: Record<string, unknown>) {
+export function installClustersService(standin: AcsStandin, chartValues: Record<string, unknown>,
+  roles: Partial<{ flux: string; krbkeys: string }> = {}) {
   const model = standin.configdb;
-  const groups = { flux: randomUUID(), krbkeys: randomUUID(), repos: randomUUID() };
+  // A role given (e.g. the edge krbkeys role of dumps/edge-roles.yaml, with its grants) is used as it is.
+  const groups = { flux: roles.flux ?? randomUUID(), krbkeys: roles.krbkeys ?? randomUUID(), repos: randomUUID() };
   for (const group of Object.values(groups)) {
+    if (model.hasObject(group)) continue;
     model.register(group, Meta.ClassClass);
     model.addMember(AcsGroup.ClustersManaged, group);
   }

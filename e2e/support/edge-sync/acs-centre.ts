@@ -1,14 +1,13 @@
 // The centre edge-sync reports to in its tests: the ACS stand-in, with the cluster registered and an edge-sync
-// account holding what ACS's edge-sync role holds (acs-contract.md §7: ReadConfig on the K8s resource template,
-// Helm chart template, Edge deployment and Edge cluster status applications, WriteConfig on Edge cluster status).
+// account in ACS's edge-sync role, so it holds exactly that role's grants as ACS's dumps give them
+// (e2e/acs-standin/dumps/edge-sync.yaml, acs-contract.md §7: ReadConfig on the K8s resource template, Helm chart
+// template, Edge deployment and Edge cluster status applications, WriteConfig on Edge cluster status).
 import { randomBytes, randomUUID } from "node:crypto";
 import { startAcsStandin, type AcsStandin, type AcsStandinOptions } from "../../acs-standin/standin.js";
-import { AcsPerm } from "../../acs-standin/acs-uuids.js";
+import { EDGE_DUMPS, EdgeRole } from "../../acs-standin/edge-roles.js";
 import type { ConfigDbWrite } from "../../acs-standin/configdb-http.js";
 import { App, Class } from "../../../operators/api/constants.js";
 
-export const EDGE_SYNC_READS = [App.K8sResourceTemplate, App.HelmChartTemplate, App.EdgeDeployment, App.EdgeClusterStatus];
-export const EDGE_SYNC_WRITES = [App.EdgeClusterStatus];
 
 export interface EdgeSyncAccount {
   username: string;
@@ -31,7 +30,7 @@ export interface EdgeSyncCentre {
   stop(): Promise<void>;
 }
 
-/** Adds an account holding the edge-sync role's grants (or none, with `grants: false`). */
+/** Adds an account in the edge-sync role (or in no role, with `grants: false`), loading the edge roles' dumps if needed. */
 export function addEdgeSyncAccount(standin: AcsStandin, username: string, options: { password?: string; grants?: boolean } = {}): EdgeSyncAccount {
   const password = options.password ?? randomBytes(9).toString("hex");
   const { upn } = standin.addUser(username, password);
@@ -39,8 +38,8 @@ export function addEdgeSyncAccount(standin: AcsStandin, username: string, option
   standin.configdb.register(principal, Class.EdgeAccount);
   standin.auth.setKerberos(principal, upn);
   if (options.grants !== false) {
-    for (const app of EDGE_SYNC_READS) standin.auth.addGrant({ principal, permission: AcsPerm.ReadConfig, target: app, plural: false });
-    for (const app of EDGE_SYNC_WRITES) standin.auth.addGrant({ principal, permission: AcsPerm.WriteConfig, target: app, plural: false });
+    if (!standin.configdb.hasObject(EdgeRole.Sync)) for (const file of EDGE_DUMPS) standin.loadDump(file);
+    if (standin.configdb.addMember(EdgeRole.Sync, principal) !== 204) throw new Error("cannot put the account in the edge-sync role");
   }
   return { username, password, upn, principal };
 }

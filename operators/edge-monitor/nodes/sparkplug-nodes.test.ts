@@ -10,6 +10,7 @@ import { startControlPlane, type ControlPlane } from "../../../e2e/harness/contr
 import { eventually } from "../../../e2e/harness/eventually.js";
 import { startMosquitto, type Mosquitto } from "../../../e2e/harness/mosquitto.js";
 import { startAcsStandin, type AcsStandin } from "../../../e2e/acs-standin/standin.js";
+import { EDGE_DUMPS, EdgeClass, EdgeRole } from "../../../e2e/acs-standin/edge-roles.js";
 import { SparkplugSubscriber } from "../../../e2e/support/edge-monitor/sparkplug-subscriber.js";
 import { metricsByName } from "../../../e2e/support/edge-monitor/sparkplug-wire.js";
 import { ConfigDbClient } from "../../acs/configdb.js";
@@ -23,7 +24,7 @@ import { resolveMonitorConfig } from "../config.js";
 import { EdgeMonitor } from "../edge-monitor.js";
 import { encodePayload } from "../payloads.js";
 import { CommandEscalation } from "./command-escalation.js";
-import { DEVICE_MONITOR_RELATION_UUID, EDGE_MONITOR_DEVICE_SCHEMA_UUID, monitorDeviceUuid, OFFLINE_ALERT_TYPE_UUID } from "./device-metrics.js";
+import { addressDeviceUuid, DEVICE_MONITOR_RELATION_UUID, EDGE_MONITOR_DEVICE_SCHEMA_UUID, monitorDeviceUuid, OFFLINE_ALERT_TYPE_UUID } from "./device-metrics.js";
 import { SparkplugNodes } from "./sparkplug-nodes.js";
 
 const NS = "fplus-edge";
@@ -35,7 +36,14 @@ let standin: AcsStandin;
 let sub: SparkplugSubscriber;
 
 before(async () => {
-  [cp, broker, standin] = await Promise.all([startControlPlane({ name: "spnodes" }), startMosquitto(), startAcsStandin()]);
+  [cp, broker, standin] = await Promise.all([startControlPlane({ name: "spnodes" }), startMosquitto(), startAcsStandin({ dumps: EDGE_DUMPS })]);
+  // The monitor works as its own account in ACS's edge-monitor role (dumps/edge-*.yaml), not as the stand-in's root.
+  const account = randomUUID();
+  standin.configdb.register(account, EdgeClass.EdgeService);
+  standin.configdb.addMember(EdgeRole.Monitor, account);
+  const { upn } = standin.addUser("op1monitor/site-a", monitorAccount.password);
+  standin.auth.setKerberos(account, upn);
+  monitorAccount.username = upn;
   await cp.installCrds();
   client = new KubeClient(cp.kubeConfig);
   await client.create(Core.namespaces, { metadata: { name: NS } });
@@ -48,8 +56,10 @@ after(async () => {
   await cp?.stop();
 });
 
+const monitorAccount = { username: "", password: randomBytes(12).toString("hex") };
+
 function acsClient(service: "configdb" | "cmdesc"): ServiceClient {
-  const { username, password } = standin.adminUser;
+  const { username, password } = monitorAccount;
   return new ServiceClient({ service, baseUrl: standin.urls[service], credentials: { username, password } });
 }
 
@@ -161,4 +171,41 @@ test("an edge agent gets one rebirth request as soon as monitoring starts", asyn
   await eventually(() => standin.commands.requests.some((r) => r.group === group && r.node === "Agent2"),
     { timeoutMs: 15_000, message: "start-up rebirth request" });
   assert.equal(standin.commands.requests.filter((r) => r.group === group).length, 1);
+});
+
+test("a node given only by its address gets a device with the Offline alert (no node links); a second node with the same node id waits for the device id", async (t) => {
+  const { group, monitor, nodes } = monitorFor(t, "Unused");
+  const other = `acs-other-${randomBytes(3).toString("hex")}`;
+  t.after(async () => {
+    for (const name of ["by-address", "same-id"]) await client.delete(SparkplugNodeType, name, NS).catch(() => undefined);
+  });
+  const start = sub.mark();
+  await monitor.start();
+  nodes.start();
+  await sub.waitFor("NBIRTH", (m) => m.topic === `spBv1.0/${group}/NBIRTH/Monitor`, { after: start });
+
+  await client.create(SparkplugNodeType, { metadata: { name: "by-address", namespace: NS }, spec: { address: `${group}/Bridge1`, interval: "1s" } } as SparkplugNode);
+  const deviceTopic = (type: string) => `spBv1.0/${group}/${type}/Monitor/Bridge1`;
+  const birth = await sub.waitFor("DBIRTH", (m) => m.topic === deviceTopic("DBIRTH"), { after: start, timeoutMs: 15_000 });
+  const metrics = metricsByName(birth.payload!);
+  assert.equal(metrics["Schema_UUID"]?.value, EDGE_MONITOR_DEVICE_SCHEMA_UUID);
+  assert.equal(metrics["Instance_UUID"]?.value, addressDeviceUuid(group, "Bridge1"));
+  assert.equal(metrics["Alerts/Offline/Type"]?.value, OFFLINE_ALERT_TYPE_UUID);
+  assert.equal(metrics["Alerts/Offline/Active"]?.value, false);
+  assert.equal(metrics["Links/Node/Target"], undefined, "no node object to link to");
+  await sub.waitFor("DDATA offline", (m) => m.topic === deviceTopic("DDATA") && metricsByName(m.payload!)["Alerts/Offline/Active"]?.value === true,
+    { after: birth.index, timeoutMs: 15_000 });
+
+  // Same node id in another group: monitored, but the device id is taken, and the status says so.
+  await client.create(SparkplugNodeType, { metadata: { name: "same-id", namespace: NS }, spec: { address: `${other}/Bridge1`, interval: "1h" } } as SparkplugNode);
+  const waiting = await eventually(async () => (await client.get<SparkplugNode>(SparkplugNodeType, "same-id", NS)).status?.conditions
+    ?.find((c) => c.type === "Ready" && /already has device "Bridge1"/.test(c.message)), { timeoutMs: 10_000, message: "same-id says its device id is taken" });
+  assert.equal(waiting.status, "True", "still monitored");
+
+  // The first goes: the second gets the device id, born as its own device.
+  const beforeDelete = sub.mark();
+  await client.delete(SparkplugNodeType, "by-address", NS);
+  await sub.waitFor("DDEATH", (m) => m.topic === deviceTopic("DDEATH"), { after: beforeDelete, timeoutMs: 10_000 });
+  const second = await sub.waitFor("DBIRTH of same-id", (m) => m.topic === deviceTopic("DBIRTH"), { after: beforeDelete, timeoutMs: 10_000 });
+  assert.equal(metricsByName(second.payload!)["Instance_UUID"]?.value, addressDeviceUuid(other, "Bridge1"));
 });

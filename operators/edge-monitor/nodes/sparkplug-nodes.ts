@@ -6,7 +6,8 @@
 // get one rebirth request when monitoring starts. Each SparkplugNode's status says what was seen, for kubectl get.
 //
 // Unlike ACS's monitor, nodes given by `address` (not registered in the ConfigDB) are monitored too (rebirths,
-// status); they get no device, as its links need the node's UUID.
+// status, a device with the Offline alert, without links to a node object). A device id (the node id) is one device:
+// a second node with the same node id in another group is monitored, but gets no device, and its status says so.
 import type { Logger } from "pino";
 import {
   DEFAULT_SPARKPLUG_INTERVAL, SparkplugNodeCondition as C, SparkplugNodeReason as Reason, SparkplugNodeType,
@@ -23,7 +24,7 @@ import type { DeviceMessageType, SessionExtension } from "../edge-monitor.js";
 import { decodePayload, type SparkplugMetric } from "../payloads.js";
 import { invalidSparkplugIdReason, SPARKPLUG_NAMESPACE } from "../sparkplug-ids.js";
 import type { CommandSender } from "./command-escalation.js";
-import { DEVICE_REBIRTH_METRIC, deviceBirthMetrics, OFFLINE_ACTIVE_METRIC } from "./device-metrics.js";
+import { DEVICE_REBIRTH_METRIC, deviceBirthMetrics, OFFLINE_ACTIVE_METRIC, type MonitoredNode } from "./device-metrics.js";
 
 export interface SparkplugAddress {
   group: string;
@@ -78,6 +79,10 @@ interface Watch {
   conditions: Condition[];
   /** Why the node cannot be monitored right now (address lookup failing), for the status. */
   problem?: string;
+  /** The monitor publishes a device for this node (its device id is not another node's). */
+  device: boolean;
+  /** Why it does not, for the status. */
+  deviceProblem?: string;
 }
 
 const addressKey = (a: SparkplugAddress) => `${a.group}/${a.node}`;
@@ -88,6 +93,8 @@ export class SparkplugNodes implements SessionExtension {
   private readonly informer: Informer<SparkplugNode>;
   private readonly watches = new Map<string, Watch>();
   private readonly byAddress = new Map<string, Watch>();
+  /** Device id (node id) → the watch whose device it is. */
+  private readonly devices = new Map<string, Watch>();
 
   constructor(private readonly opts: SparkplugNodesOptions) {
     this.log = (opts.log ?? silentLogger).child({ part: "sparkplug-nodes" });
@@ -157,7 +164,7 @@ export class SparkplugNodes implements SessionExtension {
       return;
     }
     if (!metrics.some((m) => m.name === DEVICE_REBIRTH_METRIC && m.value === true)) return;
-    const w = [...this.byAddress.values()].find((x) => x.address!.node === deviceId && x.uuid);
+    const w = this.devices.get(deviceId);
     if (w) this.birthDevice(w);
   }
 
@@ -182,7 +189,7 @@ export class SparkplugNodes implements SessionExtension {
     }
     const w: Watch = {
       key, name: obj.metadata.name, spec, uuid: obj.spec.uuid, edgeAgent: obj.spec.edgeAgent ?? false, intervalMs,
-      lastPacket: Date.now(), offline: false, rebirths: 0, lastSeenWritten: 0, failures: 0, stopped: false,
+      lastPacket: Date.now(), offline: false, rebirths: 0, lastSeenWritten: 0, failures: 0, stopped: false, device: false,
       generation: obj.metadata.generation, conditions: obj.status?.conditions ?? [],
     };
     this.watches.set(key, w);
@@ -214,6 +221,15 @@ export class SparkplugNodes implements SessionExtension {
     w.lastPacket = Date.now();
     this.byAddress.set(addressKey(resolved), w);
     this.opts.monitor.subscribe(topicsOf(resolved));
+    const holder = this.devices.get(resolved.node);
+    if (holder && holder !== w) {
+      w.deviceProblem = `no device: SparkplugNode "${holder.name}" already has device "${resolved.node}" on this monitor`;
+      this.log.warn({ node: w.name, other: holder.name, device: resolved.node }, "device id taken; the node is monitored without a device");
+    } else {
+      this.devices.set(resolved.node, w);
+      w.device = true;
+      w.deviceProblem = undefined;
+    }
     this.birthDevice(w);
     this.arm(w);
     this.writeStatus(w);
@@ -232,7 +248,20 @@ export class SparkplugNodes implements SessionExtension {
     if (w.address && this.byAddress.get(addressKey(w.address)) === w) {
       this.byAddress.delete(addressKey(w.address));
       this.opts.monitor.unsubscribe(topicsOf(w.address));
-      if (w.uuid) this.opts.monitor.publishDevice("DDEATH", w.address.node, []);
+      if (w.device) {
+        this.opts.monitor.publishDevice("DDEATH", w.address.node, []);
+        this.devices.delete(w.address.node);
+        w.device = false;
+        // A node left without a device because this one held its id gets it now.
+        const next = [...this.byAddress.values()].find((x) => x.address!.node === w.address!.node && x.deviceProblem);
+        if (next) {
+          this.devices.set(next.address!.node, next);
+          next.device = true;
+          next.deviceProblem = undefined;
+          this.birthDevice(next);
+          this.writeStatus(next);
+        }
+      }
     }
   }
 
@@ -275,12 +304,13 @@ export class SparkplugNodes implements SessionExtension {
   }
 
   private birthDevice(w: Watch): void {
-    if (!w.uuid || !w.address) return;
-    this.opts.monitor.publishDevice("DBIRTH", w.address.node, deviceBirthMetrics(w.uuid, w.offline));
+    if (!w.device || !w.address) return;
+    const node: MonitoredNode = w.uuid ? { uuid: w.uuid } : { address: w.address };
+    this.opts.monitor.publishDevice("DBIRTH", w.address.node, deviceBirthMetrics(node, w.offline));
   }
 
   private publishOffline(w: Watch): void {
-    if (!w.uuid || !w.address) return;
+    if (!w.device || !w.address) return;
     this.opts.monitor.publishDevice("DDATA", w.address.node, [{ name: OFFLINE_ACTIVE_METRIC, type: "Boolean", value: w.offline }]);
   }
 
@@ -289,8 +319,8 @@ export class SparkplugNodes implements SessionExtension {
     const ready = w.problem
       ? { type: C.Ready, status: "False" as const, reason: Reason.AddressUnknown, message: w.problem }
       : w.offline
-        ? { type: C.Ready, status: "False" as const, reason: Reason.Offline, message: `nothing from ${address} for 3 × ${w.intervalMs / 1000} s: Offline alert raised` }
-        : { type: C.Ready, status: "True" as const, reason: Reason.Online, message: `monitoring ${address}` };
+        ? { type: C.Ready, status: "False" as const, reason: Reason.Offline, message: `nothing from ${address} for 3 × ${w.intervalMs / 1000} s: ${w.device ? "Offline alert raised" : w.deviceProblem ?? "offline"}` }
+        : { type: C.Ready, status: "True" as const, reason: Reason.Online, message: `monitoring ${address}${w.deviceProblem ? `; ${w.deviceProblem}` : ""}` };
     w.conditions = setCondition(w.problem
       ? setCondition(w.conditions, { type: C.MonitorFailed, status: "True", reason: Reason.AddressUnknown, message: w.problem }, w.generation)
       : removeCondition(w.conditions, C.MonitorFailed), ready, w.generation);

@@ -10,6 +10,7 @@ import { startControlPlane, type ControlPlane } from "../../../e2e/harness/contr
 import { eventually } from "../../../e2e/harness/eventually.js";
 import { installFluxCrds } from "../../../e2e/harness/flux.js";
 import { startAcsStandin, type AcsStandin } from "../../../e2e/acs-standin/standin.js";
+import { addEdgeSyncAccount, type EdgeSyncAccount } from "../../../e2e/support/edge-sync/acs-centre.js";
 import { edgeAgentChart, k8sTemplates } from "../../../e2e/support/edge-sync/acs-templates.js";
 import { NotifyClient } from "../../acs/notify.js";
 import { ServiceClient } from "../../acs/service-client.js";
@@ -30,6 +31,7 @@ const BASE = { cluster: "Line_3", realm: "GRAFT.TEST", directory_url: "http://di
 let cp: ControlPlane;
 let client: KubeClient;
 let standin: AcsStandin;
+let edgeSync: EdgeSyncAccount;
 const stops: Array<() => Promise<void>> = [];
 
 before(async () => {
@@ -38,6 +40,8 @@ before(async () => {
   client = new KubeClient(cp.kubeConfig);
   await client.create(Core.namespaces, { metadata: { name: NS } });
   standin = await startAcsStandin();
+  // edge-sync works as its own account, with the grants ACS gives its edge-sync role (not as the stand-in's root).
+  edgeSync = addEdgeSyncAccount(standin, "op1sync/site-a");
 });
 after(async () => {
   await standin?.stop();
@@ -68,7 +72,7 @@ function world() {
 }
 
 function startSync(cluster: string, opts: { resyncIntervalMs?: number } = {}) {
-  const { username, password } = standin.adminUser;
+  const { upn: username, password } = edgeSync;
   const http = new ServiceClient({ service: "configdb", baseUrl: standin.urls.configdb, credentials: { username, password } });
   const notify = new NotifyClient({ http, reconnect: { minMs: 50, maxMs: 300 } });
   const configDb = new ConfigDbClient({ service: new PresetUrl(standin.urls.configdb), auth: new PasswordLogin({ service: new PresetUrl(standin.urls.configdb), username, password }) });
