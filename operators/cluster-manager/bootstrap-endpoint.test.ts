@@ -2,7 +2,7 @@
 // a dead link prints why and fails; a newer link retires older unused ones; a deleted cluster's link says so (not
 // 500); a replica whose index has not seen a fresh token yet still serves it; the script names its one-time link;
 // traversal in the raw path is refused by the bootstrap handler itself.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -10,7 +10,7 @@ import { EdgeClusterType, type EdgeCluster } from "../api/edgecluster.js";
 import { silentLogger } from "../runtime/logger.js";
 import { rawRequest } from "../../e2e/faults/http-client.js";
 import { eventually } from "../../e2e/harness/eventually.js";
-import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "../../e2e/support/cluster-manager/fixtures.js";
+import { edgeClusterYaml, managerForFile } from "../../e2e/support/cluster-manager/fixtures.js";
 import { requestBootstrapCommand } from "./bootstrap-command.js";
 import { createBootstrapHandler } from "./bootstrap-endpoint.js";
 import { bootstrapLink, issueBootstrapToken } from "./bootstrap-tokens.js";
@@ -20,14 +20,8 @@ import { credentialsSecretName } from "./credentials.js";
 import { startPublicServer, type PublicServer } from "./http-server.js";
 
 const NS = "boot";
-let f: ManagerFixture;
+const f = await managerForFile("bootstrap-endpoint", NS);
 const config = () => defaultConfig({ dataDir: f.dataDir, externalUrl: f.externalUrl, organisationPrefix: "acme" });
-
-before(async () => {
-  f = await startManagerFixture("bootstrap-endpoint");
-  await f.cp.kubectl(["create", "namespace", NS]);
-});
-after(async () => f?.stop());
 
 async function provision(name: string): Promise<EdgeCluster> {
   assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml(name, NS) })).code, 0);

@@ -1,6 +1,6 @@
 // The central status endpoint against a real API server: only a cluster's own token writes its status, bodies are
 // validated, and reports reach `kubectl get edgecluster` (hosts, certificate, Bootstrapped/Reporting conditions).
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -9,31 +9,17 @@ import { join } from "node:path";
 import { eventually } from "../../e2e/harness/eventually.js";
 import { App } from "../api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../api/edgecluster.js";
-import { Core } from "../runtime/kube.js";
-import { credentialsSecretName, decodeCredentials, type SecretObject } from "./credentials.js";
 import { MAX_STATUS_BODY } from "./status-endpoint.js";
-import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "../../e2e/support/cluster-manager/fixtures.js";
+import { managerForFile, provisionCluster } from "../../e2e/support/cluster-manager/fixtures.js";
 
 const NS = "edge-status";
-let f: ManagerFixture;
-let a: { uuid: string; token: string };
-let b: { uuid: string; token: string };
-
-async function provision(name: string) {
-  assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml(name, NS) })).code, 0);
-  assert.equal((await f.cp.kubectl(["wait", "-n", NS, `ec/${name}`, "--for=condition=Provisioned", "--timeout=60s"])).code, 0);
-  const ec = await f.manager.client.get<EdgeCluster>(EdgeClusterType, name, NS);
-  const secret = await f.manager.client.get<SecretObject>(Core.secrets, credentialsSecretName(ec.status!.uuid!), NS);
-  return { uuid: ec.status!.uuid!, token: decodeCredentials(secret).syncToken };
-}
-
-before(async () => {
-  f = await startManagerFixture("status", { reportTimeoutMs: 4000 });
-  await f.cp.kubectl(["create", "namespace", NS]);
-  a = await provision("edge-a");
-  b = await provision("edge-b");
-});
-after(async () => f?.stop());
+const f = await managerForFile("status", NS, { reportTimeoutMs: 4000 });
+const provision = async (name: string) => {
+  const { uuid, creds } = await provisionCluster(f, name, NS);
+  return { uuid, token: creds.syncToken };
+};
+const a = await provision("edge-a");
+const b = await provision("edge-b");
 
 const url = (uuid: string, app: string = App.EdgeClusterStatus) => `${f.externalUrl}/v2/app/${app}/object/${uuid}`;
 const patch = (uuid: string, token: string, body: string, type = "application/merge-patch+json") =>

@@ -10,7 +10,11 @@ import { silentLogger } from "../../../operators/runtime/logger.js";
 import { ClusterManager } from "../../../operators/cluster-manager/cluster-manager.js";
 import { defaultConfig, type ClusterManagerConfig } from "../../../operators/cluster-manager/config.js";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { tempDirForFile } from "../api-server.js";
+import { atFileEnd, tempDirForFile } from "../api-server.js";
+import assert from "node:assert/strict";
+import { EdgeClusterType, type EdgeCluster } from "../../../operators/api/edgecluster.js";
+import { credentialsSecretName, decodeCredentials, type ClusterCredentials, type SecretObject } from "../../../operators/cluster-manager/credentials.js";
+import { Core } from "../../../operators/runtime/kube.js";
 
 const run = promisify(execFile);
 
@@ -45,6 +49,29 @@ export async function startManagerFixture(name: string, config: Partial<ClusterM
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The manager all tests of the calling file share, with `namespace` created: started now (`await` it at the file's
+ * top level), stopped at the file's end.
+ */
+export async function managerForFile(name: string, namespace: string, config: Partial<ClusterManagerConfig> = {},
+  users?: Record<string, string[]>): Promise<ManagerFixture> {
+  const f = await startManagerFixture(name, config, users);
+  atFileEnd(() => f.stop());
+  const created = await f.cp.kubectl(["create", "namespace", namespace]);
+  assert.equal(created.code, 0, created.stderr);
+  return f;
+}
+
+/** Applies an EdgeCluster, waits until it is Provisioned and returns its UUID and the credentials graft made. */
+export async function provisionCluster(f: ManagerFixture, name: string, namespace: string,
+  spec: Record<string, unknown> = {}): Promise<{ uuid: string; creds: ClusterCredentials }> {
+  assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml(name, namespace, spec) })).code, 0);
+  const waited = await f.cp.kubectl(["wait", "-n", namespace, `ec/${name}`, "--for=condition=Provisioned", "--timeout=60s"]);
+  assert.equal(waited.code, 0, waited.stderr);
+  const uuid = (await f.manager.client.get<EdgeCluster>(EdgeClusterType, name, namespace)).status!.uuid!;
+  return { uuid, creds: decodeCredentials(await f.manager.client.get<SecretObject>(Core.secrets, credentialsSecretName(uuid), namespace)) };
 }
 
 /** Runs the git CLI as a client with no user or system configuration and no prompts. */

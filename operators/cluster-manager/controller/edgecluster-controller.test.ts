@@ -1,6 +1,6 @@
 // The cluster-manager in embedded mode against a real API server and real git: from `kubectl apply` to a
 // provisioned cluster whose repository clones with its own credentials, and a one-time bootstrap command.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,16 +13,10 @@ import { Core, type KubeObject } from "../../runtime/kube.js";
 import { issueBootstrapToken } from "../bootstrap-tokens.js";
 import { requestBootstrapCommand } from "../bootstrap-command.js";
 import { credentialsSecretName, decodeCredentials, type SecretObject } from "../credentials.js";
-import { edgeClusterYaml, gitClient, startManagerFixture, withCredentials, type ManagerFixture } from "../../../e2e/support/cluster-manager/fixtures.js";
+import { edgeClusterYaml, gitClient, managerForFile, withCredentials } from "../../../e2e/support/cluster-manager/fixtures.js";
 
 const NS = "sites";
-let f: ManagerFixture;
-
-before(async () => {
-  f = await startManagerFixture("cm");
-  await f.cp.kubectl(["create", "namespace", NS]);
-});
-after(async () => f?.stop());
+const f = await managerForFile("cm", NS);
 
 const getEc = (name: string) => f.manager.client.get<EdgeCluster>(EdgeClusterType, name, NS);
 const condition = (ec: EdgeCluster, type: string) => ec.status?.conditions?.find((c) => c.type === type);

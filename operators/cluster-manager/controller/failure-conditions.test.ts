@@ -1,21 +1,16 @@
 // A failing step shows in the conditions with its own reason and a message saying what could not be done; the
 // reconciler retries with backoff and ends Provisioned once the cause is gone.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually } from "../../../e2e/harness/eventually.js";
 import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
 import type { Condition } from "../../runtime/conditions.js";
-import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "../../../e2e/support/cluster-manager/fixtures.js";
+import { edgeClusterYaml, managerForFile } from "../../../e2e/support/cluster-manager/fixtures.js";
 
 const NS = "failing";
-let f: ManagerFixture;
-before(async () => {
-  f = await startManagerFixture("failures");
-  await f.cp.kubectl(["create", "namespace", NS]);
-});
-after(async () => f?.stop());
+const f = await managerForFile("failures", NS);
 
 const get = (name: string) => f.manager.client.get<EdgeCluster>(EdgeClusterType, name, NS);
 const cond = (ec: EdgeCluster, type: string): Condition | undefined => ec.status?.conditions?.find((c) => c.type === type);
