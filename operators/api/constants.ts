@@ -28,6 +28,8 @@ export const App = {
   EdgeDeployment: "f2b9417a-ef7f-421f-b387-bb8183a48cdb",
   /** Manifest templates keyed by K8s resource UUID: `{template, resources[]}` (§10). */
   K8sResourceTemplate: "88436128-09a3-4c9c-b7f4-b0e495137265",
+  /** An edge agent's configuration, keyed by its node UUID; its ETag is the revision the agent should run (§11). */
+  EdgeAgentConfig: "aac6f843-cfee-4683-b121-6943bfdf9173",
 } as const;
 
 /** Objects keying the K8s resource template entries edge-sync uses (§10). */

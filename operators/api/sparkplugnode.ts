@@ -35,6 +35,8 @@ export const sparkplugNodeStatus = z.object({
   offline: z.boolean().optional().meta({ description: "True once nothing has arrived for three times the interval" }),
   lastRebirthRequest: z.string().optional().meta({ format: "date-time", description: "When a rebirth was last asked for through the Command Escalation service" }),
   rebirthRequests: z.number().int().optional().meta({ description: "Rebirth requests sent since monitoring started" }),
+  configReloadRequests: z.number().int().optional().meta({ description: "Edge agents: config reload requests sent since monitoring started" }),
+  lastConfigReloadRequest: z.string().optional().meta({ format: "date-time", description: "Edge agents: when a config reload was last asked for" }),
   observedGeneration: z.number().int().optional(),
   conditions: z.array(condition).optional().meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
 });

@@ -26,6 +26,15 @@ import { encodePayload } from "../payloads.js";
 import { CommandEscalation } from "./command-escalation.js";
 import { addressDeviceUuid, DEVICE_MONITOR_RELATION_UUID, EDGE_MONITOR_DEVICE_SCHEMA_UUID, monitorDeviceUuid, OFFLINE_ALERT_TYPE_UUID } from "./device-metrics.js";
 import { SparkplugNodes } from "./sparkplug-nodes.js";
+import { agentConfigFromConfigDb } from "./wiring.js";
+import { SealedSecretType, type SealedSecret } from "./sealed-secrets.js";
+import { NotifyClient } from "../../acs/notify.js";
+import { silentLogger } from "../../runtime/logger.js";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const NS = "fplus-edge";
 const CLUSTER = "6f1c2e9a-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
@@ -34,6 +43,8 @@ let client: KubeClient;
 let broker: Mosquitto;
 let standin: AcsStandin;
 let sub: SparkplugSubscriber;
+let crdDir: string;
+const SEALED_SECRETS_CHART = fileURLToPath(new URL("../../../config/edge-cluster/charts/sealed-secrets-2.19.3.tgz", import.meta.url));
 
 before(async () => {
   [cp, broker, standin] = await Promise.all([startControlPlane({ name: "spnodes" }), startMosquitto(), startAcsStandin({ dumps: EDGE_DUMPS })]);
@@ -45,6 +56,10 @@ before(async () => {
   standin.auth.setKerberos(account, upn);
   monitorAccount.username = upn;
   await cp.installCrds();
+  // The SealedSecret CRD of the Sealed Secrets chart the edge chart vendors (edge agents name SealedSecrets).
+  crdDir = mkdtempSync(join(tmpdir(), "graft-spnodes-"));
+  execFileSync("tar", ["-xzf", SEALED_SECRETS_CHART, "-C", crdDir, "sealed-secrets/crds/bitnami.com_sealedsecrets.yaml"]);
+  await cp.installCrds([join(crdDir, "sealed-secrets/crds/bitnami.com_sealedsecrets.yaml")]);
   client = new KubeClient(cp.kubeConfig);
   await client.create(Core.namespaces, { metadata: { name: NS } });
   sub = await SparkplugSubscriber.connect(broker.url);
@@ -54,6 +69,7 @@ after(async () => {
   await broker?.dispose();
   await standin?.stop();
   await cp?.stop();
+  if (crdDir) rmSync(crdDir, { recursive: true, force: true });
 });
 
 const monitorAccount = { username: "", password: randomBytes(12).toString("hex") };
@@ -64,7 +80,7 @@ function acsClient(service: "configdb" | "cmdesc"): ServiceClient {
 }
 
 /** A monitor for a fresh Sparkplug group, watching SparkplugNodes through the stand-in; stopped after the test. */
-function monitorFor(t: TestContext, nodeId: string, retry: { minRetryMs?: number; maxRetryMs?: number } = {}) {
+function monitorFor(t: TestContext, nodeId: string, retry: { minRetryMs?: number; maxRetryMs?: number } = {}, reloadThrottleMs?: number) {
   const group = `acs-edge-${randomBytes(3).toString("hex")}`;
   const nodeUuid = randomUUID();
   standin.configdb.register(nodeUuid, Class.EdgeAccount);
@@ -82,6 +98,9 @@ function monitorFor(t: TestContext, nodeId: string, retry: { minRetryMs?: number
       return { group: entry.value.group_id, node: entry.value.node_id };
     },
     commands: new CommandEscalation(acsClient("cmdesc")),
+    ...(reloadThrottleMs !== undefined
+      ? { agentConfig: { ...agentConfigFromConfigDb(cdb, new NotifyClient({ http: acsClient("configdb"), reconnect: { minMs: 50, maxMs: 300 } }), silentLogger), throttleMs: reloadThrottleMs } }
+      : {}),
     ...retry,
   });
   t.after(async () => {
@@ -208,4 +227,52 @@ test("a node given only by its address gets a device with the Offline alert (no 
   await sub.waitFor("DDEATH", (m) => m.topic === deviceTopic("DDEATH"), { after: beforeDelete, timeoutMs: 10_000 });
   const second = await sub.waitFor("DBIRTH of same-id", (m) => m.topic === deviceTopic("DBIRTH"), { after: beforeDelete, timeoutMs: 10_000 });
   assert.equal(metricsByName(second.payload!)["Instance_UUID"]?.value, addressDeviceUuid(other, "Bridge1"));
+});
+
+test("an edge agent is asked to reload its config when it runs another revision than the ConfigDB's, and when its SealedSecret changes", async (t) => {
+  const { group, nodeUuid, monitor, nodes } = monitorFor(t, "Agent3", {}, 300);
+  t.after(async () => {
+    await client.delete(SparkplugNodeType, "agent3", NS).catch(() => undefined);
+    await client.delete(SealedSecretType, "agent3-secrets", NS).catch(() => undefined);
+  });
+  standin.configdb.put(App.EdgeAgentConfig, nodeUuid, { deviceConnections: [] });
+  const first = standin.configdb.get(App.EdgeAgentConfig, nodeUuid)!.etag;
+  const reloads = () => standin.commands.requests.filter((r) => r.group === group && r.node === "Agent3" && r.command.name === "Node Control/Reload Edge Agent Config");
+  const birth = (revision: string, seq = 0) => sub.publishRaw(`spBv1.0/${group}/NBIRTH/Agent3`, encodePayload({
+    timestamp: Date.now(), seq, metrics: [{ name: "bdSeq", type: "UInt64", value: 0 }, { name: "Config_Revision", type: "UUID", value: revision, alias: 7 }],
+  }));
+  await monitor.start();
+  nodes.start();
+  await client.create(SparkplugNodeType, {
+    metadata: { name: "agent3", namespace: NS }, spec: { uuid: nodeUuid, edgeAgent: true, interval: "1h", secrets: ["agent3-secrets"] },
+  } as SparkplugNode);
+  // The start-up rebirth, then the agent is born running the ConfigDB's revision: nothing to reload.
+  await eventually(() => standin.commands.requests.some((r) => r.group === group && r.command.name === "Node Control/Rebirth"), { timeoutMs: 15_000, message: "start-up rebirth" });
+  await birth(first);
+
+  // The configuration changes centrally: one reload request.
+  standin.configdb.put(App.EdgeAgentConfig, nodeUuid, { deviceConnections: [{ name: "PLC1" }] });
+  const second = standin.configdb.get(App.EdgeAgentConfig, nodeUuid)!.etag;
+  assert.notEqual(second, first);
+  await eventually(() => reloads().length === 1, { timeoutMs: 15_000, message: "a reload request after the config changed" });
+  assert.deepEqual(reloads()[0]!.command, { name: "Node Control/Reload Edge Agent Config", type: "Boolean", value: true });
+  // The agent reloads and is born again with the new revision; an NDATA naming it by alias only agrees.
+  await birth(second);
+  await sub.publishRaw(`spBv1.0/${group}/NDATA/Agent3`, encodePayload({ timestamp: Date.now(), seq: 1, metrics: [{ alias: 7, type: "UUID", value: second }] }));
+
+  // A SealedSecret the agent names is created and unsealed: one more reload request.
+  const sealed = await client.create<SealedSecret>(SealedSecretType, {
+    apiVersion: "bitnami.com/v1alpha1", kind: "SealedSecret", metadata: { name: "agent3-secrets", namespace: NS }, spec: { encryptedData: { password: "AgBy" } },
+  } as SealedSecret);
+  assert.equal(reloads().length, 1, "not before the controller has unsealed it");
+  await client.patch(SealedSecretType, "agent3-secrets", NS, {
+    status: { observedGeneration: sealed.metadata.generation, conditions: [{ type: "Synced", status: "True" }] },
+  }, { subresource: "status" });
+  await eventually(() => reloads().length === 2, { timeoutMs: 15_000, message: "a reload request after the SealedSecret was unsealed" });
+  const status = await eventually(async () => {
+    const st = (await client.get<SparkplugNode>(SparkplugNodeType, "agent3", NS)).status;
+    return st?.configReloadRequests === 2 ? st : undefined;
+  }, { timeoutMs: 10_000, message: "the status counts the reload requests" });
+  assert.ok(status.lastConfigReloadRequest);
+  assert.equal(reloads().length, 2, "the matching births asked for nothing");
 });

@@ -3,7 +3,8 @@
 // rebirth storms) without a packet ask for a rebirth through the Command Escalation service, again while it stays
 // silent; after 3 × interval raise the node's Offline alert, published as `Alerts/Offline/Active` of a Sparkplug
 // device named after the node (DBIRTH after every NBIRTH, DDATA on change, DDEATH when the resource goes). Edge agents
-// get one rebirth request when monitoring starts. Each SparkplugNode's status says what was seen, for kubectl get.
+// get one rebirth request when monitoring starts, and config reload requests (agent-config.ts) when the revision they
+// run is not the ConfigDB's or one of their SealedSecrets changed. Each SparkplugNode's status says what was seen.
 //
 // Unlike ACS's monitor, nodes given by `address` (not registered in the ConfigDB) are monitored too (rebirths,
 // status, a device with the Offline alert, without links to a node object). A device id (the node id) is one device:
@@ -24,6 +25,8 @@ import type { DeviceMessageType, SessionExtension } from "../edge-monitor.js";
 import { decodePayload, type SparkplugMetric } from "../payloads.js";
 import { invalidSparkplugIdReason, SPARKPLUG_NAMESPACE } from "../sparkplug-ids.js";
 import type { CommandSender } from "./command-escalation.js";
+import { AgentConfigReloads, type AgentConfigDeps } from "./agent-config.js";
+import { sealedSecretStates, SealedSecretType, type SealedSecret } from "./sealed-secrets.js";
 import { DEVICE_REBIRTH_METRIC, deviceBirthMetrics, OFFLINE_ACTIVE_METRIC, type MonitoredNode } from "./device-metrics.js";
 
 export interface SparkplugAddress {
@@ -52,6 +55,8 @@ export interface SparkplugNodesOptions {
   /** Retry delays for address lookups. Defaults 1 s … 2 min. */
   minRetryMs?: number;
   maxRetryMs?: number;
+  /** Edge agents' configuration in the ConfigDB; without it no config reloads are asked for. */
+  agentConfig?: Pick<AgentConfigDeps, "watchConfig" | "configEtag" | "throttleMs" | "close">;
 }
 
 interface Watch {
@@ -83,6 +88,12 @@ interface Watch {
   device: boolean;
   /** Why it does not, for the status. */
   deviceProblem?: string;
+  /** Edge agents: config reloads, and the SealedSecrets they read (name → the generation last acted on). */
+  reloads?: AgentConfigReloads;
+  secrets: string[];
+  secretStates?: string;
+  reloadRequests: number;
+  lastReload?: number;
 }
 
 const addressKey = (a: SparkplugAddress) => `${a.group}/${a.node}`;
@@ -91,6 +102,7 @@ const topicsOf = (a: SparkplugAddress) => [`${SPARKPLUG_NAMESPACE}/${a.group}/+/
 export class SparkplugNodes implements SessionExtension {
   private readonly log: Logger;
   private readonly informer: Informer<SparkplugNode>;
+  private readonly sealedSecrets?: Informer<SealedSecret>;
   private readonly watches = new Map<string, Watch>();
   private readonly byAddress = new Map<string, Watch>();
   /** Device id (node id) → the watch whose device it is. */
@@ -99,6 +111,7 @@ export class SparkplugNodes implements SessionExtension {
   constructor(private readonly opts: SparkplugNodesOptions) {
     this.log = (opts.log ?? silentLogger).child({ part: "sparkplug-nodes" });
     this.informer = new Informer<SparkplugNode>(opts.client, SparkplugNodeType, this.log, { namespace: opts.namespace });
+    if (opts.agentConfig) this.sealedSecrets = new Informer<SealedSecret>(opts.client, SealedSecretType, this.log, { namespace: opts.namespace });
     opts.monitor.extend(this);
   }
 
@@ -107,11 +120,16 @@ export class SparkplugNodes implements SessionExtension {
       if (event === "delete") this.remove(objectKey(obj));
       else this.upsert(obj);
     }).start();
+    this.sealedSecrets?.on(() => {
+      for (const w of this.watches.values()) this.checkSecrets(w);
+    }).start();
   }
 
   async stop(): Promise<void> {
     await this.informer.stop();
+    await this.sealedSecrets?.stop();
     for (const key of [...this.watches.keys()]) this.remove(key);
+    await this.opts.agentConfig?.close?.();
   }
 
   /** Node watches by object key, for tests and the status endpoint. */
@@ -139,6 +157,13 @@ export class SparkplugNodes implements SessionExtension {
     }
     const w = this.byAddress.get(addressKey(address));
     if (!w || w.stopped) return;
+    if (w.reloads && parts.length === 4 && (parts[2] === "NBIRTH" || parts[2] === "NDATA")) {
+      try {
+        w.reloads.onPayload(parts[2], decodePayload(payload).metrics ?? []);
+      } catch (err) {
+        this.log.debug({ node: w.name, err: (err as Error).message }, "undecodable payload from the edge agent");
+      }
+    }
     const now = Date.now();
     w.lastPacket = now;
     w.seenAt = now;
@@ -190,6 +215,7 @@ export class SparkplugNodes implements SessionExtension {
     const w: Watch = {
       key, name: obj.metadata.name, spec, uuid: obj.spec.uuid, edgeAgent: obj.spec.edgeAgent ?? false, intervalMs,
       lastPacket: Date.now(), offline: false, rebirths: 0, lastSeenWritten: 0, failures: 0, stopped: false, device: false,
+      secrets: obj.spec.secrets ?? [], reloadRequests: 0,
       generation: obj.metadata.generation, conditions: obj.status?.conditions ?? [],
     };
     this.watches.set(key, w);
@@ -232,6 +258,7 @@ export class SparkplugNodes implements SessionExtension {
     }
     this.birthDevice(w);
     this.arm(w);
+    this.startReloads(w, resolved);
     this.writeStatus(w);
     this.log.info({ node: w.name, address: addressKey(resolved), intervalMs: w.intervalMs }, "monitoring Sparkplug node");
     if (w.edgeAgent) void this.requestRebirth(w);
@@ -244,6 +271,7 @@ export class SparkplugNodes implements SessionExtension {
     clearTimeout(w.silence);
     clearTimeout(w.offlineTimer);
     clearTimeout(w.retry);
+    w.reloads?.stop();
     this.watches.delete(key);
     if (w.address && this.byAddress.get(addressKey(w.address)) === w) {
       this.byAddress.delete(addressKey(w.address));
@@ -303,6 +331,33 @@ export class SparkplugNodes implements SessionExtension {
     }
   }
 
+  /** Edge agents: config reloads on a revision mismatch or a SealedSecret change (agent-config.ts). */
+  private startReloads(w: Watch, address: SparkplugAddress): void {
+    const config = this.opts.agentConfig;
+    if (!config || !w.edgeAgent || !w.uuid) return;
+    w.reloads = new AgentConfigReloads({
+      ...config,
+      reload: (group, node) => this.opts.commands.reloadConfig(group, node),
+      onReload: () => {
+        w.reloadRequests += 1;
+        w.lastReload = Date.now();
+        this.writeStatus(w);
+      },
+      log: this.log.child({ node: w.name }),
+    }, w.uuid, address);
+    w.reloads.start();
+    this.checkSecrets(w);
+  }
+
+  /** A reload when the SealedSecrets the agent names are all unsealed and one of them changed since last time. */
+  private checkSecrets(w: Watch): void {
+    if (!w.reloads || w.secrets.length === 0 || !this.sealedSecrets) return;
+    const states = sealedSecretStates(this.sealedSecrets.list(), w.secrets);
+    if (states === undefined || states === w.secretStates) return;
+    w.secretStates = states;
+    w.reloads.secretsChanged();
+  }
+
   private birthDevice(w: Watch): void {
     if (!w.device || !w.address) return;
     const node: MonitoredNode = w.uuid ? { uuid: w.uuid } : { address: w.address };
@@ -331,6 +386,8 @@ export class SparkplugNodes implements SessionExtension {
       ...(w.seenAt ? { lastSeen: new Date(w.seenAt).toISOString() } : {}),
       offline: w.offline,
       rebirthRequests: w.rebirths,
+      ...(w.reloads ? { configReloadRequests: w.reloadRequests } : {}),
+      ...(w.lastReload ? { lastConfigReloadRequest: new Date(w.lastReload).toISOString() } : {}),
       ...(w.lastRebirth ? { lastRebirthRequest: new Date(w.lastRebirth).toISOString() } : {}),
     };
     void this.patchStatus(w.name, status);

@@ -11,7 +11,8 @@ import { KubeClient } from "../../runtime/rest.js";
 import type { MonitorConfig } from "../config.js";
 import type { EdgeMonitor } from "../edge-monitor.js";
 import { CommandEscalation } from "./command-escalation.js";
-import { SparkplugNodes } from "./sparkplug-nodes.js";
+import { SparkplugNodes, type SparkplugNodesOptions } from "./sparkplug-nodes.js";
+import { NotifyClient } from "../../acs/notify.js";
 
 /** The monitor's connection to ACS services, logged in as its own account; undefined outside ACS mode (no Directory). */
 export function monitorAcsConnection(config: MonitorConfig, env: Record<string, string | undefined>, log: Logger): AcsConnection | undefined {
@@ -43,6 +44,25 @@ export function sparkplugNodesFor(config: MonitorConfig, monitor: EdgeMonitor, e
       return { group: value.group_id, node: value.node_id };
     },
     commands: new CommandEscalation(acs.service("cmdesc")),
+    agentConfig: agentConfigFromConfigDb(configDb, new NotifyClient({ http: acs.service("configdb"), logger: log }), log),
     log, minRetryMs: config.retry.minDelayMs, maxRetryMs: config.retry.maxDelayMs,
   });
+}
+
+/** Edge agents' configuration revisions: the ETag of their 'Edge Agent config' entry, watched with notify/v2. */
+export function agentConfigFromConfigDb(configDb: ConfigDbClient, notify: NotifyClient, log: Logger): NonNullable<SparkplugNodesOptions["agentConfig"]> {
+  return {
+    watchConfig: (uuid, onEtag) => notify.watchEntry(App.EdgeAgentConfig, uuid, (event) => {
+      if (event.type === "closed") {
+        log.warn({ uuid, status: event.status }, "the ConfigDB ended the watch of an edge agent's config");
+        return;
+      }
+      const { status, etag } = event.response;
+      if (status === 200) onEtag(etag);
+      else if (status === 404) onEtag(null);
+      else log.warn({ uuid, status }, "cannot watch the edge agent's config");
+    }),
+    configEtag: async (uuid) => (await configDb.getEntry(App.EdgeAgentConfig, uuid))?.etag ?? null,
+    close: () => notify.close(),
+  };
 }
