@@ -1,5 +1,5 @@
 // `npm run bench [-- <benchmark>…] [--profile] [--clusters=N] [--concurrent=N] [--cpu-prof-dir=DIR]`: runs the
-// benchmarks in turn (provisioning, bootstrap, edge-sync, sealing, watch-faults, acs-setup, parallel-clones, leader-election; all by
+// benchmarks in turn (provisioning, bootstrap, edge-sync, gitops-report, sealing, watch-faults, acs-setup, parallel-clones, leader-election; all by
 // default) and prints their figures with the
 // targets beside them. Exits non-zero when a target is missed or a benchmark could not run. Progress goes to stderr.
 import { cpus, loadavg, totalmem } from "node:os";
@@ -7,6 +7,7 @@ import { benchAcsSetup } from "./acs-setup.js";
 import { benchBootstrap } from "./bootstrap.js";
 import { compileCli, type CompiledCli } from "./compiled-cli.js";
 import { benchEdgeSync } from "./edge-sync.js";
+import { benchGitopsReport } from "./gitops-report.js";
 import { formatTable, met, type Figure } from "./figures.js";
 import { benchProvisioning } from "./provisioning.js";
 import { benchSealingFigures } from "./sealing.js";
@@ -14,7 +15,7 @@ import { benchWatchFaults } from "./watch-faults.js";
 import { benchParallelClones } from "./parallel-clones.js";
 import { benchLeaderElection } from "./leader-election.js";
 
-const BENCHMARKS = ["provisioning", "bootstrap", "edge-sync", "sealing", "watch-faults", "acs-setup", "parallel-clones", "leader-election"] as const;
+const BENCHMARKS = ["provisioning", "bootstrap", "edge-sync", "gitops-report", "sealing", "watch-faults", "acs-setup", "parallel-clones", "leader-election"] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Args {
@@ -59,6 +60,8 @@ async function runOne(bench: Benchmark, args: Args, compiled: CompiledCli): Prom
       return benchBootstrap({ compiled, say });
     case "edge-sync":
       return benchEdgeSync({ compiled, cpuProfileDir: args.cpuProfileDir, say });
+    case "gitops-report":
+      return benchGitopsReport({ compiled, say });
     case "sealing":
       return benchSealingFigures();
     case "watch-faults":
