@@ -7,6 +7,8 @@ export interface TcpProxy {
   readonly port: number;
   /** Stops forwarding on every connection, current and new, without closing any. */
   freeze(): void;
+  /** Forwards again (what was sent while frozen is lost, as across a link that came back). */
+  thaw(): void;
   /** Cuts every connection and stops listening; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -36,6 +38,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     port: typeof address === "object" && address ? address.port : 0,
     freeze() {
       frozen = true;
+    },
+    thaw() {
+      frozen = false;
     },
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();

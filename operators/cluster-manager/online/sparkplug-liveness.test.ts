@@ -1,5 +1,6 @@
 // Online from Sparkplug against a real Mosquitto (password login), a real API server and the real edge-monitor
-// command as its own process: born → True, SIGKILL → the broker's will → False, restart → True, SIGTERM → False.
+// command as its own process: born → True, SIGKILL → the broker's will → False, restart → True, SIGTERM → False;
+// a link that goes silent (a frozen TCP proxy: no FIN, no RST) → the broker's keep-alive expires → False, link back → True.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +14,7 @@ import { getCondition } from "../../runtime/conditions.js";
 import { eventually } from "../../../e2e/harness/eventually.js";
 import { startMosquitto, type Mosquitto } from "../../../e2e/harness/mosquitto.js";
 import { startProcess, type ManagedProcess } from "../../../e2e/harness/process.js";
+import { startTcpProxy, type TcpProxy } from "../../../e2e/harness/tcp-proxy.js";
 import { makePasswordFile } from "../../../e2e/support/edge-monitor/broker-credentials.js";
 import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "../../../e2e/support/cluster-manager/fixtures.js";
 import { needsReconcile } from "../controller/edgecluster-controller.js";
@@ -55,6 +57,7 @@ describe("Online condition from the edge monitor's Sparkplug session", () => {
   let broker: Mosquitto;
   let f: ManagerFixture;
   const running: ManagedProcess[] = [];
+  let proxy: TcpProxy | undefined;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "graft-online-"));
@@ -67,20 +70,22 @@ describe("Online condition from the edge monitor's Sparkplug session", () => {
   });
   after(async () => {
     for (const p of running) await p.kill();
+    await proxy?.close();
     await f?.stop();
     await broker?.dispose();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const read = () => f.manager.client.get<EdgeCluster>(EdgeClusterType, "site-a", NS);
+  let cluster = "site-a";
+  const read = () => f.manager.client.get<EdgeCluster>(EdgeClusterType, cluster, NS);
   const online = async () => getCondition((await read()).status?.conditions, T.Online);
 
-  function startMonitor(ec: EdgeCluster): ManagedProcess {
+  function startMonitor(ec: EdgeCluster, opts: { url?: string; extra?: string[]; state?: string } = {}): ManagedProcess {
     const p = startProcess(process.execPath, [
-      "--import", "tsx", entry,
-      "--cluster-uuid", ec.status!.uuid!, "--sparkplug-group", ec.status!.sparkplugGroup!, "--mqtt-url", broker.url,
+      "--import", "tsx", entry, ...(opts.extra ?? []),
+      "--cluster-uuid", ec.status!.uuid!, "--sparkplug-group", ec.status!.sparkplugGroup!, "--mqtt-url", opts.url ?? broker.url,
       "--mqtt-username", "graft", "--mqtt-password-file", join(dir, "mqtt-password"),
-      "--bdseq-store", "file", "--bdseq-file", join(dir, "state", "bdseq"),
+      "--bdseq-store", "file", "--bdseq-file", join(dir, opts.state ?? "state", "bdseq"),
       "--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--min-retry-delay", "100ms",
     ], { logFile: join(dir, `monitor-${running.length}.log`), cwd: repoRoot });
     running.push(p);
@@ -117,5 +122,30 @@ describe("Online condition from the edge monitor's Sparkplug session", () => {
     assert.equal(stopped.reason, Reason.NodeDeath);
     assert.match(stopped.message ?? "", /bdSeq 1\b/);
     assert.equal(getCondition((await read()).status?.conditions, T.Ready)?.status, "True", "Online=False does not make Ready False");
+  });
+
+  it("a link that goes silent: Online=False once the broker's keep-alive expires (the chart's 3s), True when it is back", async (t) => {
+    cluster = "site-b";
+    assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("site-b", NS) })).code, 0);
+    assert.equal((await f.cp.kubectl(["wait", "-n", NS, "ec/site-b", "--for=condition=Ready", "--timeout=60s"])).code, 0);
+    const ec = await read();
+    const target = new URL(broker.url);
+    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    const url = `${target.protocol}//127.0.0.1:${proxy.port}`;
+    startMonitor(ec, { url, extra: ["--mqtt-keepalive", "3s"], state: "state-b" });
+    await eventually(async () => (await online())?.status === "True", { message: "Online=True through the proxy" });
+
+    const cutAt = Date.now();
+    proxy.freeze();
+    const dead = await eventually(async () => { const c = await online(); return c?.status === "False" ? c : undefined; },
+      { timeoutMs: 60_000, message: "Online=False after the broker's keep-alive expired" });
+    t.diagnostic(`silent link → Online=False: ${((Date.now() - cutAt) / 1000).toFixed(1)} s (MQTT keep-alive 3 s)`);
+    assert.equal(dead.reason, Reason.NodeDeath);
+    assert.match(dead.message ?? "", /bdSeq 0\b/, "the broker published the cut session's will");
+
+    proxy.thaw();
+    const back = await eventually(async () => { const c = await online(); return c?.status === "True" ? c : undefined; },
+      { timeoutMs: 60_000, message: "Online=True after the link came back (the monitor's own keep-alive reconnects it)" });
+    assert.doesNotMatch(back.message ?? "", /bdSeq 0\b/, "a new session (a CONNECT lost while frozen may have used a bdSeq)");
   });
 });
