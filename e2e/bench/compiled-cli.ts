@@ -2,11 +2,12 @@
 // what it imports), in a temporary directory outside the checkout. Memory figures are taken from this form: under
 // tsx the same process carries the TypeScript loader and every module's source map (about 90 MiB more).
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { parse } from "yaml";
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -46,4 +47,12 @@ export async function compileCli(): Promise<CompiledCli> {
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** The V8 options the cluster-manager Deployment runs with, so memory is measured as deployed. */
+export function deployedNodeOptions(): string {
+  const deployment = parse(readFileSync(join(repoRoot, "config/manager/cluster-manager/deployment.yaml"), "utf8")) as
+    { spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } };
+  const env = deployment.spec.template.spec.containers.flatMap((c) => c.env ?? []);
+  return env.find((e) => e.name === "NODE_OPTIONS")?.value ?? "";
 }
