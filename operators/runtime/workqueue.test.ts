@@ -1,4 +1,4 @@
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { WorkQueue } from "./workqueue.js";
 import { backoffDelay } from "./backoff.js";
@@ -38,9 +38,14 @@ test("backoff doubles per failure and is capped; forget resets it", () => {
   q.shutdown();
 });
 
-test("addAfter delivers the key when its delay has passed, not before", (t) => {
+/** A queue on mocked timers: the test moves time itself. */
+function queueOnMockedTime(t: TestContext): WorkQueue {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
-  const q = new WorkQueue({ minMs: 10, maxMs: 100 });
+  return new WorkQueue({ minMs: 10, maxMs: 100 });
+}
+
+test("addAfter delivers the key when its delay has passed, not before", (t) => {
+  const q = queueOnMockedTime(t);
   q.addAfter("x", 50);
   t.mock.timers.tick(49);
   assert.equal(q.depth, 0, "not yet");
@@ -50,8 +55,7 @@ test("addAfter delivers the key when its delay has passed, not before", (t) => {
 });
 
 test("addAfter: the earlier of two schedules wins, whichever came first", (t) => {
-  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
-  const q = new WorkQueue({ minMs: 10, maxMs: 100 });
+  const q = queueOnMockedTime(t);
   q.addAfter("later-first", 60_000);
   q.addAfter("later-first", 20);
   q.addAfter("earlier-first", 20);

@@ -115,7 +115,8 @@ describe("values sealed by graft are unsealed by the upstream kubeseal", () => {
 describe("kubeseal refuses graft's values moved to where they were not sealed for", () => {
   const value = Buffer.from("not for you");
 
-  async function assertRefused(sealedFor: { scope: SealingScope; namespace: string; name: string }, placedAs: { scope: SealingScope; namespace: string; name: string }) {
+  type Placement = { scope: SealingScope; namespace: string; name: string };
+  async function assertRefused(sealedFor: Placement, placedAs: Placement) {
     const encrypted = sealValue(certPem, value, sealedFor.scope, sealedFor.namespace, sealedFor.name);
     const sealed = buildSealedSecret({ ...placedAs, encryptedData: { k: encrypted } });
     const result = await runKubeseal(["--recovery-unseal", "--recovery-private-key", keyPath, "-o", "json"], sealedSecretToYaml(sealed));
@@ -123,18 +124,15 @@ describe("kubeseal refuses graft's values moved to where they were not sealed fo
     assert.match(result.stderr, /no key could decrypt secret/);
   }
 
-  test("strict value under another name", () =>
-    assertRefused({ scope: "strict", namespace: "ns", name: "a" }, { scope: "strict", namespace: "ns", name: "b" }));
-  test("strict value in another namespace", () =>
-    assertRefused({ scope: "strict", namespace: "ns", name: "a" }, { scope: "strict", namespace: "other", name: "a" }));
-  test("namespace-wide value presented as strict", () =>
-    assertRefused({ scope: "namespace-wide", namespace: "ns", name: "a" }, { scope: "strict", namespace: "ns", name: "a" }));
-  test("namespace-wide value in another namespace", () =>
-    assertRefused({ scope: "namespace-wide", namespace: "ns", name: "a" }, { scope: "namespace-wide", namespace: "other", name: "a" }));
-  test("cluster-wide value presented as namespace-wide", () =>
-    assertRefused({ scope: "cluster-wide", namespace: "ns", name: "a" }, { scope: "namespace-wide", namespace: "ns", name: "a" }));
-  test("strict value presented as cluster-wide", () =>
-    assertRefused({ scope: "strict", namespace: "ns", name: "a" }, { scope: "cluster-wide", namespace: "ns", name: "a" }));
+  const placements: Array<[string, Placement, Placement]> = [
+    ["strict value under another name", { scope: "strict", namespace: "ns", name: "a" }, { scope: "strict", namespace: "ns", name: "b" }],
+    ["strict value in another namespace", { scope: "strict", namespace: "ns", name: "a" }, { scope: "strict", namespace: "other", name: "a" }],
+    ["namespace-wide value presented as strict", { scope: "namespace-wide", namespace: "ns", name: "a" }, { scope: "strict", namespace: "ns", name: "a" }],
+    ["namespace-wide value in another namespace", { scope: "namespace-wide", namespace: "ns", name: "a" }, { scope: "namespace-wide", namespace: "other", name: "a" }],
+    ["cluster-wide value presented as namespace-wide", { scope: "cluster-wide", namespace: "ns", name: "a" }, { scope: "namespace-wide", namespace: "ns", name: "a" }],
+    ["strict value presented as cluster-wide", { scope: "strict", namespace: "ns", name: "a" }, { scope: "cluster-wide", namespace: "ns", name: "a" }],
+  ];
+  for (const [what, sealedFor, placedAs] of placements) test(what, () => assertRefused(sealedFor, placedAs));
 });
 
 describe("parseCertificate", () => {
