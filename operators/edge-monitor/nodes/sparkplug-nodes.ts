@@ -103,6 +103,7 @@ export class SparkplugNodes implements SessionExtension {
   private readonly log: Logger;
   private readonly informer: Informer<SparkplugNode>;
   private readonly sealedSecrets?: Informer<SealedSecret>;
+  private sealedSecretsStarted = false;
   private readonly watches = new Map<string, Watch>();
   private readonly byAddress = new Map<string, Watch>();
   /** Device id (node id) → the watch whose device it is. */
@@ -122,7 +123,7 @@ export class SparkplugNodes implements SessionExtension {
     }).start();
     this.sealedSecrets?.on(() => {
       for (const w of this.watches.values()) this.checkSecrets(w);
-    }).start();
+    });
   }
 
   async stop(): Promise<void> {
@@ -346,6 +347,11 @@ export class SparkplugNodes implements SessionExtension {
       log: this.log.child({ node: w.name }),
     }, w.uuid, address);
     w.reloads.start();
+    // SealedSecrets are watched from the first agent that names one (a cluster without them need not serve the kind).
+    if (w.secrets.length > 0 && this.sealedSecrets && !this.sealedSecretsStarted) {
+      this.sealedSecretsStarted = true;
+      this.sealedSecrets.start();
+    }
     this.checkSecrets(w);
   }
 

@@ -16,7 +16,7 @@ import { readyOf, startKrbKeysFixture, type KrbKeysFixture } from "../../../e2e/
 import { ConfigDbClient } from "../../acs/configdb.js";
 import { AcsHttpError } from "../../acs/errors.js";
 import { ServiceClient } from "../../acs/service-client.js";
-import { App, Class } from "../../api/constants.js";
+import { App, Class, RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
 import { ACCOUNT_FINALIZER, ACCOUNT_UUID_ANNOTATION, KerberosKeyType, type KerberosKey } from "../../api/kerberoskey.js";
 
 const CLUSTER = randomUUID();
@@ -139,4 +139,38 @@ test("an account class edge krbkeys may not create in: Stalled, PermissionDenied
   assert.equal(readyOf(kk)?.status, "False");
   assert.equal(kk.metadata.annotations?.[ACCOUNT_UUID_ANNOTATION], undefined, "no account UUID was recorded");
   await deleteKey("svc-x");
+});
+
+test("a second pass changes nothing (no second object); removing spec.account releases the account and the finalizer", async () => {
+  const principal = `op1agent/${CLUSTER_NAME}@${f.kdc.realm}`;
+  const spec = { type: "Password" as const, principal: `op1agent/${CLUSTER_NAME}`, secret: "op1agent/password" };
+  await f.applyKey("op1agent", { ...spec, account: { class: EdgeClass.EdgeService, name: "agent", groups: [EdgeRole.Sync] } });
+  const kk = await f.waitForKey("op1agent", readyWithAccount, "Ready with its account set up");
+  const account = kk.status!.account!.uuid;
+  const creations = () => standin.requests.filter((r) => r.service === "configdb" && r.method === "POST" && r.path === "/v2/object" && r.upn === f.operatorPrincipal).length;
+  const created = creations();
+
+  await f.annotate("op1agent", RECONCILE_REQUESTED_ANNOTATION, "again");
+  const again = await f.waitForKey("op1agent", (k) => k.status?.lastHandledReconcileAt === "again" && readyWithAccount(k), "the requested pass is done");
+  assert.equal(again.status?.account?.uuid, account);
+  assert.equal(creations(), created, "no second account object");
+
+  await f.applyKey("op1agent", spec);
+  const released = await f.waitForKey("op1agent", (k) => readyOf(k)?.status === "True" && readyOf(k)?.observedGeneration === k.metadata.generation
+    && k.status?.account === undefined, "the account released");
+  assert.ok(!released.metadata.finalizers?.includes(ACCOUNT_FINALIZER), "the finalizer is gone with the account");
+  assert.equal(standin.auth.principalOf(principal), undefined);
+  assert.ok(!standin.configdb.isMember(EdgeRole.Sync, account));
+  await deleteKey("op1agent");
+});
+
+test("an account named by UUID (made centrally) is used as it is: no object is created, the principal is mapped to it", async () => {
+  const account = randomUUID();
+  standin.configdb.register(account, EdgeClass.EdgeService, krbkeysAccount);
+  await f.applyKey("op1central", { type: "Password", principal: `op1central/${CLUSTER_NAME}`, secret: "op1central/password", account: { uuid: account } });
+  const kk = await f.waitForKey("op1central", readyWithAccount, "Ready with its account");
+  assert.deepEqual(kk.status?.account, { uuid: account });
+  assert.equal(standin.auth.principalOf(`op1central/${CLUSTER_NAME}@${f.kdc.realm}`), account);
+  await deleteKey("op1central");
+  assert.equal(standin.auth.principalOf(`op1central/${CLUSTER_NAME}@${f.kdc.realm}`), undefined);
 });
