@@ -4,7 +4,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +20,7 @@ import { defaultConfig } from "../operators/cluster-manager/config.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
 import { DEFAULT_FLUX_INSTALL } from "../operators/cluster-manager/bootstrap-script.js";
 import { fluxVersionOf } from "../operators/bootstrap/script-builder.js";
+import { runKubeseal } from "../operators/seal/kubeseal-cli.js";
 import { helmReleaseTemplate } from "./support/edge-sync/acs-templates.js";
 import { edgeClusterYaml, gitClient, withCredentials } from "./support/cluster-manager/fixtures.js";
 import { ORIGIN_LABEL, REGISTERED_ANNOTATION } from "../operators/cluster-manager/acs/names.js";
@@ -220,8 +221,12 @@ test("a cluster made in the ACS admin UI (\"Edge Cluster 1\") is mirrored and se
   assert.deepEqual(refused, [], "no request of the manager was refused");
 });
 
-test("an entry that cannot be mirrored is visible in Kubernetes: a Warning Event on the mirror namespace and a metric", async () => {
+test("an entry that cannot be mirrored is visible: a Warning Event on the mirror namespace, a metric, and its setup status (the Clusters API's status) says why until it is fixed or deleted", async () => {
   const uuid = await createClusterInConfigDb(world, { name: "bad.name", namespace: "fplus-edge" });
+  const other = await createClusterInConfigDb(world, { name: "also/bad", namespace: "fplus-edge" });
+  const model = world.standin.configdb;
+  const setupStatus = (u: string) => model.get(App.EdgeClusterSetupStatus, u)?.value as { ready?: boolean; notMirrored?: string; spec?: unknown } | undefined;
+  let fixed = false;
   try {
     const event = await eventually(async () => {
       const r = await cp.kubectl(["get", "events.events.k8s.io", "-n", "default", "-o", "json"]);
@@ -231,11 +236,37 @@ test("an entry that cannot be mirrored is visible in Kubernetes: a Warning Event
     assert.equal(event.type, "Warning");
     assert.deepEqual([event.regarding.kind, event.regarding.name], ["Namespace", NS]);
     assert.match(event.note, /"bad\.name" cannot be an EdgeCluster spec\.name/);
-    const metric = await manager.metrics.registry.getSingleMetricAsString("graft_acs_unmirrored_entries");
-    assert.match(metric, /graft_acs_unmirrored_entries 1\b/);
+    const metric = await eventually(async () => {
+      const m = await manager.metrics.registry.getSingleMetricAsString("graft_acs_unmirrored_entries");
+      return /graft_acs_unmirrored_entries 2\b/.test(m) && m;
+    }, { ...WAIT, message: "both entries counted" });
+    assert.ok(metric);
     assert.equal((await clustersWith(uuid)).length, 0);
+
+    // ACS's side: the cluster's setup status is not ready and says why, as the admin UI's status call shows it.
+    const report = await eventually(async () => setupStatus(uuid)?.notMirrored && setupStatus(uuid), { ...WAIT, message: "setup status report" });
+    assert.equal(report!.ready, false);
+    assert.match(report!.notMirrored!, /"bad\.name" cannot be an EdgeCluster spec\.name: .*; fix the entry in the ConfigDB$/);
+    const admin = `Basic ${Buffer.from(`${world.standin.adminUser.username}:${world.standin.adminUser.password}`).toString("base64")}`;
+    const res = await fetch(`${managerUrl}/v1/cluster/${uuid}/status`, { headers: { authorization: admin } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), report);
+
+    // Deleting a bad entry takes its report with it; fixing one mirrors it and the report goes.
+    await eventually(async () => setupStatus(other)?.notMirrored, { ...WAIT, message: "report on the second entry" });
+    await world.cdb.deleteEntry(App.EdgeClusterConfiguration, other);
+    await eventually(async () => setupStatus(other) === undefined, { ...WAIT, message: "the report of a deleted entry removed" });
+    await world.cdb.putEntry(App.EdgeClusterConfiguration, uuid, { name: "fixed_name", namespace: "fplus-edge" });
+    fixed = true;
+    await provisioned(uuid);
+    const after = setupStatus(uuid)!;
+    assert.equal(after.ready, true);
+    assert.equal("notMirrored" in after, false, "the report is gone once the entry is mirrored");
+    assert.match(await manager.metrics.registry.getSingleMetricAsString("graft_acs_unmirrored_entries"), /graft_acs_unmirrored_entries 0\b/);
   } finally {
     await world.cdb.deleteEntry(App.EdgeClusterConfiguration, uuid);
+    await world.cdb.deleteEntry(App.EdgeClusterConfiguration, other).catch(() => false);
+    if (fixed) await eventually(async () => (await clustersWith(uuid)).length === 0, { ...WAIT, message: "fixed_name deleted after its entry went" });
   }
 });
 
@@ -285,6 +316,54 @@ test("the Clusters service API as the admin UI calls it: bootstrap-url (Manage c
 
   const directory = await fetch(`${world.standin.urls.directory}/v1/service/2706aa43-a826-441e-9cec-cd3d4ce623c2`, { headers: { authorization: admin } });
   assert.deepEqual(((await directory.json()) as Array<{ url: string }>).map((d) => d.url), [managerUrl], "advertised in the Directory");
+});
+
+test("the Clusters API's secret route (Manage secrets): a value sealed with the cluster's reported certificate is committed where ACS keeps it", async () => {
+  const uuid = state.edge1!;
+  const admin = `Basic ${Buffer.from(`${world.standin.adminUser.username}:${world.standin.adminUser.password}`).toString("base64")}`;
+  const secret = (method: string, key: string, body?: string, query = "") => fetch(`${managerUrl}/v1/cluster/${uuid}/secret/fplus-edge/agent-creds/${key}${query}`,
+    { method, headers: { authorization: admin, "content-type": "application/octet-stream" }, body });
+  assert.equal((await secret("PUT", "password", "x")).status, 403, "Manage clusters is not Manage secrets");
+  // As ACS's Administrator group holds it: on every cluster (the Null UUID).
+  world.standin.auth.addGrant({ principal: world.standin.adminUser.principal, permission: Perm.ManageSecrets, target: "00000000-0000-0000-0000-000000000000", plural: false });
+  assert.equal((await secret("PUT", "password", "x")).status, 404, "no 'Edge cluster status' entry yet: not bootstrapped");
+  await world.cdb.patchEntry(App.EdgeClusterStatus, uuid, { hosts: [] });
+  assert.equal((await secret("PUT", "password", "x")).status, 503, "no certificate reported yet");
+
+  const dir = mkdtempSync(join(tmpdir(), "graft-acs-secret-"));
+  try {
+    const { certPem, keyPem } = await makeCertificate("sealed-secret");
+    writeFileSync(join(dir, "key.pem"), keyPem);
+    await world.cdb.patchEntry(App.EdgeClusterStatus, uuid, { kubeseal_cert: certPem });
+    assert.equal((await secret("PUT", "password", "s3cret $& value")).status, 204);
+    assert.equal((await secret("PUT", "username", "agent", "?dryrun")).status, 204, "a dry run answers as ACS does");
+    assert.equal((await secret("PUT", "bad key!", "x")).status, 400);
+
+    const ec = (await clustersWith(uuid))[0]!;
+    world.standin.addUser("op1flux/Edge_Cluster_1", "flux-password");
+    const clone = async () => {
+      const repo = join(dir, `repo-${Date.now()}`);
+      await gitClient(["clone", "-q", withCredentials(ec.status!.repository!, "op1flux/Edge_Cluster_1", "flux-password"), repo]);
+      const file = join(repo, "edo/secrets/fplus-edge/agent-creds.yaml");
+      return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+    };
+    const sealed = (await clone())!;
+    const manifest = parseAllDocuments(sealed)[0]!.toJS() as { kind: string; metadata: { name: string; namespace: string }; spec: { encryptedData: Record<string, string> } };
+    assert.equal(manifest.kind, "SealedSecret");
+    assert.deepEqual(manifest.metadata, { name: "agent-creds", namespace: "fplus-edge" });
+    assert.deepEqual(Object.keys(manifest.spec.encryptedData), ["password"], "the dry run committed nothing");
+    writeFileSync(join(dir, "in.yaml"), sealed);
+    const unsealed = await runKubeseal(["--recovery-unseal", "--recovery-private-key", join(dir, "key.pem"), "-o", "json", "-f", join(dir, "in.yaml")]);
+    assert.equal(unsealed.code, 0, unsealed.stderr);
+    const data = (JSON.parse(unsealed.stdout.toString("utf8")) as { data: Record<string, string> }).data;
+    assert.equal(Buffer.from(data.password!, "base64").toString(), "s3cret $& value", "kubeseal decrypts it with the cluster's key");
+
+    assert.equal((await secret("DELETE", "password")).status, 204);
+    assert.equal(await clone(), undefined, "the last key removed: the file goes");
+    assert.equal((await secret("DELETE", "password")).status, 204, "deleting an absent key answers as ACS does");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("without the extra grants an EdgeCluster applied with kubectl is ConfigDBSynced=False naming the permission, and not retried hot; with them it is mirrored", async () => {

@@ -17,11 +17,13 @@ import { createClusterAsAdminUi, sparkplugSafeName } from "./admin-ui.js";
 import { Meta } from "./configdb-model.js";
 import { parseDump } from "./dumps.js";
 import { startAcsStandin, type AcsStandin } from "./standin.js";
+import WebSocket from "ws";
+import { eventually } from "../harness/eventually.js";
 
 let standin: AcsStandin;
 let dir: string;
 let admin: { cdb: ConfigDbClient; auth: AuthClient };
-let cm: { cdb: ConfigDbClient; auth: AuthClient; principal: string };
+let cm: { cdb: ConfigDbClient; auth: AuthClient; principal: string; basic: string };
 let fluxGroup: string;
 
 function connect(username: string, password: string) {
@@ -30,7 +32,7 @@ function connect(username: string, password: string) {
 }
 
 /** A service account in the Cluster Manager role, as ACS's installer makes one. */
-function roleMember(): { cdb: ConfigDbClient; auth: AuthClient; principal: string } {
+function roleMember(): { cdb: ConfigDbClient; auth: AuthClient; principal: string; basic: string } {
   const username = `sv1cm${randomBytes(3).toString("hex")}`;
   const password = randomBytes(12).toString("hex");
   const { upn } = standin.addUser(username, password);
@@ -38,7 +40,7 @@ function roleMember(): { cdb: ConfigDbClient; auth: AuthClient; principal: strin
   standin.configdb.register(principal, Class.EdgeAccount);
   standin.configdb.addMember(AcsGroup.ClusterManager, principal);
   standin.auth.setKerberos(principal, upn);
-  return { ...connect(username, password), principal };
+  return { ...connect(username, password), principal, basic: `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}` };
 }
 
 const status = (p: Promise<unknown>) => p.then(() => 200, (err: unknown) => (err instanceof AcsHttpError ? err.status : Promise.reject(err)));
@@ -155,4 +157,55 @@ test("cluster names as the admin UI writes them (acs-contract §9)", () => {
   for (const [typed, name] of [["Edge Cluster 1", "Edge_Cluster_1"], ["a_b c", "A_b_C"], ["Line 3", "Line_3"], ["siteA", "Site_A"], ["site-a", "Sitea"]]) {
     assert.equal(sparkplugSafeName(typed!), name, typed);
   }
+});
+
+test("notify/v2: a WATCH or SEARCH needs ReadConfig on the application, checked for every update (ACS answers response 403)", async (t) => {
+  const tokenRes = await fetch(`${standin.urls.configdb}/token`, { method: "POST", headers: { authorization: cm.basic } });
+  assert.equal(tokenRes.status, 200);
+  const { token } = (await tokenRes.json()) as { token: string };
+  const ws = new WebSocket(`${standin.urls.configdb.replace("http:", "ws:")}/notify/v2`);
+  t.after(() => ws.terminate());
+  const frames: string[] = [];
+  ws.on("message", (data) => frames.push(String(data)));
+  await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+  const next = (from: number) => eventually(() => frames[from], { timeoutMs: 5000, message: "expected a frame" });
+  ws.send(`Bearer ${token}`);
+  assert.equal(await next(0), "200");
+  const ask = async (request: object) => {
+    const from = frames.length;
+    ws.send(JSON.stringify(request));
+    return JSON.parse(await next(from)) as Record<string, unknown>;
+  };
+
+  const cluster = randomUUID();
+  standin.configdb.register(cluster, Class.EdgeCluster);
+  standin.configdb.put(App.EdgeClusterConfiguration, cluster, { name: "line_1", namespace: "fplus-edge" });
+  const search = await ask({ uuid: randomUUID(), method: "SEARCH", parent: `v2/app/${App.EdgeClusterConfiguration}/object/` });
+  assert.equal(search.status, 201);
+  assert.deepEqual(search.response, { status: 204 }, "the role reads 'Edge cluster configuration'");
+  assert.ok(Object.hasOwn(search.children as object, cluster));
+
+  // 'Edge deployment' is edge-sync's, not the Cluster Manager's: refused, and the entry's body never sent.
+  const deployments = "f2b9417a-ef7f-421f-b387-bb8183a48cdb";
+  standin.configdb.register(deployments, Meta.AppClass);
+  standin.configdb.put(deployments, cluster, { cluster, name: "agent", chart: randomUUID() });
+  const watch = randomUUID();
+  assert.deepEqual(await ask({ uuid: watch, method: "WATCH", request: { url: `v2/app/${deployments}/object/${cluster}` } }),
+    { uuid: watch, status: 201, response: { status: 403 } });
+  const refusedSearch = randomUUID();
+  assert.deepEqual(await ask({ uuid: refusedSearch, method: "SEARCH", parent: `v2/app/${deployments}/object/` }),
+    { uuid: refusedSearch, status: 201, response: { status: 403 } });
+
+  // Grants are data: once granted, the next change arrives with its body.
+  standin.auth.addGrant({ principal: AcsGroup.ClusterManager, permission: AcsPerm.ReadConfig, target: deployments, plural: false });
+  const from = frames.length;
+  standin.configdb.put(deployments, cluster, { cluster, name: "agent-2", chart: randomUUID() });
+  const updates = await eventually(() => {
+    const got = frames.slice(from).map((f) => JSON.parse(f) as { uuid: string; status: number; response?: { status: number; body?: { name?: string } } });
+    return got.some((u) => u.uuid === watch) && got;
+  }, { timeoutMs: 5000, message: "the WATCH update after the grant" });
+  const update = updates.find((u) => u.uuid === watch)!;
+  assert.equal(update.status, 200);
+  assert.equal(update.response?.status, 200);
+  assert.equal(update.response?.body?.name, "agent-2");
 });

@@ -2,6 +2,8 @@ import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { ConfigDbModel, EntryChange, StoredEntry } from "./configdb-model.js";
+import type { AccessControl } from "./acl.js";
+import { AcsPerm } from "./acs-uuids.js";
 import type { ServiceTokens } from "./identity.js";
 import { matchesFilter, parseSearchFilter, type SearchFilter } from "./search-filter.js";
 
@@ -19,6 +21,9 @@ import { matchesFilter, parseSearchFilter, type SearchFilter } from "./search-fi
  *   arrives as a child with response `{status: 412}`, one that starts matching as an ordinary child update.
  * - every update starts with status 201 (full state) and continues with 200; an update identical to the previous
  *   one of the same subscription is not sent again (as ACS does).
+ * - ACLs (acs-contract.md §7), checked for every update as ACS does: a WATCH or SEARCH of an application's entries
+ *   needs ReadConfig on that application; without it each update keeps its status and carries only
+ *   `response: {status: 403}` (no body, children or child).
  */
 
 const TOKEN_FRAME_RE = /^Bearer ([A-Za-z0-9+/]+)$/;
@@ -38,9 +43,9 @@ export class NotifyServer {
   private readonly authenticated = new Set<WebSocket>();
   private refusing = false;
 
-  constructor(private readonly model: ConfigDbModel, private readonly tokens: ServiceTokens) {
+  constructor(private readonly model: ConfigDbModel, private readonly tokens: ServiceTokens, private readonly acl: AccessControl) {
     this.wss.on("connection", (ws) => {
-      new Session(ws, this.model, this.tokens, () => this.authenticated.add(ws));
+      new Session(ws, this.model, this.tokens, this.acl, () => this.authenticated.add(ws));
       ws.on("close", () => this.authenticated.delete(ws));
     });
   }
@@ -81,6 +86,8 @@ export class NotifyServer {
 
 class Session {
   private authenticated = false;
+  /** The caller's Kerberos name, once the token frame named it. */
+  private upn = "";
   private readonly subs = new Map<string, { sub: Subscription; last?: string }>();
   private readonly unlisten: () => void;
 
@@ -88,6 +95,7 @@ class Session {
     private readonly ws: WebSocket,
     private readonly model: ConfigDbModel,
     private readonly tokens: ServiceTokens,
+    private readonly acl: AccessControl,
     private readonly onAuthenticated: () => void,
   ) {
     this.unlisten = model.onChange((change) => this.onModelChange(change));
@@ -127,7 +135,9 @@ class Session {
   private authenticate(frame: string | null): void {
     const match = frame === null ? null : TOKEN_FRAME_RE.exec(frame);
     if (!match) return this.refuse("400");
-    if (!this.tokens.verify(match[1]!)) return this.refuse("401");
+    const upn = this.tokens.verify(match[1]!);
+    if (!upn) return this.refuse("401");
+    this.upn = upn;
     this.authenticated = true;
     this.onAuthenticated();
     this.ws.send("200");
@@ -145,9 +155,9 @@ class Session {
       if (typeof req !== "object" || req === null || typeof req.url !== "string") return 400;
       if (req.method !== undefined && req.method !== "GET") return 404;
       const entry = ENTRY_RE.exec(req.url);
-      if (entry) return this.watchEntry(decodeURIComponent(entry[1]!), decodeURIComponent(entry[2]!));
+      if (entry) return this.readable(decodeURIComponent(entry[1]!), this.watchEntry(decodeURIComponent(entry[1]!), decodeURIComponent(entry[2]!)));
       const list = LIST_RE.exec(req.url);
-      if (list) return this.watchList(decodeURIComponent(list[1]!));
+      if (list) return this.readable(decodeURIComponent(list[1]!), this.watchList(decodeURIComponent(list[1]!)));
       return 404;
     }
     if (request.method === "SEARCH") {
@@ -156,9 +166,18 @@ class Session {
       if (!list) return 404;
       const filter = request.filter === undefined ? {} : parseSearchFilter(request.filter);
       if (!filter) return 400;
-      return this.searchApp(decodeURIComponent(list[1]!), filter);
+      return this.readable(decodeURIComponent(list[1]!), this.searchApp(decodeURIComponent(list[1]!), filter));
     }
     return 400;
+  }
+
+  /** The subscription with ACS's per-update ACL check: ReadConfig on the app, else only `response: {status: 403}`. */
+  private readable(app: string, sub: Subscription): Subscription {
+    const check = (update: Update | undefined): Update | undefined => {
+      if (!update || this.acl.permitted(this.upn, AcsPerm.ReadConfig, app)) return update;
+      return { status: update.status, response: { status: 403 } };
+    };
+    return { initial: () => check(sub.initial())!, onChange: (change) => check(sub.onChange(change)) };
   }
 
   private watchEntry(app: string, obj: string): Subscription {

@@ -149,7 +149,7 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
 
   const dataDir = await mkdtemp(path.join(tmpdir(), "graft-acs-standin-"));
   const servers: Listening[] = [];
-  const notify = new NotifyServer(configdb, tokens.configdb);
+  const notify = new NotifyServer(configdb, tokens.configdb, acl);
   const commands = new CommandLog();
   const configdbWrites: ConfigDbWrite[] = [];
   try {

@@ -16,6 +16,8 @@ export const AcsCrashPoint = {
   AfterSetupStarted: "acs-after-setup-started",
   AfterSparkplug: "acs-after-sparkplug",
   AfterAccountRecorded: "acs-after-account-recorded",
+  /** The ConfigDB made the account; its UUID is not recorded yet. */
+  AfterAccountCreated: "acs-after-account-created",
   AfterAccountObject: "acs-after-account-object",
   AfterAccountName: "acs-after-account-name",
   AfterAccountGroup: "acs-after-account-group",

@@ -69,7 +69,7 @@ export class AcsBackend {
   /** The ACS Clusters service API (clusters-api.ts), served on the manager's public listener. */
   clustersApi(config: ClusterManagerConfig, client: KubeClient, clusterByUuid: (uuid: string) => EdgeCluster | undefined, log: Logger) {
     return createClustersApiHandler({
-      config, client, cdb: this.cdb, auth: this.auth, clusterByUuid, log: log.child({ component: "clusters-api" }),
+      config, client, cdb: this.cdb, auth: this.auth, clusterByUuid, git: this.git, log: log.child({ component: "clusters-api" }),
       authUrl: () => this.connection.service("auth").baseUrl(), version: GRAFT_VERSION,
     });
   }

@@ -14,7 +14,8 @@ import { GenericError, StallingError, WaitingError } from "../../runtime/errors.
 import { AcsCrashPoint, crashPoint } from "../crash-points.js";
 import { CLUSTER_MANIFEST_DIR, README_FILE } from "../git/repo-content.js";
 import { acsRepoFiles, type AcsRepo } from "./repo-templates.js";
-import { chartTemplateSchema, setupStatusSchema, type ClusterEntry, type SetupStatus } from "./entries.js";
+import { AccountAdoption, ADOPTION_DUMP } from "./account-adoption.js";
+import { chartTemplateSchema, NOT_MIRRORED_KEY, setupStatusSchema, type ClusterEntry, type SetupStatus } from "./entries.js";
 import type { AcsGitRepos } from "./git-sync.js";
 import {
   ensureEntry, ensureGrant, ensureKerberos, ensureMember, KerberosIdentityConflict, putBlind, removeEntry,
@@ -71,7 +72,11 @@ export interface SetupResult {
 }
 
 export class AcsClusterSetup {
-  constructor(private readonly deps: ClusterSetupDeps) {}
+  private readonly adoption: AccountAdoption;
+
+  constructor(private readonly deps: ClusterSetupDeps) {
+    this.adoption = new AccountAdoption(deps.cdb, deps.auth);
+  }
 
   async readStatus(uuid: string): Promise<SetupStatus | null> {
     const found = await this.deps.cdb.getEntry(App.EdgeClusterSetupStatus, uuid);
@@ -86,7 +91,8 @@ export class AcsClusterSetup {
     let status = (await this.readStatus(c.uuid)) ?? {};
 
     if (!isDeepStrictEqual(status.spec, c.entry)) {
-      await this.patchStatus(c.uuid, { ready: false, spec: c.entry });
+      // A report that the entry could not be mirrored (configdb-sync.ts) is out of date once it is set up.
+      await this.patchStatus(c.uuid, { ready: false, spec: c.entry, [NOT_MIRRORED_KEY]: null });
       status = { ...status, ready: false, spec: c.entry };
       crashPoint(AcsCrashPoint.AfterSetupStarted);
     }
@@ -118,17 +124,20 @@ export class AcsClusterSetup {
     const what = `${role} account`;
 
     let account = status[role]?.uuid;
+    if (!account && status[role]?.creating) account = await this.adoptLeftover(c, role);
     if (!account) {
       // The role may only CreateObject (the ConfigDB chooses the UUID). The request is marked in flight first and
-      // the UUID recorded the moment the answer arrives; a crash in between is the one window left, and it is said.
-      if (status[role]?.creating) {
-        await c.warn("AccountMayBeOrphaned", `a previous run crashed while creating the ${role} account: if the ConfigDB created it, an unnamed EdgeService object owned by the cluster manager is left over (the role cannot list objects to find it)`);
-      }
-      await this.patchStatus(c.uuid, { [role]: { creating: true } });
-      crashPoint(AcsCrashPoint.AfterAccountRecorded);
-      const created = await step(`creating the ${role} account (POST /v2/object)`, () => cdb.createObject(Class.EdgeAccount));
-      account = created.uuid;
-      await this.patchStatus(c.uuid, { [role]: { uuid: account, done: false } });
+      // the UUID recorded the moment the answer arrives; after a crash in between, adoptLeftover finds the account.
+      account = await this.adoption.creation(async () => {
+        if (!status[role]?.creating) {
+          await this.patchStatus(c.uuid, { [role]: { creating: true } });
+          crashPoint(AcsCrashPoint.AfterAccountRecorded);
+        }
+        const created = await step(`creating the ${role} account (POST /v2/object)`, () => cdb.createObject(Class.EdgeAccount));
+        crashPoint(AcsCrashPoint.AfterAccountCreated);
+        await this.patchStatus(c.uuid, { [role]: { uuid: created.uuid, done: false } });
+        return created.uuid;
+      });
       await c.event("AccountCreated", `created the ${role} account ${account}`);
       crashPoint(AcsCrashPoint.AfterAccountObject);
     }
@@ -151,6 +160,26 @@ export class AcsClusterSetup {
       await this.patchStatus(c.uuid, { [role]: { uuid: acct, done: true } });
     }
     return acct;
+  }
+
+  /**
+   * A previous run crashed while creating this account: the ConfigDB may have made it without graft learning its
+   * UUID. Such an account is found and adopted (account-adoption.ts) instead of making a second one; undefined when
+   * there is none (the request never arrived) or graft may not look (then it says so).
+   */
+  private async adoptLeftover(c: ClusterToSetUp, role: AccountRole): Promise<string | undefined> {
+    return this.adoption.adoption(async () => {
+      const search = await step(`looking for the ${role} account a crash may have left`, () => this.adoption.findOrphan());
+      if (search.kind === "found") {
+        await this.patchStatus(c.uuid, { [role]: { uuid: search.uuid, done: false } });
+        await c.event("AccountAdopted", `adopted account ${search.uuid} as the ${role} account: an unnamed EdgeService account the cluster manager owns that no cluster uses (left by a crash while creating it, or by a teardown)`);
+        return search.uuid;
+      }
+      if (search.kind === "cannot-look") {
+        await c.warn("AccountMayBeOrphaned", `a previous run crashed while creating the ${role} account; graft cannot look for an account the ConfigDB may have made then (it needs ${search.missing}; ${ADOPTION_DUMP} grants it), so it creates another and an unnamed EdgeService object owned by the cluster manager may be left over`);
+      }
+      return undefined;
+    });
   }
 
   private async ensureRepository(c: ClusterToSetUp, status: SetupStatus): Promise<{ url: string; commit: string }> {

@@ -3,7 +3,9 @@
 // - GET /ping: who this service is;
 // - POST /v1/cluster/<uuid>/bootstrap-url (Manage clusters): a JSON string, the URL of a single-use bootstrap script
 //   (graft's one-time token; the script behind it is served once, then 410), 404 until the cluster is set up;
-// - GET /v1/cluster/<uuid>/status (Manage clusters): the setup status entry; 404 for an unknown cluster.
+// - GET /v1/cluster/<uuid>/status (Manage clusters): the setup status entry; 404 for an unknown cluster;
+// - PUT|DELETE /v1/cluster/<uuid>/secret/<namespace>/<name>/<key>[?dryrun] (Manage secrets): seal a value into the
+//   cluster's repository (secrets-api.ts).
 // Callers authenticate with Basic (checked by asking the ACS Auth service for a token with those credentials, so the
 // KDC decides) or a Bearer token from /token; otherwise 401 with `WWW-Authenticate: Basic realm="Factory+"`. The
 // ACL check asks the Auth service for the caller's ACL (the Cluster Manager role holds ReadACL on the Clusters
@@ -21,6 +23,8 @@ import type { KubeClient } from "../../runtime/rest.js";
 import { issueBootstrapToken } from "../bootstrap-tokens.js";
 import { urlsFor, type ClusterManagerConfig } from "../config.js";
 import { credentialsSecretName } from "../credentials.js";
+import type { AcsGitRepos } from "./git-sync.js";
+import { handleSecret } from "./secrets-api.js";
 
 const NULL_UUID = "00000000-0000-0000-0000-000000000000";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -37,6 +41,8 @@ export interface ClustersApiDeps {
   /** The Auth service's base URL (a caller's Basic credentials are checked by logging in there). */
   authUrl: () => Promise<string>;
   clusterByUuid: (uuid: string) => EdgeCluster | undefined;
+  /** The cluster repositories on the ACS Git server (sealed secrets are committed there). */
+  git: AcsGitRepos;
   log: Logger;
   version: string;
 }
@@ -82,9 +88,9 @@ export function createClustersApiHandler(deps: ClustersApiDeps) {
     }
   }
 
-  async function mayManage(caller: Caller, cluster: string): Promise<boolean> {
+  async function mayManage(caller: Caller, cluster: string, permission: string = Perm.ManageClusters): Promise<boolean> {
     const acl = await deps.auth.acl(caller.principal);
-    return acl.some((ace) => ace.permission === Perm.ManageClusters && (ace.target === cluster || ace.target === NULL_UUID));
+    return acl.some((ace) => ace.permission === permission && (ace.target === cluster || ace.target === NULL_UUID));
   }
 
   return async (req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> => {
@@ -117,6 +123,19 @@ export function createClustersApiHandler(deps: ClustersApiDeps) {
     }
     const [, , uuid, what, ...rest] = parts;
     if (!uuid || !UUID.test(uuid)) return text(410, "the cluster must be named by its lower-case UUID");
+    if (what === "secret" && rest.length === 3) {
+      if (req.method !== "PUT" && req.method !== "DELETE") return text(405, "use PUT or DELETE");
+      if (!(await mayManage(caller, uuid, Perm.ManageSecrets))) return text(403, "Manage secrets is needed on this cluster");
+      const [namespace, name, key] = rest.map((p) => decodeURIComponent(p)) as [string, string, string];
+      const dryRun = new URL(req.url ?? "/", "http://x").searchParams.has("dryrun");
+      const answer = await handleSecret({ cdb: deps.cdb, git: deps.git, log: deps.log },
+        { method: req.method, cluster: uuid, namespace, name, key, dryRun, caller: caller.principal }, req);
+      if (answer.status === 204) {
+        res.writeHead(204).end();
+        return true;
+      }
+      return text(answer.status, answer.message);
+    }
     if (rest.length > 0) return text(404, "not found");
     if (what === "bootstrap-url") {
       if (req.method !== "POST") return text(405, "use POST");

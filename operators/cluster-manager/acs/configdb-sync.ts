@@ -32,7 +32,7 @@ import { updateStatus } from "../../runtime/status.js";
 import { summarizeReady } from "../controller/summarize.js";
 import { applyEntry, entryOf, statusEntry } from "../status-endpoint.js";
 import { AppWatch, type ChangeKind } from "./app-watch.js";
-import { parseClusterEntry, specFieldsFromEntry } from "./entries.js";
+import { NOT_MIRRORED_KEY, parseClusterEntry, specFieldsFromEntry } from "./entries.js";
 import { isRegistered } from "./entry-sync.js";
 import { dnsLabelFor, dnsLabelWithSuffix, ORIGIN_CONFIGDB, ORIGIN_LABEL, REGISTERED_ANNOTATION } from "./names.js";
 
@@ -145,6 +145,7 @@ export class ConfigDbSync {
     }
     this.forwarded.delete(uuid);
     this.unmirrored.delete(uuid);
+    if (ecs.length === 0) await this.dropNotMirroredReport(uuid);
     const doomed = ecs.filter((ec) => isRegistered(ec, uuid) && !ec.metadata.deletionTimestamp);
     if (doomed.length === 0) return;
     if (clusters.size === 0) {
@@ -155,6 +156,15 @@ export class ConfigDbSync {
       await this.deps.events.record(EdgeClusterType, ec, "Normal", "DeletedInConfigDB",
         `the ConfigDB entry ${uuid} was deleted: deleting this EdgeCluster (its finalizer removes the accounts, grants and entries)`);
       await this.deps.client.delete(EdgeClusterType, ec.metadata.name, ec.metadata.namespace);
+    }
+  }
+
+  /** The entry is gone: a setup status that only said why it could not be mirrored goes with it. */
+  private async dropNotMirroredReport(uuid: string): Promise<void> {
+    const status = await this.deps.cdb.getEntry<Record<string, unknown>>(App.EdgeClusterSetupStatus, uuid);
+    const keys = status && typeof status.value === "object" && status.value !== null ? Object.keys(status.value) : [];
+    if (keys.includes(NOT_MIRRORED_KEY) && keys.every((k) => k === NOT_MIRRORED_KEY || k === "ready")) {
+      await this.deps.cdb.deleteEntry(App.EdgeClusterSetupStatus, uuid, status!.etag ? { ifMatch: status!.etag } : {});
     }
   }
 
@@ -195,15 +205,17 @@ export class ConfigDbSync {
     if ("problem" in parsed) {
       // No EdgeCluster can carry it: say so where a person looks (an Event on the mirror namespace) and count it.
       if (this.unmirrored.get(uuid) !== parsed.problem) {
-        this.unmirrored.set(uuid, parsed.problem);
         const message = `ConfigDB cluster ${uuid} cannot be mirrored as an EdgeCluster in "${mirrorNamespace}": its 'Edge cluster configuration' entry is invalid at ${parsed.problem}; fix the entry in the ConfigDB`;
         log.error({ uuid }, message);
         const ns = await client.getOrNull<KubeObject>(Core.namespaces, mirrorNamespace).catch(() => null);
         if (ns) await this.deps.events.record(Core.namespaces, ns, "Warning", "EntryNotMirrored", message);
+        // And in the cluster's own setup status, where ACS looks (the Clusters API's status): not ready, and why.
+        await cdb.patchEntry(App.EdgeClusterSetupStatus, uuid, { ready: false, [NOT_MIRRORED_KEY]: message });
+        this.unmirrored.set(uuid, parsed.problem);
       }
       return;
     }
-    this.unmirrored.delete(uuid);
+    if (this.unmirrored.delete(uuid)) await cdb.patchEntry(App.EdgeClusterSetupStatus, uuid, { [NOT_MIRRORED_KEY]: null });
     const { entry } = parsed;
     // Decide on fresh answers, not caches: the entry must still exist and no EdgeCluster may hold the UUID yet (one
     // applied with kubectl records its UUID in status before it writes the entry).

@@ -1,7 +1,8 @@
 // ACS mode under ACS's own Cluster Manager grants (the stand-in enforces them): kill -9 of `graft cluster-manager
 // --mode acs` right after each ACS setup step, then a restart. The cluster ends Ready with exactly one account per
 // role, one Kerberos identity each, one Git Pull grant and one commit on the ACS Git server, and no account left over
-// anywhere (an account's UUID is recorded the moment the ConfigDB returns it). A crash in the middle of teardown
+// anywhere (an account's UUID is recorded the moment the ConfigDB returns it; one made just before a crash is found
+// and adopted when the manager may look, config/acs/cluster-manager-adopt.yaml). A crash in the middle of teardown
 // resumes too and leaves nothing the role could remove. The kubectl → ConfigDB points run last, after the extra
 // grants of config/acs/cluster-manager-kubectl.yaml are loaded, as an administrator would.
 import { after, before, test } from "node:test";
@@ -34,6 +35,9 @@ let port: number;
 let clusters = 0;
 /** Accounts a teardown under ACS's grants had to leave (the role has no DeleteObject). */
 let leftAccounts = 0;
+/** Accounts a crash left that the manager could not look for (ACS's grants alone). */
+let orphans = 0;
+const ADOPT_DUMP = fileURLToPath(new URL("../../../config/acs/cluster-manager-adopt.yaml", import.meta.url));
 
 before(async () => {
   [{ cp, client }, world] = await Promise.all([startApiServer({ name: "acs-crash", namespace: NS, crds: true }), startAcsWorld()]);
@@ -79,7 +83,7 @@ function assertNoDuplicates(uuid: string, name: string) {
   assert.deepEqual(t.accounts.krbkeys, [t.setup!.krbkeys!.uuid], "one krbkeys account");
   assert.deepEqual(t.principals, { flux: t.setup!.flux!.uuid, krbkeys: t.setup!.krbkeys!.uuid }, "one Kerberos identity each");
   assert.deepEqual(t.grantsOn.map((g) => [g.principal, g.permission]), [[t.setup!.flux!.uuid, Perm.GitPull]], "one Git Pull grant");
-  assert.equal(world.standin.configdb.membersOf(Class.EdgeAccount)!.length, 2 * clusters + leftAccounts, "no orphaned account anywhere");
+  assert.equal(world.standin.configdb.membersOf(Class.EdgeAccount)!.length, 2 * clusters + leftAccounts + orphans, "no orphaned account anywhere");
   assert.ok(t.config && t.sparkplug && t.repoConfig, "configuration, Sparkplug address and repository entries written");
 }
 
@@ -89,9 +93,17 @@ const kubectlPath = new Set<CrashPointName>([AcsCrashPoint.AfterObject, AcsCrash
 const setupPoints: CrashPointName[] = [CrashPoint.AfterIdentity,
   ...Object.values(AcsCrashPoint).filter((p) => p !== AcsCrashPoint.TeardownAfterAccount && !kubectlPath.has(p))];
 
-function crashTest(point: CrashPointName) {
-  test(`crash at ${point}, restart → Ready without duplicate accounts or grants${kubectlPath.has(point) ? " (kubectl, extra grants loaded)" : ""}`, async () => {
-    const name = point.replace(/^acs-after-/, "a-").replace(/[^a-z-]/g, "").slice(0, 40);
+/** Events of one reason on the EdgeCluster of a cluster name, as kubectl shows them. */
+async function eventsOn(name: string, reason: string): Promise<Array<{ type: string; message: string }>> {
+  const r = await cp.kubectl(["get", "events", "-n", NS, "--field-selector", `reason=${reason}`, "-o", "json"]);
+  const items = (JSON.parse(r.stdout) as { items: Array<{ type: string; message: string; involvedObject: { name: string } }> }).items;
+  return items.filter((e) => e.involvedObject.name === name);
+}
+
+function crashTest(point: CrashPointName, variant?: { title: string; name: string; orphans?: number; after: (name: string) => Promise<void> }) {
+  const title = variant?.title ?? `crash at ${point}, restart → Ready without duplicate accounts or grants${kubectlPath.has(point) ? " (kubectl, extra grants loaded)" : ""}`;
+  test(title, async () => {
+    const name = variant?.name ?? point.replace(/^acs-after-/, "a-").replace(/[^a-z-]/g, "").slice(0, 40);
     let uuid: string | undefined;
     clusters++;
     await crashes(point, async () => {
@@ -109,18 +121,35 @@ function crashTest(point: CrashPointName) {
         return e?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") && e.status.observedGeneration === e.metadata.generation && e;
       }, { timeoutMs: 60_000, message: `${name} Ready after restart` });
       uuid ??= ec.status!.uuid!;
+      orphans += variant?.orphans ?? 0;
       assert.equal(ec.status!.uuid, uuid);
       assert.equal((await clustersWith(uuid)).length, 1, "one EdgeCluster");
       assertNoDuplicates(uuid, name);
       const { stdout } = await gitClient(["--git-dir", world.standin.gitRepoPath(uuid), "rev-list", "--count", "main"]);
       assert.equal(stdout.trim(), "1", "one commit on the ACS Git server");
+      await variant?.after(ec.metadata.name!);
     } finally {
       await healthy.stop();
     }
   });
 }
 
-for (const point of setupPoints) crashTest(point);
+for (const point of setupPoints.filter((p) => p !== AcsCrashPoint.AfterAccountCreated)) crashTest(point);
+
+// The ConfigDB made the flux account and the manager died before recording its UUID. Under ACS's grants alone the
+// role cannot look for it: the restart says so and makes another (the one object this file allows to be left over).
+crashTest(AcsCrashPoint.AfterAccountCreated, {
+  title: `crash at ${AcsCrashPoint.AfterAccountCreated} under ACS's grants alone → Ready with one named account per role; a Warning says the left account cannot be looked for and which rights would`,
+  name: "created-no-look",
+  orphans: 1,
+  after: async (name) => {
+    const warnings = await eventsOn(name, "AccountMayBeOrphaned");
+    assert.equal(warnings.length, 1, "one Warning Event");
+    assert.equal(warnings[0]!.type, "Warning");
+    assert.match(warnings[0]!.message, /ReadMembers on class EdgeService/);
+    assert.match(warnings[0]!.message, /config\/acs\/cluster-manager-adopt\.yaml/);
+  },
+});
 
 test(`crash at ${AcsCrashPoint.TeardownAfterAccount}, restart → the deletion completes; only what the role may not remove is left`, async () => {
   const name = "teardown";
@@ -162,6 +191,21 @@ test(`crash at ${AcsCrashPoint.TeardownAfterAccount}, restart → the deletion c
   } finally {
     await healthy.stop();
   }
+});
+
+test("the read rights of config/acs/cluster-manager-adopt.yaml are loaded (finding an account a crash left)", () => {
+  world.standin.loadDump(ADOPT_DUMP);
+});
+
+// The same crash with the read rights: the restart finds the account the ConfigDB made and adopts it; no new object.
+crashTest(AcsCrashPoint.AfterAccountCreated, {
+  title: `crash at ${AcsCrashPoint.AfterAccountCreated} with config/acs/cluster-manager-adopt.yaml → the account the ConfigDB made is adopted: no orphan, no duplicate`,
+  name: "created-adopted",
+  after: async (name) => {
+    const adopted = await eventsOn(name, "AccountAdopted");
+    assert.equal(adopted.length, 1, "one AccountAdopted Event");
+    assert.equal((await eventsOn(name, "AccountMayBeOrphaned")).length, 0);
+  },
 });
 
 test("the extra grants of config/acs/cluster-manager-kubectl.yaml are loaded (the kubectl → ConfigDB direction)", () => {

@@ -35,6 +35,9 @@ export type ChartTemplate = z.output<typeof chartTemplateSchema>;
 // Older ACS releases stored the bare account UUID (`flux: "<uuid>"`); read that as `{uuid}` so its accounts are kept.
 const accountRecord = z.preprocess((v) => (typeof v === "string" ? { uuid: v } : v),
   z.object({ uuid: UUID.optional(), done: z.boolean().optional(), creating: z.boolean().optional() }).loose());
+/** The setup status member saying why an entry is not mirrored (removed once it is, or when the entry goes). */
+export const NOT_MIRRORED_KEY = "notMirrored";
+
 export const setupStatusSchema = z.object({
   ready: z.boolean().optional(),
   spec: z.unknown().optional(),
