@@ -459,6 +459,23 @@ test("an 'Edge cluster status' entry written as edge-sync does flows into EdgeCl
 
   await world.cdb.patchEntry(App.EdgeClusterStatus, uuid, { hosts: [hosts[0]] });
   await eventually(async () => (await clustersWith(uuid))[0]?.status?.hostCount === 1, { ...WAIT, message: "a host change is picked up" });
+
+  // ACS defines no ConfigSchema for the application: edge-sync's GitOps report and Edge deployments' state sit beside
+  // hosts; the mirror takes the report and leaves the members it does not read.
+  const commit = (await clustersWith(uuid))[0]!.status!.commit!;
+  const failing = { kind: "HelmRelease", namespace: "fplus-edge", name: "edge-cluster-x", ready: "False", reason: "UpgradeFailed", message: "values refused" };
+  await world.cdb.patchEntry(App.EdgeClusterStatus, uuid, {
+    gitops: { fluxVersion: "v2.9.5", objects: [{ kind: "Kustomization", namespace: "fplus-edge", name: "self-link", ready: "True", revision: `main@sha1:${commit}` }, failing] },
+    deployments: { "0f6a4c3e-0000-4000-8000-000000000001": { name: "agent", state: "Applied", helmReleases: ["agent"], ready: "True" } },
+  });
+  const reported = await eventually(async () => {
+    const e = (await clustersWith(uuid))[0];
+    return e?.status?.gitops && condition(e, "Synced") && e;
+  }, { ...WAIT, message: "the GitOps report mirrored into status" });
+  assert.equal(reported.status!.gitops!.appliedRevision, `main@sha1:${commit}`);
+  assert.equal(condition(reported, "Synced")?.reason, "FluxObjectNotReady");
+  assert.match(condition(reported, "Synced")!.message, /values refused/);
+  assert.equal(reported.status!.hostCount, 1, "the hosts stayed");
 });
 
 test("notify/v2 dropped mid-run: entries created, changed and deleted meanwhile are picked up after reconnect", async () => {

@@ -146,6 +146,7 @@ export class EdgeSync {
     const reasons: string[] = [];
     const stale = (since: number) => now - since > this.stallAfterMs;
     if (stale(this.nodes.lastProgressAt)) reasons.push(`the Node watch made no progress for ${Math.round((now - this.nodes.lastProgressAt) / 1000)} s`);
+    if (this.gitops && stale(this.gitops.lastProgressAt)) reasons.push(`a Flux object watch made no progress for ${Math.round((now - this.gitops.lastProgressAt) / 1000)} s`);
     if (this.inFlightSince !== undefined && stale(this.inFlightSince)) {
       reasons.push(`a status write has been running for ${Math.round((now - this.inFlightSince) / 1000)} s`);
     } else if (this.inFlightSince === undefined && this.nodes.hasSynced && stale(this.lastAttemptAt) && statusPatch(this.desired(), this.acknowledged)) {

@@ -62,6 +62,11 @@ export class GitopsWatch {
     await Promise.all([...this.kinds.map((k) => k.informer.stop()), this.controllers.stop()]);
   }
 
+  /** When the least recently progressing of its watches last made progress (for edge-sync's liveness check). */
+  get lastProgressAt(): number {
+    return Math.min(this.controllers.lastProgressAt, ...this.kinds.map((k) => k.informer.lastProgressAt));
+  }
+
   get hasSynced(): boolean {
     return this.controllers.hasSynced && this.kinds.every((k) => k.informer.hasSynced);
   }
