@@ -45,11 +45,13 @@ COPY --from=build --chown=root:root /src/dist ./dist
 COPY --chown=root:root operators/bootstrap/driver.sh ./operators/bootstrap/driver.sh
 COPY --chown=root:root crds/ ./crds/
 COPY --chown=root:root config/flux/install.yaml ./config/flux/install.yaml
+COPY --chown=root:root config/flux/releases/ ./config/flux/releases/
 COPY --chown=root:root config/edge-cluster/ ./config/edge-cluster/
 RUN ln -s /app/dist/operators/cli/main.js /usr/local/bin/graft
 
 ENV NODE_ENV=production \
     FLUX_INSTALL_MANIFEST=/app/config/flux/install.yaml \
+    FLUX_RELEASES_DIR=/app/config/flux/releases \
     CHART_DIR=/app/config/edge-cluster \
     HOME=/tmp
 USER 65532:65532

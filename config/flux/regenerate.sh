@@ -2,9 +2,15 @@
 # Regenerates config/flux/install.yaml (what the bootstrap script applies when an edge cluster has no Flux),
 # config/flux/crds.yaml (the CRDs alone, for tests) and config/flux/VERSIONS from the Go modules of one Flux release.
 #
-# Usage: config/flux/regenerate.sh [--check] [FLUX_VERSION]
+# Usage: config/flux/regenerate.sh [--check] [--release] [FLUX_VERSION]
 #   FLUX_VERSION  the github.com/fluxcd/flux2/v2 release to take (default: the one in VERSIONS)
 #   --check       regenerate into a temporary directory and fail if the committed files differ
+#   --release     write config/flux/releases/FLUX_VERSION/ (install.yaml, VERSIONS) instead: a further release the
+#                 cluster-manager can put in a cluster's repository (EdgeCluster spec.fluxVersion, FluxRollout)
+#
+# A release directory may hold SUBSTITUTES: lines "<controller>=<version>" naming the controller release to build in
+# place of the one the Flux release names, when the Go module proxy does not serve that one (the nearest patch it
+# serves); VERSIONS then pins what was built. `--check --release V` checks such a directory.
 #
 # The flux CLI cannot be built from its module (its install manifests are go:embed'ed from a directory that only
 # its release pipeline generates), so this does what `flux install --export` does, with `kubectl kustomize` (the
@@ -19,10 +25,26 @@ root=$(cd "$here/../.." && pwd)
 COMPONENTS="source-controller kustomize-controller helm-controller"
 NAMESPACE=flux-system
 
-check=false
-if [ "${1:-}" = "--check" ]; then check=true; shift; fi
+check=false release=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --check) check=true; shift ;;
+    --release) release=true; shift ;;
+    *) break ;;
+  esac
+done
 flux_version=${1:-$(sed -n 's/^FLUX_VERSION=//p' "$here/VERSIONS" 2>/dev/null)}
 [ -n "$flux_version" ] || { echo "regenerate: no Flux version given and none in '$here/VERSIONS'" >&2; exit 2; }
+target=$here
+if $release; then
+  case "$flux_version" in v[0-9]*.[0-9]*.[0-9]*) ;; *) echo "regenerate: '$flux_version' is not a release like v2.7.5" >&2; exit 2 ;; esac
+  target=$here/releases/$flux_version
+  mkdir -p "$target"
+fi
+# substitute CONTROLLER: the controller version SUBSTITUTES names in place of the Flux release's, if any.
+substitute() {
+  if [ -f "$target/SUBSTITUTES" ]; then sed -n "s/^$1=\(v[^[:space:]#]*\).*/\1/p" "$target/SUBSTITUTES"; fi
+}
 
 kubectl="$(sh "$root/e2e/assets/build-k8s.sh" | tail -n 1)/kubectl"
 work=$(mktemp -d)
@@ -41,7 +63,7 @@ flux_dir=$(module_dir "github.com/fluxcd/flux2/v2@$flux_version")
 cp -R "$flux_dir/manifests" "$work/manifests"
 chmod -R u+w "$work/manifests"
 
-out=$here
+out=$target
 if $check; then out=$work/out; mkdir -p "$out"; fi
 
 {
@@ -54,10 +76,13 @@ for c in $COMPONENTS; do
   # The release whose assets flux2 names is the controller version that Flux release ships.
   version=$(sed -n "s#.*/fluxcd/$c/releases/download/\(v[^/]*\)/$c\.crds\.yaml.*#\1#p" "$base/kustomization.yaml")
   [ -n "$version" ] || { echo "regenerate: Flux $flux_version names no release of '$c'" >&2; exit 1; }
+  named=$version
+  version=$(substitute "$c"); version=${version:-$named}
   controller_dir=$(module_dir "github.com/fluxcd/$c@$version")
   "$kubectl" kustomize "$controller_dir/config/crd" > "$base/$c.crds.yaml"
   "$kubectl" kustomize "$controller_dir/config/manager" > "$base/$c.deployment.yaml"
-  sed -i "s#https://github.com/fluxcd/$c/releases/download/$version/#./#" "$base/kustomization.yaml"
+  sed -i "s#https://github.com/fluxcd/$c/releases/download/$named/#./#" "$base/kustomization.yaml"
+  if [ "$version" != "$named" ]; then echo "# $c $version in place of $named (SUBSTITUTES)" >> "$work/VERSIONS"; fi
   echo "$(echo "$c" | tr 'a-z-' 'A-Z_')_VERSION=$version" >> "$work/VERSIONS"
   pins="$pins${pins:+, }$c $version"
 done
@@ -146,11 +171,14 @@ header() {
 
 if $check; then
   cp "$work/VERSIONS" "$out/VERSIONS"
-  for f in VERSIONS install.yaml crds.yaml; do
-    cmp -s "$out/$f" "$here/$f" || { echo "regenerate: config/flux/$f is stale: run config/flux/regenerate.sh" >&2; exit 1; }
+  files="VERSIONS install.yaml crds.yaml"
+  if $release; then files="VERSIONS install.yaml"; fi
+  for f in $files; do
+    cmp -s "$out/$f" "$target/$f" || { echo "regenerate: ${target#"$root"/}/$f is stale: run config/flux/regenerate.sh" >&2; exit 1; }
   done
-  echo "regenerate: config/flux is up to date with Flux $flux_version" >&2
+  echo "regenerate: ${target#"$root"/} is up to date with Flux $flux_version" >&2
 else
-  cp "$work/VERSIONS" "$here/VERSIONS"
-  echo "regenerate: wrote config/flux/install.yaml, crds.yaml and VERSIONS for Flux $flux_version" >&2
+  cp "$work/VERSIONS" "$target/VERSIONS"
+  if $release; then rm -f "$target/crds.yaml"; fi
+  echo "regenerate: wrote ${target#"$root"/} (install.yaml, VERSIONS) for Flux $flux_version" >&2
 fi

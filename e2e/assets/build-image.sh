@@ -32,7 +32,7 @@ done
 # The key: this script, the Dockerfile and everything its COPY lines can reach (tracked and untracked files).
 recipe=$(cksum < "$0" | cut -d' ' -f1)
 inputs=$(cd "$root" && git ls-files -co --exclude-standard -- Dockerfile .dockerignore package.json package-lock.json \
-  tsconfig.json tsconfig.build.json operators crds config/flux/install.yaml config/edge-cluster | sort | xargs cat | cksum | cut -d' ' -f1)
+  tsconfig.json tsconfig.build.json operators crds config/flux/install.yaml config/flux/releases config/edge-cluster | sort | xargs cat | cksum | cut -d' ' -f1)
 # The base's recipe is the mmdebstrap and npm lines below: bump BASE_RECIPE when they change.
 BASE_RECIPE=1
 base_tar="$CACHE/image-base-$suite-node-$node_version-npm-$NPM_VERSION-r$BASE_RECIPE.tar"

@@ -10,6 +10,13 @@ export const RECONCILE_REQUESTED_ANNOTATION = `reconcile.${GROUP}/requestedAt`;
 /** Setting this annotation to a new value makes the manager issue a bootstrap token into the command Secret. */
 export const BOOTSTRAP_REQUEST_ANNOTATION = `${GROUP}/bootstrap-request`;
 export const DEFAULT_EDGE_NAMESPACE = "fplus-edge";
+/**
+ * The Flux release a FluxRollout has assigned to an EdgeCluster (written by the rollout controller only; a cluster's
+ * own spec.fluxVersion wins over it).
+ */
+export const FLUX_VERSION_ANNOTATION = `fleet.${GROUP}/flux-version`;
+/** The FluxRollout that wrote FLUX_VERSION_ANNOTATION. */
+export const FLUX_ROLLOUT_ANNOTATION = `fleet.${GROUP}/flux-rollout`;
 
 /** ACS ConfigDB application UUIDs (acs-contract.md §1). */
 export const App = {

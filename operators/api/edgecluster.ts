@@ -38,7 +38,11 @@ export const edgeClusterSpec = z.object({
   chart: z.string().min(1).max(253).optional().meta({
     description: "Helm chart template for the cluster: a chart name in the helm-charts repository (embedded mode, default edge-cluster) or a 'Helm chart template' UUID (ACS mode).",
   }),
-  bare: z.boolean().default(false).meta({ description: "A bare cluster gets no flux-system Kustomization." }),
+  bare: z.boolean().default(false).meta({ description: "A bare cluster's Flux is not graft's: its repository carries no Flux install." }),
+  fluxVersion: z.string().regex(/^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/, { message: "must be a Flux release such as v2.9.5" }).optional().meta({
+    description: "The Flux release this cluster runs (its repository's flux-system/gotk-components.yaml), overriding any FluxRollout; one the cluster-manager has (config/flux). Absent: the rollout's, else the one already in the repository, else the cluster-manager's pinned release.",
+    patternMessage: "spec.fluxVersion must be a Flux release such as v2.9.5",
+  }),
   values: z.record(z.string(), z.unknown()).optional().meta({
     description: "Values merged into the chart's values. Changes after setup produce a new commit in the cluster's repository.",
     "x-kubernetes-preserve-unknown-fields": true,
@@ -103,6 +107,7 @@ export const edgeClusterStatus = z.object({
   sparkplugGroup: z.string().optional(),
   repository: z.string().optional().meta({ description: "URL of the cluster's Git repository" }),
   commit: z.string().optional().meta({ description: "Last commit graft made to the repository" }),
+  fluxVersion: z.string().optional().meta({ description: "The Flux release in the cluster's repository (flux-system/gotk-components.yaml)" }),
   credentialsSecret: z.string().optional(),
   hosts: z.array(host).optional(),
   hostCount: z.number().int().optional(),
@@ -157,6 +162,7 @@ export const edgeClusterCrd = {
     { name: "Group", type: "string", jsonPath: ".status.sparkplugGroup" },
     { name: "Hosts", type: "integer", jsonPath: ".status.hostCount" },
     { name: "Cert-Expiry", type: "string", jsonPath: ".status.kubesealCertificate.notAfter", description: "When the Sealed Secrets certificate the edge reported expires" },
+    { name: "Flux", type: "string", jsonPath: ".status.fluxVersion", description: "The Flux release in the cluster's repository" },
     { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
     { name: "Online", type: "string", jsonPath: '.status.conditions[?(@.type=="Online")].status', description: "The edge monitor's Sparkplug session (with --mqtt-url)" },
     { name: "Synced", type: "string", jsonPath: '.status.conditions[?(@.type=="Synced")].status', description: "The edge applied graft's latest commit and every Flux object is Ready" },

@@ -6,6 +6,7 @@
 // The plain link answers refusals with their status (404, 410, 503) and a one-line reason. The `.sh` form, which the
 // printed `curl -fsSL … | sh -` fetches, answers them with 200 and a script that prints the same reason to stderr
 // and exits 1: curl -f would drop a 410's text and sh would run nothing and succeed.
+import type { FluxReleases } from "./fleet/flux-releases.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { EdgeCluster } from "../api/edgecluster.js";
@@ -22,7 +23,7 @@ const PREFIX = "/v1/bootstrap/";
 export interface BootstrapEndpointDeps {
   client: KubeClient;
   index: CredentialIndex;
-  config: ClusterManagerConfig & { fluxInstallPath?: string };
+  config: ClusterManagerConfig & { fluxInstallPath?: string; fluxReleases?: FluxReleases };
   log: Logger;
   /** Finds the EdgeCluster of a UUID (from the reconciler's informer). */
   clusterByUuid: (uuid: string) => EdgeCluster | undefined;

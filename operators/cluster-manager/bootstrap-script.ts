@@ -7,6 +7,7 @@ import { urlsFor, type ClusterManagerConfig } from "./config.js";
 import type { ClusterCredentials } from "./credentials.js";
 import { selfLinkManifest } from "./git/repo-content.js";
 import { acsBootstrapInput } from "./acs/bootstrap-input.js";
+import { shippedFluxReleases, type FluxReleases } from "./fleet/flux-releases.js";
 
 export const DEFAULT_FLUX_INSTALL = fileURLToPath(new URL("../../config/flux/install.yaml", import.meta.url));
 
@@ -16,8 +17,17 @@ function fluxInstallYaml(path: string): string {
   return fluxInstallCache.text;
 }
 
+type ScriptConfig = ClusterManagerConfig & { fluxInstallPath?: string; fluxReleases?: FluxReleases };
+
+/** The Flux the script installs: the release in the cluster's repository (status.fluxVersion), else the pinned one. */
+function fluxInstallFor(cfg: ScriptConfig, ec: EdgeCluster): string {
+  const version = ec.status?.fluxVersion;
+  const release = version ? (cfg.fluxReleases ?? shippedFluxReleases()).get(version) : undefined;
+  return release?.installYaml ?? fluxInstallYaml(cfg.fluxInstallPath ?? DEFAULT_FLUX_INSTALL);
+}
+
 /** link: the one-time link the script is served from; its header names it (spent once served). */
-export function renderBootstrapScript(cfg: ClusterManagerConfig & { fluxInstallPath?: string }, ec: EdgeCluster, creds: ClusterCredentials,
+export function renderBootstrapScript(cfg: ScriptConfig, ec: EdgeCluster, creds: ClusterCredentials,
   link?: string): string {
   const uuid = creds.uuid;
   if (cfg.mode === "acs") {
@@ -31,6 +41,6 @@ export function renderBootstrapScript(cfg: ClusterManagerConfig & { fluxInstallP
     urls: { central: urls.central, git: urls.git, status: urls.status, bootstrap: link },
     credentials: { gitUsername: creds.gitUsername, gitPassword: creds.gitPassword, syncToken: creds.syncToken },
     selfLinkYaml: selfLinkManifest({ namespace: ec.spec.namespace, selfUrl: urls.git }),
-    fluxInstallYaml: fluxInstallYaml(cfg.fluxInstallPath ?? DEFAULT_FLUX_INSTALL),
+    fluxInstallYaml: fluxInstallFor(cfg, ec),
   });
 }

@@ -15,6 +15,7 @@ import { createGitHttpHandler } from "./git/git-http.js";
 import { RepoStore } from "./git/repo-store.js";
 import { startPublicServer, type ListenerLimits, type PublicServer, type RouteHandler } from "./http-server.js";
 import { DEFAULT_FLUX_INSTALL } from "./bootstrap-script.js";
+import { DEFAULT_FLUX_RELEASES_DIR, FluxReleases } from "./fleet/flux-releases.js";
 import { DEFAULT_CHART_DIR, publishHelmChartsTask } from "./helm-charts.js";
 import { createSealHandler } from "./seal-endpoint.js";
 import { createStatusHandler } from "./status-endpoint.js";
@@ -25,7 +26,7 @@ import { SparkplugLiveness } from "./online/sparkplug-liveness.js";
 
 export interface ClusterManagerOptions {
   kubeConfig: k8s.KubeConfig;
-  config: ClusterManagerConfig & { fluxInstallPath?: string; chartDir?: string };
+  config: ClusterManagerConfig & { fluxInstallPath?: string; fluxReleasesDir?: string; chartDir?: string };
   log: Logger;
   listen: { host: string; port: number; limits?: ListenerLimits };
   ops?: { host?: string; port: number };
@@ -42,6 +43,8 @@ export class ClusterManager {
   readonly repos: RepoStore;
   readonly index: CredentialIndex;
   readonly reconciler: EdgeClusterReconciler;
+  /** The Flux releases clusters' repositories may carry (the pinned one and config/flux/releases). */
+  readonly fluxReleases: FluxReleases;
   readonly reports = new Counter({ name: "graft_status_reports_total", help: "Status reports accepted from edge clusters", labelNames: ["method"], registers: [this.metrics.registry] });
   readonly droppedConnections = new Counter({ name: "graft_public_connections_dropped_total", help: "Connections to the public listener closed on accept: --max-connections were open", registers: [this.metrics.registry] });
   /** ACS mode only: the ACS backends and the ConfigDB → Kubernetes sync. */
@@ -58,6 +61,7 @@ export class ClusterManager {
     this.repos = new RepoStore({ dataDir: config.dataDir, logger: log.child({ component: "repo-store" }) });
     this.index = new CredentialIndex(this.client, log.child({ component: "credential-index" }), config.watchNamespace);
     const events = new EventRecorder(this.client, CONTROLLER_NAME, log);
+    this.fluxReleases = FluxReleases.load(config.fluxInstallPath ?? DEFAULT_FLUX_INSTALL, config.fluxReleasesDir ?? DEFAULT_FLUX_RELEASES_DIR);
     if (config.mode === "acs") {
       const settings = checkAcsSettings(config);
       this.acs = new AcsBackend({
@@ -68,7 +72,7 @@ export class ClusterManager {
     this.reconciler = new EdgeClusterReconciler({
       client: this.client, log, config, repos: this.repos, metrics: this.metrics, events,
       concurrency: opts.concurrency, resyncMs: opts.resyncMs, stallRetryMs: opts.stallRetryMs, acs: this.acs,
-      credentialsKnown: (uuid) => this.index.exists(uuid),
+      credentialsKnown: (uuid) => this.index.exists(uuid), fluxReleases: this.fluxReleases,
     });
     if (config.liveness) {
       this.liveness = new SparkplugLiveness({
@@ -114,7 +118,7 @@ export class ClusterManager {
     this.reconciler.informer.start();
     await this.reconciler.informer.waitForSync();
     this.configDbSync?.start();
-    const bootstrap = createBootstrapHandler({ client: this.client, index: this.index, config, log: log.child({ component: "bootstrap" }), clusterByUuid: this.clusterByUuid });
+    const bootstrap = createBootstrapHandler({ client: this.client, index: this.index, config: { ...config, fluxReleases: this.fluxReleases }, log: log.child({ component: "bootstrap" }), clusterByUuid: this.clusterByUuid });
     // In ACS mode the edge reads its repository from the ACS Git server and reports to the ConfigDB.
     const handlers: RouteHandler[] = this.acs ? [bootstrap, this.acs.clustersApi(config, this.client, this.clusterByUuid, log)] : [
       createGitHttpHandler({

@@ -34,6 +34,7 @@ export function clusterManagerCommand(): Command {
     .addOption(new Option("--mqtt-ca-file <path>", "CA bundle for an mqtts: broker").env("MQTT_CA_FILE"))
     .addOption(new Option("--chart-values-file <path>", "YAML map: chart name → values template ({{name}}, {{uuid}} placeholders)").env("CHART_VALUES_FILE"))
     .addOption(new Option("--flux-install-manifest <path>", "Flux install manifest the bootstrap script carries").env("FLUX_INSTALL_MANIFEST"))
+    .addOption(new Option("--flux-releases-dir <dir>", "further Flux releases a cluster's repository may carry: <dir>/<version>/install.yaml (config/flux/releases)").env("FLUX_RELEASES_DIR"))
     .addOption(new Option("--chart-dir <dir>", "edge-cluster Helm chart published in the shared helm-charts repository").env("CHART_DIR"))
     .option("--concurrent <n>", "EdgeClusters reconciled in parallel (16 was fastest on 2 cores, docs/operations.md)", "16")
     .option("--resync-interval <duration>", "interval at which every EdgeCluster is reconciled again", "10m")
@@ -55,7 +56,7 @@ export function clusterManagerCommand(): Command {
       });
       const manager = new ClusterManager({
         kubeConfig: loadKubeConfig(o.kubeconfig),
-        config: { ...config, fluxInstallPath: o.fluxInstallManifest, chartDir: o.chartDir },
+        config: { ...config, fluxInstallPath: o.fluxInstallManifest, fluxReleasesDir: o.fluxReleasesDir, chartDir: o.chartDir },
         log,
         listen: { ...parseAddr(o.listenAddress), limits: { maxConnections: positiveInteger(o.maxConnections, "--max-connections"), keepAliveTimeoutMs: parseDuration(o.keepAliveTimeout) } },
         ops: parseAddr(o.healthAddr),

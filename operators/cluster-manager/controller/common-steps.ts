@@ -175,6 +175,7 @@ export const provisionedStep: Step = async ({ ec, status, scratch }) => {
   status.sparkplugGroup = scratch.sparkplugGroup;
   status.repository = scratch.repository;
   status.commit = scratch.commit;
+  status.fluxVersion = scratch.fluxVersion;
   status.credentialsSecret = scratch.credentialsSecret;
   status.conditions = setCondition(status.conditions, {
     type: T.Provisioned, status: "True", reason: Reason.Provisioned, message: scratch.provisionedMessage ?? "provisioned",

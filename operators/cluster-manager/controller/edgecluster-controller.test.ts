@@ -14,6 +14,7 @@ import { issueBootstrapToken } from "../bootstrap-tokens.js";
 import { requestBootstrapCommand } from "../bootstrap-command.js";
 import { credentialsSecretName, decodeCredentials, type SecretObject } from "../credentials.js";
 import { edgeClusterYaml, gitClient, managerForFile, withCredentials } from "../../../e2e/support/cluster-manager/fixtures.js";
+import { shippedFluxReleases } from "../fleet/flux-releases.js";
 
 const NS = "sites";
 const f = await managerForFile("cm", NS);
@@ -88,14 +89,15 @@ test("the repository clones with the cluster's credentials and holds the expecte
   const selfLink = docs("edo/cluster/self-link.yaml");
   assert.deepEqual(selfLink.map((d) => `${d.kind}/${d.metadata.name}`).sort(), ["GitRepository/self-link", "Kustomization/self-link"]);
   assert.equal(selfLink.find((d) => d.kind === "GitRepository").spec.url, ec.status!.repository);
-  assert.ok(repo.exists("edo/cluster/flux-system.yaml"));
+  assert.ok(repo.exists("flux-system/gotk-components.yaml"));
+  assert.equal(ec.status!.fluxVersion, shippedFluxReleases().defaultVersion, "a new cluster gets the pinned Flux release");
   assert.equal(repo.commits[0], ec.status!.commit);
 
   const other = await applyAndWait("plant-b", { bare: true });
   const otherCreds = await credentialsOf(other);
   await assert.rejects(clone(ec.status!.repository!, otherCreds.gitUsername, otherCreds.gitPassword), /401|Authentication failed|could not read/i);
   const bare = await clone(other.status!.repository!, otherCreds.gitUsername, otherCreds.gitPassword);
-  assert.equal(bare.exists("edo/cluster/flux-system.yaml"), false, "bare cluster: no flux-system Kustomization");
+  assert.equal(bare.exists("flux-system/gotk-components.yaml"), false, "bare cluster: no Flux install");
 });
 
 test("a change of spec.values yields exactly one new commit; a forced reconcile none", async () => {

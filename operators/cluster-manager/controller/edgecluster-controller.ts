@@ -8,7 +8,7 @@
 // the edge's reports do not.
 import type { Logger } from "pino";
 import { ConditionType as T, Reason } from "../../api/conditions.js";
-import { BOOTSTRAP_REQUEST_ANNOTATION, FINALIZER, RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
+import { BOOTSTRAP_REQUEST_ANNOTATION, FINALIZER, FLUX_VERSION_ANNOTATION, RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
 import { EdgeClusterType, type EdgeCluster, type EdgeClusterStatus } from "../../api/edgecluster.js";
 import { getCondition, setCondition, type Condition } from "../../runtime/conditions.js";
 import { Controller, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.js";
@@ -23,6 +23,7 @@ import type { AcsBackend } from "../acs/acs-backend.js";
 import type { ClusterManagerConfig } from "../config.js";
 import { CrashPoint, crashPoint } from "../crash-points.js";
 import { credentialsSecretName } from "../credentials.js";
+import type { FluxReleases } from "../fleet/flux-releases.js";
 import type { RepoStore } from "../git/repo-store.js";
 import { acsCredentialsStep, acsSetupStep, configDbEntryStep } from "./acs-steps.js";
 import { bootstrapStep, checkSpec, identityStep, nameCheckStep, provisionedStep } from "./common-steps.js";
@@ -53,6 +54,8 @@ export interface EdgeClusterControllerDeps {
   acs?: AcsBackend;
   /** Whether the cluster's credentials Secret is known to exist (the credential index), to spare a request. */
   credentialsKnown?: (uuid: string) => boolean;
+  /** The Flux releases a cluster's repository may carry (default: this checkout's config/flux). */
+  fluxReleases?: FluxReleases;
 }
 
 type Status = EdgeClusterStatus;
@@ -62,7 +65,7 @@ const annotation = (o: KubeObject, key: string) => o.metadata.annotations?.[key]
 
 /**
  * Whether an update of an EdgeCluster needs a reconcile: a new generation, a reconcile or bootstrap request,
- * deletion, our finalizer gone, a label change, or what the edge's reports change that the reconciler acts on
+ * a FluxRollout assigning a Flux release, deletion, our finalizer gone, a label change, or what the edge's reports change that the reconciler acts on
  * (Bootstrapped or Reporting changing status: the Reporting timer is armed from the first report). Status writes
  * that only restate the same (the reconciler's own, each steady report) do not.
  */
@@ -72,6 +75,7 @@ export function needsReconcile(obj: EdgeCluster, old: EdgeCluster): boolean {
   if (m.generation !== o.generation || m.deletionTimestamp !== o.deletionTimestamp) return true;
   if (annotation(obj, RECONCILE_REQUESTED_ANNOTATION) !== annotation(old, RECONCILE_REQUESTED_ANNOTATION)) return true;
   if (annotation(obj, BOOTSTRAP_REQUEST_ANNOTATION) !== annotation(old, BOOTSTRAP_REQUEST_ANNOTATION)) return true;
+  if (annotation(obj, FLUX_VERSION_ANNOTATION) !== annotation(old, FLUX_VERSION_ANNOTATION)) return true;
   if (!m.deletionTimestamp && !m.finalizers?.includes(FINALIZER) && JSON.stringify(m.finalizers) !== JSON.stringify(o.finalizers)) return true;
   if (JSON.stringify(m.labels ?? {}) !== JSON.stringify(o.labels ?? {})) return true;
   const now = obj.status?.conditions;

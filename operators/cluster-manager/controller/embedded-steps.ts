@@ -3,11 +3,13 @@
 import { ConditionType as T, Reason } from "../../api/conditions.js";
 import { EdgeClusterType, type EdgeClusterStatus } from "../../api/edgecluster.js";
 import { setCondition } from "../../runtime/conditions.js";
-import { GenericError, messageOf } from "../../runtime/errors.js";
+import { GenericError, StallingError, messageOf } from "../../runtime/errors.js";
 import { urlsFor } from "../config.js";
 import { CrashPoint, crashPoint } from "../crash-points.js";
 import { ensureCredentials } from "../credentials.js";
-import { generateClusterRepo } from "../git/repo-content.js";
+import { shippedFluxReleases } from "../fleet/flux-releases.js";
+import { chooseFluxRelease, type FluxChoice } from "../fleet/flux-version.js";
+import { FLUX_COMPONENTS_FILE, generateClusterRepo, repoFluxVersion } from "../git/repo-content.js";
 import { SEALED_SECRETS_DIR } from "../seal-endpoint.js";
 import type { EdgeClusterControllerDeps } from "./edgecluster-controller.js";
 import { ownedBy, type Step } from "./scope.js";
@@ -38,7 +40,10 @@ function chartValues(deps: EdgeClusterControllerDeps, chart: string, group: stri
   };
 }
 
-/** The cluster's Git repository, committed only when its content changes. */
+/**
+ * The cluster's Git repository, committed only when its content changes. The Flux release in it is chosen from the
+ * files at the head (fleet/flux-version.ts), so the choice and the commit see the same tree.
+ */
 export function repositoryStep(deps: EdgeClusterControllerDeps): Step {
   return async (scope) => {
     const { ec, scratch } = scope;
@@ -47,26 +52,31 @@ export function repositoryStep(deps: EdgeClusterControllerDeps): Step {
     const clusterName = scratch.clusterName!;
     const urls = urlsFor(config, uuid);
     // One owner of RepositoryFailed for both stages, so a retry failing alike rewrites nothing.
-    const { repoExisted, sync } = await ownedBy(scope, T.RepositoryFailed, "cannot create the cluster's Git repository", async () => {
+    const { repoExisted, sync, fluxVersion } = await ownedBy(scope, T.RepositoryFailed, "cannot create the cluster's Git repository", async () => {
       await repos.ensureRepo(uuid);
       crashPoint(CrashPoint.AfterRepository);
       const chart = ec.spec.chart ?? config.defaultChart;
-      const files = generateClusterRepo({
-        uuid, name: clusterName, namespace: ec.spec.namespace, selfUrl: urls.git, helmChartsUrl: urls.helmCharts,
-        chart: { name: chart, values: chartValues(deps, chart, scratch.sparkplugGroup!, ec.spec.namespace, urls.central) },
-        values: ec.spec.values, bare: ec.spec.bare,
-      });
+      let flux: FluxChoice | undefined;
       // Sealed secrets are committed by the seal endpoint; regenerating the manifests keeps them.
       const committed = await repos.updateFiles(uuid, (current) => {
+        const inRepo = repoFluxVersion(current);
+        const currentRelease = inRepo ? { version: inRepo, installYaml: current.get(FLUX_COMPONENTS_FILE)!.toString("utf8") } : undefined;
+        flux = ec.spec.bare ? undefined : chooseFluxRelease(ec, deps.fluxReleases ?? shippedFluxReleases(), currentRelease);
+        const files = generateClusterRepo({
+          uuid, name: clusterName, namespace: ec.spec.namespace, selfUrl: urls.git, helmChartsUrl: urls.helmCharts,
+          chart: { name: chart, values: chartValues(deps, chart, scratch.sparkplugGroup!, ec.spec.namespace, urls.central) },
+          values: ec.spec.values, bare: ec.spec.bare, flux: flux?.release,
+        });
         const next = new Map<string, string | Buffer>(files);
         for (const [path, content] of current) if (path.startsWith(`${SEALED_SECRETS_DIR}/`)) next.set(path, content);
         return next;
       }, (previous) => previous
         ? `Update cluster "${clusterName}" (generation ${ec.metadata.generation})`
         : `Set up cluster "${clusterName}"`).catch((err: unknown) => {
+        if (err instanceof StallingError) throw err;
         throw new GenericError(T.RepositoryFailed, `cannot commit to the cluster's Git repository: ${messageOf(err)}`, { cause: err });
       });
-      return { repoExisted: committed.previous !== null, sync: committed };
+      return { repoExisted: committed.previous !== null, sync: committed, fluxVersion: (flux as FluxChoice | undefined)?.release.version };
     });
     if (sync.changed) {
       if (!repoExisted) scratch.createdSomething = true;
@@ -75,6 +85,7 @@ export function repositoryStep(deps: EdgeClusterControllerDeps): Step {
     }
     scratch.repository = urls.git;
     scratch.commit = sync.commit;
+    scratch.fluxVersion = fluxVersion;
     scratch.provisionedMessage = `repository ${urls.git} at ${sync.commit.slice(0, 12)}; credentials in Secret "${scratch.credentialsSecret}"`;
     return "continue";
   };

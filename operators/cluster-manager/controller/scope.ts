@@ -33,6 +33,8 @@ export interface Scratch {
   credentialsSecret?: string;
   repository?: string;
   commit?: string;
+  /** Embedded mode: the Flux release in the cluster's repository (absent for a bare cluster). */
+  fluxVersion?: string;
   /** True when this pass created the credentials Secret or the repository (the first provisioning). */
   createdSomething?: boolean;
   /** Message of the Provisioned condition. */

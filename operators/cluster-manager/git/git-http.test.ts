@@ -44,6 +44,7 @@ function repoInput(uuid: string, name: string, bare: boolean): ClusterRepoInput 
     selfUrl: `${server.url}/uuid/${uuid}`,
     helmChartsUrl: `${server.url}/shared/helm-charts`,
     chart: { name: "edge-cluster", values: { cluster: { name: "{{name}}", uuid: "{{uuid}}" } } },
+    flux: { version: "v2.9.5", installYaml: "# Install manifest of Flux v2.9.5\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n" },
   };
 }
 
@@ -132,8 +133,8 @@ test("a cluster's credentials clone its repository with the generated manifests"
   const [charts] = await manifestsIn(dir, "edo/cluster/helm-charts.yaml");
   assert.equal(charts?.kind, "GitRepository");
   assert.equal(charts?.spec.url, `${server.url}/shared/helm-charts`);
-  const [flux] = await manifestsIn(dir, "edo/cluster/flux-system.yaml");
-  assert.equal(flux?.kind, "Kustomization");
+  const [flux] = await manifestsIn(dir, "flux-system/gotk-components.yaml");
+  assert.equal(flux?.kind, "Namespace");
   const [selfSource, selfKustomization] = await manifestsIn(dir, "edo/cluster/self-link.yaml");
   assert.equal(selfSource?.metadata.name, "self-link");
   assert.equal(selfSource?.spec.url, `${server.url}/uuid/${UUID_A}`);
@@ -150,7 +151,7 @@ test("credentials in an extra header work too, over protocol v0 as well as v2", 
   assert.equal(result.code, 0, result.stderr);
   const names = (await gitClient(["ls-files"], dir)).stdout.trim().split("\n");
   assert.deepEqual(names, ["README.md", "edo/cluster/edge-cluster.yaml", "edo/cluster/helm-charts.yaml",
-    "edo/cluster/self-link.yaml"], "a bare cluster has no flux-system Kustomization");
+    "edo/cluster/self-link.yaml"], "a bare cluster has no Flux install");
 });
 
 test("another cluster's credentials are refused", async () => {

@@ -2,11 +2,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
 import {
-  FLUX_SYSTEM_FILE, HELM_CHARTS_FILE, HELM_RELEASE_FILE, SELF_LINK_FILE, generateClusterRepo, mergeValues,
-  selfLinkManifest, type ClusterRepoInput,
+  FLUX_COMPONENTS_FILE, FLUX_KUSTOMIZATION_FILE, FLUX_PRUNE_FILE, HELM_CHARTS_FILE, HELM_RELEASE_FILE, SELF_LINK_FILE,
+  generateClusterRepo, mergeValues, repoFluxVersion, selfLinkManifest, type ClusterRepoInput,
 } from "./repo-content.js";
 
 const UUID = "0b6a1c9e-3f1d-4c53-9a51-2b0f5e7d8c11";
+const FLUX = {
+  version: "v2.9.5",
+  installYaml: "# Install manifest of Flux v2.9.5 (source-controller v1.9.5), laid out as `flux install --export` does.\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n",
+};
 
 function input(overrides: Partial<ClusterRepoInput> = {}): ClusterRepoInput {
   return {
@@ -23,6 +27,7 @@ function input(overrides: Partial<ClusterRepoInput> = {}): ClusterRepoInput {
         image: { tag: "v1", pullPolicy: "IfNotPresent" },
       },
     },
+    flux: FLUX,
     ...overrides,
   };
 }
@@ -38,11 +43,28 @@ function docs(text: string | undefined): Manifest[] {
   });
 }
 
-test("the repository holds the README and the four manifest files under edo/cluster", () => {
+test("the repository holds the README, three manifest files under edo/cluster and Flux under flux-system", () => {
   const files = generateClusterRepo(input());
   assert.deepEqual([...files.keys()],
-    ["README.md", "edo/cluster/edge-cluster.yaml", "edo/cluster/flux-system.yaml", "edo/cluster/helm-charts.yaml",
-      "edo/cluster/self-link.yaml"]);
+    ["README.md", "edo/cluster/edge-cluster.yaml", "edo/cluster/helm-charts.yaml", "edo/cluster/self-link.yaml",
+      "flux-system/gotk-components.yaml", "flux-system/kustomization.yaml", "flux-system/prune-disabled.yaml"]);
+});
+
+test("flux-system carries the release's install manifest unchanged, never pruned, and names its version", () => {
+  const files = generateClusterRepo(input());
+  assert.equal(files.get(FLUX_COMPONENTS_FILE), FLUX.installYaml);
+  assert.equal(repoFluxVersion(files), "v2.9.5");
+  const [kustomization] = docs(files.get(FLUX_KUSTOMIZATION_FILE)) as unknown as Array<Record<string, unknown>>;
+  assert.deepEqual(kustomization, {
+    apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization",
+    resources: ["gotk-components.yaml"], transformers: ["prune-disabled.yaml"],
+  });
+  const [transformer] = docs(files.get(FLUX_PRUNE_FILE)) as unknown as Array<Record<string, unknown>>;
+  assert.deepEqual(transformer!.annotations, { "kustomize.toolkit.fluxcd.io/prune": "disabled" });
+  assert.deepEqual(transformer!.fieldSpecs, [{ path: "metadata/annotations", create: true }]);
+  const other = generateClusterRepo(input({ flux: { version: "v2.7.5", installYaml: FLUX.installYaml.replace("v2.9.5", "v2.7.5") } }));
+  assert.equal(repoFluxVersion(other), "v2.7.5");
+  assert.equal(repoFluxVersion(new Map()), undefined);
 });
 
 test("the HelmRelease installs edge-cluster from helm-charts with rendered and merged values", () => {
@@ -63,7 +85,7 @@ test("the HelmRelease installs edge-cluster from helm-charts with rendered and m
   });
 });
 
-test("GitRepository helm-charts and Kustomization flux-system point at the shared charts", () => {
+test("GitRepository helm-charts points at the shared charts", () => {
   const files = generateClusterRepo(input());
   const [source] = docs(files.get(HELM_CHARTS_FILE));
   assert.deepEqual(source, {
@@ -73,15 +95,6 @@ test("GitRepository helm-charts and Kustomization flux-system point at the share
     spec: { interval: "3m", ref: { branch: "main" }, secretRef: { name: "flux-secrets" },
       url: "https://git.example.org/shared/helm-charts" },
   });
-  const [flux] = docs(files.get(FLUX_SYSTEM_FILE));
-  assert.ok(flux);
-  assert.equal(flux.apiVersion, "kustomize.toolkit.fluxcd.io/v1");
-  assert.equal(flux.kind, "Kustomization");
-  assert.equal(flux.metadata.name, "flux-system");
-  assert.equal(flux.metadata.namespace, "fplus-edge");
-  assert.equal(flux.spec.path, "./flux-system");
-  assert.equal(flux.spec.prune, true);
-  assert.deepEqual(flux.spec.sourceRef, { kind: "GitRepository", name: "helm-charts" });
 });
 
 test("self-link.yaml links the cluster to its own repository and is exported on its own", () => {
@@ -104,11 +117,11 @@ test("self-link.yaml links the cluster to its own repository and is exported on 
   assert.deepEqual(kustomization.spec.sourceRef, { kind: "GitRepository", name: "self-link" });
 });
 
-test("a bare cluster gets no flux-system Kustomization", () => {
+test("a bare cluster's repository carries no Flux install", () => {
   const files = generateClusterRepo(input({ bare: true }));
-  assert.equal(files.has(FLUX_SYSTEM_FILE), false);
+  assert.deepEqual([...files.keys()].filter((p) => p.startsWith("flux-system/")), []);
   assert.ok(files.has(HELM_RELEASE_FILE) && files.has(HELM_CHARTS_FILE) && files.has(SELF_LINK_FILE));
-  const all = [...files].filter(([path]) => path.endsWith(".yaml")).flatMap(([, text]) => docs(text));
+  const all = [...files].filter(([path]) => path.endsWith(".yaml") && path.startsWith("edo/")).flatMap(([, text]) => docs(text));
   assert.deepEqual(all.map((m) => `${m.kind}/${m.metadata.name}`).sort(),
     ["GitRepository/helm-charts", "GitRepository/self-link", `HelmRelease/edge-cluster-${UUID}`, "Kustomization/self-link"]);
 });

@@ -1,4 +1,5 @@
 import { stringify } from "yaml";
+import { installManifestVersion } from "../fleet/flux-releases.js";
 import { isPlainObject, renderTemplate } from "./template.js";
 
 /**
@@ -23,8 +24,13 @@ export interface ClusterRepoInput {
   chart: { name: string; values: Record<string, unknown> };
   /** The cluster's own values, merged over the rendered chart values (JSON merge patch: null removes a key). */
   values?: Record<string, unknown>;
-  /** A bare cluster gets no flux-system Kustomization. */
+  /** A bare cluster's Flux is not graft's: its repository carries no Flux install. */
   bare?: boolean;
+  /**
+   * The Flux release the cluster runs: its install manifest goes in `flux-system/gotk-components.yaml`, which the
+   * self-link Kustomization applies (as `flux bootstrap` lays a repository out), so a Flux version change is a commit.
+   */
+  flux?: { version: string; installYaml: string };
 }
 
 export type SelfLinkInput = Pick<ClusterRepoInput, "namespace" | "selfUrl">;
@@ -33,7 +39,10 @@ export const CLUSTER_MANIFEST_DIR = "edo/cluster";
 export const README_FILE = "README.md";
 export const HELM_RELEASE_FILE = `${CLUSTER_MANIFEST_DIR}/edge-cluster.yaml`;
 export const HELM_CHARTS_FILE = `${CLUSTER_MANIFEST_DIR}/helm-charts.yaml`;
-export const FLUX_SYSTEM_FILE = `${CLUSTER_MANIFEST_DIR}/flux-system.yaml`;
+export const FLUX_DIR = "flux-system";
+export const FLUX_COMPONENTS_FILE = `${FLUX_DIR}/gotk-components.yaml`;
+export const FLUX_KUSTOMIZATION_FILE = `${FLUX_DIR}/kustomization.yaml`;
+export const FLUX_PRUNE_FILE = `${FLUX_DIR}/prune-disabled.yaml`;
 export const SELF_LINK_FILE = `${CLUSTER_MANIFEST_DIR}/self-link.yaml`;
 
 /** Name of the shared GitRepository holding the edge Helm charts, and of the Secret Flux authenticates with. */
@@ -57,9 +66,10 @@ resource, and anything else would be overwritten on the next update.
 
 - \`${CLUSTER_MANIFEST_DIR}/edge-cluster.yaml\`: the HelmRelease installing the edge-cluster chart.
 - \`${CLUSTER_MANIFEST_DIR}/helm-charts.yaml\`: the GitRepository holding the edge Helm charts.
-- \`${CLUSTER_MANIFEST_DIR}/flux-system.yaml\`: the Kustomization keeping Flux itself up to date (absent for
-  bare clusters).
 - \`${CLUSTER_MANIFEST_DIR}/self-link.yaml\`: the GitRepository and Kustomization pointing Flux at this repository.
+- \`${FLUX_COMPONENTS_FILE}\`: Flux itself (\`flux install --export\` of the release the cluster runs), applied by
+  the self-link Kustomization, so upgrading Flux is a commit here (absent for bare clusters). Its objects are
+  never pruned: removing the file stops graft managing Flux, it does not uninstall it.
 `;
 
 /** Path → file text for the whole repository, paths in sorted order. */
@@ -71,7 +81,7 @@ export function generateClusterRepo(input: ClusterRepoInput): Map<string, string
   files.set(README_FILE, README);
   files.set(HELM_RELEASE_FILE, manifestFile([helmRelease(input)]));
   files.set(HELM_CHARTS_FILE, manifestFile([helmChartsSource(namespace, input.helmChartsUrl)]));
-  if (!input.bare) files.set(FLUX_SYSTEM_FILE, manifestFile([fluxSystemKustomization(namespace)]));
+  if (!input.bare && input.flux) for (const [path, text] of fluxFiles(input.flux)) files.set(path, text);
   files.set(SELF_LINK_FILE, selfLinkManifest(input));
 
   return new Map([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -136,8 +146,35 @@ function helmChartsSource(namespace: string, url: string): object {
   return gitRepository(HELM_CHARTS_SOURCE, namespace, url);
 }
 
-function fluxSystemKustomization(namespace: string): object {
-  return kustomization("flux-system", namespace, { interval: "3h0m0s", path: "./flux-system", source: HELM_CHARTS_SOURCE });
+/**
+ * The Flux install and a kustomization beside it: the self-link Kustomization's generated kustomization takes the
+ * directory as one resource. The only change to the install is the prune-disabled annotation on every object (in
+ * metadata only, so Pods are not restarted when a cluster bootstrapped from the same manifest adopts it).
+ */
+function fluxFiles(flux: { version: string; installYaml: string }): Array<[string, string]> {
+  return [
+    [FLUX_COMPONENTS_FILE, flux.installYaml],
+    [FLUX_KUSTOMIZATION_FILE, stringify({
+      apiVersion: "kustomize.config.k8s.io/v1beta1",
+      kind: "Kustomization",
+      resources: ["gotk-components.yaml"],
+      transformers: ["prune-disabled.yaml"],
+    }, { lineWidth: 0 })],
+    [FLUX_PRUNE_FILE, stringify({
+      apiVersion: "builtin",
+      kind: "AnnotationsTransformer",
+      metadata: { name: "prune-disabled" },
+      annotations: { "kustomize.toolkit.fluxcd.io/prune": "disabled" },
+      fieldSpecs: [{ path: "metadata/annotations", create: true }],
+    }, { lineWidth: 0 })],
+  ];
+}
+
+/** The Flux release a repository's files carry (its gotk-components.yaml header), or undefined. */
+export function repoFluxVersion(files: Map<string, string | Buffer>): string | undefined {
+  const text = files.get(FLUX_COMPONENTS_FILE);
+  if (text === undefined) return undefined;
+  return installManifestVersion(typeof text === "string" ? text.slice(0, 400) : text.subarray(0, 400).toString("utf8"));
 }
 
 function selfLinkManifests(namespace: string, selfUrl: string): object[] {
