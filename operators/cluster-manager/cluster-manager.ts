@@ -16,6 +16,7 @@ import { RepoStore } from "./git/repo-store.js";
 import { startPublicServer, type ListenerLimits, type PublicServer, type RouteHandler } from "./http-server.js";
 import { DEFAULT_FLUX_INSTALL } from "./bootstrap-script.js";
 import { DEFAULT_FLUX_RELEASES_DIR, FluxReleases } from "./fleet/flux-releases.js";
+import { FluxRolloutReconciler, ROLLOUT_CONTROLLER } from "./fleet/rollout-controller.js";
 import { DEFAULT_CHART_DIR, publishHelmChartsTask } from "./helm-charts.js";
 import { createSealHandler } from "./seal-endpoint.js";
 import { createStatusHandler } from "./status-endpoint.js";
@@ -45,6 +46,8 @@ export class ClusterManager {
   readonly reconciler: EdgeClusterReconciler;
   /** The Flux releases clusters' repositories may carry (the pinned one and config/flux/releases). */
   readonly fluxReleases: FluxReleases;
+  /** Embedded mode: FluxRollouts, which assign Flux releases to EdgeClusters wave by wave (leader only). */
+  readonly rollouts?: FluxRolloutReconciler;
   readonly reports = new Counter({ name: "graft_status_reports_total", help: "Status reports accepted from edge clusters", labelNames: ["method"], registers: [this.metrics.registry] });
   readonly droppedConnections = new Counter({ name: "graft_public_connections_dropped_total", help: "Connections to the public listener closed on accept: --max-connections were open", registers: [this.metrics.registry] });
   /** ACS mode only: the ACS backends and the ConfigDB → Kubernetes sync. */
@@ -74,6 +77,12 @@ export class ClusterManager {
       concurrency: opts.concurrency, resyncMs: opts.resyncMs, stallRetryMs: opts.stallRetryMs, acs: this.acs,
       credentialsKnown: (uuid) => this.index.exists(uuid), fluxReleases: this.fluxReleases,
     });
+    if (config.mode !== "acs") {
+      this.rollouts = new FluxRolloutReconciler({
+        client: this.client, log, events: new EventRecorder(this.client, ROLLOUT_CONTROLLER, log), releases: this.fluxReleases,
+        clusters: this.reconciler.informer, watchNamespace: config.watchNamespace, metrics: this.metrics, resyncMs: opts.resyncMs,
+      });
+    }
     if (config.liveness) {
       this.liveness = new SparkplugLiveness({
         client: this.client, log: log.child({ component: "sparkplug-liveness" }), broker: config.liveness,
@@ -138,7 +147,7 @@ export class ClusterManager {
     if (this.acs) await this.acs.advertise(config.externalUrl, log);
     this.manager = new Manager({
       name: CONTROLLER_NAME, client: this.client, log, metrics: this.metrics,
-      controllers: this.configDbSync ? [this.reconciler.controller, this.configDbSync.controller] : [this.reconciler.controller],
+      controllers: [this.reconciler.controller, ...(this.configDbSync ? [this.configDbSync.controller] : []), ...(this.rollouts ? [this.rollouts.controller] : [])],
       ops: this.opts.ops,
       leaderElection: this.opts.leaderElection,
       // Embedded mode: only the leader writes the shared helm-charts repository (in ACS mode the ACS Git server has it).
