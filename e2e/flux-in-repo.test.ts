@@ -86,11 +86,13 @@ test("Flux lives in the cluster's repository: pinned release, bootstrap, self-ma
     env: { PATH: process.env.PATH, HOME: work, KUBECTL: edge.kubectlPath, KUBECONFIG: edge.kubeconfigPath },
   });
   assert.equal(await image("source-controller"), "ghcr.io/fluxcd/source-controller:v1.7.3");
+  const bootstrapped = await edgeJson(["-n", "flux-system", "get", "deployment", "kustomize-controller"]);
 
   flux = await startFlux({ kubeconfigPath: edge.kubeconfigPath, workDir: join(work, "flux") });
   await appliedCommit(first.status!.commit!);
   // The self-link Kustomization owns Flux now, and would never prune it.
   const deployment = await edgeJson(["-n", "flux-system", "get", "deployment", "kustomize-controller"]);
+  assert.equal(deployment.metadata.generation, bootstrapped.metadata.generation, "adopting the bootstrap's install changes no Deployment");
   assert.equal(deployment.metadata.labels["kustomize.toolkit.fluxcd.io/name"], "self-link");
   assert.equal(deployment.metadata.annotations["kustomize.toolkit.fluxcd.io/prune"], "disabled");
   assert.equal(deployment.spec.template.metadata.annotations?.["kustomize.toolkit.fluxcd.io/prune"], undefined, "Pod template untouched");

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
 import {
-  FLUX_COMPONENTS_FILE, FLUX_KUSTOMIZATION_FILE, FLUX_PRUNE_FILE, HELM_CHARTS_FILE, HELM_RELEASE_FILE, SELF_LINK_FILE,
+  FLUX_COMPONENTS_FILE, HELM_CHARTS_FILE, HELM_RELEASE_FILE, SELF_LINK_FILE,
   generateClusterRepo, mergeValues, repoFluxVersion, selfLinkManifest, type ClusterRepoInput,
 } from "./repo-content.js";
 
@@ -47,21 +47,13 @@ test("the repository holds the README, three manifest files under edo/cluster an
   const files = generateClusterRepo(input());
   assert.deepEqual([...files.keys()],
     ["README.md", "edo/cluster/edge-cluster.yaml", "edo/cluster/helm-charts.yaml", "edo/cluster/self-link.yaml",
-      "flux-system/gotk-components.yaml", "flux-system/kustomization.yaml", "flux-system/prune-disabled.yaml"]);
+      "flux-system/gotk-components.yaml"]);
 });
 
-test("flux-system carries the release's install manifest unchanged, never pruned, and names its version", () => {
+test("flux-system carries the release's install manifest unchanged and names its version", () => {
   const files = generateClusterRepo(input());
   assert.equal(files.get(FLUX_COMPONENTS_FILE), FLUX.installYaml);
   assert.equal(repoFluxVersion(files), "v2.9.5");
-  const [kustomization] = docs(files.get(FLUX_KUSTOMIZATION_FILE)) as unknown as Array<Record<string, unknown>>;
-  assert.deepEqual(kustomization, {
-    apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization",
-    resources: ["gotk-components.yaml"], transformers: ["prune-disabled.yaml"],
-  });
-  const [transformer] = docs(files.get(FLUX_PRUNE_FILE)) as unknown as Array<Record<string, unknown>>;
-  assert.deepEqual(transformer!.annotations, { "kustomize.toolkit.fluxcd.io/prune": "disabled" });
-  assert.deepEqual(transformer!.fieldSpecs, [{ path: "metadata/annotations", create: true }]);
   const other = generateClusterRepo(input({ flux: { version: "v2.7.5", installYaml: FLUX.installYaml.replace("v2.9.5", "v2.7.5") } }));
   assert.equal(repoFluxVersion(other), "v2.7.5");
   assert.equal(repoFluxVersion(new Map()), undefined);

@@ -41,8 +41,6 @@ export const HELM_RELEASE_FILE = `${CLUSTER_MANIFEST_DIR}/edge-cluster.yaml`;
 export const HELM_CHARTS_FILE = `${CLUSTER_MANIFEST_DIR}/helm-charts.yaml`;
 export const FLUX_DIR = "flux-system";
 export const FLUX_COMPONENTS_FILE = `${FLUX_DIR}/gotk-components.yaml`;
-export const FLUX_KUSTOMIZATION_FILE = `${FLUX_DIR}/kustomization.yaml`;
-export const FLUX_PRUNE_FILE = `${FLUX_DIR}/prune-disabled.yaml`;
 export const SELF_LINK_FILE = `${CLUSTER_MANIFEST_DIR}/self-link.yaml`;
 
 /** Name of the shared GitRepository holding the edge Helm charts, and of the Secret Flux authenticates with. */
@@ -69,7 +67,7 @@ resource, and anything else would be overwritten on the next update.
 - \`${CLUSTER_MANIFEST_DIR}/self-link.yaml\`: the GitRepository and Kustomization pointing Flux at this repository.
 - \`${FLUX_COMPONENTS_FILE}\`: Flux itself (\`flux install --export\` of the release the cluster runs), applied by
   the self-link Kustomization, so upgrading Flux is a commit here (absent for bare clusters). Its objects are
-  never pruned: removing the file stops graft managing Flux, it does not uninstall it.
+  annotated never to be pruned: removing the file stops graft managing Flux, it does not uninstall it.
 `;
 
 /** Path → file text for the whole repository, paths in sorted order. */
@@ -81,7 +79,7 @@ export function generateClusterRepo(input: ClusterRepoInput): Map<string, string
   files.set(README_FILE, README);
   files.set(HELM_RELEASE_FILE, manifestFile([helmRelease(input)]));
   files.set(HELM_CHARTS_FILE, manifestFile([helmChartsSource(namespace, input.helmChartsUrl)]));
-  if (!input.bare && input.flux) for (const [path, text] of fluxFiles(input.flux)) files.set(path, text);
+  if (!input.bare && input.flux) files.set(FLUX_COMPONENTS_FILE, input.flux.installYaml);
   files.set(SELF_LINK_FILE, selfLinkManifest(input));
 
   return new Map([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -144,30 +142,6 @@ function helmRelease(input: ClusterRepoInput): object {
 
 function helmChartsSource(namespace: string, url: string): object {
   return gitRepository(HELM_CHARTS_SOURCE, namespace, url);
-}
-
-/**
- * The Flux install and a kustomization beside it: the self-link Kustomization's generated kustomization takes the
- * directory as one resource. The only change to the install is the prune-disabled annotation on every object (in
- * metadata only, so Pods are not restarted when a cluster bootstrapped from the same manifest adopts it).
- */
-function fluxFiles(flux: { version: string; installYaml: string }): Array<[string, string]> {
-  return [
-    [FLUX_COMPONENTS_FILE, flux.installYaml],
-    [FLUX_KUSTOMIZATION_FILE, stringify({
-      apiVersion: "kustomize.config.k8s.io/v1beta1",
-      kind: "Kustomization",
-      resources: ["gotk-components.yaml"],
-      transformers: ["prune-disabled.yaml"],
-    }, { lineWidth: 0 })],
-    [FLUX_PRUNE_FILE, stringify({
-      apiVersion: "builtin",
-      kind: "AnnotationsTransformer",
-      metadata: { name: "prune-disabled" },
-      annotations: { "kustomize.toolkit.fluxcd.io/prune": "disabled" },
-      fieldSpecs: [{ path: "metadata/annotations", create: true }],
-    }, { lineWidth: 0 })],
-  ];
 }
 
 /** The Flux release a repository's files carry (its gotk-components.yaml header), or undefined. */
