@@ -93,7 +93,8 @@ class PhaseError extends Error {
 function fingerprint(kk: KerberosKey): string {
   const a = kk.metadata.annotations ?? {};
   return JSON.stringify([kk.metadata.generation, a[ROTATE_REQUESTED_ANNOTATION], a[RECONCILE_REQUESTED_ANNOTATION],
-    kk.metadata.deletionTimestamp, kk.metadata.finalizers]);
+    // krbkeys' own account finalizer is not news (adding it would otherwise run every key with an account twice).
+    kk.metadata.deletionTimestamp, kk.metadata.finalizers?.filter((f) => f !== ACCOUNT_FINALIZER)]);
 }
 
 /** Sets a status field, or removes it when there is no value (so an unchanged status compares equal). */
