@@ -10,6 +10,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { v5 as uuidV5 } from "uuid";
 import { eventually } from "../../e2e/harness/eventually.js";
+import { freePort } from "../../e2e/harness/ports.js";
 import { startProcess, type ManagedProcess } from "../../e2e/harness/process.js";
 import { startMosquitto, type Mosquitto } from "../../e2e/harness/mosquitto.js";
 import { startAcsStandin, type AcsStandin } from "../../e2e/acs-standin/standin.js";
@@ -46,17 +47,23 @@ test("the NBIRTH's Instance_UUID is the monitor's account UUID, learnt from the 
   const password = randomBytes(12).toString("hex");
   standin.addUser(username, password);
   const passwordFile = join(dir, "password");
+  const healthPort = await freePort();
   writeFileSync(passwordFile, password, { mode: 0o600 });
 
   monitor = startProcess(process.execPath, [
     "--import", "tsx", entry,
     "--cluster-uuid", CLUSTER, "--sparkplug-group", group, "--mqtt-url", broker.url, "--mqtt-username", username,
     "--mqtt-password-file", passwordFile, "--bdseq-store", "memory",
-    "--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--min-retry-delay", "100ms", "--max-retry-delay", "500ms",
+    "--health-addr", `127.0.0.1:${healthPort}`, "--metrics-addr", "127.0.0.1:0", "--min-retry-delay", "100ms", "--max-retry-delay", "500ms",
+    "--stall-after", "1s",
   ], { logFile: join(dir, "monitor.log"), cwd: repoRoot, env: { ...process.env, DIRECTORY_URL: standin.urls.directory, SPARKPLUG_NODES: "false" } });
 
   const whoamis = () => standin.requests.filter((r) => r.service === "auth" && r.path === "/v2/whoami");
-  await eventually(() => whoamis().some((r) => r.status === 404 && r.upn === username), { timeoutMs: 30_000, message: "the monitor asks who it is and is not known yet" });
+  // Five refused lookups take at least 100 + 200 + 400 + 500 ms of backoff, longer than --stall-after: the wait is
+  // progress, so the liveness probe stays healthy (a restart would not make the account appear).
+  await eventually(() => whoamis().filter((r) => r.status === 404 && r.upn === username).length >= 5,
+    { timeoutMs: 30_000, message: "the monitor asks who it is and is not known yet" });
+  assert.equal((await fetch(`http://127.0.0.1:${healthPort}/healthz`)).status, 200, "live while waiting for its account");
 
   // What krbkeys does for op1monitor (spec.account): an EdgeService account in the edge-monitor role, mapped.
   const account = randomUUID();

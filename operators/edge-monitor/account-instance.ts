@@ -13,6 +13,8 @@ export interface AccountInstanceOptions {
   maxRetryMs: number;
   /** Aborted on shutdown: the wait ends with an error. */
   signal?: AbortSignal;
+  /** Called after every answer or failure (liveness: the wait is moving). */
+  onAttempt?: () => void;
 }
 
 /** The logged-in account's UUID, asked again with backoff until the Auth service knows it. */
@@ -21,7 +23,7 @@ export async function accountUuid(auth: AuthClient, o: AccountInstanceOptions): 
   for (let attempt = 1; ; attempt += 1) {
     if (o.signal?.aborted) throw new Error("stopped before the monitor's account UUID was known");
     try {
-      const me = await auth.whoami();
+      const me = await auth.whoami().finally(() => o.onAttempt?.());
       o.log.info({ account: me.uuid }, "Instance_UUID is the monitor's account UUID");
       return me.uuid;
     } catch (err) {

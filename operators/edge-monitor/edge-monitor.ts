@@ -137,6 +137,11 @@ export class EdgeMonitor {
     return idleMs > stallAfterMs ? `no Sparkplug session and no connection attempt finished for ${Math.round(idleMs / 1000)} s` : undefined;
   }
 
+  /** A retried wait before start() (the account UUID lookup in ACS mode) is progress too, not a stuck loop. */
+  noteProgress(): void {
+    this.lastProgressAt = Date.now();
+  }
+
   status(): MonitorStatus {
     return { connected: this.connected, born: this.born, ...(this.bdSeq !== undefined ? { bdSeq: this.bdSeq } : {}) };
   }

@@ -92,7 +92,7 @@ export async function runEdgeMonitor(flags: MonitorFlags, env: Record<string, st
       const stopping = new AbortController();
       void signal.then(() => stopping.abort());
       const uuid = await accountUuid(new AuthClient(acs.service("auth")), {
-        log, minRetryMs: config.retry.minDelayMs, maxRetryMs: config.retry.maxDelayMs, signal: stopping.signal,
+        log, minRetryMs: config.retry.minDelayMs, maxRetryMs: config.retry.maxDelayMs, signal: stopping.signal, onAttempt: () => monitor.noteProgress(),
       }).catch((err: unknown) => {
         if (stopping.signal.aborted) return undefined;
         throw err;
