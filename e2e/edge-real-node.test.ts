@@ -160,6 +160,20 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
     assert.equal(reported.status!.kubesealCertificate!.pem, Buffer.from(activeKey.items[0].data["tls.crt"], "base64").toString(),
       "the certificate of the controller's active key");
 
+    // The GitOps report (issue 17): the Flux controllers' Pods rolled out by the kubelet, every object Ready, Synced
+    // at graft's commit, the Flux version in kubectl get ec.
+    const synced = (e: EdgeCluster) => e.status?.conditions?.find((c) => c.type === "Synced");
+    const atCommit = await waitFor(async () => {
+      const e = await ec();
+      return synced(e)?.status === "True" && e.status?.gitops?.fluxVersion ? e : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 2_000, message: "Synced=True with the Flux version" });
+    assert.equal(atCommit.status!.gitops!.appliedRevision, `main@sha1:${atCommit.status!.commit}`);
+    assert.equal(atCommit.status!.gitops!.fluxVersion, "v2.9.5");
+    const controllers = atCommit.status!.gitops!.objects.filter((o) => o.kind === "Deployment").map((o) => `${o.name}=${o.ready}`).sort();
+    assert.deepEqual(controllers, ["helm-controller=True", "kustomize-controller=True", "source-controller=True"]);
+    assert.match(await kubectl(["-n", CENTRAL_NS, "get", "ec", NAME]), /\sTrue\s+v2\.9\.5\s/);
+    const firstCommit = atCommit.status!.commit!;
+
     // A spec.values change reaches the installed Helm release (its Deployment).
     await kubectl(["-n", CENTRAL_NS, "patch", "ec", NAME, "--type=merge", "-p", '{"spec":{"values":{"logLevel":"debug"}}}']);
     await waitFor(async () => (await ec()).status?.observedGeneration === 2, { timeoutMs: 60_000, message: "new generation committed" });
@@ -169,6 +183,11 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
       const env = d.spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>;
       return env.find((e) => e.name === "LOG_LEVEL")?.value === "debug";
     }, { timeoutMs: 300_000, intervalMs: 2_000, message: "logLevel debug in the installed release" });
+    const moved = await waitFor(async () => {
+      const e = await ec();
+      return e.status?.commit !== firstCommit && e.status?.gitops?.appliedRevision === `main@sha1:${e.status?.commit}` && synced(e)?.status === "True" ? e : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 2_000, message: "the applied revision moved to the values commit, Synced=True" });
+    assert.match(synced(moved)!.message, /graft's latest commit/);
 
     // graft seal of a value → the real Sealed Secrets controller creates the Secret with it.
     const value = `s3cret-${Date.now()}`;
@@ -183,5 +202,14 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
       return r.code === 0 ? JSON.parse(r.stdout) as { data: Record<string, string> } : undefined;
     }, { timeoutMs: 120_000, intervalMs: 1_000, message: "the controller unsealed the Secret" });
     assert.equal(Buffer.from(secret.data.password ?? "", "base64").toString(), value);
+
+    // A values change the chart refuses: helm-controller's error in kubectl describe ec.
+    await kubectl(["-n", CENTRAL_NS, "patch", "ec", NAME, "--type=merge", "-p", '{"spec":{"values":{"colour":"blue"}}}']);
+    await waitFor(async () => (await ec()).status?.observedGeneration === 3, { timeoutMs: 60_000, message: "the refused values committed" });
+    const committedAt = Date.now();
+    await kubectl(["-n", EDGE_NS, "annotate", "--overwrite", "gitrepositories.source.toolkit.fluxcd.io", "self-link", `reconcile.fluxcd.io/requestedAt=${Date.now()}`]);
+    await waitFor(async () => /is not Ready: \w+: .*additional properties 'colour' not allowed/.test((await kubectl(["-n", CENTRAL_NS, "describe", "ec", NAME])).replace(/\s+/g, " ")),
+      { timeoutMs: 180_000, intervalMs: 1_000, message: "the HelmRelease's error in kubectl describe ec" });
+    console.log(`real node: values refused by the chart → error in kubectl describe ec ${((Date.now() - committedAt) / 1000).toFixed(1)} s after the commit (reconcile requested)`);
   });
 });
