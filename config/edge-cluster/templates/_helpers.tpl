@@ -39,11 +39,11 @@
 {{- end }}
 
 {{- define "edge-cluster.directoryUrl" -}}
-{{- .Values.central.directoryUrl | default (include "edge-cluster.centralUrl" .) -}}
+{{- .Values.central.directoryUrl | default .Values.cluster.directory | default (include "edge-cluster.centralUrl" .) -}}
 {{- end }}
 
 {{- define "edge-cluster.realm" -}}
-{{- required "kerberos.realm is required in kerberos mode" .Values.kerberos.realm -}}
+{{- required "kerberos.realm is required in kerberos mode" (.Values.kerberos.realm | default .Values.krb5.realm) -}}
 {{- end }}
 
 {{/* The Kerberos principal of one of the cluster's operator accounts: <role>/<cluster name>@<REALM>. */}}
