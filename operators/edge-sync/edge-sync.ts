@@ -108,9 +108,10 @@ export class EdgeSync {
 
   /** Starts watching and resolves once the Nodes are listed (the first write follows at once). */
   async start(): Promise<void> {
-    // A heartbeat changes the Node but not its host entry: skip rebuilding the whole list for it.
+    // A heartbeat changes the Node but not its host entry: skip rebuilding the whole list for it. (hostFromNode sets
+    // its keys in one order, so plain JSON compares; this runs for every heartbeat of every Node.)
     this.nodes.on((event, node, old) => {
-      if (event === "update" && old && sameJson(hostFromNode(node), hostFromNode(old))) return;
+      if (event === "update" && old && JSON.stringify(hostFromNode(node)) === JSON.stringify(hostFromNode(old))) return;
       this.onInput();
     }).start();
     this.certificate.start();
