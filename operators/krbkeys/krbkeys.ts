@@ -1,6 +1,7 @@
 // Wires the krbkeys operator together: the operator's own keytab, a kadmin client authenticating with it, the
 // KerberosKey controller (leader only, when leader election is on), events, metrics and probes; with an ACS
 // connection, the ConfigDB and Auth clients that set up the keys' accounts (spec.account).
+// /healthz fails when the controller is wedged (a reconcile or a watch stuck for stallAfterMs), so the kubelet restarts it.
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { AuthClient } from "../acs/auth.js";
@@ -39,6 +40,10 @@ export interface KrbKeysOptions {
   resyncMs?: number;
   minRetryMs?: number;
   maxRetryMs?: number;
+  /** /healthz fails once a reconcile or a watch made no progress for this long (default 10 minutes). */
+  stallAfterMs?: number;
+  /** Server-side watch timeout (default 300 s); must be shorter than stallAfterMs for an idle watch to look alive. */
+  watchTimeoutSeconds?: number;
   /** ACS services for spec.account; without it, accounts are kept in the spec but not acted on. */
   acs?: KrbKeysAcsOptions;
 }
@@ -52,6 +57,8 @@ export interface KrbKeysAcsOptions {
   /** The edge cluster: Sparkplug groups of accounts whose spec names none come from its address entry. */
   clusterUuid?: string;
 }
+
+const DEFAULT_STALL_AFTER_MS = 10 * 60_000;
 
 export class KrbKeysOperator {
   readonly client: KubeClient;
@@ -99,16 +106,24 @@ export class KrbKeysOperator {
       client: this.client, kadmin, realm: opts.realm, env, accounts,
       operatorKeytab: this.keytab, events: new EventRecorder(this.client, CONTROLLER_NAME, log), log,
       metrics: this.metrics, namespace: opts.namespace, concurrency: opts.concurrency, resyncMs: opts.resyncMs,
-      minRetryMs: opts.minRetryMs, maxRetryMs: opts.maxRetryMs,
+      minRetryMs: opts.minRetryMs, maxRetryMs: opts.maxRetryMs, watchTimeoutSeconds: opts.watchTimeoutSeconds,
     });
     // Not fatal: the KDC may come later, and every KerberosKey then says why it waits.
     this.accessCheck = kadmin.checkAccess().then(
       (privileges) => log.info({ principal, privileges }, "kadmin access checked"),
       (err) => log.warn({ principal, err: messageOf(err) }, "kadmin access check failed; KerberosKeys will report why"),
     );
+    const controller = this.reconcilerInstance.controller;
+    let reported = "";
+    const progressing = () => {
+      const reasons = controller.stuckReasons(opts.stallAfterMs ?? DEFAULT_STALL_AFTER_MS).join("; ");
+      if (reasons && reasons !== reported) log.error({ reasons }, "krbkeys is stuck: the liveness probe fails so the kubelet restarts it");
+      reported = reasons;
+      return reasons === "";
+    };
     this.manager = new Manager({
       name: CONTROLLER_NAME, client: this.client, log, metrics: this.metrics,
-      controllers: [this.reconcilerInstance.controller], ops: opts.ops, leaderElection: opts.leaderElection,
+      controllers: [controller], ops: opts.ops, leaderElection: opts.leaderElection, liveness: { controller: progressing },
     });
     await this.manager.start();
     log.info({ realm: opts.realm, principal, namespace: opts.namespace ?? "(all)" }, "krbkeys started");

@@ -34,8 +34,15 @@ export function krbkeysCommand(): Command {
     .addOption(new Option("--acs-username <principal>", "ACS account krbkeys logs in as (default: --principal)").env("SERVICE_USERNAME"))
     .addOption(new Option("--acs-password-file <path>", "file holding that account's password").env("SERVICE_PASSWORD_FILE"))
     .addOption(new Option("--cluster-uuid <uuid>", "this edge cluster's UUID (default Sparkplug group of accounts)").env("CLUSTER_UUID"))
+    .addOption(new Option("--stall-after <duration>", "/healthz fails when a reconcile or a watch made no progress for this long").env("STALL_AFTER").default("10m"))
+    .option("--watch-timeout <duration>", "server-side watch timeout, after which the watch resumes (shorter than --stall-after)", "5m")
     .addOption(new Option("--log-level <level>", "log level").env("LOG_LEVEL").default("info").choices(["debug", "info", "warn", "error"])), "fplus-edge")
-    .action(async (o) => {
+    .action(async function (this: Command, o) {
+      const stallAfterMs = parseDuration(o.stallAfter);
+      const watchTimeoutMs = parseDuration(o.watchTimeout);
+      if (watchTimeoutMs >= stallAfterMs) {
+        this.error(`error: --watch-timeout (${o.watchTimeout}) must be shorter than --stall-after (${o.stallAfter}), or an idle watch fails the liveness probe`, { exitCode: 2 });
+      }
       const log = createLogger("krbkeys", { level: o.logLevel });
       const acsUrls = { directory: o.directoryUrl || undefined, configdb: o.configdbUrl || undefined, auth: o.authnUrl || undefined };
       const acsWanted = Object.values(acsUrls).some((u) => u !== undefined);
@@ -57,6 +64,8 @@ export function krbkeysCommand(): Command {
         resyncMs: parseDuration(o.resyncInterval),
         minRetryMs: parseDuration(o.minRetryDelay),
         maxRetryMs: parseDuration(o.maxRetryDelay),
+        stallAfterMs,
+        watchTimeoutSeconds: Math.max(1, Math.round(watchTimeoutMs / 1000)),
         leaderElection: leaderElectionSettings(o),
         acs: acsWanted
           ? { urls: acsUrls, username: o.acsUsername || o.principal, passwordFile: o.acsPasswordFile, clusterUuid: o.clusterUuid || undefined }

@@ -4,6 +4,7 @@
 // Every key is resynced periodically. The informers outlive the controller's work: stop() (leadership lost) ends only
 // the reconciling, so whoever else reads the same cache (HTTP handlers, other controllers) keeps a live view; the
 // process stops the informers once, when it shuts down (stopInformers, which the Manager calls on stop()).
+// stuckReasons() tells a liveness probe when the controller is wedged.
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { DEFAULT_STALL_RETRY_MS, errorOutcome } from "./errors.js";
@@ -58,6 +59,9 @@ export class Controller {
   private workers: Promise<void>[] = [];
   private resyncTimer?: NodeJS.Timeout;
   private started = false;
+  private running = false;
+  /** Reconciles in progress, by reconcile id: their key and when they began. */
+  private readonly inFlight = new Map<string, { key: string; since: number }>();
 
   constructor(private readonly opts: ControllerOptions) {
     const name = opts.name;
@@ -76,6 +80,7 @@ export class Controller {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    this.running = true;
     for (const w of this.opts.watches) w.informer.start();
     await Promise.all(this.opts.watches.map((w) => w.informer.waitForSync()));
     for (let i = 0; i < (this.opts.concurrency ?? 4); i++) this.workers.push(this.worker());
@@ -91,8 +96,28 @@ export class Controller {
     for (const k of keys) this.queue.add(k);
   }
 
+  /**
+   * Why the controller looks wedged, for a liveness probe: a reconcile running for longer than `afterMs`, or a watch
+   * that made no progress for that long (a connection that died silently). An idle watch shows progress only when
+   * its informer has a server-side watch timeout shorter than `afterMs`. Empty while the controller is not running
+   * (e.g. not leading).
+   */
+  stuckReasons(afterMs: number, now = Date.now()): string[] {
+    if (!this.running) return [];
+    const reasons: string[] = [];
+    for (const { key, since } of this.inFlight.values()) {
+      if (now - since > afterMs) reasons.push(`the reconcile of "${key}" has run for ${Math.round((now - since) / 1000)} s`);
+    }
+    for (const { informer } of this.opts.watches) {
+      const idle = now - informer.lastProgressAt;
+      if (idle > afterMs) reasons.push(`the ${informer.type.kind} watch made no progress for ${Math.round(idle / 1000)} s`);
+    }
+    return reasons;
+  }
+
   /** Stops handing out work and resolves once in-flight reconciles are done. The informers keep running. */
   async stop(): Promise<void> {
+    this.running = false;
     clearInterval(this.resyncTimer);
     this.queue.shutdown();
     await Promise.all(this.workers);
@@ -112,6 +137,7 @@ export class Controller {
       const log = this.opts.log.child({ key, reconcileId });
       const end = metrics?.reconcileDuration.startTimer({ controller: name });
       metrics?.activeWorkers.inc({ controller: name });
+      this.inFlight.set(reconcileId, { key, since: Date.now() });
       try {
         const result = await this.opts.reconcile(key, { log, reconcileId });
         this.queue.forget(key);
@@ -136,6 +162,7 @@ export class Controller {
           else log.info({ reason: outcome.reason, retryInMs: outcome.requeue }, outcome.message);
         }
       } finally {
+        this.inFlight.delete(reconcileId);
         end?.();
         metrics?.activeWorkers.dec({ controller: name });
         this.queue.done(key);

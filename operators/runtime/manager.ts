@@ -28,6 +28,8 @@ export interface ManagerOptions {
   leaderTasks?: Array<(signal: AbortSignal) => Promise<void>>;
   /** Told when this instance starts (true) and stops (false) leading, before its controllers start or stop. */
   onLeadershipChange?: (leading: boolean) => void;
+  /** More /healthz checks (name → alive?) beside the manager's own. */
+  liveness?: Record<string, () => boolean>;
 }
 
 export class Manager {
@@ -60,7 +62,7 @@ export class Manager {
     if (opts.ops) {
       this.ops = await startOpsServer({
         ...opts.ops, registry: opts.metrics?.registry,
-        liveness: { leadership: () => !this.lostLeadership },
+        liveness: { ...opts.liveness, leadership: () => !this.lostLeadership },
         readiness: { started: () => this.done !== undefined },
       });
     }

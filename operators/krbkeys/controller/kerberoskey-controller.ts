@@ -56,6 +56,8 @@ export interface KerberosKeyControllerDeps {
   resyncMs?: number;
   minRetryMs?: number;
   maxRetryMs?: number;
+  /** Server-side timeout of the watches, after which they resume: the progress a liveness check sees when idle. */
+  watchTimeoutSeconds?: number;
 }
 
 type Status = KerberosKeyStatus;
@@ -111,8 +113,9 @@ export class KerberosKeyReconciler {
 
   constructor(private readonly deps: KerberosKeyControllerDeps) {
     const { client, log, namespace } = deps;
-    this.keys = new Informer<KerberosKey>(client, KerberosKeyType, log, { namespace });
-    this.secrets = new Informer<KubeObject>(client, Core.secrets, log, { namespace });
+    const watchTimeoutSeconds = deps.watchTimeoutSeconds ?? 300;
+    this.keys = new Informer<KerberosKey>(client, KerberosKeyType, log, { namespace, watchTimeoutSeconds });
+    this.secrets = new Informer<KubeObject>(client, Core.secrets, log, { namespace, watchTimeoutSeconds });
     this.controller = new Controller({
       name: CONTROLLER_NAME, log, metrics: deps.metrics,
       concurrency: deps.concurrency ?? 2, resyncMs: deps.resyncMs, minRetryMs: deps.minRetryMs, maxRetryMs: deps.maxRetryMs,
