@@ -253,11 +253,22 @@ describe("bootstrap script against a real edge API server", { concurrency: false
       assert.equal(await exists("-n", "edge-hotel", "kustomizations.kustomize.toolkit.fluxcd.io", "self-link"), false);
     });
 
-    it("without --local, creates the edge-bootstrap Pod and, when it cannot start, removes it and says how to proceed", async () => {
-      const r = await runScript(bash!, { text: kerberosScript("india", "edge-india") }, ["--yes", "--no-wait", "--pod-timeout", "2s"], env());
+    it("without --local and without a terminal, says so before creating the enrolment Pod", async () => {
+      const r = await runScript(dash!, { text: kerberosScript("kilo", "edge-kilo") }, ["--yes", "--no-wait"], env());
       assert.equal(r.code, 1, explain(r));
-      assert.match(r.stderr, /the enrolment Pod "edge-india\/edge-bootstrap" did not start within 2s/);
-      assert.match(r.stderr, /use --local to enrol from this machine/);
+      assert.match(r.stderr, /error: there is no terminal to answer the enrolment Pod's questions on\n {2}run this script from a terminal, or enrol from this machine with --local/);
+      assert.equal(await exists("-n", "edge-kilo", "pod", "edge-bootstrap"), false);
+      assert.equal(await exists("-n", "edge-kilo", "rolebinding", "edge-bootstrap"), false);
+    });
+
+    it("without --local, creates the edge-bootstrap Pod and, when it cannot start, removes it and says how to proceed", async () => {
+      // On a terminal (util-linux script), as a person runs it: there stdout and stderr are both the terminal.
+      const path = join(work, "india.sh");
+      writeFileSync(path, kerberosScript("india", "edge-india"));
+      const r = await runCommand(["script", "-q", "-e", "-c", `bash ${shellQuote(path)} --yes --no-wait --pod-timeout 2s`, "/dev/null"], "", env());
+      assert.equal(r.code, 1, explain(r));
+      assert.match(r.stdout, /the enrolment Pod "edge-india\/edge-bootstrap" did not start within 2s/);
+      assert.match(r.stdout, /use --local to enrol from this machine/);
       assert.match(r.stdout, /waiting up to 2s for the Pod to start/, "the Pod manifest must have been accepted");
       const krb5 = await getJson<{ data: Record<string, string> }>("-n", "edge-india", "configmap", "krb5-conf");
       assert.match(krb5.data["krb5.conf"]!, /admin_server = kadmin\.edge\.test/);

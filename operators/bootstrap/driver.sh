@@ -291,6 +291,11 @@ remove_enrol_pod() {
 
 enrol_in_pod() {
   say "Enrolling with Kerberos realm $krb_realm from Pod \"$ns/edge-bootstrap\""
+  # graft enrol asks on the container's TTY, and kubectl can join a TTY only from a terminal.
+  (exec </dev/tty) 2>/dev/null ||
+    die "there is no terminal to answer the enrolment Pod's questions on" \
+      "run this script from a terminal, or enrol from this machine with --local (the graft CLI; GRAFT_ADMIN_PRINCIPAL" \
+      "and GRAFT_ADMIN_PASSWORD answer it without a terminal); re-running this script is safe"
   kc -n "$ns" delete pod edge-bootstrap --ignore-not-found --wait=true >/dev/null ||
     die "cannot remove the Pod \"$ns/edge-bootstrap\" left by an earlier run" "delete it by hand and run this script again"
   kc_apply -f "$bootstrap_dir/enrol-pod.yaml" >/dev/null ||
@@ -304,11 +309,7 @@ enrol_in_pod() {
       "with the graft CLI; re-running this script is safe"
   fi
   note "attached: answer the prompts below"
-  if (exec </dev/tty) 2>/dev/null; then
-    kc -n "$ns" attach -i -t edge-bootstrap -c enrol </dev/tty || true
-  else
-    kc -n "$ns" attach -i edge-bootstrap -c enrol || true
-  fi
+  kc -n "$ns" attach -i -t edge-bootstrap -c enrol </dev/tty || true
   # After attach returns the container may still be finishing: give it a moment to reach a final phase.
   if kc -n "$ns" wait pod/edge-bootstrap --for=jsonpath='{.status.phase}'=Succeeded --timeout=60s >/dev/null 2>&1; then
     phase=Succeeded

@@ -60,8 +60,9 @@ export async function askTty(question: string): Promise<string> {
 export async function askTtySecret(question: string): Promise<string> {
   const tty = openTty();
   try {
-    tty.output.write(question);
+    // Echo goes off before the question shows, so an answer typed (or pasted) at once is never echoed.
     tty.input.setRawMode(true);
+    tty.output.write(question);
     const state = await new Promise<KeyState>((resolve) => {
       let s: KeyState = { value: "", done: false, cancelled: false };
       tty.input.setEncoding("utf8");
