@@ -53,7 +53,8 @@ const assets = [
   ["helm-unittest", "e2e/assets/build-helm-unittest.sh", (path) => { process.env.GRAFT_HELM_UNITTEST = path; }],
 ];
 // The real node's binaries and images, where the real-node tests can run (root on Linux) and one is selected.
-const realNodeTests = ["e2e/harness/real-node.test.ts", "e2e/central-install.test.ts", "e2e/edge-real-node.test.ts"];
+const realNodeTests = ["e2e/harness/real-node.test.ts", "e2e/central-install.test.ts", "e2e/edge-real-node.test.ts",
+  "e2e/kerberos-real-node.test.ts"];
 if (process.platform === "linux" && process.getuid?.() === 0
   && (filters.length === 0 || realNodeTests.some((f) => filters.some((s) => f.includes(s))))) {
   assets.push(

@@ -92,11 +92,11 @@ export interface Listening {
 }
 
 /** Starts a server on a free loopback port. */
-export async function listenLoopback(handler: Handler): Promise<Listening> {
+export async function listenLoopback(handler: Handler, host = "127.0.0.1"): Promise<Listening> {
   const server = createServer(guarded(handler));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(0, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   const close = () => new Promise<void>((resolve) => {
@@ -106,13 +106,13 @@ export async function listenLoopback(handler: Handler): Promise<Listening> {
   });
   return {
     server,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     close,
     pause: close,
     resume: () => new Promise<void>((resolve, reject) => {
       if (server.listening) return resolve();
       server.once("error", reject);
-      server.listen(port, "127.0.0.1", () => { server.off("error", reject); resolve(); });
+      server.listen(port, host, () => { server.off("error", reject); resolve(); });
     }),
   };
 }

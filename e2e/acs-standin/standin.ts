@@ -58,6 +58,8 @@ export interface AcsStandinOptions {
   directory?: Record<string, string>;
   /** More ACS dump files to load after the built-in ones (e.g. an edge role's grants, an extra grant an admin loads). */
   dumps?: string[];
+  /** The address every service listens on and the Directory names; default 127.0.0.1 (Pods of the real node need its bridge address). */
+  host?: string;
 }
 
 /** The dumps every stand-in loads: the grants ACS's installer gives its services. */
@@ -153,14 +155,14 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
   const commands = new CommandLog();
   const configdbWrites: ConfigDbWrite[] = [];
   try {
-    const configdbServer = await listenLoopback(counted("configdb", configDbHandler(configdb, tokens.configdb, acl, configdbWrites), tokens.configdb));
+    const configdbServer = await listenLoopback(counted("configdb", configDbHandler(configdb, tokens.configdb, acl, configdbWrites), tokens.configdb), options.host);
     servers.push(configdbServer);
     notify.attach(configdbServer.server);
-    const authServer = await listenLoopback(counted("auth", authHandler(auth, tokens.auth, acl), tokens.auth));
+    const authServer = await listenLoopback(counted("auth", authHandler(auth, tokens.auth, acl), tokens.auth), options.host);
     servers.push(authServer);
-    const gitServer = await listenLoopback(counted("git", gitHandler({ dataDir, tokens: tokens.git, configDb: configdb, acl }), tokens.git));
+    const gitServer = await listenLoopback(counted("git", gitHandler({ dataDir, tokens: tokens.git, configDb: configdb, acl }), tokens.git), options.host);
     servers.push(gitServer);
-    const cmdescServer = await listenLoopback(commandEscalationHandler(tokens.cmdesc, commands, commandCheck(acl, configdb)));
+    const cmdescServer = await listenLoopback(commandEscalationHandler(tokens.cmdesc, commands, commandCheck(acl, configdb)), options.host);
     servers.push(cmdescServer);
 
     const providers: Record<string, string> = {
@@ -189,7 +191,7 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
       if (req.method !== "GET" || sub !== undefined) return sendStatus(res, 404);
       const url = isUuid(uuid) ? (adverts.get(uuid) ?? providers[uuid]) : undefined;
       sendJson(res, 200, url ? [{ service: uuid, device: null, url }] : []);
-    }, tokens.directory));
+    }, tokens.directory), options.host);
     servers.push(directoryServer);
     providers[Service.Directory] = directoryServer.url;
     const byService: Record<StandinService, Listening> = {

@@ -16,12 +16,19 @@ export interface KdcOptions {
   realm?: string;
   /** Also grant the admin the extract-keys privilege (`e`), which `ktadd -norandkey` needs; off by default, as on most KDCs. */
   extractKeys?: boolean;
+  /**
+   * The address krb5kdc, kadmind and kpasswd listen on and krb5.conf names; default 127.0.0.1. Pods of the real
+   * node (real-node.ts) reach the host only on its bridge address.
+   */
+  address?: string;
 }
 
 export interface Kdc {
   readonly realm: string;
   readonly kdcPort: number;
   readonly kadminPort: number;
+  /** The address the daemons listen on (KdcOptions.address). */
+  readonly address: string;
   /** krb5.conf for clients (kinit, kadmin) pointing at this KDC. */
   readonly krb5ConfPath: string;
   /** `graft/admin@REALM`, allowed everything by the ACL. */
@@ -75,9 +82,9 @@ async function freeTcpUdpPort(): Promise<number> {
   throw new Error("no loopback port free for both tcp and udp");
 }
 
-function accepts(port: number): Promise<boolean> {
+function accepts(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = connect({ host: "127.0.0.1", port });
+    const sock = connect({ host, port });
     sock.once("connect", () => { sock.destroy(); resolve(true); });
     sock.once("error", () => resolve(false));
   });
@@ -93,7 +100,7 @@ export async function startKdc(opts: KdcOptions = {}): Promise<Kdc> {
   for (let attempt = 1; ; attempt++) {
     const dir = mkdtempSync(join(tmpdir(), "graft-kdc-"));
     try {
-      return await setUpKdc(realm, dir, opts.extractKeys ?? false);
+      return await setUpKdc(realm, dir, opts.extractKeys ?? false, opts.address ?? "127.0.0.1");
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       if (attempt >= 3) throw err;
@@ -101,7 +108,7 @@ export async function startKdc(opts: KdcOptions = {}): Promise<Kdc> {
   }
 }
 
-async function setUpKdc(realm: string, dir: string, extractKeys: boolean): Promise<Kdc> {
+async function setUpKdc(realm: string, dir: string, extractKeys: boolean, address: string): Promise<Kdc> {
   const kdcPort = await freeTcpUdpPort();
   const kadminPort = await freePort();
   const kpasswdPort = await freeTcpUdpPort();
@@ -120,23 +127,23 @@ async function setUpKdc(realm: string, dir: string, extractKeys: boolean): Promi
     "  udp_preference_limit = 1",
     "[realms]",
     `  ${realm} = {`,
-    `    kdc = 127.0.0.1:${kdcPort}`,
-    `    admin_server = 127.0.0.1:${kadminPort}`,
-    `    kpasswd_server = 127.0.0.1:${kpasswdPort}`,
+    `    kdc = ${address}:${kdcPort}`,
+    `    admin_server = ${address}:${kadminPort}`,
+    `    kpasswd_server = ${address}:${kpasswdPort}`,
     "  }",
     "",
   ].join("\n"));
   writeFileSync(kdcConfPath, [
     "[kdcdefaults]",
-    `  kdc_listen = 127.0.0.1:${kdcPort}`,
-    `  kdc_tcp_listen = 127.0.0.1:${kdcPort}`,
+    `  kdc_listen = ${address}:${kdcPort}`,
+    `  kdc_tcp_listen = ${address}:${kdcPort}`,
     "[realms]",
     `  ${realm} = {`,
     `    database_name = ${join(dir, "principal")}`,
     `    key_stash_file = ${join(dir, "stash")}`,
     `    acl_file = ${join(dir, "kadm5.acl")}`,
-    `    kadmind_listen = 127.0.0.1:${kadminPort}`,
-    `    kpasswd_listen = 127.0.0.1:${kpasswdPort}`,
+    `    kadmind_listen = ${address}:${kadminPort}`,
+    `    kpasswd_listen = ${address}:${kpasswdPort}`,
     "    max_life = 1h",
     "    max_renewable_life = 1h",
     "  }",
@@ -179,7 +186,7 @@ async function setUpKdc(realm: string, dir: string, extractKeys: boolean): Promi
       await eventually(async () => {
         if (k.child.exitCode !== null) throw new Error(`krb5kdc exited: see ${join(dir, "krb5kdc.log")}`);
         if (a.child.exitCode !== null) throw new Error(`kadmind exited: see ${join(dir, "kadmind.log")}`);
-        return (await accepts(kdcPort)) && (await accepts(kadminPort));
+        return (await accepts(address, kdcPort)) && (await accepts(address, kadminPort));
       }, { timeoutMs: 20_000, intervalMs: 50, message: "the test KDC did not start" });
     } catch (err) {
       await stopServers();
@@ -203,7 +210,7 @@ async function setUpKdc(realm: string, dir: string, extractKeys: boolean): Promi
   }
 
   return {
-    realm, kdcPort, kadminPort, krb5ConfPath, adminPrincipal, adminPassword, dir, env,
+    realm, kdcPort, kadminPort, address, krb5ConfPath, adminPrincipal, adminPassword, dir, env,
     kadminLocal,
     async kvno(principal: string) {
       const out = await kadminLocal(`getprinc ${principal}`);

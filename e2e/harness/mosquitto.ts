@@ -13,6 +13,8 @@ export interface MosquittoOptions {
   listenerConfig?: string[];
   /** Scheme of the URL handed out (mqtts for a TLS listener). */
   scheme?: "mqtt" | "mqtts";
+  /** The address it listens on and the URL names; default 127.0.0.1 (Pods of the real node need its bridge address). */
+  host?: string;
 }
 
 export interface Mosquitto {
@@ -30,12 +32,13 @@ export interface Mosquitto {
 export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosquitto> {
   const dir = mkdtempSync(join(tmpdir(), "graft-mosquitto-"));
   const port = await freePort();
+  const host = opts.host ?? "127.0.0.1";
   const config = join(dir, "mosquitto.conf");
   writeFileSync(config, [
     // Without this Mosquitto started as root drops to the "mosquitto" user, which cannot write the temp dir.
     `user ${userInfo().username}`,
     "per_listener_settings true",
-    `listener ${port} 127.0.0.1`,
+    `listener ${port} ${host}`,
     ...(opts.listenerConfig ?? ["allow_anonymous true"]),
     // Sessions (and QoS 0 messages for offline persistent subscribers) survive a broker restart, so a test's
     // subscriber misses nothing published while it was reconnecting.
@@ -53,8 +56,8 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     proc = p;
     await eventually(async () => {
       if (p.child.exitCode !== null) throw new Error(`mosquitto exited with ${p.child.exitCode}: see ${join(dir, "mosquitto.log")}`);
-      return tcpReachable(port);
-    }, { timeoutMs: 15_000, intervalMs: 50, message: `mosquitto did not listen on 127.0.0.1:${port}` });
+      return tcpReachable(host, port);
+    }, { timeoutMs: 15_000, intervalMs: 50, message: `mosquitto did not listen on ${host}:${port}` });
   };
   const stop = async () => {
     await proc?.stop(5_000);
@@ -63,7 +66,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   await start();
   return {
     port,
-    url: `${opts.scheme ?? "mqtt"}://127.0.0.1:${port}`,
+    url: `${opts.scheme ?? "mqtt"}://${host}:${port}`,
     dir,
     stop,
     start,
@@ -74,9 +77,9 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   };
 }
 
-function tcpReachable(port: number): Promise<boolean> {
+function tcpReachable(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port });
+    const socket = connect({ host, port });
     socket.once("connect", () => {
       socket.destroy();
       resolve(true);
