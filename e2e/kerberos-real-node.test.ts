@@ -343,6 +343,11 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
     model.register(syncAccount, Class.EdgeAccount);
     model.addMember(syncRole, syncAccount);
     s.auth.setKerberos(syncAccount, `op1sync/${NAME}@${kdc.realm}`);
+    // edge-monitor's account (its UUID is the monitor's Instance_UUID, acs-contract §12; without krbkeys' ACS login
+    // the chart's KerberosKey spec.account is not acted on, so the installer's account stands in for it).
+    const monitorAccount = randomUUID();
+    model.register(monitorAccount, Class.EdgeAccount);
+    s.auth.setKerberos(monitorAccount, `op1monitor/${NAME}@${kdc.realm}`);
     return service;
   }
 
