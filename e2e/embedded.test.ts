@@ -3,55 +3,22 @@
 // kustomize-controllers pull the cluster's repository from the embedded Git server with the `flux-secrets`
 // credentials and apply it → edge-sync reports hosts and the Sealed Secrets certificate → the EdgeCluster is Ready.
 // Then a change of spec.values reaches the edge through Flux, and deleting the EdgeCluster cleans up centrally.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
 import { eventually } from "./harness/eventually.js";
-import { startFlux, type FluxControllers } from "./harness/flux.js";
 import { createSealedSecretsKey } from "./harness/sealed-secrets-key.js";
-import { startProcess, type ManagedProcess } from "./harness/process.js";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
-import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
 import { credentialsSecretName } from "../operators/cluster-manager/credentials.js";
-import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "./support/cluster-manager/fixtures.js";
+import { edgeClusterYaml } from "./support/cluster-manager/fixtures.js";
+import { edgeWorldForFile } from "./support/cluster-manager/edge-world.js";
 
-const run = promisify(execFile);
-const cli = fileURLToPath(new URL("../operators/cli/main.ts", import.meta.url));
 const NS = "sites";
 const EDGE_NS = "fplus-edge";
-
-let central: ManagerFixture;
-let edge: ControlPlane;
-let flux: FluxControllers | undefined;
-let sync: ManagedProcess | undefined;
-let work: string;
-
-before(async () => {
-  work = mkdtempSync(join(tmpdir(), "graft-e2e-"));
-  central = await startManagerFixture("central");
-  edge = await startControlPlane({ name: "edge" });
-  await central.cp.kubectl(["create", "namespace", NS]);
-});
-after(async () => {
-  await sync?.stop();
-  await flux?.stop();
-  await edge?.stop();
-  await central?.stop();
-  rmSync(work, { recursive: true, force: true });
-});
+const { central, edge, work, edgeJson, ...site } = await edgeWorldForFile({ name: "central", namespace: NS });
 
 const ec = () => central.manager.client.get<EdgeCluster>(EdgeClusterType, "line-1", NS);
-const edgeJson = async (args: string[]) => {
-  const r = await edge.kubectl([...args, "-o", "json"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout);
-};
 const isReady = (obj: { status?: { conditions?: Array<{ type: string; status: string }> } }) =>
   obj.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 const node = (name: string, labels: Record<string, string> = {}) => JSON.stringify({
@@ -64,22 +31,16 @@ test("embedded mode: apply → bootstrap with dash → Flux reconciles → edge-
   assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: node("edge-cp-1", { "node-role.kubernetes.io/control-plane": "" }) })).code, 0);
 
   // The one-time script, fetched from the manager and run with dash against the edge cluster.
-  const { command } = await requestBootstrapCommand(central.manager.client, NS, "line-1", 30_000);
-  const url = /'([^']+)'/.exec(command)![1]!;
-  const script = await (await fetch(url)).text();
-  writeFileSync(join(work, "bootstrap.sh"), script);
-  const { stdout } = await run("dash", [join(work, "bootstrap.sh"), "--yes", "--no-wait"], {
-    env: { PATH: process.env.PATH, HOME: work, KUBECTL: edge.kubectlPath, KUBECONFIG: edge.kubeconfigPath },
-  });
+  const { url, stdout } = await site.bootstrap("line-1");
   assert.match(stdout, /==>/);
   // The .sh form answers a spent link with a script that explains; the plain link keeps the status code.
   assert.equal((await fetch(url.replace(/\.sh$/, ""))).status, 410, "the link worked once");
 
   // Flux, as real controller processes against the edge API server (no kubelet runs Pods here).
-  flux = await startFlux({ kubeconfigPath: edge.kubeconfigPath, workDir: join(work, "flux") });
+  const flux = await site.startFlux();
   const uuid = (await ec()).status!.uuid!;
   await eventually(async () => isReady(await edgeJson(["-n", EDGE_NS, "get", "kustomizations.kustomize.toolkit.fluxcd.io", "self-link"])),
-    { timeoutMs: 120_000, intervalMs: 1000, message: () => `self-link Kustomization Ready (flux logs: ${flux?.recentLogs(20)})` });
+    { timeoutMs: 120_000, intervalMs: 1000, message: () => `self-link Kustomization Ready (flux logs: ${flux.recentLogs(20)})` });
   const release = await eventually(() => edgeJson(["-n", EDGE_NS, "get", "helmreleases.helm.toolkit.fluxcd.io", `edge-cluster-${uuid}`]),
     { timeoutMs: 60_000, message: "HelmRelease applied by Flux" });
   assert.equal(release.spec.values.cluster.uuid, uuid);
@@ -88,15 +49,7 @@ test("embedded mode: apply → bootstrap with dash → Flux reconciles → edge-
     { timeoutMs: 60_000, intervalMs: 1000, message: "helm-charts GitRepository pulled from the shared repository" });
 
   // edge-sync with the credentials and settings the bootstrap left on the edge.
-  const config = (await edgeJson(["-n", EDGE_NS, "get", "configmap", "cluster-config"])).data;
-  const token = Buffer.from((await edgeJson(["-n", EDGE_NS, "get", "secret", "edge-sync-token"])).data.token, "base64").toString();
-  sync = startProcess(process.execPath, ["--import", "tsx", cli, "edge-sync"], {
-    logFile: join(work, "edge-sync.log"),
-    env: {
-      ...process.env, KUBECONFIG: edge.kubeconfigPath, CLUSTER_UUID: config.CLUSTER_UUID, CLUSTER_NAME: config.CLUSTER_NAME,
-      STATUS_URL: config.STATUS_URL, SYNC_TOKEN: token, SYNC_DEBOUNCE: "200ms", HEALTH_ADDR: "127.0.0.1:0", LOG_LEVEL: "warn",
-    },
-  });
+  await site.startEdgeSync();
   assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: node("edge-worker-1") })).code, 0);
   const { certPem } = await createSealedSecretsKey(edge, work);
 

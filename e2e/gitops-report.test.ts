@@ -4,57 +4,26 @@
 // edge-sync reports each Flux object → the EdgeCluster is Synced at graft's commit with the applied revision and the
 // Flux version in `kubectl get ec`. A spec.values change moves the applied revision to the new commit; a values change
 // the chart's schema refuses shows helm-controller's error in `kubectl describe ec`; fixing it makes Synced True again.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
 import { eventually } from "./harness/eventually.js";
-import { startFlux, type FluxControllers } from "./harness/flux.js";
-import { startProcess, type ManagedProcess } from "./harness/process.js";
+import type { FluxControllers } from "./harness/flux.js";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
-import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
-import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "./support/cluster-manager/fixtures.js";
+import { edgeClusterYaml } from "./support/cluster-manager/fixtures.js";
+import { edgeWorldForFile } from "./support/cluster-manager/edge-world.js";
 
-const run = promisify(execFile);
-const cli = fileURLToPath(new URL("../operators/cli/main.ts", import.meta.url));
 const NS = "sites";
 const EDGE_NS = "fplus-edge";
 const NAME = "line-g";
 /** No workloads: helm-controller's install waits for Pods no kubelet would start. */
 const VALUES = { edgeSync: { enabled: false }, edgeMonitor: { enabled: false }, sealedSecrets: { enabled: false } };
-
-let central: ManagerFixture;
-let edge: ControlPlane;
+const { central, edge, work, edgeJson, ...site } = await edgeWorldForFile({ name: "gitops", namespace: NS });
 let flux: FluxControllers | undefined;
-let sync: ManagedProcess | undefined;
-let work: string;
-
-before(async () => {
-  work = mkdtempSync(join(tmpdir(), "graft-gitops-"));
-  central = await startManagerFixture("gitops");
-  edge = await startControlPlane({ name: "gitops-edge" });
-  await central.cp.kubectl(["create", "namespace", NS]);
-});
-after(async () => {
-  await sync?.stop();
-  await flux?.stop();
-  await edge?.stop();
-  await central?.stop();
-  rmSync(work, { recursive: true, force: true });
-});
 
 const ec = () => central.manager.client.get<EdgeCluster>(EdgeClusterType, NAME, NS);
 const synced = (e: EdgeCluster) => e.status?.conditions?.find((c) => c.type === "Synced");
-const edgeJson = async (args: string[]) => {
-  const r = await edge.kubectl([...args, "-o", "json"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout);
-};
 const logs = () => `edge-sync: ${tail(join(work, "edge-sync.log"))}\n${flux?.recentLogs(15)}`;
 /** Flux polls the repository every 3m; tests ask for a reconcile as `flux reconcile source git` does. */
 const pokeSelfLink = () => edge.kubectl(["-n", EDGE_NS, "annotate", "--overwrite", "gitrepositories.source.toolkit.fluxcd.io", "self-link", `reconcile.fluxcd.io/requestedAt=${Date.now()}`]);
@@ -71,13 +40,8 @@ async function newCommit(patch: unknown, previous: string): Promise<string> {
 test("the edge's Flux objects reach the EdgeCluster: Synced at graft's commit, applied revision, Flux version, a HelmRelease failure in describe", async (t) => {
   assert.equal((await central.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml(NAME, NS, { values: VALUES }) })).code, 0);
   assert.equal((await central.cp.kubectl(["wait", "-n", NS, `ec/${NAME}`, "--for=condition=Provisioned", "--timeout=60s"])).code, 0);
-  const { command } = await requestBootstrapCommand(central.manager.client, NS, NAME, 30_000);
-  const script = await (await fetch(/'([^']+)'/.exec(command)![1]!)).text();
-  writeFileSync(join(work, "bootstrap.sh"), script);
-  await run("dash", [join(work, "bootstrap.sh"), "--yes", "--no-wait"], {
-    env: { PATH: process.env.PATH, HOME: work, KUBECTL: edge.kubectlPath, KUBECONFIG: edge.kubeconfigPath },
-  });
-  flux = await startFlux({ kubeconfigPath: edge.kubeconfigPath, workDir: join(work, "flux"), helmController: true });
+  await site.bootstrap(NAME);
+  flux = await site.startFlux({ helmController: true });
 
   // The repository's Flux install creates the controller Deployments in flux-system; with no kube-controller-manager
   // here, their rollout status is written as its deployment controller would, once they exist.
@@ -90,16 +54,7 @@ test("the edge's Flux objects reach the EdgeCluster: Synced at graft's commit, a
     assert.equal((await edge.kubectl(["-n", "flux-system", "patch", "deployment", d.metadata.name, "--subresource=status", "--type=merge", "-p", JSON.stringify(rolledOut)])).code, 0);
   }
 
-  const config = (await edgeJson(["-n", EDGE_NS, "get", "configmap", "cluster-config"])).data;
-  const token = Buffer.from((await edgeJson(["-n", EDGE_NS, "get", "secret", "edge-sync-token"])).data.token, "base64").toString();
-  sync = startProcess(process.execPath, ["--import", "tsx", cli, "edge-sync"], {
-    logFile: join(work, "edge-sync.log"),
-    env: {
-      ...process.env, KUBECONFIG: edge.kubeconfigPath, CLUSTER_UUID: config.CLUSTER_UUID, CLUSTER_NAME: config.CLUSTER_NAME,
-      STATUS_URL: config.STATUS_URL, SYNC_TOKEN: token, SYNC_DEBOUNCE: "200ms", HEALTH_ADDR: "127.0.0.1:0", LOG_LEVEL: "info",
-      POD_NAMESPACE: EDGE_NS,
-    },
-  });
+  await site.startEdgeSync({ LOG_LEVEL: "info", POD_NAMESPACE: EDGE_NS });
 
   let seen: EdgeCluster | undefined;
   const first = await eventually(async () => {
