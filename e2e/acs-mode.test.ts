@@ -26,7 +26,6 @@ import { edgeClusterYaml, gitClient, withCredentials } from "./support/cluster-m
 import { ORIGIN_LABEL, REGISTERED_ANNOTATION } from "../operators/cluster-manager/acs/names.js";
 import { acsTraces, createClusterInConfigDb, KUBECTL_DIRECTION_DUMP, startAcsWorld, type AcsWorld } from "./support/cluster-manager/acs-world.js";
 import { createClusterAsAdminUi } from "./acs-standin/admin-ui.js";
-import { Meta } from "./acs-standin/configdb-model.js";
 import { makeCertificate } from "./support/edge-sync/openssl.js";
 import type { ControlPlane } from "./harness/control-plane.js";
 import { eventually } from "./harness/eventually.js";
@@ -529,9 +528,7 @@ test("the installation's ConfigDB templates make the repository: K8s resource te
         spec: { interval: "3m", path: "./", prune: true, sourceRef: { kind: "GitRepository", name: "self-link" } } },
     ],
   };
-  // As ACS's installer makes them (acs-service-setup dumps clusters.yaml, helm.yaml): the apps, the resource kind, the entries.
-  for (const app of [App.K8sResourceTemplate, App.FluxTemplate]) if (!model.hasObject(app)) model.register(app, Meta.AppClass);
-  if (!model.hasObject(K8sResource.HelmRelease)) model.register(K8sResource.HelmRelease, Meta.ClassClass);
+  // As ACS's installer writes them (acs-service-setup dumps clusters.yaml, helm.yaml).
   assert.equal(model.put(App.K8sResourceTemplate, K8sResource.HelmRelease, helmRelease), 201);
   assert.equal(model.put(App.FluxTemplate, App.FluxTemplate, flux), 201);
   const uuid = await createClusterInConfigDb(world, { name: "line-t", namespace: "fplus-edge", values: { replicas: 2 } });
@@ -562,6 +559,15 @@ test("the installation's ConfigDB templates make the repository: K8s resource te
       const r = await cp.kubectl(["apply", "--dry-run=server", "--validate=strict", "-f", "-"], { input: repo.text(file) });
       assert.equal(r.code, 0, `${file}: ${r.stderr}`);
     }
+
+    // A change of a template alone (no change of the cluster) reaches the repository: the ConfigDB sync watches them.
+    const changed = structuredClone(helmRelease);
+    changed.template.spec.driftDetection = { mode: "warn" };
+    model.put(App.K8sResourceTemplate, K8sResource.HelmRelease, changed);
+    await eventually(async () => {
+      const again = await cloneAs(ec, "op1flux/line-t", "flux-password");
+      return (again.docs("edo/cluster/edge-cluster.yaml")[0] as { spec: { driftDetection?: { mode?: string } } }).spec.driftDetection?.mode === "warn";
+    }, { ...WAIT, message: "the changed K8s resource template in the repository" });
   } finally {
     model.delete(App.K8sResourceTemplate, K8sResource.HelmRelease);
     model.delete(App.FluxTemplate, App.FluxTemplate);

@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { AuthClient } from "../../../operators/acs/auth.js";
 import { ConfigDbClient } from "../../../operators/acs/configdb.js";
 import { AcsConnection } from "../../../operators/acs/discovery.js";
-import { App, Class, Perm, Service } from "../../../operators/api/constants.js";
+import { App, Class, K8sResource, Perm, Service } from "../../../operators/api/constants.js";
 import { Meta } from "../../acs-standin/configdb-model.js";
 import { startAcsStandin, type AcsStandin } from "../../acs-standin/standin.js";
 import { AcsGroup } from "../../acs-standin/acs-uuids.js";
@@ -60,6 +60,9 @@ export function installClustersService(standin: AcsStandin, chartValues: Record<
   const helmChartsRepo = randomUUID();
   model.register(helmChartsRepo, repoClass);
   model.put(App.GitRepoConfig, helmChartsRepo, { path: "shared/helm-charts" });
+  // The template applications ACS's installer creates (their entries are optional: graft has built-in ones).
+  for (const app of [App.K8sResourceTemplate, App.FluxTemplate]) model.register(app, Meta.AppClass);
+  model.register(K8sResource.HelmRelease, Meta.ClassClass);
   const chart = randomUUID();
   model.register(chart, Meta.ClassClass);
   model.put(App.HelmChartTemplate, chart, { chart: "edge-cluster", values: chartValues });

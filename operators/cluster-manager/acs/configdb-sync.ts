@@ -63,6 +63,8 @@ export class ConfigDbSync {
   readonly controller: Controller;
   readonly clusters: AppWatch;
   readonly statuses: AppWatch;
+  /** The installation's templates the cluster repositories are made from (repo-templates.ts): a change re-runs setup. */
+  readonly templates: AppWatch[];
   /** When the cluster list was first seen empty while registered EdgeClusters existed. */
   private emptySince: number | undefined;
   /** The entry ETag last handed to the reconciler, per cluster, so only real entry changes requeue it. */
@@ -81,6 +83,18 @@ export class ConfigDbSync {
     }
     this.clusters = new AppWatch(deps.notify, App.EdgeClusterConfiguration, log, (uuids, kind) => this.changed(uuids, kind));
     this.statuses = new AppWatch(deps.notify, App.EdgeClusterStatus, log, (uuids, kind) => this.changed(uuids, kind));
+    this.templates = [App.HelmChartTemplate, App.K8sResourceTemplate, App.FluxTemplate].map((app) => {
+      // The first snapshot is what every pass reads anyway; later events count only when the entries really changed
+      // (a reconnect's snapshot of the same entries is not a change).
+      let seen: string | undefined;
+      const watch: AppWatch = new AppWatch(deps.notify, app, log, () => {
+        const now = JSON.stringify(watch.keys().sort().map((uuid) => [uuid, watch.get(uuid)?.etag ?? JSON.stringify(watch.get(uuid)?.value)]));
+        const changed = seen !== undefined && seen !== now;
+        seen = now;
+        if (changed) this.templatesChanged(watch.app);
+      });
+      return watch;
+    });
     this.controller = new Controller({
       name: SYNC_CONTROLLER_NAME, log, metrics: deps.metrics, concurrency: deps.concurrency ?? 2, resyncMs: deps.resyncMs,
       watches: [{
@@ -99,11 +113,13 @@ export class ConfigDbSync {
   start(): void {
     this.clusters.start();
     this.statuses.start();
+    for (const watch of this.templates) watch.start();
   }
 
   stop(): void {
     this.clusters.stop();
     this.statuses.stop();
+    for (const watch of this.templates) watch.stop();
   }
 
   private knownUuids(): string[] {
@@ -117,6 +133,13 @@ export class ConfigDbSync {
     }
     const keys = kind === "snapshot" ? [...uuids, ...this.knownUuids()] : uuids;
     for (const uuid of new Set(keys)) this.controller.queue.add(uuid);
+  }
+
+  /** A template changed: every linked cluster's repository is made again (a pass that changes nothing pushes nothing). */
+  private templatesChanged(app: string): void {
+    const linked = this.deps.informer.list().filter((ec) => uuidOf(ec) && !ec.metadata.deletionTimestamp);
+    this.deps.log.info({ app, clusters: linked.length }, "a ConfigDB template changed: setting up every cluster's repository again");
+    for (const ec of linked) this.deps.requeueEdgeCluster(objectKey(ec));
   }
 
   private clustersWith(uuid: string): EdgeCluster[] {

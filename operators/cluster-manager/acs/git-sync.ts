@@ -22,8 +22,26 @@ export class AcsGitRepos {
     return `${await this.git.baseUrl()}uuid/${uuid}`;
   }
 
-  /** Makes the server's `main` hold the updated files; `pushed` says whether a new commit reached the server. */
-  async sync(uuid: string, update: FilesUpdate, message: string): Promise<SyncResult & { pushed: boolean }> {
+  /** Syncs of one repository run one after another: they share its working copy. */
+  private readonly running = new Map<string, Promise<unknown>>();
+
+  /**
+   * Makes the server's `main` hold the updated files; `pushed` says whether a new commit reached the server. Syncs of
+   * the same repository (the setup and the secret route) are serialised, so one never commits a tree read before the
+   * other's commit.
+   */
+  sync(uuid: string, update: FilesUpdate, message: string): Promise<SyncResult & { pushed: boolean }> {
+    const previous = this.running.get(uuid) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.syncNow(uuid, update, message));
+    const settled = run.catch(() => undefined);
+    this.running.set(uuid, settled);
+    void settled.then(() => {
+      if (this.running.get(uuid) === settled) this.running.delete(uuid);
+    });
+    return run;
+  }
+
+  private async syncNow(uuid: string, update: FilesUpdate, message: string): Promise<SyncResult & { pushed: boolean }> {
     const url = await this.repoUrl(uuid);
     const dir = await this.repos.ensureRepo(uuid);
     for (let round = 1; ; round++) {
