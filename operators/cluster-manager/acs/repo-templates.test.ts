@@ -23,18 +23,23 @@ const docs = (text: string | undefined): any[] => {
   return parseAllDocuments(text).map((d) => d.toJS());
 };
 
-test("without templates in the ConfigDB the repository holds the files of acs-contract §4, as graft's built-in generator makes them", () => {
+test("without templates in the ConfigDB the repository holds the files of acs-contract §4 (HelmRelease, helm-charts and self-link as graft's own generator makes them)", () => {
   const repo = acsRepoFiles(input());
   assert.deepEqual(repo.fromConfigDb, { helmRelease: false, flux: false });
+  assert.deepEqual([...repo.files.keys()],
+    ["README.md", "edo/cluster/edge-cluster.yaml", "edo/cluster/flux-system.yaml", "edo/cluster/helm-charts.yaml", "edo/cluster/self-link.yaml"]);
   const builtIn = generateClusterRepo({
     uuid: UUID, name: "Edge_Cluster_1", namespace: "fplus-edge", selfUrl: input().selfUrl, helmChartsUrl: input().helmChartsUrl,
     chart: { name: "edge-cluster", values: { cluster: { name: "{{name}}", uuid: "{{uuid}}" }, note: "cost $& more", mode: "kerberos" } },
   });
-  assert.deepEqual([...repo.files.keys()], [...builtIn.keys()]);
-  for (const path of builtIn.keys()) {
-    if (path === "README.md") continue;
+  for (const path of ["edo/cluster/edge-cluster.yaml", "edo/cluster/helm-charts.yaml", "edo/cluster/self-link.yaml"]) {
     assert.deepEqual(docs(repo.files.get(path)), docs(builtIn.get(path)), path);
   }
+  // ACS's Flux template keeps Flux up to date from helm-charts' ./flux-system (graft's embedded mode commits Flux itself).
+  assert.deepEqual(docs(repo.files.get("edo/cluster/flux-system.yaml")), [{
+    apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { name: "flux-system", namespace: "fplus-edge" },
+    spec: { interval: "3h0m0s", path: "./flux-system", prune: true, sourceRef: { kind: "GitRepository", name: "helm-charts" } },
+  }]);
   assert.equal(repo.selfLink, repo.files.get("edo/cluster/self-link.yaml"));
 });
 
