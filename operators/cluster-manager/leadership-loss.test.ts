@@ -25,8 +25,12 @@ test("after losing leadership a replica still serves the clusters the new leader
     await eventually(() => a.manager.isLeader, { message: "a leads" });
     b = await replica("b");
     const leaseName = `${CONTROLLER_NAME}-leader-election`;
-    const lease = await api.client.get<Lease>(Core.leases, leaseName, NS);
-    await api.client.replace(Core.leases, { ...lease, spec: { ...lease.spec, holderIdentity: "b" } });
+    // a renews every 300 ms: a replace of an older version is refused (409), so read and write again until one lands.
+    await eventually(async () => {
+      const lease = await api.client.get<Lease>(Core.leases, leaseName, NS);
+      await api.client.replace(Core.leases, { ...lease, spec: { ...lease.spec, holderIdentity: "b" } });
+      return true;
+    }, { message: "the lease handed to b" });
     await eventually(() => !a.manager.isLeader && b!.manager.isLeader, { timeoutMs: 20_000, message: "a lost the lease to b" });
 
     assert.equal((await api.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("late", NS) })).code, 0);

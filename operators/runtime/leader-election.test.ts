@@ -96,8 +96,12 @@ test("a leader that sees another holder on the lease stops reconciling; the info
   await c.manager.start();
   await eventually(() => c.manager.isLeader, { message: "c elected" });
   try {
-    const l = await lease("intruded");
-    await client.replace(Core.leases, { ...l, spec: { ...l.spec, holderIdentity: "intruder", renewTime: new Date().toISOString().replace("Z", "000Z") } });
+    // c renews every 300 ms: a replace of an older version is refused (409), so read and write again until one lands.
+    await eventually(async () => {
+      const l = await lease("intruded");
+      await client.replace(Core.leases, { ...l, spec: { ...l.spec, holderIdentity: "intruder", renewTime: new Date().toISOString().replace("Z", "000Z") } });
+      return true;
+    }, { message: "the intruder took the lease" });
     await eventually(() => !c.manager.isLeader, { timeoutMs: 20_000, message: "c gave up leadership" });
     await eventually(() => timeline.includes("c stops leading"), { message: "c's controllers were told" });
     c.controller.queue.add(`${NS}/late`);
