@@ -63,3 +63,14 @@ test("the reader reads git's own packs, and leaves deltified objects to git", as
   assert.equal(whole.length, 1, "one is stored whole and read in-process, the other is a delta left to git");
   assert.ok([base, `${base}one more line\n`].includes(whole[0]!.content.toString()));
 });
+
+test("a large object packed again (into another repository) from the compressed-body cache is whole", async (t) => {
+  const big = Buffer.from(Array.from({ length: 5000 }, (_, i) => `kind: Thing ${i}\n`).join(""));
+  const id = objectId("blob", big);
+  for (const dir of [await bareRepo(t), await bareRepo(t)]) {
+    const name = await writePack(dir, [{ type: "blob", content: big, id }]);
+    await git(dir, ["verify-pack", path.join(dir, "objects", "pack", `${name}.idx`)]);
+    assert.equal(await git(dir, ["cat-file", "blob", id]), big.toString());
+    assert.deepEqual((await (await ObjectReader.open(dir)).read(id))?.content, big);
+  }
+});

@@ -22,6 +22,36 @@ const IDX_MAGIC = Buffer.from([0xff, 0x74, 0x4f, 0x63]);
 export interface GitObject {
   type: ObjectType;
   content: Buffer;
+  /** Its id, when the caller has hashed it already. */
+  id?: string;
+}
+
+/**
+ * Compressed bodies of recently packed large objects, by id: the same large file (Flux's install manifest, ~230 KiB)
+ * goes into every cluster's repository, and compressing it took most of a new cluster's CPU. Bounded in bytes.
+ */
+const deflated = new Map<string, Buffer>();
+let deflatedBytes = 0;
+const DEFLATE_CACHE_MIN = 16 * 1024;
+const DEFLATE_CACHE_MAX_BYTES = 8 * 2 ** 20;
+
+function deflateObject(id: string, content: Buffer): Buffer {
+  if (content.length < DEFLATE_CACHE_MIN) return deflateSync(content);
+  const hit = deflated.get(id);
+  if (hit) {
+    deflated.delete(id);
+    deflated.set(id, hit);
+    return hit;
+  }
+  const body = deflateSync(content);
+  deflated.set(id, body);
+  deflatedBytes += body.length;
+  for (const [oldest, b] of deflated) {
+    if (deflatedBytes <= DEFLATE_CACHE_MAX_BYTES) break;
+    deflated.delete(oldest);
+    deflatedBytes -= b.length;
+  }
+  return body;
 }
 
 const packDir = (gitDir: string) => path.join(gitDir, "objects", "pack");
@@ -43,7 +73,7 @@ function entryHeader(type: ObjectType, size: number): Buffer {
 /** Writes the objects as one pack (durably, see above); returns the pack's name. Duplicates are written once. */
 export async function writePack(gitDir: string, objects: GitObject[]): Promise<string> {
   const unique = new Map<string, GitObject>();
-  for (const o of objects) unique.set(objectId(o.type, o.content), o);
+  for (const o of objects) unique.set(o.id ?? objectId(o.type, o.content), o);
   const header = Buffer.alloc(12);
   header.write("PACK", 0, "latin1");
   header.writeUInt32BE(2, 4);
@@ -52,7 +82,7 @@ export async function writePack(gitDir: string, objects: GitObject[]): Promise<s
   const index: Array<{ id: Buffer; offset: number; crc: number }> = [];
   let offset = header.length;
   for (const [id, o] of unique) {
-    const entry = Buffer.concat([entryHeader(o.type, o.content.length), deflateSync(o.content)]);
+    const entry = Buffer.concat([entryHeader(o.type, o.content.length), deflateObject(id, o.content)]);
     index.push({ id: Buffer.from(id, "hex"), offset, crc: crc32(entry) });
     parts.push(entry);
     offset += entry.length;

@@ -270,8 +270,9 @@ export class RepoStore {
       const message = typeof messageFor === "string" ? messageFor : messageFor(previous);
       if (message.trim().length === 0) throw new Error("commit message must not be empty");
 
-      const commitObject: GitObject = { type: "commit", content: encodeCommit({ tree, parents: head ? [head.commit] : [], name, email, message }) };
-      const commit = objectId("commit", commitObject.content);
+      const content = encodeCommit({ tree, parents: head ? [head.commit] : [], name, email, message });
+      const commit = objectId("commit", content);
+      const commitObject: GitObject = { type: "commit", content, id: commit };
       await storeMissing(dir, [...objects, commitObject]);
       await this.onSyncStep?.("objects-written", ref);
       try {
@@ -323,8 +324,9 @@ async function buildTree(entries: TreeEntry[]): Promise<{ tree: string; objects:
   const root: Dir = { files: new Map(), dirs: new Map() };
   const objects: GitObject[] = [];
   const add = (type: ObjectType, content: Buffer) => {
-    objects.push({ type, content });
-    return objectId(type, content);
+    const id = objectId(type, content);
+    objects.push({ type, content, id });
+    return id;
   };
   const contents = await Promise.all(entries.map((entry) =>
     entry.sourcePath !== undefined ? readFile(entry.sourcePath) : Buffer.from(entry.content ?? "")));
@@ -362,7 +364,7 @@ async function storeMissing(gitDir: string, objects: GitObject[]): Promise<void>
   const damaged: string[] = [];
   const seen = new Set<string>();
   for (const o of objects) {
-    const id = objectId(o.type, o.content);
+    const id = o.id ?? objectId(o.type, o.content);
     if (seen.has(id) || reader.inPack(id)) continue;
     seen.add(id);
     const loose = looseDirs.has(id.slice(0, 2)) ? await looseObjectState(gitDir, id) : "absent";
