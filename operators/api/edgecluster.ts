@@ -1,7 +1,7 @@
 // The EdgeCluster resource: one zod schema serves runtime validation and generates the CRD in crds/.
 import { z } from "zod";
-import type { KubeObject } from "../runtime/kube.js";
-import { DEFAULT_EDGE_NAMESPACE, EDGECLUSTER_VERSION, GROUP } from "./constants.js";
+import { condition, conditionList, namespacedKind, type CustomObject } from "./custom-resource.js";
+import { DEFAULT_EDGE_NAMESPACE, EDGECLUSTER_VERSION } from "./constants.js";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -65,14 +65,6 @@ export const host = z.object({
   specialised: z.string().optional(),
 }).strict();
 
-export const condition = z.object({
-  type: z.string().max(316),
-  status: z.enum(["True", "False", "Unknown"]),
-  reason: z.string().max(1024),
-  message: z.string().max(32768),
-  lastTransitionTime: z.string().meta({ format: "date-time" }),
-  observedGeneration: z.number().int().min(0).optional(),
-});
 
 export const kubesealCertificate = z.object({
   pem: z.string(),
@@ -121,8 +113,10 @@ export const edgeClusterStatus = z.object({
   }).optional(),
   lastHandledReconcileAt: z.string().optional(),
   observedGeneration: z.number().int().optional(),
-  conditions: z.array(condition).optional().meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
+  conditions: conditionList(),
 });
+
+export { condition };
 
 export type EdgeClusterSpec = z.output<typeof edgeClusterSpec>;
 export type EdgeClusterStatus = z.output<typeof edgeClusterStatus>;
@@ -130,14 +124,9 @@ export type Host = z.output<typeof host>;
 export type GitopsStatus = z.output<typeof gitopsStatus>;
 export type GitopsObject = z.output<typeof gitopsObject>;
 
-export interface EdgeCluster extends KubeObject {
-  spec: EdgeClusterSpec;
-  status?: EdgeClusterStatus;
-}
+export type EdgeCluster = CustomObject<EdgeClusterSpec, EdgeClusterStatus>;
 
-export const EdgeClusterType = {
-  group: GROUP, version: EDGECLUSTER_VERSION, plural: "edgeclusters", kind: "EdgeCluster", namespaced: true,
-} as const;
+export const EdgeClusterType = namespacedKind(EDGECLUSTER_VERSION, "edgeclusters", "EdgeCluster");
 
 export const edgeClusterCrd = {
   type: EdgeClusterType,

@@ -3,9 +3,7 @@
 // Ready again (the edge's report, status.gitops). A failing wave pauses the rollout until its spec changes or a
 // retry is asked for (the reconcile-request annotation).
 import { z } from "zod";
-import type { KubeObject } from "../runtime/kube.js";
-import { GROUP } from "./constants.js";
-import { condition } from "./edgecluster.js";
+import { conditionList, namespacedKind, type CustomObject } from "./custom-resource.js";
 
 export const FLUXROLLOUT_VERSION = "v1alpha1";
 
@@ -57,21 +55,16 @@ export const fluxRolloutStatus = z.object({
     retryRequest: z.string().optional().meta({ description: "The reconcile-request annotation value when the rollout paused; a new value retries" }),
   }).optional().meta({ description: "Set while a failed wave pauses the rollout" }),
   lastHandledReconcileAt: z.string().optional(),
-  conditions: z.array(condition).optional().meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
+  conditions: conditionList(),
 });
 
 export type FluxRolloutSpec = z.output<typeof fluxRolloutSpec>;
 export type FluxRolloutStatus = z.output<typeof fluxRolloutStatus>;
 export type RolloutWave = z.output<typeof rolloutWave>;
 
-export interface FluxRollout extends KubeObject {
-  spec: FluxRolloutSpec;
-  status?: FluxRolloutStatus;
-}
+export type FluxRollout = CustomObject<FluxRolloutSpec, FluxRolloutStatus>;
 
-export const FluxRolloutType = {
-  group: GROUP, version: FLUXROLLOUT_VERSION, plural: "fluxrollouts", kind: "FluxRollout", namespaced: true,
-} as const;
+export const FluxRolloutType = namespacedKind(FLUXROLLOUT_VERSION, "fluxrollouts", "FluxRollout");
 
 export const FluxRolloutCondition = {
   Ready: "Ready",

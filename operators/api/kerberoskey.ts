@@ -2,9 +2,8 @@
 // fields and rules) plus a status graft writes (ACS never does). One zod schema validates at runtime and generates
 // crds/factoryplus.app.amrc.co.uk_kerberos-keys.yaml.
 import { z } from "zod";
-import type { KubeObject } from "../runtime/kube.js";
 import { GROUP } from "./constants.js";
-import { condition } from "./edgecluster.js";
+import { conditionList, namespacedKind, type CustomObject } from "./custom-resource.js";
 
 export const KERBEROSKEY_VERSION = "v1";
 
@@ -96,7 +95,7 @@ export const kerberosKeyStatus = z.object({
   lastHandledReconcileAt: z.string().optional(),
   account: accountStatus.optional().meta({ description: "The ACS account as krbkeys last set it up (spec.account)" }),
   observedGeneration: z.number().int().optional(),
-  conditions: z.array(condition).optional().meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
+  conditions: conditionList(),
 });
 
 export type KerberosKeySpec = z.output<typeof kerberosKeySpec>;
@@ -104,14 +103,9 @@ export type KerberosKeyStatus = z.output<typeof kerberosKeyStatus>;
 export type PrincipalStatus = z.output<typeof principalStatus>;
 export type AccountStatus = z.output<typeof accountStatus>;
 
-export interface KerberosKey extends KubeObject {
-  spec: KerberosKeySpec;
-  status?: KerberosKeyStatus;
-}
+export type KerberosKey = CustomObject<KerberosKeySpec, KerberosKeyStatus>;
 
-export const KerberosKeyType = {
-  group: GROUP, version: KERBEROSKEY_VERSION, plural: "kerberos-keys", kind: "KerberosKey", namespaced: true,
-} as const;
+export const KerberosKeyType = namespacedKind(KERBEROSKEY_VERSION, "kerberos-keys", "KerberosKey");
 
 /** Setting this annotation to a new value makes the operator issue a new key once; status.lastHandledRotateAt records it. */
 export const ROTATE_REQUESTED_ANNOTATION = `rotate.${GROUP}/requestedAt`;

@@ -2,9 +2,7 @@
 // fields and rules; acs-contract.md §11), plus a status graft's edge-monitor writes (last seen, offline, rebirth
 // requests) that ACS never does. One zod schema validates at runtime and generates the CRD.
 import { z } from "zod";
-import type { KubeObject } from "../runtime/kube.js";
-import { GROUP } from "./constants.js";
-import { condition } from "./edgecluster.js";
+import { conditionList, namespacedKind, type CustomObject } from "./custom-resource.js";
 
 export const SPARKPLUGNODE_VERSION = "v1";
 /** The monitor's silence interval when spec.interval is absent (ACS's default). */
@@ -38,20 +36,15 @@ export const sparkplugNodeStatus = z.object({
   configReloadRequests: z.number().int().optional().meta({ description: "Edge agents: config reload requests sent since monitoring started" }),
   lastConfigReloadRequest: z.string().optional().meta({ format: "date-time", description: "Edge agents: when a config reload was last asked for" }),
   observedGeneration: z.number().int().optional(),
-  conditions: z.array(condition).optional().meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
+  conditions: conditionList(),
 });
 
 export type SparkplugNodeSpec = z.output<typeof sparkplugNodeSpec>;
 export type SparkplugNodeStatus = z.output<typeof sparkplugNodeStatus>;
 
-export interface SparkplugNode extends KubeObject {
-  spec: SparkplugNodeSpec;
-  status?: SparkplugNodeStatus;
-}
+export type SparkplugNode = CustomObject<SparkplugNodeSpec, SparkplugNodeStatus>;
 
-export const SparkplugNodeType = {
-  group: GROUP, version: SPARKPLUGNODE_VERSION, plural: "sparkplugnodes", kind: "SparkplugNode", namespaced: true,
-} as const;
+export const SparkplugNodeType = namespacedKind(SPARKPLUGNODE_VERSION, "sparkplugnodes", "SparkplugNode");
 
 export const SparkplugNodeCondition = {
   /** True while the Node is being monitored and has spoken within three intervals. */
