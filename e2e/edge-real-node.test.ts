@@ -9,40 +9,24 @@
 // → `graft seal` of a value → the real controller creates the Secret with that value. Root on Linux only.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { arch, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { parseAllDocuments, stringify } from "yaml";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
-import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
 import { KubeClient } from "../operators/runtime/rest.js";
 import { eventually } from "./harness/eventually.js";
+import {
+  applyEdgeCluster, CENTRAL_NS, EDGE_NS, EXTERNAL_URL, FLUX_IMAGES, installCentral, runServedBootstrap, SEALED_SECRETS_IMAGE,
+} from "./support/real-node/embedded-site.js";
 import { graftImage, imageTarball, realNodeSkipReason, startRealNode, type RealNode } from "./harness/real-node.js";
 
-const run = promisify(execFile);
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "operators/cli/main.ts");
-const CENTRAL_NS = "graft-system";
-const EDGE_NS = "fplus-edge";
 const NAME = "line-r";
-/** A fixed ClusterIP for the cluster-manager's Service, so EXTERNAL_URL is known before it starts: both this host
- * (the operator's shell, through kube-proxy's rules) and the Pods (Flux, edge-sync) reach it. */
-const MANAGER_IP = "10.96.200.200";
-const EXTERNAL_URL = `http://${MANAGER_IP}:8080`;
-const FLUX_IMAGES = ["ghcr.io/fluxcd/source-controller:v1.9.5", "ghcr.io/fluxcd/kustomize-controller:v1.9.5", "ghcr.io/fluxcd/helm-controller:v1.6.4"];
-const SEALED_SECRETS_IMAGE = "docker.io/bitnami/sealed-secrets-controller:0.40.0";
 
 const skip = realNodeSkipReason();
-
-interface Manifest {
-  kind: string;
-  metadata: { name: string };
-  data?: Record<string, string>;
-  spec?: Record<string, unknown>;
-}
 
 describe("the edge on a real node (embedded mode)", { skip }, () => {
   let node: RealNode;
@@ -70,6 +54,14 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
     return `${r.stdout}${r.stderr}\n${events.stdout.split("\n").slice(-25).join("\n")}\n${logs.join("\n")}`;
   };
 
+  /** A step that throws, with the cluster's Pods, Flux objects and recent events in the error. */
+  const waitForStep = async (fn: () => Promise<void>, what: string) => {
+    try {
+      await fn();
+    } catch (err) {
+      throw new Error(`${what}: ${(err as Error).message}\n${await diagnose()}`);
+    }
+  };
   /** eventually(), with the cluster's Pods, Flux objects and recent events in the error when it times out. */
   const waitFor = async <T>(fn: () => T | Promise<T>, opts: { timeoutMs: number; intervalMs?: number; message: string }) => {
     try {
@@ -81,7 +73,6 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "graft-edge-real-node-"));
-    chmodSync(work, 0o755); // the repository volume below it is written by the manager's non-root user
     const image = graftImage();
     node = await startRealNode({
       images: [image.tarball, ...FLUX_IMAGES.map((r) => imageTarball(r)), imageTarball(SEALED_SECRETS_IMAGE)],
@@ -96,40 +87,14 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
 
   test("bootstrap → Flux Pods → helm-controller installs the chart → edge Pods Ready → EdgeCluster Ready with the real Node; values and sealing reach the edge", { timeout: 900_000 }, async () => {
     // Central install, as a user runs it: config/default with EXTERNAL_URL set, on a volume the node provides.
-    const repos = join(work, "repos");
-    mkdirSync(repos);
-    chmodSync(repos, 0o777);
-    const manifests = parseAllDocuments(await kubectl(["kustomize", join(root, "config/default")])).map((d) => d.toJS() as Manifest);
-    for (const m of manifests) {
-      if (m.kind === "ConfigMap" && m.data?.EXTERNAL_URL) m.data.EXTERNAL_URL = EXTERNAL_URL;
-      if (m.kind === "Service" && m.metadata.name === "graft-cluster-manager") m.spec = { ...m.spec, clusterIP: MANAGER_IP };
-    }
-    const volume = {
-      apiVersion: "v1", kind: "PersistentVolume", metadata: { name: "graft-repos-test" },
-      spec: {
-        capacity: { storage: "5Gi" }, accessModes: ["ReadWriteMany"], storageClassName: "", hostPath: { path: repos, type: "Directory" },
-        claimRef: { namespace: CENTRAL_NS, name: "graft-repos" },
-      },
-    };
-    await kubectl(["apply", "--server-side", "-f", "-"], [...manifests, volume].map((m) => stringify(m)).join("---\n"));
-    await waitFor(async () => (await node.cluster.kubectl(["-n", CENTRAL_NS, "rollout", "status", "deployment/graft-cluster-manager", "--timeout=5s"])).code === 0,
-      { timeoutMs: 300_000, intervalMs: 2_000, message: "cluster-manager rolled out" });
+    await waitForStep(() => installCentral(node, work), "the central install");
 
-    // An EdgeCluster and the one-time bootstrap command the cluster-manager serves.
-    await kubectl(["apply", "-f", "-"], stringify({
-      apiVersion: "factoryplus.app.amrc.co.uk/v1alpha1", kind: "EdgeCluster", metadata: { name: NAME, namespace: CENTRAL_NS }, spec: {},
-    }));
-    await kubectl(["-n", CENTRAL_NS, "wait", `ec/${NAME}`, "--for=condition=Provisioned", "--timeout=120s"]);
-    const { command } = await requestBootstrapCommand(client, CENTRAL_NS, NAME, 60_000);
-    assert.match(command, /^curl .*\| *sh/, command);
-    const url = /'([^']+)'/.exec(command)![1]!;
-    assert.ok(url.startsWith(EXTERNAL_URL), url);
-    writeFileSync(join(work, "bootstrap.sh"), await (await fetch(url)).text());
-    const boot = await run("dash", [join(work, "bootstrap.sh"), "--yes"], {
-      env: { PATH: process.env.PATH, HOME: work, KUBECTL: node.cluster.kubectlPath, KUBECONFIG: node.cluster.kubeconfigPath },
-      timeout: 600_000, maxBuffer: 16 * 1024 * 1024,
-    }).catch((err: Error & { stdout?: string; stderr?: string }) => assert.fail(`bootstrap failed: ${err.message}\n${err.stdout}\n${err.stderr}`));
-    assert.match(boot.stdout, /==>/);
+    // An EdgeCluster and the one-time bootstrap command the cluster-manager serves, run with dash.
+    await applyEdgeCluster(node, NAME);
+    const boot = await runServedBootstrap(node, NAME, work);
+    assert.match(boot.command, /^curl .*\| *sh/, boot.command);
+    assert.ok(boot.url.startsWith(EXTERNAL_URL), boot.url);
+    assert.match(boot.output, /==>/);
 
     // Flux's controllers run as Pods; helm-controller installs the chart from the cluster-manager's repository.
     for (const d of ["source-controller", "kustomize-controller", "helm-controller"]) {
