@@ -44,5 +44,7 @@ clean:
 	rm -rf dist
 
 # Runs graft locally on the embedded default: installs what is missing, then starts everything (Ctrl-C stops it).
+# As root on Linux in Pods on a real node (e2e/demo-real-node.ts); elsewhere, or with GRAFT_DEMO_MODE=process, as
+# processes against two API servers.
 demo:
 	node e2e/setup.mjs demo e2e/demo.ts

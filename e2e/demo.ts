@@ -1,7 +1,8 @@
-// `make demo`: graft on the embedded default, on this machine. A central and an edge API server (real etcd +
+// `make demo`: graft on the embedded default, on this machine. Where a real node can run (root on Linux), in Pods
+// (demo-real-node.ts); otherwise, saying why, as processes: a central and an edge API server (real etcd +
 // kube-apiserver), Mosquitto, the cluster-manager; the sample EdgeCluster is applied, its one-time bootstrap script
 // is fetched and run against the edge; edge-sync and edge-monitor run against the edge; Node objects are created.
-// Then it stays up until Ctrl-C, and cleans everything up.
+// Then it stays up until Ctrl-C, and cleans everything up. GRAFT_DEMO_MODE=process asks for the process mode.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,6 +17,8 @@ import { startMosquitto, type Mosquitto } from "./harness/mosquitto.js";
 import mqttClient from "mqtt";
 import { KubeClient } from "../operators/runtime/rest.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
+import { realNodeSkipReason } from "./harness/real-node.js";
+import { runRealNodeDemo } from "./demo-real-node.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "operators/cli/main.ts");
@@ -45,6 +48,14 @@ function graft(name: string, args: string[], env: Record<string, string>): Manag
 async function main() {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+
+  const skip = process.env.GRAFT_DEMO_MODE === "process" ? "GRAFT_DEMO_MODE=process" : realNodeSkipReason();
+  if (!skip) {
+    await runRealNodeDemo({ dir, step, cleanups, started });
+    if (process.env.GRAFT_DEMO_EXIT === "1") await cleanup(0);
+    return;
+  }
+  step(`not in Pods (${skip}): running graft's components as processes`);
 
   step("control-plane binaries (built once from pinned Go modules: about 5 minutes the first time, then cached)");
   const assets = execFileSync("sh", [join(root, "e2e/assets/build-k8s.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop()!;
