@@ -25,3 +25,15 @@ export interface CustomObject<Spec, Status> extends KubeObject {
 export function namespacedKind<const V extends string, const P extends string, const K extends string>(version: V, plural: P, kind: K) {
   return { group: GROUP, version, plural, kind, namespaced: true } as const;
 }
+
+type PrinterColumnOptions = { name?: string; priority?: number; description?: string };
+
+/** A printer column with a condition's status (named after the condition unless told otherwise). */
+export function conditionStatusColumn(type: string, options: PrinterColumnOptions = {}) {
+  return { name: type, type: "string", jsonPath: `.status.conditions[?(@.type=="${type}")].status`, ...options };
+}
+
+/** A printer column with a condition's message, by default the Ready message under "Status" in `-o wide`. */
+export function conditionMessageColumn(type = "Ready", options: PrinterColumnOptions = { name: "Status", priority: 1 }) {
+  return { name: "Status", type: "string", jsonPath: `.status.conditions[?(@.type=="${type}")].message`, ...options };
+}

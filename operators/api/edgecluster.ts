@@ -1,6 +1,6 @@
 // The EdgeCluster resource: one zod schema serves runtime validation and generates the CRD in crds/.
 import { z } from "zod";
-import { condition, conditionList, namespacedKind, type CustomObject } from "./custom-resource.js";
+import { condition, conditionList, conditionMessageColumn, conditionStatusColumn, namespacedKind, type CustomObject } from "./custom-resource.js";
 import { DEFAULT_EDGE_NAMESPACE, EDGECLUSTER_VERSION } from "./constants.js";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -151,13 +151,13 @@ export const edgeClusterCrd = {
     { name: "Group", type: "string", jsonPath: ".status.sparkplugGroup" },
     { name: "Hosts", type: "integer", jsonPath: ".status.hostCount" },
     { name: "Cert-Expiry", type: "string", jsonPath: ".status.kubesealCertificate.notAfter", description: "When the Sealed Secrets certificate the edge reported expires" },
-    { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-    { name: "Online", type: "string", jsonPath: '.status.conditions[?(@.type=="Online")].status', description: "The edge monitor's Sparkplug session (with --mqtt-url)" },
-    { name: "Synced", type: "string", jsonPath: '.status.conditions[?(@.type=="Synced")].status', description: "The edge applied graft's latest commit and every Flux object is Ready" },
+    conditionStatusColumn("Ready"),
+    conditionStatusColumn("Online", { description: "The edge monitor's Sparkplug session (with --mqtt-url)" }),
+    conditionStatusColumn("Synced", { description: "The edge applied graft's latest commit and every Flux object is Ready" }),
     { name: "Flux", type: "string", jsonPath: ".status.gitops.fluxVersion", description: "Flux version running on the edge" },
     { name: "Applied", type: "string", jsonPath: ".status.gitops.appliedRevision", priority: 1, description: "Revision of the cluster's repository the edge last applied" },
     { name: "Flux-Target", type: "string", jsonPath: ".status.fluxVersion", priority: 1, description: "The Flux release in the cluster's repository (what the edge is moving to)" },
-    { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
+    conditionMessageColumn(),
     { name: "UUID", type: "string", jsonPath: ".status.uuid", priority: 1 },
     { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
   ],

@@ -3,7 +3,7 @@
 // Ready again (the edge's report, status.gitops). A failing wave pauses the rollout until its spec changes or a
 // retry is asked for (the reconcile-request annotation).
 import { z } from "zod";
-import { conditionList, namespacedKind, type CustomObject } from "./custom-resource.js";
+import { conditionList, conditionMessageColumn, conditionStatusColumn, namespacedKind, type CustomObject } from "./custom-resource.js";
 
 export const FLUXROLLOUT_VERSION = "v1alpha1";
 
@@ -94,8 +94,8 @@ export const fluxRolloutCrd = {
   printerColumns: [
     { name: "Version", type: "string", jsonPath: ".spec.version" },
     { name: "Updated", type: "string", jsonPath: ".status.updated", description: "Clusters on the release and Ready, of those in scope" },
-    { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-    { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].message' },
+    conditionStatusColumn("Ready"),
+    conditionMessageColumn("Ready", { name: "Status" }),
     { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
   ],
 };

@@ -3,7 +3,7 @@
 // crds/factoryplus.app.amrc.co.uk_kerberos-keys.yaml.
 import { z } from "zod";
 import { GROUP } from "./constants.js";
-import { conditionList, namespacedKind, type CustomObject } from "./custom-resource.js";
+import { conditionList, conditionMessageColumn, conditionStatusColumn, namespacedKind, type CustomObject } from "./custom-resource.js";
 
 export const KERBEROSKEY_VERSION = "v1";
 
@@ -162,8 +162,8 @@ export const kerberosKeyCrd = {
     { name: "Type", type: "string", jsonPath: ".spec.type" },
     { name: "Principal", type: "string", jsonPath: ".spec.principal" },
     { name: "Kvno", type: "integer", jsonPath: ".status.kvno" },
-    { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-    { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
+    conditionStatusColumn("Ready"),
+    conditionMessageColumn(),
     { name: "Secret", type: "string", jsonPath: ".spec.secret", priority: 1 },
     { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
   ],

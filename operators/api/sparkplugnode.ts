@@ -2,7 +2,7 @@
 // fields and rules; acs-contract.md §11), plus a status graft's edge-monitor writes (last seen, offline, rebirth
 // requests) that ACS never does. One zod schema validates at runtime and generates the CRD.
 import { z } from "zod";
-import { conditionList, namespacedKind, type CustomObject } from "./custom-resource.js";
+import { conditionList, conditionMessageColumn, conditionStatusColumn, namespacedKind, type CustomObject } from "./custom-resource.js";
 
 export const SPARKPLUGNODE_VERSION = "v1";
 /** The monitor's silence interval when spec.interval is absent (ACS's default). */
@@ -72,8 +72,8 @@ export const sparkplugNodeCrd = {
     { name: "Address", type: "string", jsonPath: ".status.address" },
     { name: "Offline", type: "boolean", jsonPath: ".status.offline" },
     { name: "Last Seen", type: "date", jsonPath: ".status.lastSeen" },
-    { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-    { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
+    conditionStatusColumn("Ready"),
+    conditionMessageColumn(),
     { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
   ],
 };
