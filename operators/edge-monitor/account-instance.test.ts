@@ -3,43 +3,30 @@
 // whoami with 404 and the monitor waits; its first NBIRTH then carries the account UUID, never another identity.
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { v5 as uuidV5 } from "uuid";
 import { eventually } from "../../e2e/harness/eventually.js";
 import { freePort } from "../../e2e/harness/ports.js";
 import { startProcess, type ManagedProcess } from "../../e2e/harness/process.js";
-import { startMosquitto, type Mosquitto } from "../../e2e/harness/mosquitto.js";
-import { startAcsStandin, type AcsStandin } from "../../e2e/acs-standin/standin.js";
+import { startAcsStandin } from "../../e2e/acs-standin/standin.js";
+import { atFileEnd, tempDirForFile } from "../../e2e/support/api-server.js";
+import { brokerForFile } from "../../e2e/support/edge-monitor/broker-for-file.js";
 import { EDGE_DUMPS, EdgeClass, EdgeRole } from "../../e2e/acs-standin/edge-roles.js";
-import { SparkplugSubscriber } from "../../e2e/support/edge-monitor/sparkplug-subscriber.js";
 import { metricsByName } from "../../e2e/support/edge-monitor/sparkplug-wire.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const entry = fileURLToPath(new URL("../../e2e/support/edge-monitor/run-monitor.ts", import.meta.url));
 const CLUSTER = randomUUID();
 
-let broker: Mosquitto;
-let standin: AcsStandin;
-let sub: SparkplugSubscriber;
-let dir: string;
+const dir = tempDirForFile("graft-monitor-account-");
+const standin = await startAcsStandin({ dumps: EDGE_DUMPS });
+atFileEnd(() => standin.stop());
+const { broker, sub } = await brokerForFile();
 let monitor: ManagedProcess | undefined;
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "graft-monitor-account-"));
-  [broker, standin] = await Promise.all([startMosquitto(), startAcsStandin({ dumps: EDGE_DUMPS })]);
-  sub = await SparkplugSubscriber.connect(broker.url);
-});
-after(async () => {
-  await monitor?.kill();
-  await sub?.close();
-  await broker?.dispose();
-  await standin?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+atFileEnd(() => monitor?.kill());
 
 test("the NBIRTH's Instance_UUID is the monitor's account UUID, learnt from the Auth service once the account maps its principal", async () => {
   const group = `acs-acct-${randomBytes(3).toString("hex")}`;

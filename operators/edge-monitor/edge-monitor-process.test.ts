@@ -2,14 +2,14 @@
 // (the broker must publish the will) or by SIGTERM (the monitor must say goodbye itself and exit 0).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { eventually } from "../../e2e/harness/eventually.js";
 import { startProcess, type ManagedProcess } from "../../e2e/harness/process.js";
-import { startMosquitto, type Mosquitto } from "../../e2e/harness/mosquitto.js";
+import { atFileEnd, tempDirForFile } from "../../e2e/support/api-server.js";
+import { brokerForFile } from "../../e2e/support/edge-monitor/broker-for-file.js";
 import { SparkplugSubscriber, type ReceivedMessage } from "../../e2e/support/edge-monitor/sparkplug-subscriber.js";
 import { metricsByName } from "../../e2e/support/edge-monitor/sparkplug-wire.js";
 
@@ -19,26 +19,15 @@ const CLUSTER_UUID = "0b9d7c1e-5a4f-4c3b-9e2d-1f0a9b8c7d6e";
 
 const bdSeqOf = (m: ReceivedMessage) => (m.payload ? metricsByName(m.payload).bdSeq?.value : undefined);
 
+const dir = tempDirForFile("graft-monitor-proc-");
+const { broker, sub } = await brokerForFile();
+const running: ManagedProcess[] = [];
+atFileEnd(async () => { for (const p of running) await p.kill(); });
+
 describe("edge monitor process", () => {
   const group = `acs-proc-${randomBytes(3).toString("hex")}`;
   const birthTopic = `spBv1.0/${group}/NBIRTH/Monitor`;
   const deathTopic = `spBv1.0/${group}/NDEATH/Monitor`;
-  let broker: Mosquitto;
-  let sub: SparkplugSubscriber;
-  let dir: string;
-  const running: ManagedProcess[] = [];
-
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "graft-monitor-proc-"));
-    broker = await startMosquitto();
-    sub = await SparkplugSubscriber.connect(broker.url);
-  });
-  after(async () => {
-    for (const p of running) await p.kill();
-    await sub?.close();
-    await broker?.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   const bdSeqFile = () => join(dir, "state", "bdseq");
   function startMonitor(): ManagedProcess {
