@@ -1,6 +1,7 @@
 // graft: one binary, one subcommand per component.
 import { Command } from "commander";
 import { bootstrapCommandCommand } from "../cluster-manager/bootstrap-command.js";
+import { fluxMigrateCommand } from "../cluster-manager/fleet/storage-migration.js";
 import { clusterManagerCommand } from "../cluster-manager/main.js";
 import { edgeMonitorCommand } from "../edge-monitor/main.js";
 import { edgeSyncCommand } from "../edge-sync/main.js";
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(krbkeysCommand());
   program.addCommand(enrolCommand());
   program.addCommand(sealCommand());
+  program.addCommand(fluxMigrateCommand());
   return program;
 }
 
