@@ -52,6 +52,10 @@ const assets = [
   ["helm", "e2e/assets/build-helm.sh", (path) => { process.env.GRAFT_HELM = path; }],
   ["helm-unittest", "e2e/assets/build-helm-unittest.sh", (path) => { process.env.GRAFT_HELM_UNITTEST = path; }],
 ];
+// A second Flux release's controllers (config/flux/releases), for the fleet upgrade test only.
+if (filters.length === 0 || filters.some((s) => "e2e/fleet-upgrade.test.ts".includes(s))) {
+  assets.push(["Flux controllers of the older release (fleet upgrade)", "e2e/assets/build-flux-release.sh", (dir) => { process.env.GRAFT_FLUX_RELEASE_ASSETS = dir; }]);
+}
 // The real node's binaries and images, where the real-node tests can run (root on Linux) and one is selected.
 const realNodeTests = ["e2e/harness/real-node.test.ts", "e2e/central-install.test.ts", "e2e/edge-real-node.test.ts",
   "e2e/kerberos-real-node.test.ts"];

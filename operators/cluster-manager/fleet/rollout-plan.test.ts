@@ -12,7 +12,7 @@ const releases = FluxReleases.of([{ version: "v2.9.5", installYaml: "" }, { vers
 const NOW = new Date("2026-12-01T12:00:00Z");
 const COMMIT = "a".repeat(40);
 
-function cluster(name: string, opts: { labels?: Record<string, string>; spec?: Partial<EdgeCluster["spec"]>; annotations?: Record<string, string>; on?: string; running?: string; failing?: boolean } = {}): EdgeCluster {
+function cluster(name: string, opts: { labels?: Record<string, string>; spec?: Partial<EdgeCluster["spec"]>; annotations?: Record<string, string>; on?: string; running?: string; failing?: boolean; reportedAt?: string } = {}): EdgeCluster {
   const revision = `main@sha1:${COMMIT}`;
   return {
     metadata: { name, namespace: "fleet", labels: opts.labels, annotations: opts.annotations },
@@ -20,7 +20,7 @@ function cluster(name: string, opts: { labels?: Record<string, string>; spec?: P
     status: {
       commit: COMMIT, fluxVersion: opts.on ?? "v2.7.5",
       gitops: {
-        fluxVersion: opts.running ?? opts.on ?? "v2.7.5", appliedRevision: revision, reportedAt: NOW.toISOString(),
+        fluxVersion: opts.running ?? opts.on ?? "v2.7.5", appliedRevision: revision, reportedAt: opts.reportedAt ?? new Date(NOW.getTime() + 5000).toISOString(),
         objects: [
           { kind: "Kustomization", namespace: "fplus-edge", name: "self-link", ready: "True", revision },
           { kind: "HelmRelease", namespace: "fplus-edge", name: "edge-cluster-x", ready: opts.failing ? "False" : "True", reason: opts.failing ? "UpgradeFailed" : "UpgradeSucceeded" },
@@ -69,6 +69,9 @@ test("a wave is done when its clusters run the release with every object Ready; 
   assert.deepEqual(p.status.waves!.map((w) => w.state), ["Succeeded", "Progressing"]);
   assert.deepEqual(p.assign.map((c) => c.metadata.name), ["b", "c"], "the annotated canary is not patched again");
   assert.equal(clusterProgress(cluster("x", { on: "v2.9.5", running: "v2.7.5" }), "v2.9.5").state, "progressing", "new commit, old controllers");
+  // A finished wave stays finished while one of its clusters reconciles again.
+  const again = plan(rollout({}, p.status), [cluster("a", { on: "v2.9.5", running: "v2.7.5", annotations: annotated }), cluster("b"), cluster("c")]);
+  assert.deepEqual(again.status.waves!.map((w) => w.state), ["Succeeded", "Progressing"]);
   const all = plan(rollout(), clusters.map((c) => cluster(c.metadata.name, { on: "v2.9.5", annotations: annotated })));
   assert.equal(ready(all).status, "True");
   assert.equal(all.status.updated, "3/3");
@@ -81,6 +84,10 @@ test("a failing object fails the wave at once and pauses; a wave past its deadli
   assert.equal(failing.status.pause?.wave, 0);
   assert.deepEqual(failing.assign.map((c) => c.metadata.name), ["a"]);
   assert.equal(failing.status.conditions!.find((c) => c.type === "WaveFailed")?.status, "True");
+
+  // A failure reported before the wave started (stale: e.g. before a retry) does not count.
+  const stale = plan(rollout(), [cluster("a", { on: "v2.9.5", failing: true, reportedAt: new Date(NOW.getTime() - 60_000).toISOString() }), cluster("b")]);
+  assert.equal(stale.status.waves![0]!.state, "Progressing");
 
   const started = plan(rollout(), [cluster("a"), cluster("b")]);
   const later = new Date(NOW.getTime() + 11 * 60_000);

@@ -163,11 +163,16 @@ export function planRollout(input: PlanInput): RolloutPlan {
       if (a[FLUX_VERSION_ANNOTATION] !== spec.version || a[FLUX_ROLLOUT_ANNOTATION] !== me) assign.push(ec);
     }
     const wave = `wave ${i + 1} of ${waves.length} (${clusters.join(", ")})`;
-    if (progress.every((p) => p.state === "updated")) {
+    // Done stays done for the run: a cluster of a finished wave reconciling again (Ready Unknown for a moment) must
+    // not hold back waves already started; its own Synced condition tells about it from then on.
+    const doneBefore = prev?.state === "Succeeded" && prev.clusters.join() === clusters.join();
+    if (doneBefore || progress.every((p) => p.state === "updated")) {
       out.push({ clusters, state: "Succeeded", startedAt: started, finishedAt: prev?.state === "Succeeded" && prev.finishedAt ? prev.finishedAt : nowIso });
       return;
     }
-    const failing = progress.filter((p) => p.state === "failed");
+    // A failure counts when reported after the wave (re)started: what an edge said before a retry is stale.
+    const startedSec = Math.floor(Date.parse(started) / 1000) * 1000;
+    const failing = progress.filter((p, k) => p.state === "failed" && Date.parse(members[k]!.status?.gitops?.reportedAt ?? "") >= startedSec);
     const overdueMs = now.getTime() - Date.parse(started) - deadlineMs;
     if (failing.length > 0 || overdueMs > 0) {
       const why = failing.length > 0 ? failing.map((p) => p.message).join("; ")
