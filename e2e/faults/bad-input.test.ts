@@ -1,43 +1,33 @@
 // Bad input at every HTTP endpoint of the cluster-manager (bootstrap, status, sealing, Git smart HTTP for cluster and
 // shared repositories) and in EdgeCluster specs: each gets a specific 4xx (or a condition), and nothing changes —
 // no Secret, EdgeCluster or repository moves.
-import { after, before, test } from "node:test";
+import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { eventually } from "../harness/eventually.js";
 import { App } from "../../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../../operators/api/edgecluster.js";
 import { issueBootstrapToken } from "../../operators/cluster-manager/bootstrap-tokens.js";
-import { credentialsSecretName, decodeCredentials, type ClusterCredentials, type SecretObject } from "../../operators/cluster-manager/credentials.js";
-import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "../support/cluster-manager/fixtures.js";
+import { credentialsSecretName, type ClusterCredentials } from "../../operators/cluster-manager/credentials.js";
+import { managerForFile, provisionCluster, waitForCondition } from "../support/cluster-manager/fixtures.js";
+import { tempDirForFile } from "../support/api-server.js";
 import { readRef } from "../../operators/cluster-manager/git/git-objects.js";
 import { Core } from "../../operators/runtime/kube.js";
 import { basic, rawRequest } from "./http-client.js";
 
 const NS = "bad-input";
-let f: ManagerFixture;
-let dir: string;
+const dir = tempDirForFile("graft-bad-input-");
+const f = await managerForFile("bad-input", NS, {}, { alice: ["sealers"], mallory: [] });
 const sites: Record<"a" | "b", { uuid: string; creds: ClusterCredentials }> = {} as never;
 let usedToken: string;
 let expiredToken: string;
-
-async function provision(name: string) {
-  assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml(name, NS) })).code, 0);
-  assert.equal((await f.cp.kubectl(["wait", "-n", NS, `ec/${name}`, "--for=condition=Provisioned", "--timeout=60s"])).code, 0);
-  const ec = await f.manager.client.get<EdgeCluster>(EdgeClusterType, name, NS);
-  const uuid = ec.status!.uuid!;
-  return { uuid, creds: decodeCredentials(await f.manager.client.get<SecretObject>(Core.secrets, credentialsSecretName(uuid), NS)) };
-}
+const provision = (name: string) => provisionCluster(f, name, NS);
 
 before(async () => {
-  f = await startManagerFixture("bad-input", {}, { alice: ["sealers"], mallory: [] });
-  dir = mkdtempSync(join(tmpdir(), "graft-bad-input-"));
-  await f.cp.kubectl(["create", "namespace", NS]);
   await f.cp.kubectl(["-n", NS, "create", "role", "sealer", "--verb=update", "--resource=edgeclusters.factoryplus.app.amrc.co.uk/secrets"]);
   await f.cp.kubectl(["-n", NS, "create", "rolebinding", "sealers", "--role=sealer", "--group=sealers"]);
   sites.a = await provision("site-a");
@@ -55,11 +45,6 @@ before(async () => {
   usedToken = (await issueBootstrapToken(f.manager.client, NS, secret, 3_600_000)).token;
   await eventually(async () => (await fetch(`${f.externalUrl}/v1/bootstrap/${usedToken}`)).status === 200, { message: "the token is served once" });
   expiredToken = (await issueBootstrapToken(f.manager.client, NS, secret, 1)).token;
-});
-
-after(async () => {
-  await f?.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** Everything a request could change: EdgeClusters and Secrets (by resourceVersion) and the repositories' heads. */
@@ -235,10 +220,7 @@ test("a spec.uuid added that differs from the provisioned UUID is refused by the
 test("spec.values too large for a Helm release on the edge: Stalled=True InvalidSpec, no repository", async () => {
   const r = await f.cp.kubectl(["apply", "--server-side", "-f", "-"], { input: ecJson("bulky", { values: { blob: "x".repeat(300 * 1024) } }) });
   assert.equal(r.code, 0, r.stderr);
-  const ec = await eventually(async () => {
-    const e = await f.manager.client.get<EdgeCluster>(EdgeClusterType, "bulky", NS);
-    return e.status?.conditions?.find((c) => c.type === "Stalled" && c.status === "True") && e;
-  }, { message: "bulky stalls" });
+  const ec = await waitForCondition(f, "bulky", NS, (c) => c.type === "Stalled" && c.status === "True", "bulky stalls");
   const stalled = ec.status!.conditions!.find((c) => c.type === "Stalled")!;
   assert.equal(stalled.reason, "InvalidSpec");
   assert.match(stalled.message, /spec\.values is \d+ bytes as JSON: at most 262144 are accepted/);
@@ -249,10 +231,7 @@ test("spec.values too large for a Helm release on the edge: Stalled=True Invalid
 test("a cluster reusing another's spec.name gets Provisioned=False NameConflict and no Secret or repository", async () => {
   const reposBefore = readdirSync(join(f.dataDir, "repos")).sort();
   assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: ecJson("copycat", { name: "site-a" }) })).code, 0);
-  const ec = await eventually(async () => {
-    const e = await f.manager.client.get<EdgeCluster>(EdgeClusterType, "copycat", NS);
-    return e.status?.conditions?.find((c) => c.type === "Provisioned" && c.reason === "NameConflict") && e;
-  }, { message: "copycat gets NameConflict" });
+  const ec = await waitForCondition(f, "copycat", NS, (c) => c.type === "Provisioned" && c.reason === "NameConflict", "copycat gets NameConflict");
   assert.equal(ec.status!.conditions!.find((c) => c.type === "Provisioned")!.status, "False");
   assert.match(ec.status!.conditions!.find((c) => c.type === "Provisioned")!.message, /already used by EdgeCluster "bad-input\/site-a"/);
   const uuid = ec.status?.uuid;

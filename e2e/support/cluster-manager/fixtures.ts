@@ -15,6 +15,8 @@ import assert from "node:assert/strict";
 import { EdgeClusterType, type EdgeCluster } from "../../../operators/api/edgecluster.js";
 import { credentialsSecretName, decodeCredentials, type ClusterCredentials, type SecretObject } from "../../../operators/cluster-manager/credentials.js";
 import { Core } from "../../../operators/runtime/kube.js";
+import type { Condition } from "../../../operators/runtime/conditions.js";
+import { eventually } from "../../harness/eventually.js";
 
 const run = promisify(execFile);
 
@@ -72,6 +74,15 @@ export async function provisionCluster(f: ManagerFixture, name: string, namespac
   assert.equal(waited.code, 0, waited.stderr);
   const uuid = (await f.manager.client.get<EdgeCluster>(EdgeClusterType, name, namespace)).status!.uuid!;
   return { uuid, creds: decodeCredentials(await f.manager.client.get<SecretObject>(Core.secrets, credentialsSecretName(uuid), namespace)) };
+}
+
+/** Waits until the EdgeCluster has a condition matching `wanted`; returns the EdgeCluster as then read. */
+export async function waitForCondition(f: ManagerFixture, name: string, namespace: string,
+  wanted: (c: Condition) => boolean, message: string): Promise<EdgeCluster> {
+  return eventually(async () => {
+    const ec = await f.manager.client.get<EdgeCluster>(EdgeClusterType, name, namespace);
+    return ec.status?.conditions?.some(wanted) && ec;
+  }, { message });
 }
 
 /** Runs the git CLI as a client with no user or system configuration and no prompts. */

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { eventually } from "../../../e2e/harness/eventually.js";
 import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
 import type { Condition } from "../../runtime/conditions.js";
-import { edgeClusterYaml, managerForFile } from "../../../e2e/support/cluster-manager/fixtures.js";
+import { edgeClusterYaml, managerForFile, waitForCondition } from "../../../e2e/support/cluster-manager/fixtures.js";
 
 const NS = "failing";
 const f = await managerForFile("failures", NS);
@@ -20,10 +20,7 @@ test("a repository that cannot be created → Provisioned=False RepositoryFailed
   // A file where the repositories directory should be: git cannot create anything below it.
   writeFileSync(join(f.dataDir, "repos"), "not a directory");
   assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("blocked", NS) })).code, 0);
-  const failing = await eventually(async () => {
-    const ec = await f.manager.client.get<EdgeCluster>(EdgeClusterType, "blocked", NS);
-    return ec.status?.conditions?.find((c) => c.type === "Provisioned" && c.reason === "RepositoryFailed") && ec;
-  }, { message: "RepositoryFailed reported" });
+  const failing = await waitForCondition(f, "blocked", NS, (c) => c.type === "Provisioned" && c.reason === "RepositoryFailed", "RepositoryFailed reported");
   const provisioned = failing.status!.conditions!.find((c) => c.type === "Provisioned")!;
   assert.equal(provisioned.status, "False");
   assert.match(provisioned.message, /^cannot create the cluster's Git repository: /);
