@@ -11,10 +11,11 @@
 // password file built from krbkeys' Secret) and publishes its NBIRTH → the EdgeCluster is Ready with the real Node's
 // hostname, arch and kubelet version. Then krbkeys rotates op1sync's password: the kubelet updates the mounted file,
 // and the running edge-sync, its session ended, logs in with the file's new content (the KDC refuses the old one)
-// and keeps reporting, never restarted. Last, a chart revision that changes the KerberosKey CRD reaches the site on
+// and keeps reporting, never restarted. A spec.values change reaches the installed release, and `graft seal` of a
+// value makes the edge's controller create the Secret. Last, a chart revision that changes the KerberosKey CRD reaches the site on
 // upgrade (the HelmRelease's upgrade.crds CreateReplace). Root on Linux only.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { appendFileSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { arch, tmpdir } from "node:os";
@@ -279,6 +280,33 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
     assert.equal(await kinitStatus(upn, newPassword), 0, "the KDC accepts the rotated password");
     const afterRotation = await podOf();
     assert.deepEqual(afterRotation, before, "the same Pod and container, never restarted");
+  });
+
+  test("a spec.values change reaches the installed release; graft seal of a value → the edge's controller creates the Secret", { timeout: 600_000 }, async () => {
+    assert.ok(uuid, "the bootstrap test ran");
+    const generation = (await ec()).metadata.generation!;
+    await kubectl(["-n", CENTRAL_NS, "patch", "ec", NAME, "--type=merge", "-p", '{"spec":{"values":{"logLevel":"debug"}}}']);
+    await waitFor(async () => (await ec()).status?.observedGeneration === generation + 1, { timeoutMs: 60_000, message: "the new generation committed" });
+    await kubectl(["-n", EDGE_NS, "annotate", "--overwrite", "gitrepositories.source.toolkit.fluxcd.io", "self-link", `reconcile.fluxcd.io/requestedAt=${Date.now()}`]);
+    await waitFor(async () => {
+      const d = await json(["-n", EDGE_NS, "get", "deployment", `${releaseName}-edge-sync`]);
+      const env = d.spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>;
+      return env.find((e) => e.name === "LOG_LEVEL")?.value === "debug";
+    }, { timeoutMs: 300_000, message: "logLevel debug in the installed release" });
+
+    const value = `s3cret-${randomBytes(4).toString("hex")}`;
+    const sealed = await new Promise<string>((resolve, reject) => {
+      const child = execFile(process.execPath, ["--import", "tsx", join(repoRoot, "operators/cli/main.ts"), "seal", NAME, `${EDGE_NS}/sealed-by-graft`, "password",
+        "-n", CENTRAL_NS, "--kubeconfig", node.cluster.kubeconfigPath], { cwd: repoRoot, encoding: "utf8" },
+      (err, stdout, stderr) => (err ? reject(new Error(`graft seal: ${stderr}`)) : resolve(stdout)));
+      child.stdin!.end(value);
+    });
+    await kubectl(["apply", "-f", "-"], sealed);
+    const unsealed = await waitFor(async () => {
+      const r = await node.cluster.kubectl(["-n", EDGE_NS, "get", "secret", "sealed-by-graft", "-o", "json"]);
+      return r.code === 0 ? JSON.parse(r.stdout) as { data: Record<string, string> } : undefined;
+    }, { timeoutMs: 120_000, message: "the controller unsealed the Secret" });
+    assert.equal(Buffer.from(unsealed.data.password ?? "", "base64").toString(), value);
   });
 
   test("a CRD change in a new chart revision reaches the site on upgrade (HelmRelease upgrade.crds CreateReplace)", { timeout: 600_000 }, async () => {
