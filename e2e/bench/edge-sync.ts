@@ -2,26 +2,20 @@
 // cluster-manager (embedded mode) on a central API server. Phase 1: kubelet-style heartbeats on every Node for 2
 // minutes (pushes should stay at zero; edge-sync's CPU over those 2 minutes, and per Node update). Phase 2: 50 real host changes (a taint on one Node at a time,
 // every 500 ms): pushes, and the delay from the change on the edge to the host showing it in the EdgeCluster status.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { startControlPlane, type ControlPlane } from "../harness/control-plane.js";
 import { eventually } from "../harness/eventually.js";
-import { freePort } from "../harness/ports.js";
-import { startProcess, type ManagedProcess } from "../harness/process.js";
-import { EdgeClusterType, type EdgeCluster } from "../../operators/api/edgecluster.js";
-import { decodeCredentials, type SecretObject } from "../../operators/cluster-manager/credentials.js";
+import { type EdgeCluster } from "../../operators/api/edgecluster.js";
 import { createNode, heartbeat } from "../support/edge-sync/edge-objects.js";
 import { SPECIALISED_TAINT } from "../../operators/edge-sync/hosts.js";
-import { Informer } from "../../operators/runtime/informer.js";
 import { Core } from "../../operators/runtime/kube.js";
-import { silentLogger } from "../../operators/runtime/logger.js";
-import { KubeClient } from "../../operators/runtime/rest.js";
+import type { KubeClient } from "../../operators/runtime/rest.js";
 import type { CompiledCli } from "./compiled-cli.js";
-import { applyEdgeClusters, inParallel, waitProvisioned } from "./edge-clusters.js";
+import { inParallel } from "./edge-clusters.js";
 import { percentile, type Figure } from "./figures.js";
-import { metricValue, processCpuSeconds, startManagerProcess } from "./manager-process.js";
+import { startBenchEdgeSync, startBenchSite } from "./edge-site.js";
+import { metricValue } from "./manager-process.js";
 
 export interface EdgeSyncBenchOptions {
   nodes?: number;
@@ -36,7 +30,6 @@ export interface EdgeSyncBenchOptions {
   say?: (line: string) => void;
 }
 
-const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const NS = "bench-edge-sync";
 
 export async function benchEdgeSync(opts: EdgeSyncBenchOptions = {}): Promise<Figure[]> {
@@ -48,34 +41,14 @@ export async function benchEdgeSync(opts: EdgeSyncBenchOptions = {}): Promise<Fi
   const work = mkdtempSync(join(tmpdir(), "graft-bench-sync-"));
   const cleanups: Array<() => Promise<void>> = [];
   try {
-    const central = await controlPlane("bench-central", cleanups);
-    await central.installCrds();
-    const centralClient = new KubeClient(central.kubeConfig);
-    await centralClient.create(Core.namespaces, { metadata: { name: NS } });
-    const manager = await startManagerProcess({
-      kubeconfigPath: central.kubeconfigPath, namespace: NS, dataDir: join(work, "data"), logFile: join(work, "manager.log"),
-      compiled: opts.compiled, cpuProfileDir: opts.cpuProfileDir,
-    });
-    cleanups.push(() => manager.stop());
-    await applyEdgeClusters(centralClient, NS, ["plant"]);
-    const ec = (await waitProvisioned(centralClient, NS, ["plant"])).get("plant")!;
-    const creds = decodeCredentials(await centralClient.get<SecretObject>(Core.secrets, ec.status!.credentialsSecret!, NS));
-
-    const edge = await controlPlane("bench-edge", cleanups);
-    const edgeClient = new KubeClient(edge.kubeConfig);
+    const site = await startBenchSite({ name: "bench", namespace: NS, cluster: "plant", work, cleanups, compiled: opts.compiled, cpuProfileDir: opts.cpuProfileDir });
+    const { manager, edgeClient, onStatus } = site;
     say(`${group}: creating ${nodes} Nodes`);
     const names = Array.from({ length: nodes }, (_, i) => `node-${String(i).padStart(3, "0")}`);
     await inParallel(names, 16, (name) => createNode(edgeClient, name));
 
-    const hostsSeen = new Informer<EdgeCluster>(centralClient, EdgeClusterType, silentLogger, { namespace: NS });
-    const onStatus: Array<(ec: EdgeCluster) => void> = [];
-    hostsSeen.on((_e, obj) => { for (const fn of onStatus) fn(obj); }).start();
-    cleanups.push(() => hostsSeen.stop());
-    await hostsSeen.waitForSync();
-
-    const sync = await startEdgeSync(work, edge, ec.status!.uuid!, manager.url, creds.syncToken, opts.compiled, opts.cpuProfileDir);
-    cleanups.push(() => sync.proc.stop(10_000));
-    await eventually(() => (hostsSeen.get(`${NS}/plant`)?.status?.hosts?.length ?? 0) === nodes,
+    const sync = await startBenchEdgeSync(site, { work, cleanups, compiled: opts.compiled, cpuProfileDir: opts.cpuProfileDir, env: { LOG_LEVEL: "info" } });
+    await eventually(() => (site.seen()?.status?.hosts?.length ?? 0) === nodes,
       { timeoutMs: 60_000, message: `the ${nodes} hosts reached the EdgeCluster status` });
     // Let the first report settle (its debounce window and any follow-up write) before counting.
     await new Promise((r) => setTimeout(r, 3_000));
@@ -115,46 +88,6 @@ export async function benchEdgeSync(opts: EdgeSyncBenchOptions = {}): Promise<Fi
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-async function controlPlane(name: string, cleanups: Array<() => Promise<void>>): Promise<ControlPlane> {
-  const cp = await startControlPlane({ name });
-  cleanups.push(() => cp.stop());
-  return cp;
-}
-
-interface EdgeSyncProcess {
-  proc: ManagedProcess;
-  pushes(): Promise<number>;
-  cpuSeconds(): number;
-  peakRssMiB(): number;
-}
-
-async function startEdgeSync(work: string, edge: ControlPlane, uuid: string, statusUrl: string, token: string,
-  compiled?: CompiledCli, cpuProfileDir?: string): Promise<EdgeSyncProcess> {
-  const tokenFile = join(work, "sync-token");
-  writeFileSync(tokenFile, token, { mode: 0o600 });
-  const healthPort = await freePort();
-  const profile = cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : [];
-  const entry = [...profile, ...(compiled ? [compiled.main] : ["--import", "tsx", join(repoRoot, "operators/cli/main.ts")]), "edge-sync"];
-  const proc = startProcess(process.execPath, entry, {
-    logFile: join(work, "edge-sync.log"), cwd: repoRoot,
-    env: {
-      PATH: process.env.PATH, ...compiled?.env, CLUSTER_UUID: uuid, CLUSTER_NAME: "plant", STATUS_URL: statusUrl,
-      SYNC_TOKEN_FILE: tokenFile, KUBECONFIG: edge.kubeconfigPath, HEALTH_ADDR: `127.0.0.1:${healthPort}`,
-      // The periodic full resend (default 5 min) is a sign of life, not caused by heartbeats: kept out of the count.
-      RESYNC_INTERVAL: "1h", LOG_LEVEL: "info",
-    },
-  });
-  const pid = proc.child.pid!;
-  const metrics = async () => (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
-  await eventually(async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, { timeoutMs: 60_000, message: "edge-sync ready" });
-  return {
-    proc,
-    pushes: async () => metricValue(await metrics(), "graft_edge_sync_pushes_total"),
-    cpuSeconds: () => processCpuSeconds(pid),
-    peakRssMiB: () => Number(/^VmHWM:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN) / 1024,
-  };
 }
 
 /** Every Node heartbeats once per period, spread evenly; returns how many heartbeats changed a Node. */

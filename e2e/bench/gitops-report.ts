@@ -4,28 +4,21 @@
 // does (Reconciling added then removed, lastHandledReconcileAt and the artifact's lastUpdateTime moved) for 60 s:
 // pushes and centre reports should stay at zero. Phase 2: 20 real changes (the edge-cluster HelmRelease failing, then
 // Ready again): pushes, edge change → Synced at the centre, and the centre's cost per report (CPU, API requests).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { startControlPlane, type ControlPlane } from "../harness/control-plane.js";
 import { eventually } from "../harness/eventually.js";
 import { installFluxCrds } from "../harness/flux.js";
-import { freePort } from "../harness/ports.js";
-import { startProcess, type ManagedProcess } from "../harness/process.js";
-import { EdgeClusterType, type EdgeCluster } from "../../operators/api/edgecluster.js";
-import { decodeCredentials, type SecretObject } from "../../operators/cluster-manager/credentials.js";
 import { HELM_CHARTS_SOURCE, SELF_LINK, helmReleaseName } from "../../operators/cluster-manager/git/repo-content.js";
 import { Deployments, FluxTypes } from "../../operators/edge-sync/gitops/flux-objects.js";
-import { Informer } from "../../operators/runtime/informer.js";
 import { Core, type ResourceType } from "../../operators/runtime/kube.js";
-import { silentLogger } from "../../operators/runtime/logger.js";
-import { KubeClient } from "../../operators/runtime/rest.js";
+import type { KubeClient } from "../../operators/runtime/rest.js";
 import { apiRequests } from "./api-server-metrics.js";
 import type { CompiledCli } from "./compiled-cli.js";
-import { applyEdgeClusters, inParallel, waitProvisioned } from "./edge-clusters.js";
+import { inParallel } from "./edge-clusters.js";
 import { percentile, type Figure } from "./figures.js";
-import { metricValue, processCpuSeconds, startManagerProcess } from "./manager-process.js";
+import { startBenchEdgeSync, startBenchSite } from "./edge-site.js";
+import { metricValue } from "./manager-process.js";
 
 export interface GitopsBenchOptions {
   churnSeconds?: number;
@@ -36,7 +29,6 @@ export interface GitopsBenchOptions {
   say?: (line: string) => void;
 }
 
-const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const NS = "bench-gitops";
 const EDGE_NS = "fplus-edge";
 const FLUX_NS = "flux-system";
@@ -52,23 +44,11 @@ export async function benchGitopsReport(opts: GitopsBenchOptions = {}): Promise<
   const work = mkdtempSync(join(tmpdir(), "graft-bench-gitops-"));
   const cleanups: Array<() => Promise<void>> = [];
   try {
-    const central = await controlPlane("bench-gitops-central", cleanups);
-    await central.installCrds();
-    const centralClient = new KubeClient(central.kubeConfig);
-    await centralClient.create(Core.namespaces, { metadata: { name: NS } });
-    const manager = await startManagerProcess({
-      kubeconfigPath: central.kubeconfigPath, namespace: NS, dataDir: join(work, "data"), logFile: join(work, "manager.log"), compiled: opts.compiled,
-    });
-    cleanups.push(() => manager.stop());
-    await applyEdgeClusters(centralClient, NS, ["fleet"]);
-    const ec = (await waitProvisioned(centralClient, NS, ["fleet"])).get("fleet")!;
-    const uuid = ec.status!.uuid!;
-    const commit = ec.status!.commit!;
-    const creds = decodeCredentials(await centralClient.get<SecretObject>(Core.secrets, ec.status!.credentialsSecret!, NS));
-
-    const edge = await controlPlane("bench-gitops-edge", cleanups);
+    const site = await startBenchSite({ name: "bench-gitops", namespace: NS, cluster: "fleet", work, cleanups, compiled: opts.compiled });
+    const { central, manager, edge, edgeClient, onStatus } = site;
+    const uuid = site.cluster.status!.uuid!;
+    const commit = site.cluster.status!.commit!;
     await installFluxCrds(edge);
-    const edgeClient = new KubeClient(edge.kubeConfig);
     for (const name of [EDGE_NS, FLUX_NS]) await edgeClient.create(Core.namespaces, { metadata: { name } });
     const revision = `main@sha1:${commit}`;
     const objects: Obj[] = [
@@ -86,15 +66,9 @@ export async function benchGitopsReport(opts: GitopsBenchOptions = {}): Promise<
       await setStatus(edgeClient, o, readyStatus(o, revision, 0));
     });
 
-    const seen = new Informer<EdgeCluster>(centralClient, EdgeClusterType, silentLogger, { namespace: NS });
-    const onStatus: Array<(ec: EdgeCluster) => void> = [];
-    seen.on((_e, obj) => { for (const fn of onStatus) fn(obj); }).start();
-    cleanups.push(() => seen.stop());
-    await seen.waitForSync();
-    const synced = () => seen.get(`${NS}/fleet`)?.status?.conditions?.find((c) => c.type === "Synced");
+    const synced = () => site.seen()?.status?.conditions?.find((c) => c.type === "Synced");
 
-    const sync = await startEdgeSync(work, edge, uuid, manager.url, creds.syncToken, opts.compiled);
-    cleanups.push(() => sync.proc.stop(10_000));
+    const sync = await startBenchEdgeSync(site, { work, cleanups, compiled: opts.compiled, env: { POD_NAMESPACE: EDGE_NS } });
     await eventually(() => synced()?.status === "True", { timeoutMs: 60_000, message: () => `Synced=True at the centre (${JSON.stringify(synced())})` });
     await new Promise((r) => setTimeout(r, 3_000));
 
@@ -216,31 +190,3 @@ async function churn(client: KubeClient, objects: Obj[], revision: string, durat
   return updates;
 }
 
-async function controlPlane(name: string, cleanups: Array<() => Promise<void>>): Promise<ControlPlane> {
-  const cp = await startControlPlane({ name });
-  cleanups.push(() => cp.stop());
-  return cp;
-}
-
-async function startEdgeSync(work: string, edge: ControlPlane, uuid: string, statusUrl: string, token: string, compiled?: CompiledCli) {
-  const tokenFile = join(work, "sync-token");
-  writeFileSync(tokenFile, token, { mode: 0o600 });
-  const healthPort = await freePort();
-  const entry = [...(compiled ? [compiled.main] : ["--import", "tsx", join(repoRoot, "operators/cli/main.ts")]), "edge-sync"];
-  const proc: ManagedProcess = startProcess(process.execPath, entry, {
-    logFile: join(work, "edge-sync.log"), cwd: repoRoot,
-    env: {
-      PATH: process.env.PATH, ...compiled?.env, CLUSTER_UUID: uuid, CLUSTER_NAME: "fleet", STATUS_URL: statusUrl,
-      SYNC_TOKEN_FILE: tokenFile, KUBECONFIG: edge.kubeconfigPath, HEALTH_ADDR: `127.0.0.1:${healthPort}`, POD_NAMESPACE: EDGE_NS,
-      RESYNC_INTERVAL: "1h", LOG_LEVEL: "warn",
-    },
-  });
-  const pid = proc.child.pid!;
-  const metrics = async () => (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
-  await eventually(async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, { timeoutMs: 60_000, message: "edge-sync ready" });
-  return {
-    proc,
-    pushes: async () => metricValue(await metrics(), "graft_edge_sync_pushes_total"),
-    cpuSeconds: () => processCpuSeconds(pid),
-  };
-}
