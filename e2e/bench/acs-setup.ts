@@ -19,13 +19,13 @@ import { eventually } from "../harness/eventually.js";
 import { freePort } from "../harness/ports.js";
 import { edgeClusterYaml } from "../support/cluster-manager/fixtures.js";
 import { startAcsWorld, type AcsWorld } from "../support/cluster-manager/acs-world.js";
-import { percentile, type Figure } from "./figures.js";
+import { percentile, sayer, type BenchOptions, type Figure } from "./figures.js";
 
 const NS = "bench-acs";
 const REFUSED_WINDOW_MS = 30_000;
 
-export async function benchAcsSetup(opts: { clusters?: number; say?: (line: string) => void } = {}): Promise<Figure[]> {
-  const say = opts.say ?? (() => undefined);
+export async function benchAcsSetup(opts: BenchOptions & { clusters?: number } = {}): Promise<Figure[]> {
+  const say = sayer(opts);
   const clusters = opts.clusters ?? 20;
   const group = `acs setup ${clusters} (ACS's Cluster Manager grants)`;
   const work = mkdtempSync(join(tmpdir(), "graft-bench-acs-"));

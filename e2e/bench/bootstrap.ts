@@ -12,25 +12,23 @@ import { KubeClient } from "../../operators/runtime/rest.js";
 import { issueBootstrapToken } from "../../operators/cluster-manager/bootstrap-tokens.js";
 import { eventually } from "../harness/eventually.js";
 import { apiRequests } from "./api-server-metrics.js";
-import type { CompiledCli } from "./compiled-cli.js";
 import { applyEdgeClusters, inParallel, waitProvisioned } from "./edge-clusters.js";
-import { percentile, type Figure } from "./figures.js";
+import { percentile, sayer, type BenchOptions, type Figure } from "./figures.js";
 import { startManagerProcess } from "./manager-process.js";
 
-export interface BootstrapBenchOptions {
+export interface BootstrapBenchOptions extends BenchOptions {
   clusters?: number;
   tokensPerCluster?: number;
   rejectSeconds?: number;
   rejectConnections?: number;
-  compiled?: CompiledCli;
-  say?: (line: string) => void;
+
 }
 
 const NS = "bench-bootstrap";
 const group = "bootstrap endpoint";
 
 export async function benchBootstrap(opts: BootstrapBenchOptions = {}): Promise<Figure[]> {
-  const say = opts.say ?? (() => undefined);
+  const say = sayer(opts);
   const clusters = opts.clusters ?? 20;
   const perCluster = opts.tokensPerCluster ?? 10;
   const work = mkdtempSync(join(tmpdir(), "graft-bench-boot-"));

@@ -11,29 +11,27 @@ import { createNode, heartbeat } from "../support/edge-sync/edge-objects.js";
 import { SPECIALISED_TAINT } from "../../operators/edge-sync/hosts.js";
 import { Core } from "../../operators/runtime/kube.js";
 import type { KubeClient } from "../../operators/runtime/rest.js";
-import type { CompiledCli } from "./compiled-cli.js";
 import { inParallel } from "./edge-clusters.js";
-import { percentile, type Figure } from "./figures.js";
+import { percentile, sayer, type BenchOptions, type Figure } from "./figures.js";
 import { startBenchEdgeSync, startBenchSite } from "./edge-site.js";
 import { metricValue } from "./manager-process.js";
 
-export interface EdgeSyncBenchOptions {
+export interface EdgeSyncBenchOptions extends BenchOptions {
   nodes?: number;
   heartbeatSeconds?: number;
   /** How often each Node heartbeats (the kubelet's node status update frequency is 10 s). */
   heartbeatPeriodMs?: number;
   changes?: number;
   changeSpacingMs?: number;
-  compiled?: CompiledCli;
   /** Directory for V8 CPU profiles of edge-sync and the cluster-manager, written when they stop. */
   cpuProfileDir?: string;
-  say?: (line: string) => void;
+
 }
 
 const NS = "bench-edge-sync";
 
 export async function benchEdgeSync(opts: EdgeSyncBenchOptions = {}): Promise<Figure[]> {
-  const say = opts.say ?? (() => undefined);
+  const say = sayer(opts);
   const nodes = opts.nodes ?? 200;
   const seconds = opts.heartbeatSeconds ?? 120;
   const changes = opts.changes ?? 50;

@@ -1,4 +1,5 @@
 // Figures a benchmark reports, with the target beside each, and the table `npm run bench` prints.
+import type { CompiledCli } from "./compiled-cli.js";
 
 export interface Figure {
   /** Which benchmark, e.g. "provisioning 1000". */
@@ -9,6 +10,15 @@ export interface Figure {
   /** A target to reach: below or above a bound. Absent for figures shown for context. */
   target?: { op: "<" | "<=" | ">=" | "=="; bound: number };
 }
+
+/** What every benchmark takes: the compiled CLI to run (as the image does), and where to say how it is going. */
+export interface BenchOptions {
+  compiled?: CompiledCli;
+  say?: (line: string) => void;
+}
+
+/** The benchmark's progress reporter: the one it was given, or silence. */
+export const sayer = (opts: BenchOptions): ((line: string) => void) => opts.say ?? (() => undefined);
 
 export function met(f: Figure): boolean | undefined {
   if (!f.target) return undefined;

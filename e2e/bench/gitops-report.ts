@@ -14,19 +14,17 @@ import { Deployments, FluxTypes } from "../../operators/edge-sync/gitops/flux-ob
 import { Core, type ResourceType } from "../../operators/runtime/kube.js";
 import type { KubeClient } from "../../operators/runtime/rest.js";
 import { apiRequests } from "./api-server-metrics.js";
-import type { CompiledCli } from "./compiled-cli.js";
 import { inParallel } from "./edge-clusters.js";
-import { percentile, type Figure } from "./figures.js";
+import { percentile, sayer, type BenchOptions, type Figure } from "./figures.js";
 import { startBenchEdgeSync, startBenchSite } from "./edge-site.js";
 import { metricValue } from "./manager-process.js";
 
-export interface GitopsBenchOptions {
+export interface GitopsBenchOptions extends BenchOptions {
   churnSeconds?: number;
   changes?: number;
   changeSpacingMs?: number;
   otherReleases?: number;
-  compiled?: CompiledCli;
-  say?: (line: string) => void;
+
 }
 
 const NS = "bench-gitops";
@@ -36,7 +34,7 @@ const FLUX_NS = "flux-system";
 interface Obj { type: ResourceType; namespace: string; name: string }
 
 export async function benchGitopsReport(opts: GitopsBenchOptions = {}): Promise<Figure[]> {
-  const say = opts.say ?? (() => undefined);
+  const say = sayer(opts);
   const seconds = opts.churnSeconds ?? 60;
   const changes = opts.changes ?? 20;
   const others = opts.otherReleases ?? 20;

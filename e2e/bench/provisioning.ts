@@ -11,14 +11,13 @@ import { Informer } from "../../operators/runtime/informer.js";
 import { Core } from "../../operators/runtime/kube.js";
 import { silentLogger } from "../../operators/runtime/logger.js";
 import { KubeClient } from "../../operators/runtime/rest.js";
-import type { CompiledCli } from "./compiled-cli.js";
 import { apiRequestBreakdown, apiRequests } from "./api-server-metrics.js";
 import { applyEdgeClusters, inParallel, isProvisioned } from "./edge-clusters.js";
-import { percentile, type Figure } from "./figures.js";
+import { percentile, sayer, type BenchOptions, type Figure } from "./figures.js";
 import { metricValue, processCpuSeconds, startManagerProcess } from "./manager-process.js";
 import { benchReports } from "./reports.js";
 
-export interface ProvisioningOptions {
+export interface ProvisioningOptions extends BenchOptions {
   clusters: number;
   concurrent: number;
   /** Parallel apply requests from the benchmark. */
@@ -29,14 +28,13 @@ export interface ProvisioningOptions {
   cpuProfileDir?: string;
   /** Targets apply only at this size. */
   withTargets?: boolean;
-  compiled?: CompiledCli;
-  say?: (line: string) => void;
+
 }
 
 const NS = "bench";
 
 export async function benchProvisioning(opts: ProvisioningOptions): Promise<Figure[]> {
-  const say = opts.say ?? (() => undefined);
+  const say = sayer(opts);
   const group = `provisioning ${opts.clusters} (--concurrent ${opts.concurrent})`;
   const work = mkdtempSync(join(tmpdir(), "graft-bench-prov-"));
   let cp: ControlPlane | undefined;

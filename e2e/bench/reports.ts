@@ -9,17 +9,17 @@ import { Core } from "../../operators/runtime/kube.js";
 import type { KubeClient } from "../../operators/runtime/rest.js";
 import { eventually } from "../harness/eventually.js";
 import { inParallel } from "./edge-clusters.js";
-import type { Figure } from "./figures.js";
+import { sayer, type BenchOptions, type Figure } from "./figures.js";
 import { metricValue, type ManagerProcess } from "./manager-process.js";
 
-export interface ReportsOptions {
+export interface ReportsOptions extends BenchOptions {
   client: KubeClient;
   namespace: string;
   manager: ManagerProcess;
   group: string;
   /** The round's reports are spread evenly over this long (default 10 s). */
   roundMs?: number;
-  say?: (line: string) => void;
+
 }
 
 const host = (hostname: string) => ({ hostname, control_plane: true, k8s_version: "v1.36.3", arch: "amd64", os_version: "Debian 12", ready: true });
@@ -30,7 +30,7 @@ async function reconciles(manager: ManagerProcess): Promise<number> {
 
 export async function benchReports(opts: ReportsOptions): Promise<Figure[]> {
   const { client, namespace, manager, group } = opts;
-  const say = opts.say ?? (() => undefined);
+  const say = sayer(opts);
   const secrets = await client.list<SecretObject>(Core.secrets, namespace, { labelSelector: `${CREDENTIALS_LABEL}=edgecluster` });
   const edges = secrets.items.map((s) => decodeCredentials(s)).map((c) => ({ uuid: c.uuid, token: c.syncToken }));
   const report = async (edge: { uuid: string; token: string }, hostname: string) => {
