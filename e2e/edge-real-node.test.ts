@@ -16,11 +16,11 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
 import { KubeClient } from "../operators/runtime/rest.js";
-import { eventually } from "./harness/eventually.js";
 import {
-  applyEdgeCluster, CENTRAL_NS, EDGE_NS, EXTERNAL_URL, FLUX_IMAGES, installCentral, runServedBootstrap, SEALED_SECRETS_IMAGE,
+  applyEdgeCluster, CENTRAL_NS, EDGE_NS, EXTERNAL_URL, installCentral, runServedBootstrap,
 } from "./support/real-node/embedded-site.js";
-import { graftImage, imageTarball, realNodeSkipReason, startRealNode, type RealNode } from "./harness/real-node.js";
+import { realNodeSkipReason, type RealNode } from "./harness/real-node.js";
+import { diagnosedWait, kubectlOn, startEdgeNode } from "./support/real-node/edge-node.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "operators/cli/main.ts");
@@ -33,12 +33,7 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
   let work: string;
   let client: KubeClient;
 
-  const kubectl = async (args: string[], input?: string) => {
-    const r = await node.cluster.kubectl(args, input === undefined ? {} : { input });
-    assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  };
-  const json = async (args: string[]) => JSON.parse(await kubectl([...args, "-o", "json"]));
+  const { kubectl, json } = kubectlOn(() => node);
   const ready = (o: { status?: { conditions?: Array<{ type: string; status: string }> } }) =>
     o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
   const ec = () => client.get<EdgeCluster>(EdgeClusterType, NAME, CENTRAL_NS);
@@ -63,21 +58,11 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
     }
   };
   /** eventually(), with the cluster's Pods, Flux objects and recent events in the error when it times out. */
-  const waitFor = async <T>(fn: () => T | Promise<T>, opts: { timeoutMs: number; intervalMs?: number; message: string }) => {
-    try {
-      return await eventually(fn, opts);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n${await diagnose()}`);
-    }
-  };
+  const waitFor = diagnosedWait(diagnose);
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "graft-edge-real-node-"));
-    const image = graftImage();
-    node = await startRealNode({
-      images: [image.tarball, ...FLUX_IMAGES.map((r) => imageTarball(r)), imageTarball(SEALED_SECRETS_IMAGE)],
-      log: (m) => console.log(`real node: ${m}`),
-    });
+    node = await startEdgeNode();
     client = new KubeClient(node.cluster.kubeConfig);
   });
   after(async () => {

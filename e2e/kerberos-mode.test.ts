@@ -25,23 +25,20 @@ import { App, Class, Perm } from "../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
 import { ROTATE_REQUESTED_ANNOTATION } from "../operators/api/kerberoskey.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
-import { ClusterManager } from "../operators/cluster-manager/cluster-manager.js";
-import { defaultConfig } from "../operators/cluster-manager/config.js";
+import type { ClusterManager } from "../operators/cluster-manager/cluster-manager.js";
 import { credentialsSecretName } from "../operators/cluster-manager/credentials.js";
 import { edgeClusterYaml } from "./support/cluster-manager/fixtures.js";
-import { silentLogger } from "../operators/runtime/logger.js";
 import { KubeClient } from "../operators/runtime/rest.js";
 import { Meta } from "./acs-standin/configdb-model.js";
 import { startAcsStandin, type AcsStandin } from "./acs-standin/standin.js";
 import { AcsGroup } from "./acs-standin/acs-uuids.js";
 import { EDGE_DUMPS, EdgeRole } from "./acs-standin/edge-roles.js";
-import { KUBECTL_DIRECTION_DUMP, installClustersService } from "./support/cluster-manager/acs-world.js";
+import { KUBECTL_DIRECTION_DUMP, installClustersService, startKerberosAcsManager } from "./support/cluster-manager/acs-world.js";
 import { helm } from "./deploy/helm.js";
 import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
 import { eventually } from "./harness/eventually.js";
 import { startFlux, type FluxControllers } from "./harness/flux.js";
 import { startKdc, type Kdc } from "./harness/kdc.js";
-import { freePort } from "./harness/ports.js";
 import { createSealedSecretsKey } from "./harness/sealed-secrets-key.js";
 import { startProcess, type ManagedProcess } from "./harness/process.js";
 
@@ -89,29 +86,11 @@ before(async () => {
   await central.kubectl(["create", "namespace", NS]);
   centralClient = new KubeClient(central.kubeConfig);
 
-  const port = await freePort();
-  manager = new ClusterManager({
-    kubeConfig: central.kubeConfig,
-    config: defaultConfig({
-      dataDir: join(work, "manager"), externalUrl: `http://127.0.0.1:${port}`, organisationPrefix: "acme", mode: "acs",
-      acs: {
-        urls: { directory: standin.urls.directory },
-        credentials: { username: acs.service.upn, password: acs.service.password },
-        realm: kdc.realm,
-        domain: "graft.test",
-        kdc: `127.0.0.1:${kdc.kdcPort}`,
-        adminServer: `127.0.0.1:${kdc.kadminPort}`,
-        enrolImage: "graft:test",
-        mirrorNamespace: NS,
-        serviceConfig: {},
-        emptyListConfirmMs: Infinity,
-      },
-    }),
-    log: silentLogger,
-    listen: { host: "127.0.0.1", port },
-    concurrency: 2,
+  manager = await startKerberosAcsManager({
+    kubeConfig: central.kubeConfig, dataDir: join(work, "manager"), directoryUrl: standin.urls.directory,
+    credentials: { username: acs.service.upn, password: acs.service.password }, kdc, enrolImage: "graft:test", namespace: NS,
+    organisationPrefix: "acme",
   });
-  await manager.start();
 });
 
 after(async () => {

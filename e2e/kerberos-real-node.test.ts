@@ -27,21 +27,18 @@ import { App, Class } from "../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
 import { ROTATE_REQUESTED_ANNOTATION } from "../operators/api/kerberoskey.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
-import { ClusterManager } from "../operators/cluster-manager/cluster-manager.js";
-import { defaultConfig } from "../operators/cluster-manager/config.js";
-import { silentLogger } from "../operators/runtime/logger.js";
+import type { ClusterManager } from "../operators/cluster-manager/cluster-manager.js";
 import { KubeClient } from "../operators/runtime/rest.js";
 import { Meta } from "./acs-standin/configdb-model.js";
 import { startAcsStandin, type AcsStandin } from "./acs-standin/standin.js";
 import { AcsGroup, AcsPerm } from "./acs-standin/acs-uuids.js";
-import { eventually } from "./harness/eventually.js";
 import { startKdc, type Kdc } from "./harness/kdc.js";
 import { startMosquitto, type Mosquitto } from "./harness/mosquitto.js";
-import { freePort } from "./harness/ports.js";
-import { graftImage, imageTarball, realNodeSkipReason, startRealNode, type RealNode } from "./harness/real-node.js";
+import { graftImage, realNodeSkipReason, type RealNode } from "./harness/real-node.js";
+import { diagnosedWait, kubectlOn, startEdgeNode } from "./support/real-node/edge-node.js";
 import { makePasswordFile } from "./support/edge-monitor/broker-credentials.js";
 import { SparkplugSubscriber } from "./support/edge-monitor/sparkplug-subscriber.js";
-import { KUBECTL_DIRECTION_DUMP, installClustersService } from "./support/cluster-manager/acs-world.js";
+import { KUBECTL_DIRECTION_DUMP, installClustersService, startKerberosAcsManager } from "./support/cluster-manager/acs-world.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const chartDir = join(repoRoot, "config/edge-cluster");
@@ -49,8 +46,6 @@ const CENTRAL_NS = "sites";
 const EDGE_NS = "fplus-edge";
 const NAME = "line-kr";
 const ORG = "acme";
-const FLUX_IMAGES = ["ghcr.io/fluxcd/source-controller:v1.9.5", "ghcr.io/fluxcd/kustomize-controller:v1.9.5", "ghcr.io/fluxcd/helm-controller:v1.6.4"];
-const SEALED_SECRETS_IMAGE = "docker.io/bitnami/sealed-secrets-controller:0.40.0";
 /** The test's own broker account (the monitor's is op1monitor, with krbkeys' password). */
 const OBSERVER = { username: "observer", password: randomBytes(12).toString("hex") };
 
@@ -70,12 +65,7 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
   let releaseName: string;
   let helmChartsRepo: string;
 
-  const kubectl = async (args: string[], input?: string) => {
-    const r = await node.cluster.kubectl(args, input === undefined ? {} : { input });
-    assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  };
-  const json = async (args: string[]) => JSON.parse(await kubectl([...args, "-o", "json"]));
+  const { kubectl, json } = kubectlOn(() => node);
   const secret = async (name: string, key: string) => {
     const s = await json(["-n", EDGE_NS, "get", "secret", name]);
     return Buffer.from(s.data[key] ?? "", "base64").toString();
@@ -97,21 +87,12 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
     return `${r.stdout}${r.stderr}\n${events.stdout.split("\n").slice(-25).join("\n")}\n${logs.join("\n")}`;
   };
   /** eventually(), with the cluster's Pods, Flux objects, KerberosKeys, recent events and logs in the error. */
-  const waitFor = async <T>(fn: () => T | Promise<T>, opts: { timeoutMs: number; intervalMs?: number; message: string }) => {
-    try {
-      return await eventually(fn, { intervalMs: 2_000, ...opts });
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n${await diagnose()}`);
-    }
-  };
+  const waitFor = diagnosedWait(diagnose, { intervalMs: 2_000 });
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "graft-krb-real-node-"));
     const image = graftImage();
-    node = await startRealNode({
-      images: [image.tarball, ...FLUX_IMAGES.map((r) => imageTarball(r)), imageTarball(SEALED_SECRETS_IMAGE)],
-      log: (m) => console.log(`real node: ${m}`),
-    });
+    node = await startEdgeNode();
     client = new KubeClient(node.cluster.kubeConfig);
     // The central services listen where the Pods reach them: the node's bridge address.
     kdc = await startKdc({ address: node.bridgeAddress });
@@ -135,29 +116,11 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
     await kdc.kadminLocal(`addprinc -pw ${acs.password} ${acs.upn}`);
     await node.cluster.installCrds();
     await kubectl(["create", "namespace", CENTRAL_NS]);
-    const port = await freePort();
-    manager = new ClusterManager({
-      kubeConfig: node.cluster.kubeConfig,
-      config: defaultConfig({
-        dataDir: join(work, "manager"), externalUrl: `http://127.0.0.1:${port}`, organisationPrefix: ORG, mode: "acs",
-        acs: {
-          urls: { directory: standin.urls.directory },
-          credentials: { username: acs.upn, password: acs.password },
-          realm: kdc.realm,
-          domain: "graft.test",
-          kdc: `${kdc.address}:${kdc.kdcPort}`,
-          adminServer: `${kdc.address}:${kdc.kadminPort}`,
-          enrolImage: image.reference,
-          mirrorNamespace: CENTRAL_NS,
-          serviceConfig: {},
-          emptyListConfirmMs: Infinity,
-        },
-      }),
-      log: silentLogger,
-      listen: { host: "127.0.0.1", port },
-      concurrency: 2,
+    manager = await startKerberosAcsManager({
+      kubeConfig: node.cluster.kubeConfig, dataDir: join(work, "manager"), directoryUrl: standin.urls.directory,
+      credentials: { username: acs.upn, password: acs.password }, kdc, enrolImage: image.reference, namespace: CENTRAL_NS,
+      organisationPrefix: ORG,
     });
-    await manager.start();
   });
   after(async () => {
     await subscriber?.close();

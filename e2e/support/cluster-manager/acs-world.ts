@@ -11,7 +11,12 @@ import { Meta } from "../../acs-standin/configdb-model.js";
 import { startAcsStandin, type AcsStandin } from "../../acs-standin/standin.js";
 import { AcsGroup } from "../../acs-standin/acs-uuids.js";
 import { fileURLToPath } from "node:url";
-import type { AcsModeSettings } from "../../../operators/cluster-manager/config.js";
+import { defaultConfig, type AcsModeSettings } from "../../../operators/cluster-manager/config.js";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { ClusterManager } from "../../../operators/cluster-manager/cluster-manager.js";
+import { silentLogger } from "../../../operators/runtime/logger.js";
+import type { Kdc } from "../../harness/kdc.js";
+import { freePort } from "../../harness/ports.js";
 
 export interface AcsWorld {
   standin: AcsStandin;
@@ -153,4 +158,39 @@ export function acsTraces(world: AcsWorld, uuid: string, name: string) {
     },
     grantsOn: auth.listGrants().filter((g) => g.target === uuid),
   };
+}
+
+/**
+ * A cluster-manager in ACS mode with Kerberos credentials for the edges: the stand-in's Directory, the service
+ * account it logs in as, the KDC (by the address Pods or processes reach it on), mirroring in `namespace`.
+ */
+export async function startKerberosAcsManager(opts: {
+  kubeConfig: KubeConfig; dataDir: string; directoryUrl: string; credentials: { username: string; password: string };
+  kdc: Kdc; enrolImage: string; namespace: string; organisationPrefix: string;
+}): Promise<ClusterManager> {
+  const port = await freePort();
+  const { kdc } = opts;
+  const manager = new ClusterManager({
+    kubeConfig: opts.kubeConfig,
+    config: defaultConfig({
+      dataDir: opts.dataDir, externalUrl: `http://127.0.0.1:${port}`, organisationPrefix: opts.organisationPrefix, mode: "acs",
+      acs: {
+        urls: { directory: opts.directoryUrl },
+        credentials: opts.credentials,
+        realm: kdc.realm,
+        domain: "graft.test",
+        kdc: `${kdc.address}:${kdc.kdcPort}`,
+        adminServer: `${kdc.address}:${kdc.kadminPort}`,
+        enrolImage: opts.enrolImage,
+        mirrorNamespace: opts.namespace,
+        serviceConfig: {},
+        emptyListConfirmMs: Infinity,
+      },
+    }),
+    log: silentLogger,
+    listen: { host: "127.0.0.1", port },
+    concurrency: 2,
+  });
+  await manager.start();
+  return manager;
 }
