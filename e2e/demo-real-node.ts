@@ -7,7 +7,7 @@
 import { writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import mqttClient from "mqtt";
+import { firstMessage } from "./support/edge-monitor/first-message.js";
 import { parse } from "yaml";
 import { eventually } from "./harness/eventually.js";
 import { startMosquitto } from "./harness/mosquitto.js";
@@ -77,18 +77,4 @@ graft demo is running in Pods on a real node (ready in ${((Date.now() - started)
   Sparkplug:    mosquitto_sub -h ${node.bridgeAddress} -p ${mqtt.port} -t 'spBv1.0/#' -v
   process mode: GRAFT_DEMO_MODE=process make demo
 Press Ctrl-C to stop; the node is torn down and everything it made is removed.`);
-}
-
-/** Resolves with the first message on the topic filter (subscribed before the monitor starts). */
-function firstMessage(url: string, filter: string, cleanups: DemoContext["cleanups"]): Promise<{ topic: string; bytes: number }> {
-  return new Promise((resolve, reject) => {
-    const client = mqttClient.connect(url, { reconnectPeriod: 1000 });
-    cleanups.push(async () => void client.end(true));
-    client.on("error", reject);
-    client.on("connect", () => client.subscribe(filter));
-    client.on("message", (topic, payload) => {
-      resolve({ topic, bytes: payload.length });
-      client.end(true);
-    });
-  });
 }

@@ -14,7 +14,7 @@ import { freePort } from "./harness/ports.js";
 import { startProcess, type ManagedProcess } from "./harness/process.js";
 import { createSealedSecretsKey } from "./harness/sealed-secrets-key.js";
 import { startMosquitto, type Mosquitto } from "./harness/mosquitto.js";
-import mqttClient from "mqtt";
+import { firstMessage } from "./support/edge-monitor/first-message.js";
 import { KubeClient } from "../operators/runtime/rest.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
 import { realNodeSkipReason } from "./harness/real-node.js";
@@ -75,7 +75,7 @@ async function main() {
   step("starting Mosquitto on a loopback port");
   const mqtt: Mosquitto = await startMosquitto();
   cleanups.push(() => mqtt.dispose());
-  const births = firstMessage(mqtt.url, "spBv1.0/+/NBIRTH/Monitor");
+  const births = firstMessage(mqtt.url, "spBv1.0/+/NBIRTH/Monitor", cleanups, 0);
 
   step("starting the cluster-manager (embedded mode)");
   const port = await freePort();
@@ -142,20 +142,6 @@ graft demo is running (ready in ${((Date.now() - started) / 1000).toFixed(0)} s)
   logs:             ${dir}/*.log
 Press Ctrl-C to stop; everything the demo started is stopped and removed.`);
   if (process.env.GRAFT_DEMO_EXIT === "1") await cleanup(0);
-}
-
-/** Resolves with the first message on the topic filter (subscribed before the monitor starts). */
-function firstMessage(url: string, filter: string): Promise<{ topic: string; bytes: number }> {
-  return new Promise((resolve, reject) => {
-    const client = mqttClient.connect(url, { reconnectPeriod: 0 });
-    cleanups.push(async () => void client.end(true));
-    client.on("error", reject);
-    client.on("connect", () => client.subscribe(filter));
-    client.on("message", (topic, payload) => {
-      resolve({ topic, bytes: payload.length });
-      client.end(true);
-    });
-  });
 }
 
 main().catch(async (err) => {
