@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { arch, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -20,7 +20,7 @@ import {
   applyEdgeCluster, CENTRAL_NS, EDGE_NS, EXTERNAL_URL, installCentral, runServedBootstrap,
 } from "./support/real-node/embedded-site.js";
 import { realNodeSkipReason, type RealNode } from "./harness/real-node.js";
-import { diagnosedWait, kubectlOn, startEdgeNode } from "./support/real-node/edge-node.js";
+import { assertReportedRealHost, diagnosedWait, kubectlOn, startEdgeNode } from "./support/real-node/edge-node.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "operators/cli/main.ts");
@@ -101,11 +101,7 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
       return ready(e) && e.status?.kubesealCertificate?.pem && (e.status.hosts?.length ?? 0) === 1 ? e : undefined;
     }, { timeoutMs: 180_000, intervalMs: 2_000, message: "EdgeCluster Ready with host and certificate" });
     const host = reported.status!.hosts![0]! as { hostname: string; arch: string; k8s_version: string };
-    assert.equal(host.hostname, node.nodeName);
-    assert.equal(host.arch, nodeObj.status.nodeInfo.architecture);
-    assert.equal(host.arch, { x64: "amd64", arm64: "arm64" }[arch() as string] ?? arch());
-    assert.equal(host.k8s_version, nodeObj.status.nodeInfo.kubeletVersion);
-    assert.match(host.k8s_version, /^v1\.36\.\d+$/);
+    assertReportedRealHost(host, node, nodeObj.status.nodeInfo);
     const activeKey = await json(["-n", "sealed-secrets", "get", "secrets", "-l", "sealedsecrets.bitnami.com/sealed-secrets-key=active"]);
     assert.equal(reported.status!.kubesealCertificate!.pem, Buffer.from(activeKey.items[0].data["tls.crt"], "base64").toString(),
       "the certificate of the controller's active key");

@@ -35,6 +35,17 @@ function harness(reconcile: (key: string) => Promise<void | { requeueAfterMs?: n
   return { informer, controller, metrics };
 }
 
+/** Runs the body with the controller started, and stops it (and its informers) whatever the body does. */
+async function whileRunning(controller: Controller, body: () => Promise<void>): Promise<void> {
+  await controller.start();
+  try {
+    await body();
+  } finally {
+    await controller.stop();
+    await controller.stopInformers();
+  }
+}
+
 const cm = (name: string, value: string): ConfigMap => ({ metadata: { name, namespace: "rt" }, data: { value } });
 
 test("the reconciler sees create, update and delete; a restart of the API server and a forced watch expiry lose nothing", async () => {
@@ -44,8 +55,7 @@ test("the reconciler sees create, update and delete; a restart of the API server
     const obj = await client.getOrNull<ConfigMap>(Core.configMaps, name, namespace);
     seen.set(name, obj ? obj.data?.value ?? "" : null);
   });
-  await controller.start();
-  try {
+  await whileRunning(controller, async () => {
     await client.create(Core.configMaps, cm("one", "1"));
     await eventually(() => seen.get("one") === "1", { message: "create seen" });
     await client.patch(Core.configMaps, "one", "rt", { data: { value: "2" } });
@@ -63,10 +73,7 @@ test("the reconciler sees create, update and delete; a restart of the API server
     await eventually(() => informer.relists > relists, { message: "410 Gone leads to a relist" });
     await client.create(Core.configMaps, cm("after-expiry", "y"));
     await eventually(() => seen.get("after-expiry") === "y", { message: "event after watch expiry seen" });
-  } finally {
-    await controller.stop();
-    await controller.stopInformers();
-  }
+  });
 });
 
 test("changes during a reconcile of a key never run it concurrently, and the last state is reconciled", async () => {
@@ -81,16 +88,12 @@ test("changes during a reconcile of a key never run it concurrently, and the las
     last = (await client.getOrNull<ConfigMap>(Core.configMaps, "serial", "rt"))?.data?.value ?? "";
     active--;
   });
-  await controller.start();
-  try {
+  await whileRunning(controller, async () => {
     await client.create(Core.configMaps, cm("serial", "0"));
     for (let i = 1; i <= 10; i++) await client.patch(Core.configMaps, "serial", "rt", { data: { value: String(i) } });
     await eventually(() => last === "10" && active === 0, { message: "final value reconciled" });
     assert.equal(maxActive, 1, "one key is never reconciled by two workers at once");
-  } finally {
-    await controller.stop();
-    await controller.stopInformers();
-  }
+  });
 });
 
 test("failures are retried with growing delays until the reconcile succeeds", async () => {
@@ -107,8 +110,7 @@ test("failures are retried with growing delays until the reconcile succeeds", as
     delays.push(d);
     return d;
   };
-  await controller.start();
-  try {
+  await whileRunning(controller, async () => {
     await client.create(Core.configMaps, cm("flaky", "v"));
     await eventually(() => attempts.length >= 4, { message: "retried until success" });
     assert.equal(delays.length, 3);
@@ -119,10 +121,7 @@ test("failures are retried with growing delays until the reconcile succeeds", as
     assert.match(errors, /graft_reconcile_errors_total\{controller="test"\} 3/);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(attempts.length, 4, "no retry after success");
-  } finally {
-    await controller.stop();
-    await controller.stopInformers();
-  }
+  });
 });
 
 test("a watch's predicate keeps the updates it rejects out of the queue", async () => {
@@ -130,8 +129,7 @@ test("a watch's predicate keeps the updates it rejects out of the queue", async 
   const { controller, informer } = harness(async (key) => {
     if (key.endsWith("/filtered")) calls.push((await client.getOrNull<ConfigMap>(Core.configMaps, "filtered", "rt"))?.data?.value ?? "");
   }, { predicate: (obj, old) => (obj as ConfigMap).data?.value !== (old as ConfigMap).data?.value });
-  await controller.start();
-  try {
+  await whileRunning(controller, async () => {
     await client.create(Core.configMaps, cm("filtered", "1"));
     await eventually(() => calls.length === 1, { message: "create reconciled" });
     const labelled = await client.patch<ConfigMap>(Core.configMaps, "filtered", "rt", { metadata: { labels: { only: "metadata" } } });
@@ -139,10 +137,7 @@ test("a watch's predicate keeps the updates it rejects out of the queue", async 
     await client.patch(Core.configMaps, "filtered", "rt", { data: { value: "2" } });
     await eventually(() => calls.includes("2"), { message: "value change reconciled" });
     assert.deepEqual(calls, ["1", "2"], "the label-only update was not reconciled");
-  } finally {
-    await controller.stop();
-    await controller.stopInformers();
-  }
+  });
 });
 
 test("a stalled key is requeued once after the stall retry interval, never with backoff", async () => {
@@ -163,15 +158,11 @@ test("a stalled key is requeued once after the stall retry interval, never with 
     delayed.push([key, ms]);
     addAfter(key, ms);
   };
-  await controller.start();
-  try {
+  await whileRunning(controller, async () => {
     await client.create(Core.configMaps, cm("stuck", "v"));
     await eventually(() => delayed.some(([k]) => k.endsWith("/stuck")), { message: "stall handled" });
     assert.equal(attempts, 1);
     assert.deepEqual(delayed.filter(([k]) => k.endsWith("/stuck")), [["rt/stuck", 3_600_000]]);
     assert.deepEqual(backoffs.filter((k) => k.endsWith("/stuck")), [], "no backoff retry");
-  } finally {
-    await controller.stop();
-    await controller.stopInformers();
-  }
+  });
 });
