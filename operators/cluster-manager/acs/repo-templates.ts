@@ -6,13 +6,13 @@
 // built-in one, which makes exactly the files of acs-contract.md §4. Templates are expanded with ACS's rules
 // (json-templates: a whole-string placeholder becomes the raw value, a missing one drops its key).
 // Pure and deterministic: the same entries give the same bytes, so only real changes make a commit.
-import { stringify } from "yaml";
 import { expandTemplate } from "../../edge-sync/deployments/chart-template.js";
 import { mergeValues } from "../../edge-sync/deployments/merge-values.js";
 import { objectNameProblem } from "../../edge-sync/deployments/k8sname.js";
 import {
-  CLUSTER_MANIFEST_DIR, FLUX_SECRET, HELM_CHARTS_SOURCE, README_FILE, SELF_LINK, UUID_LABEL, helmReleaseName,
+  CLUSTER_MANIFEST_DIR, FLUX_SECRET, HELM_CHARTS_SOURCE, README_FILE, SELF_LINK, UUID_LABEL, helmReleaseName, manifestFile, sortKeysDeep,
 } from "../git/repo-content.js";
+import { isPlainObject } from "../git/template.js";
 
 /** A template that cannot make the repository; the message names the entry and what is wrong. */
 export class TemplateProblem extends Error {}
@@ -109,7 +109,7 @@ export function acsRepoFiles(input: AcsRepoInput): AcsRepo {
   const expanded = expandTemplate<unknown>(input.fluxTemplate ?? BUILT_IN_FLUX_TEMPLATE, {
     helm: release, namespace: input.namespace, url: { self: input.selfUrl, helm: input.helmChartsUrl },
   });
-  if (!isObject(expanded)) throw new TemplateProblem(`${what} is not an object of files`);
+  if (!isPlainObject(expanded)) throw new TemplateProblem(`${what} is not an object of files`);
   if (!Object.hasOwn(expanded, SELF_LINK_TEMPLATE_FILE)) throw new TemplateProblem(`${what} has no "${SELF_LINK_TEMPLATE_FILE}"`);
 
   const files = new Map<string, string>([[README_FILE, README]]);
@@ -118,7 +118,7 @@ export function acsRepoFiles(input: AcsRepoInput): AcsRepo {
     if (!FILE_NAME.test(file)) throw new TemplateProblem(`${what}: "${file}" is not a plain file name`);
     if (!Array.isArray(docs)) throw new TemplateProblem(`${what}: "${file}" is not a list of manifests`);
     docs.forEach((doc, i) => {
-      if (!isObject(doc) || typeof doc.apiVersion !== "string" || typeof doc.kind !== "string") {
+      if (!isPlainObject(doc) || typeof doc.apiVersion !== "string" || typeof doc.kind !== "string") {
         throw new TemplateProblem(`${what}: manifest ${i + 1} of "${file}" has no apiVersion and kind once expanded`);
       }
     });
@@ -140,8 +140,8 @@ export function acsRepoFiles(input: AcsRepoInput): AcsRepo {
 function helmRelease(input: AcsRepoInput): Record<string, unknown> {
   const chartWhat = `'Helm chart template' ${input.chart.uuid}`;
   const chart = expandTemplate<unknown>(input.chart.entry, { uuid: input.uuid, name: input.name });
-  if (!isObject(chart) || typeof chart.chart !== "string" || chart.chart === "") throw new TemplateProblem(`${chartWhat} has no chart`);
-  if (chart.values !== undefined && !isObject(chart.values)) throw new TemplateProblem(`${chartWhat}: values is not an object`);
+  if (!isPlainObject(chart) || typeof chart.chart !== "string" || chart.chart === "") throw new TemplateProblem(`${chartWhat} has no chart`);
+  if (chart.values !== undefined && !isPlainObject(chart.values)) throw new TemplateProblem(`${chartWhat}: values is not an object`);
   const values = mergeValues(chart.values ?? {}, input.graftValues, input.values ?? {});
 
   const fromDb = input.helmReleaseTemplate !== undefined;
@@ -150,31 +150,14 @@ function helmRelease(input: AcsRepoInput): Record<string, unknown> {
   const expanded = expandTemplate<unknown>(input.helmReleaseTemplate ?? BUILT_IN_HELM_RELEASE_TEMPLATE, {
     ...chart, uuid: input.uuid, name, values: sortKeysDeep(values), prefix: "edge-cluster", source: HELM_CHARTS_SOURCE,
   });
-  const template = isObject(expanded) ? expanded.template : undefined;
-  if (!isObject(template) || typeof template.apiVersion !== "string" || template.kind !== "HelmRelease") {
+  const template = isPlainObject(expanded) ? expanded.template : undefined;
+  if (!isPlainObject(template) || typeof template.apiVersion !== "string" || template.kind !== "HelmRelease") {
     throw new TemplateProblem(`${what} does not make a HelmRelease (its "template" needs apiVersion and kind: HelmRelease)`);
   }
-  const metadata = isObject(template.metadata) ? template.metadata : {};
+  const metadata = isPlainObject(template.metadata) ? template.metadata : {};
   const releaseName = typeof metadata.name === "string" ? metadata.name : name;
   const problem = objectNameProblem(releaseName);
   if (problem) throw new TemplateProblem(`${what}: the HelmRelease name ${problem}`);
   const rest = Object.fromEntries(Object.entries(metadata).filter(([key]) => key !== "name" && key !== "namespace"));
   return { ...template, metadata: { name: releaseName, namespace: input.namespace, ...rest } };
-}
-
-/** One YAML stream: every document starts with `---`; no line folding, so long values stay on one line. */
-function manifestFile(docs: object[]): string {
-  return docs.map((doc) => `---\n${stringify(doc, { lineWidth: 0 })}`).join("");
-}
-
-function sortKeysDeep(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeysDeep);
-  if (!isObject(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort()) out[key] = sortKeysDeep(value[key]);
-  return out;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

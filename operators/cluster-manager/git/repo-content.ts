@@ -187,11 +187,12 @@ function kustomization(name: string, namespace: string, opts: { interval: string
 }
 
 /** One YAML stream: every document starts with `---`. No line folding, so long values stay on one line. */
-function manifestFile(docs: object[]): string {
+export function manifestFile(docs: object[]): string {
   return docs.map((doc) => `---\n${stringify(doc, { lineWidth: 0 })}`).join("");
 }
 
-function sortKeysDeep(value: unknown): unknown {
+/** The value with every object's keys in order, so equal content renders to equal bytes. */
+export function sortKeysDeep(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeysDeep);
   if (!isPlainObject(value)) return value;
   const out: Record<string, unknown> = {};
