@@ -1,5 +1,5 @@
 // `npm run bench [-- <benchmark>…] [--profile] [--clusters=N] [--concurrent=N] [--cpu-prof-dir=DIR]`: runs the
-// benchmarks in turn (provisioning, bootstrap, edge-sync, gitops-report, sealing, watch-faults, acs-setup, parallel-clones, leader-election; all by
+// benchmarks in turn (provisioning, bootstrap, edge-sync, gitops-report, sealing, watch-faults, acs-setup, parallel-clones, flux-polls, leader-election; all by
 // default) and prints their figures with the
 // targets beside them. Exits non-zero when a target is missed or a benchmark could not run. Progress goes to stderr.
 import { cpus, loadavg, totalmem } from "node:os";
@@ -13,9 +13,10 @@ import { benchProvisioning } from "./provisioning.js";
 import { benchSealingFigures } from "./sealing.js";
 import { benchWatchFaults } from "./watch-faults.js";
 import { benchParallelClones } from "./parallel-clones.js";
+import { benchFluxPolls } from "./flux-polls.js";
 import { benchLeaderElection } from "./leader-election.js";
 
-const BENCHMARKS = ["provisioning", "bootstrap", "edge-sync", "gitops-report", "sealing", "watch-faults", "acs-setup", "parallel-clones", "leader-election"] as const;
+const BENCHMARKS = ["provisioning", "bootstrap", "edge-sync", "gitops-report", "sealing", "watch-faults", "acs-setup", "parallel-clones", "flux-polls", "leader-election"] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Args {
@@ -70,6 +71,8 @@ async function runOne(bench: Benchmark, args: Args, compiled: CompiledCli): Prom
       return benchAcsSetup({ say });
     case "parallel-clones":
       return benchParallelClones({ say });
+    case "flux-polls":
+      return benchFluxPolls({ say });
     case "leader-election":
       return benchLeaderElection({ say });
   }

@@ -10,7 +10,7 @@ import { expandTemplate } from "../../edge-sync/deployments/chart-template.js";
 import { mergeValues } from "../../edge-sync/deployments/merge-values.js";
 import { objectNameProblem } from "../../edge-sync/deployments/k8sname.js";
 import {
-  CLUSTER_MANIFEST_DIR, FLUX_SECRET, HELM_CHARTS_SOURCE, README_FILE, SELF_LINK, UUID_LABEL, helmReleaseName, manifestFile, sortKeysDeep,
+  CLUSTER_MANIFEST_DIR, FLUX_SECRET, HELM_CHARTS_SOURCE, README_FILE, SELF_LINK, SELF_LINK_POLL_INTERVAL, UUID_LABEL, helmReleaseName, manifestFile, sortKeysDeep,
 } from "../git/repo-content.js";
 import { isPlainObject } from "../git/template.js";
 
@@ -22,11 +22,11 @@ export const SELF_LINK_TEMPLATE_FILE = "self-link.yaml";
 /** Left out for bare clusters, as ACS does. */
 export const FLUX_SYSTEM_TEMPLATE_FILE = "flux-system.yaml";
 
-const gitRepository = (name: string, url: string) => ({
+const gitRepository = (name: string, url: string, interval: string) => ({
   apiVersion: "source.toolkit.fluxcd.io/v1",
   kind: "GitRepository",
   metadata: { name, namespace: "{{namespace}}" },
-  spec: { interval: "3m", ref: { branch: "main" }, secretRef: { name: FLUX_SECRET }, url },
+  spec: { interval, ref: { branch: "main" }, secretRef: { name: FLUX_SECRET }, url },
 });
 const kustomization = (name: string, spec: { interval: string; path: string; source: string }) => ({
   apiVersion: "kustomize.toolkit.fluxcd.io/v1",
@@ -39,8 +39,9 @@ const kustomization = (name: string, spec: { interval: string; path: string; sou
 export const BUILT_IN_FLUX_TEMPLATE: Record<string, unknown[]> = {
   "edge-cluster.yaml": ["{{helm}}"],
   [FLUX_SYSTEM_TEMPLATE_FILE]: [kustomization("flux-system", { interval: "3h0m0s", path: "./flux-system", source: HELM_CHARTS_SOURCE })],
-  "helm-charts.yaml": [gitRepository(HELM_CHARTS_SOURCE, "{{url.helm}}")],
-  [SELF_LINK_TEMPLATE_FILE]: [gitRepository(SELF_LINK, "{{url.self}}"), kustomization(SELF_LINK, { interval: "3m", path: "./", source: SELF_LINK })],
+  "helm-charts.yaml": [gitRepository(HELM_CHARTS_SOURCE, "{{url.helm}}", "3m")],
+  // The self-link polls as embedded mode's does (SELF_LINK_POLL_INTERVAL); §4 leaves its interval open.
+  [SELF_LINK_TEMPLATE_FILE]: [gitRepository(SELF_LINK, "{{url.self}}", SELF_LINK_POLL_INTERVAL), kustomization(SELF_LINK, { interval: "3m", path: "./", source: SELF_LINK })],
 };
 
 /** graft's 'K8s resource template' for HelmRelease, for installations without one (Flux's helm.toolkit.fluxcd.io/v2). */

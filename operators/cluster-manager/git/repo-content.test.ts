@@ -101,6 +101,7 @@ test("self-link.yaml links the cluster to its own repository and is exported on 
   assert.equal(source.metadata.namespace, "edge-a");
   assert.equal(source.spec.url, `https://git.example.org/uuid/${UUID}`);
   assert.deepEqual(source.spec.secretRef, { name: "flux-secrets" });
+  assert.equal(source.spec.interval, "1m", "a commit reaches the edge within a minute with nobody asking Flux");
   assert.equal(kustomization.kind, "Kustomization");
   assert.equal(kustomization.metadata.name, "self-link");
   assert.equal(kustomization.metadata.namespace, "edge-a");
