@@ -13,6 +13,7 @@ import { AcsClusterSetup } from "./cluster-setup.js";
 import { AcsGitRepos } from "./git-sync.js";
 import { GRAFT_VERSION } from "./options.js";
 import { loadServiceConfig, type AcsServiceConfig } from "./service-config.js";
+import { BearerTokens, sharedTokenKey } from "./bearer-tokens.js";
 import { advertiseClustersService, createClustersApiHandler } from "./clusters-api.js";
 import type { ClusterManagerConfig } from "../config.js";
 import type { KubeClient } from "../../runtime/rest.js";
@@ -68,8 +69,15 @@ export class AcsBackend {
 
   /** The ACS Clusters service API (clusters-api.ts), served on the manager's public listener. */
   clustersApi(config: ClusterManagerConfig, client: KubeClient, clusterByUuid: (uuid: string) => EdgeCluster | undefined, log: Logger) {
+    // The replicas' shared signing key, read once it is first needed (a failed read is tried again next time).
+    let key: Promise<Buffer> | undefined;
+    const tokenKey = () => (key ??= sharedTokenKey(client, this.settings.mirrorNamespace).catch((err: unknown) => {
+      key = undefined;
+      throw err;
+    }));
     return createClustersApiHandler({
       config, client, cdb: this.cdb, auth: this.auth, clusterByUuid, git: this.git, log: log.child({ component: "clusters-api" }),
+      tokens: new BearerTokens(tokenKey),
       authUrl: () => this.connection.service("auth").baseUrl(), version: GRAFT_VERSION,
     });
   }

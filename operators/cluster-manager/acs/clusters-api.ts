@@ -7,10 +7,10 @@
 // - PUT|DELETE /v1/cluster/<uuid>/secret/<namespace>/<name>/<key>[?dryrun] (Manage secrets): seal a value into the
 //   cluster's repository (secrets-api.ts).
 // Callers authenticate with Basic (checked by asking the ACS Auth service for a token with those credentials, so the
-// KDC decides) or a Bearer token from /token; otherwise 401 with `WWW-Authenticate: Basic realm="Factory+"`. The
+// KDC decides) or a Bearer token from /token (accepted by every replica, bearer-tokens.ts); otherwise 401 with `WWW-Authenticate: Basic realm="Factory+"`. The
 // ACL check asks the Auth service for the caller's ACL (the Cluster Manager role holds ReadACL on the Clusters
 // permissions) and passes when Manage clusters is granted on the cluster or on the Null UUID.
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { AuthClient } from "../../acs/auth.js";
@@ -23,6 +23,7 @@ import type { KubeClient } from "../../runtime/rest.js";
 import { issueBootstrapToken } from "../bootstrap-tokens.js";
 import { urlsFor, type ClusterManagerConfig } from "../config.js";
 import { credentialsSecretName } from "../credentials.js";
+import type { BearerTokens } from "./bearer-tokens.js";
 import type { AcsGitRepos } from "./git-sync.js";
 import { handleSecret } from "./secrets-api.js";
 
@@ -43,6 +44,8 @@ export interface ClustersApiDeps {
   clusterByUuid: (uuid: string) => EdgeCluster | undefined;
   /** The cluster repositories on the ACS Git server (sealed secrets are committed there). */
   git: AcsGitRepos;
+  /** Issues and checks the /token Bearer tokens. */
+  tokens: BearerTokens;
   log: Logger;
   version: string;
 }
@@ -52,16 +55,14 @@ interface Caller {
 }
 
 export function createClustersApiHandler(deps: ClustersApiDeps) {
-  const tokens = new Map<string, { caller: Caller; expiry: number }>();
   const basicSeen = new Map<string, { caller: Caller; until: number }>();
 
   async function authenticate(req: IncomingMessage): Promise<Caller | null> {
     const header = req.headers.authorization ?? "";
     const [scheme, credentials] = header.split(" ", 2) as [string, string | undefined];
     if (scheme === "Bearer" && credentials) {
-      const t = tokens.get(credentials);
-      if (t && t.expiry > Date.now()) return t.caller;
-      return null;
+      const principal = await deps.tokens.verify(credentials);
+      return principal ? { principal } : null;
     }
     if (scheme !== "Basic" || !credentials) return null;
     const key = createHash("sha256").update(credentials).digest("hex");
@@ -112,11 +113,7 @@ export function createClustersApiHandler(deps: ClustersApiDeps) {
     }
     if (path === "/token") {
       if (req.method !== "POST") return text(405, "use POST");
-      const token = randomBytes(32).toString("base64url");
-      const expiry = Date.now() + TOKEN_LIFETIME_MS;
-      tokens.set(token, { caller, expiry });
-      for (const [t, v] of tokens) if (v.expiry <= Date.now()) tokens.delete(t);
-      return json(200, { token, expiry });
+      return json(200, await deps.tokens.issue(caller.principal, TOKEN_LIFETIME_MS));
     }
     if (path === "/ping") {
       return json(200, { service: Service.Clusters, version: deps.version, software: { vendor: "graft", application: "graft cluster-manager", revision: deps.version } });
