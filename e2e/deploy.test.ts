@@ -330,20 +330,27 @@ describe("central install (kustomize)", () => {
     }
   });
 
-  test("config/acs adds ACS mode's rights (create and delete EdgeClusters for the ConfigDB mirror) and nothing else", async () => {
+  test("config/acs adds ACS mode's rights (create and delete EdgeClusters for the ConfigDB mirror, Events on its namespace) and nothing else", async () => {
     const yaml = await must(central.kubectl(["kustomize", join(root, "config/acs")]), "kubectl kustomize config/acs");
     const ms = parseManifests(yaml);
     const settings = ms.find((m) => m.kind === "ConfigMap" && m.metadata.name.startsWith("graft-cluster-manager-settings"));
     assert.equal(at(settings, "data", "MODE"), "acs");
     const base = parseManifests(await must(central.kubectl(["kustomize", join(root, "config/default")]), "kubectl kustomize config/default"));
     const rules = (m: Manifest[]) => at(find(m, "ClusterRole", "graft-cluster-manager"), "rules") as unknown[];
-    assert.deepEqual(rules(ms), [...rules(base), { apiGroups: ["factoryplus.app.amrc.co.uk"], resources: ["edgeclusters"], verbs: ["create", "delete"] }]);
+    assert.deepEqual(rules(ms), [...rules(base), { apiGroups: ["factoryplus.app.amrc.co.uk"], resources: ["edgeclusters"], verbs: ["create", "delete"] },
+      { apiGroups: [""], resources: ["namespaces"], verbs: ["get"] }]);
     await must(central.kubectl(["apply", "--server-side", "--field-manager=deploy-test", "-f", "-"], { input: yaml }), "applying config/acs");
     const manager = `${CENTRAL_NS}:graft-cluster-manager`;
     for (const verb of ["create", "delete"]) {
       assert.equal(await canI(central, manager, [verb, "edgeclusters.factoryplus.app.amrc.co.uk", "-n", CENTRAL_NS]), true, `ACS mode may ${verb} EdgeClusters`);
       assert.equal(await canI(central, manager, [verb, "edgeclusters.factoryplus.app.amrc.co.uk", "-n", "default"]), false, `only in ${CENTRAL_NS}`);
     }
+    // An entry it cannot mirror is an Event about the mirror namespace, which the API server keeps in `default`.
+    const getNamespace = async (name: string) => (await central.kubectl(["get", "namespace", name, `--as=system:serviceaccount:${manager}`])).code === 0;
+    assert.equal(await getNamespace(CENTRAL_NS), true, "ACS mode reads its own namespace");
+    assert.equal(await getNamespace("kube-system"), false, "and no other");
+    assert.equal(await canI(central, manager, ["create", "events.events.k8s.io", "-n", "default"]), true, "Events about a namespace");
+    assert.equal(await canI(central, manager, ["get", "events.events.k8s.io", "-n", "default"]), false, "nothing else there");
   });
 });
 
@@ -353,9 +360,10 @@ describe("hardening", () => {
       await renderChart(`edge-cluster-${EMBEDDED.uuid}`, "ci/embedded-values.yaml"),
       await renderChart(`edge-cluster-${KERBEROS.uuid}`, "ci/kerberos-values.yaml"),
       await must(central.kubectl(["kustomize", join(root, "config/default")]), "kubectl kustomize config/default"),
+      await must(central.kubectl(["kustomize", join(root, "config/acs")]), "kubectl kustomize config/acs"),
     ].flatMap(parseManifests);
     const containers = rendered.flatMap((m) => (podSpecOf(m)?.containers as unknown[] | undefined) ?? []);
-    assert.equal(containers.length, 8, "edge-sync, edge-monitor and the Sealed Secrets controller twice, krbkeys, the cluster-manager");
+    assert.equal(containers.length, 9, "edge-sync, edge-monitor and the Sealed Secrets controller twice, krbkeys, the cluster-manager in both modes");
     assert.deepEqual(containerProblems(rendered), []);
     assert.deepEqual(secretEnvProblems(rendered), [], "credentials reach long-running Pods as files, never as environment variables");
     assert.deepEqual(wildcardRules(rendered), []);

@@ -84,16 +84,33 @@ export function installClustersService(standin: AcsStandin, chartValues: Record<
   return { groups, repoClass, helmChartsRepo, chart };
 }
 
+/**
+ * The Clusters service's own account, as ACS's installer makes it: a principal in the Cluster Manager role group with
+ * a Kerberos identity. Its password is the KDC's when a KDC is given (the stand-in checks it there), else the
+ * stand-in's own.
+ */
+export async function addClusterManagerAccount(standin: AcsStandin, opts: { kdc?: Kdc; username?: string } = {}) {
+  const username = opts.username ?? "sv1clustermanager";
+  const password = randomBytes(12).toString("hex");
+  const principal = randomUUID();
+  let upn: string;
+  if (opts.kdc) {
+    upn = `${username}@${opts.kdc.realm}`;
+    await opts.kdc.kadminLocal(`addprinc -pw ${password} ${upn}`);
+  } else {
+    upn = standin.addUser(username, password).upn;
+  }
+  standin.configdb.register(principal, Meta.ClassClass);
+  standin.configdb.addMember(AcsGroup.ClusterManager, principal);
+  standin.auth.setKerberos(principal, upn);
+  return { username, password, principal, upn };
+}
+
 export async function startAcsWorld(options: AcsWorldOptions = {}): Promise<AcsWorld> {
   const standin = await startAcsStandin({ dumps: options.dumps });
-  const model = standin.configdb;
   const { groups, helmChartsRepo, chart } = installClustersService(standin, CHART_VALUES);
 
-  const service = { username: "sv1clustermanager", password: randomBytes(12).toString("hex"), principal: randomUUID() };
-  const { upn } = standin.addUser(service.username, service.password);
-  model.register(service.principal, Meta.ClassClass);
-  model.addMember(AcsGroup.ClusterManager, service.principal);
-  standin.auth.setKerberos(service.principal, upn);
+  const service = await addClusterManagerAccount(standin);
   // The administrator (who uses the admin UI) may manage every cluster, as ACS's Administrator group may.
   standin.auth.addGrant({ principal: standin.adminUser.principal, permission: Perm.ManageClusters, target: "00000000-0000-0000-0000-000000000000", plural: false });
 
