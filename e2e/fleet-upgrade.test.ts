@@ -1,7 +1,11 @@
-// A Flux minor upgrade (v2.7.5 → v2.9.5) rolled out by a FluxRollout to three edge clusters, each its own API server
-// running Flux's real controllers as processes — the binaries of exactly the images its flux-system Deployments name,
-// swapped when Flux applies a new release to itself (harness/flux-kubelet.ts) — with edge-sync reporting to the
-// cluster-manager. The canary (site-a) once stored GitRepositories as v1beta2 (its CRD's storedVersions say so), which
+// A Flux minor upgrade (v2.7.5 → v2.9.5) rolled out by a FluxRollout to three edge clusters with edge-sync reporting to
+// the cluster-manager. Two edges are API servers running Flux's real controllers as processes — the binaries of
+// exactly the images their flux-system Deployments name, swapped when Flux applies a new release to itself
+// (harness/flux-kubelet.ts); the third (site-c) is the real node (harness/real-node.ts), where Flux runs in Pods of
+// the v2.7.5 images (build-node-images.sh flux-release:v2.7.5, packaged from build-flux-release.sh's binaries), its
+// helm-controller installs the edge chart, and the upgrade is Kubernetes rolling out the v2.9.5 images. On a machine
+// that cannot run the real node (not root on Linux) site-c runs as a process edge like the others.
+// The canary (site-a) once stored GitRepositories as v1beta2 (its CRD's storedVersions say so), which
 // v2.9.5's CRD no longer serves: the upgrade breaks there, the rollout pauses after the canary with WaveFailed and a
 // Warning Event, and the other two stay on v2.7.5. `graft flux-migrate` on the canary (what the release notes ask
 // for: `flux migrate`) and a retry finish the rollout: every edge runs v2.9.5 with every Kustomization and HelmRelease
@@ -17,8 +21,11 @@ import { promisify } from "node:util";
 import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
 import { eventually } from "./harness/eventually.js";
 import { fluxBinaries, helmControllerBinary } from "./harness/flux.js";
-import { imageBinaries, startFluxKubelet, type FluxKubelet } from "./harness/flux-kubelet.js";
+import { FLUX_CONTROLLERS, imageBinaries, startFluxKubelet, type FluxKubelet } from "./harness/flux-kubelet.js";
 import { startProcess, type ManagedProcess } from "./harness/process.js";
+import { imageTarball, realNodeSkipReason, startRealNode, type RealNode } from "./harness/real-node.js";
+import { FLUX_IMAGES } from "./support/real-node/embedded-site.js";
+import { diagnosedWait } from "./support/real-node/edge-node.js";
 import { RECONCILE_REQUESTED_ANNOTATION } from "../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
 import { FluxRolloutType, type FluxRollout } from "../operators/api/fluxrollout.js";
@@ -36,7 +43,10 @@ const SITES = ["site-a", "site-b", "site-c"];
 /** No workloads: nothing runs the chart's Pods here, and helm-controller would wait for them. */
 const VALUES = { edgeSync: { enabled: false }, edgeMonitor: { enabled: false }, sealedSecrets: { enabled: false } };
 
-interface Edge { name: string; cp: ControlPlane; kubelet?: FluxKubelet; sync?: ManagedProcess; work: string }
+/** The site whose Flux runs in Pods on the real node, when this machine can run it. */
+const REAL_NODE_SITE = realNodeSkipReason() === undefined ? "site-c" : undefined;
+
+interface Edge { name: string; cp: ControlPlane; node?: RealNode; kubelet?: FluxKubelet; sync?: ManagedProcess; work: string }
 let central: ManagerFixture;
 const edges = new Map<string, Edge>();
 let work: string;
@@ -61,14 +71,23 @@ function binaries() {
   return new Map([...imageBinaries(oldDir, versionsOf(`config/flux/releases/${OLD}/VERSIONS`)), ...imageBinaries(newDir, versionsOf("config/flux/VERSIONS"))]);
 }
 
+/** Both releases' controller images, for the real node (the pinned ones as edge-real-node uses them). */
+function realNodeImages(): string[] {
+  const old = versionsOf(`config/flux/releases/${OLD}/VERSIONS`);
+  return [...FLUX_IMAGES.map((r) => imageTarball(r)), ...FLUX_CONTROLLERS.map((c) => imageTarball(`ghcr.io/fluxcd/${c}:${old[c]}`, [`flux-release:${OLD}`]))];
+}
+
 before(async () => {
   work = mkdtempSync(join(tmpdir(), "graft-fleet-"));
-  central = await startManagerFixture("fleet-central");
+  // The real node first (it waits for the machine-wide lock): its Pods reach the cluster-manager only at its bridge.
+  const node = REAL_NODE_SITE ? await startRealNode({ images: realNodeImages(), log: (m) => console.log(`real node: ${m}`) }) : undefined;
+  central = await startManagerFixture("fleet-central", {}, undefined, node?.bridgeAddress);
   await central.cp.kubectl(["create", "namespace", NS]);
   for (const name of SITES) {
     const dir = join(work, name);
     mkdirSync(dir);
-    edges.set(name, { name, cp: await startControlPlane({ name: `fleet-${name}` }), work: dir });
+    const onNode = name === REAL_NODE_SITE ? node : undefined;
+    edges.set(name, { name, cp: onNode?.cluster ?? await startControlPlane({ name: `fleet-${name}` }), node: onNode, work: dir });
   }
 });
 after(async () => {
@@ -76,7 +95,7 @@ after(async () => {
   for (const e of edges.values()) {
     await e.sync?.stop();
     await e.kubelet?.stop();
-    await e.cp.stop();
+    await (e.node ?? e.cp).stop();
   }
   await central?.stop();
   rmSync(work, { recursive: true, force: true });
@@ -91,13 +110,40 @@ const edgeJson = async (e: Edge, args: string[]) => {
   if (r.code !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout);
 };
-const logsOf = (e: Edge) => `${e.kubelet?.recentLogs()}\nedge-sync: ${tail(join(e.work, "edge-sync.log"))}`;
+async function logsOf(e: Edge): Promise<string> {
+  const flux = e.node
+    ? (await e.cp.kubectl(["-n", "flux-system", "get", "pods", "-o", "wide"])).stdout +
+      (await e.cp.kubectl(["-n", "flux-system", "logs", "-l", "app.kubernetes.io/part-of=flux", "--all-containers", "--prefix", "--tail=5"])).stdout
+    : e.kubelet?.recentLogs();
+  return `${flux}\nedge-sync: ${tail(join(e.work, "edge-sync.log"))}`;
+}
+
+/**
+ * The image each Flux controller runs: the process's (flux-kubelet), or on the real node the one Pod of its
+ * Deployment, Ready (undefined while a rollout still has an old or unready Pod).
+ */
+async function controllerImages(e: Edge): Promise<Partial<Record<string, string>>> {
+  if (!e.node) return e.kubelet!.running();
+  const pods = (await edgeJson(e, ["-n", "flux-system", "get", "pods"])).items as Array<{
+    metadata: { labels?: Record<string, string>; deletionTimestamp?: string };
+    spec: { containers: Array<{ image: string }> };
+    status?: { conditions?: Array<{ type: string; status: string }> };
+  }>;
+  const out: Partial<Record<string, string>> = {};
+  for (const c of FLUX_CONTROLLERS) {
+    const mine = pods.filter((p) => p.metadata.labels?.app === c);
+    const pod = mine[0];
+    const ready = pod && !pod.metadata.deletionTimestamp && pod.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True");
+    if (mine.length === 1 && ready) out[c] = pod.spec.containers[0]!.image;
+  }
+  return out;
+}
 
 /** Every Kustomization and HelmRelease on the edge Ready, and the EdgeCluster Synced with the edge on `version`. */
 async function allReady(name: string, version: string): Promise<void> {
   const e = edges.get(name)!;
   let seen = "";
-  await eventually(async () => {
+  await diagnosedWait(() => logsOf(e))(async () => {
     const got = await ec(name);
     seen = `Synced ${JSON.stringify(cond(got, "Synced"))}, edge Flux ${got.status?.gitops?.fluxVersion}`;
     if (cond(got, "Synced")?.status !== "True" || got.status?.gitops?.fluxVersion !== version) return false;
@@ -107,7 +153,7 @@ async function allReady(name: string, version: string): Promise<void> {
       if (items.length === 0 || !items.every((i) => i.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"))) return false;
     }
     return true;
-  }, { timeoutMs: 360_000, intervalMs: 2000, message: () => `"${name}" on Flux ${version}, Synced, every Kustomization and HelmRelease Ready (${seen}; ${logsOf(e)})` });
+  }, { timeoutMs: 360_000, intervalMs: 2000, message: () => `"${name}" on Flux ${version}, Synced, every Kustomization and HelmRelease Ready (${seen})` });
 }
 
 async function bootstrap(e: Edge, bins: Map<string, string>): Promise<void> {
@@ -117,7 +163,8 @@ async function bootstrap(e: Edge, bins: Map<string, string>): Promise<void> {
   await run("dash", [join(e.work, "bootstrap.sh"), "--yes", "--no-wait"], {
     env: { PATH: process.env.PATH, HOME: e.work, KUBECTL: e.cp.kubectlPath, KUBECONFIG: e.cp.kubeconfigPath },
   });
-  e.kubelet = await startFluxKubelet(e.cp, { binaries: bins, workDir: join(e.work, "flux") });
+  // The real node's kubelet runs the Deployments' Pods; elsewhere the controllers run as processes.
+  if (!e.node) e.kubelet = await startFluxKubelet(e.cp, { binaries: bins, workDir: join(e.work, "flux") });
   const config = (await edgeJson(e, ["-n", EDGE_NS, "get", "configmap", "cluster-config"])).data;
   const token = Buffer.from((await edgeJson(e, ["-n", EDGE_NS, "get", "secret", "edge-sync-token"])).data.token, "base64").toString();
   e.sync = startProcess(process.execPath, ["--import", "tsx", cli, "edge-sync"], {
@@ -149,7 +196,7 @@ test("a Flux minor upgrade across three edges: canary first, paused by a broken 
     }
   }, 5000);
   for (const name of SITES) await allReady(name, OLD);
-  for (const name of SITES) assert.equal(edges.get(name)!.kubelet!.running()["kustomize-controller"], "ghcr.io/fluxcd/kustomize-controller:v1.7.3");
+  for (const name of SITES) assert.equal((await controllerImages(edges.get(name)!))["kustomize-controller"], "ghcr.io/fluxcd/kustomize-controller:v1.7.3");
 
   // The canary once stored GitRepositories as v1beta2 (a cluster that came from an older Flux): v2.9.5 drops it.
   const canary = edges.get("site-a")!;
@@ -162,8 +209,8 @@ test("a Flux minor upgrade across three edges: canary first, paused by a broken 
   };
   assert.equal((await central.cp.kubectl(["apply", "-f", "-"], { input: JSON.stringify(manifest) })).code, 0);
 
-  const paused = await eventually(async () => { const r = await rollout(); return cond(r, "WaveFailed")?.status === "True" && r; },
-    { timeoutMs: 240_000, intervalMs: 1000, message: () => `the broken canary pauses the rollout (${logsOf(canary)})` });
+  const paused = await diagnosedWait(() => logsOf(canary))(async () => { const r = await rollout(); return cond(r, "WaveFailed")?.status === "True" && r; },
+    { timeoutMs: 240_000, intervalMs: 1000, message: "the broken canary pauses the rollout" });
   assert.match(cond(paused, "WaveFailed")!.message, /wave 1 of 2 \(site-a\) failed: "site-a": Kustomization fplus-edge\/self-link is not Ready: .*storedVersions/);
   assert.deepEqual(paused.status!.waves!.map((w) => [w.clusters, w.state]), [[["site-a"], "Failed"], [["site-b", "site-c"], "Pending"]]);
   const events = JSON.parse((await central.cp.kubectl(["get", "events.events.k8s.io", "-n", NS, "-o", "json"])).stdout).items as Array<{ reason: string; type: string; regarding: { kind: string } }>;
@@ -186,13 +233,17 @@ test("a Flux minor upgrade across three edges: canary first, paused by a broken 
   assert.equal((await central.cp.kubectl(["annotate", "fluxrollout", "-n", NS, "to-v2-9", `${RECONCILE_REQUESTED_ANNOTATION}=after-migrate`, "--overwrite"])).code, 0);
 
   for (const name of SITES) await allReady(name, NEW);
-  const done = await eventually(async () => { const r = await rollout(); return cond(r, "Ready")?.status === "True" && r; }, { timeoutMs: 60_000, message: "rollout Ready" });
+  let last: FluxRollout | undefined;
+  const done = await eventually(async () => { last = await rollout(); return cond(last, "Ready")?.status === "True" && last; },
+    { timeoutMs: 60_000, message: () => `rollout Ready (${JSON.stringify({ waves: last?.status?.waves, conditions: last?.status?.conditions })})` });
   assert.equal(done.status!.updated, "3/3");
   assert.deepEqual(done.status!.waves!.map((w) => w.state), ["Succeeded", "Succeeded"]);
   assert.ok(Date.parse(done.status!.waves![1]!.startedAt!) >= Date.parse(done.status!.waves![0]!.finishedAt!), "wave 2 started after the canary was done");
   for (const name of SITES) {
     const e = edges.get(name)!;
-    assert.equal(e.kubelet!.running()["source-controller"], "ghcr.io/fluxcd/source-controller:v1.9.5", `"${name}" runs the new controllers`);
+    const images = await diagnosedWait(() => logsOf(e))(async () => { const i = await controllerImages(e); return Object.keys(i).length === 3 && i; },
+      { timeoutMs: 120_000, intervalMs: 1000, message: `"${name}": one Ready Pod per controller` });
+    assert.deepEqual(images, Object.fromEntries(FLUX_IMAGES.map((r) => [/\/(\w+-controller):/.exec(r)![1]!, r])), `"${name}" runs the new controllers`);
     assert.equal((await edgeJson(e, ["get", "crd", "kustomizations.kustomize.toolkit.fluxcd.io"])).metadata.labels["app.kubernetes.io/version"], NEW);
   }
   const table = await central.cp.kubectl(["get", "ec", "-n", NS]);

@@ -4,7 +4,10 @@
 # and CoreDNS (from build-node.sh), Flux's source- and kustomize-controller (build-flux.sh) and helm-controller, and
 # the Sealed Secrets controller (the kubeseal version), the last two built here from their pinned Go modules.
 # Prints the directory holding <reference with / and : as _>.tar for each image. Arguments, when given, name the
-# images to make (e.g. `pause probe coredns`, the node's own: no Go build beyond build-node.sh's).
+# images to make (e.g. `pause probe coredns`, the node's own: no Go build beyond build-node.sh's). An argument
+# `flux-release:<version>` adds the three controller images of a further release the cluster-manager ships
+# (config/flux/releases/<version>), packaged from the binaries build-flux-release.sh built for the fleet-upgrade test
+# (no second compile); they are made only when asked for.
 #
 # Each image is the static binary, /etc/passwd and /etc/group naming uid/gid 65532, and the host's CA bundle, made
 # with Debian's buildah (vfs storage, no daemon). Honours GRAFT_CACHE. First run: a few minutes (the two Go builds).
@@ -47,9 +50,22 @@ if [ $# -gt 0 ]; then
     for want in "$@"; do if [ "$name" = "$want" ]; then echo "$name $rest"; fi; done
   done)
 fi
+release_images=""
+for want in "$@"; do
+  case $want in
+    flux-release:*)
+      release=${want#flux-release:}
+      release_dir=$(sh "$here/build-flux-release.sh" "$release" | tail -n 1)
+      for c in source-controller kustomize-controller helm-controller; do
+        v=$(sed -n "s/^$(echo "$c" | tr 'a-z-' 'A-Z_')_VERSION=//p" "$here/../../config/flux/releases/$release/VERSIONS")
+        release_images="$release_images
+$c $release_dir/$c ghcr.io/fluxcd/$c:$v"
+      done ;;
+  esac
+done
 wanted() { echo "$images" | grep -q "^$1 "; }
 all_present() {
-  echo "$images" | while read -r _ _ ref; do
+  echo "$images$release_images" | while read -r _ _ ref; do
     [ -z "$ref" ] || [ -s "$(tarball "$ref")" ] || echo missing
   done | grep -q missing && return 1
   return 0
@@ -90,13 +106,13 @@ trap 'buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs r
 b() { buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs "$@"; }
 printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > "$store/passwd"
 printf 'root:x:0:\nnonroot:x:65532:\n' > "$store/group"
-echo "$images" | while read -r name bin ref; do
+echo "$images$release_images" | while read -r name bin ref; do
   [ -n "$ref" ] || continue
   out=$(tarball "$ref")
   [ -s "$out" ] && continue
   log "image $ref"
   c=$(b from scratch)
-  b copy --chmod 0755 "$c" "$bin" "/usr/local/bin/$name" >/dev/null
+  b copy --chmod 0755 "$c" "$(readlink -f "$bin")" "/usr/local/bin/$name" >/dev/null
   b copy "$c" "$store/passwd" /etc/passwd >/dev/null
   b copy "$c" "$store/group" /etc/group >/dev/null
   b copy "$c" /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt >/dev/null

@@ -29,6 +29,10 @@ export const fluxRolloutSpec = z.object({
     description: "A wave whose clusters are not all upgraded and Ready this long after it started has failed.",
     patternMessage: "spec.progressDeadline must be a duration such as 10m or 1h30m",
   }),
+  failAfter: z.string().regex(/^([0-9]+(ms|s|m|h))+$/, { message: "must be a duration such as 1m" }).default("1m").meta({
+    description: "A Flux object a cluster of a started wave reports Ready=False fails the wave once that report stays unchanged this long (a controller being replaced fails a reconcile or two on its way).",
+    patternMessage: "spec.failAfter must be a duration such as 1m or 30s",
+  }),
   paused: z.boolean().default(false).meta({ description: "Start no further wave (waves already started carry on)." }),
 }).strict();
 

@@ -28,18 +28,19 @@ export interface ManagerFixture {
   stop(): Promise<void>;
 }
 
+/** `host`: the address the manager listens on and edges reach it at (loopback; a real node's Pods need its bridge). */
 export async function startManagerFixture(name: string, config: Partial<ClusterManagerConfig> = {},
-  users?: Record<string, string[]>): Promise<ManagerFixture> {
+  users?: Record<string, string[]>, host = "127.0.0.1"): Promise<ManagerFixture> {
   const cp = await startControlPlane({ name, users });
   await cp.installCrds();
   const dataDir = mkdtempSync(join(tmpdir(), "graft-cm-"));
   const port = await freePort();
-  const externalUrl = `http://127.0.0.1:${port}`;
+  const externalUrl = `http://${host}:${port}`;
   const manager = new ClusterManager({
     kubeConfig: cp.kubeConfig,
     config: defaultConfig({ dataDir, externalUrl, organisationPrefix: "acme", ...config }),
     log: silentLogger,
-    listen: { host: "127.0.0.1", port },
+    listen: { host, port },
     concurrency: 4,
   });
   await manager.start();

@@ -78,7 +78,7 @@ test("a Flux upgrade rolls out canary first, then wave by wave, each gated on th
   const manifest = {
     apiVersion: "factoryplus.app.amrc.co.uk/v1alpha1", kind: "FluxRollout",
     metadata: { name: "flux-upgrade", namespace: NS },
-    spec: { version: NEW, canary: { matchLabels: { "fleet.example/canary": "true" } }, batchSize: 1 },
+    spec: { version: NEW, canary: { matchLabels: { "fleet.example/canary": "true" } }, batchSize: 1, failAfter: "2s" },
   };
   assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: JSON.stringify(manifest) })).code, 0);
 

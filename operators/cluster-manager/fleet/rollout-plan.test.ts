@@ -33,7 +33,7 @@ function cluster(name: string, opts: { labels?: Record<string, string>; spec?: P
 function rollout(spec: Partial<FluxRolloutSpec> = {}, status?: FluxRollout["status"]): FluxRollout {
   return {
     metadata: { name: "r", namespace: "fleet", generation: 1 },
-    spec: { version: "v2.9.5", batchSize: 2, progressDeadline: "10m", paused: false, ...spec },
+    spec: { version: "v2.9.5", batchSize: 2, progressDeadline: "10m", failAfter: "1m", paused: false, ...spec },
     status,
   };
 }
@@ -77,8 +77,13 @@ test("a wave is done when its clusters run the release with every object Ready; 
   assert.equal(all.status.updated, "3/3");
 });
 
-test("a failing object fails the wave at once and pauses; a wave past its deadline fails too", () => {
-  const failing = plan(rollout(), [cluster("a", { on: "v2.9.5", failing: true }), cluster("b")]);
+test("a failing object fails the wave once its report stood for spec.failAfter, and pauses; a wave past its deadline fails too", () => {
+  // Reported 5 s after the wave started: not yet a failure (Flux replacing its controllers fails a reconcile or two).
+  const settling = plan(rollout(), [cluster("a", { on: "v2.9.5", failing: true }), cluster("b")]);
+  assert.equal(settling.status.waves![0]!.state, "Progressing");
+  assert.equal(settling.paused, undefined);
+  assert.equal(settling.requeueAfterMs, 66_000, "looked at again once the report has stood for failAfter (1m)");
+  const failing = plan(rollout({}, settling.status), [cluster("a", { on: "v2.9.5", failing: true }), cluster("b")], new Date(NOW.getTime() + 65_000));
   assert.equal(failing.paused?.wave, 0);
   assert.deepEqual(failing.status.waves!.map((w) => w.state), ["Failed", "Pending"]);
   assert.equal(failing.status.pause?.wave, 0);
@@ -86,8 +91,9 @@ test("a failing object fails the wave at once and pauses; a wave past its deadli
   assert.equal(failing.status.conditions!.find((c) => c.type === "WaveFailed")?.status, "True");
 
   // A failure reported before the wave started (stale: e.g. before a retry) does not count.
-  const stale = plan(rollout(), [cluster("a", { on: "v2.9.5", failing: true, reportedAt: new Date(NOW.getTime() - 60_000).toISOString() }), cluster("b")]);
+  const stale = plan(rollout({ failAfter: "0s" }), [cluster("a", { on: "v2.9.5", failing: true, reportedAt: new Date(NOW.getTime() - 60_000).toISOString() }), cluster("b")]);
   assert.equal(stale.status.waves![0]!.state, "Progressing");
+  assert.equal(plan(rollout({ failAfter: "soon" }), [cluster("a")]).status.conditions!.find((c) => c.type === "Stalled")?.reason, "InvalidSpec");
 
   const started = plan(rollout(), [cluster("a"), cluster("b")]);
   const later = new Date(NOW.getTime() + 11 * 60_000);

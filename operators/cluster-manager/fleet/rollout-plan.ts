@@ -97,10 +97,16 @@ export function planRollout(input: PlanInput): RolloutPlan {
     return stall(R.UnknownFluxVersion, `Flux "${spec.version}" is not available to the cluster-manager (it has ${input.releases.versions().join(", ")}): set spec.version to one of those`);
   }
   let deadlineMs: number;
+  let failAfterMs: number;
   try {
     deadlineMs = parseDuration(spec.progressDeadline);
   } catch (err) {
     return stall(R.InvalidSpec, `spec.progressDeadline: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    failAfterMs = parseDuration(spec.failAfter ?? "1m");
+  } catch (err) {
+    return stall(R.InvalidSpec, `spec.failAfter: ${err instanceof Error ? err.message : String(err)}`);
   }
 
   const me = rollout.metadata.name;
@@ -170,9 +176,14 @@ export function planRollout(input: PlanInput): RolloutPlan {
       out.push({ clusters, state: "Succeeded", startedAt: started, finishedAt: prev?.state === "Succeeded" && prev.finishedAt ? prev.finishedAt : nowIso });
       return;
     }
-    // A failure counts when reported after the wave (re)started: what an edge said before a retry is stale.
+    // A failure counts when reported after the wave (re)started — what an edge said before a retry is stale — and
+    // once that report has stood unchanged for spec.failAfter: while Flux replaces its own controllers a reconcile or
+    // two fail on the way (an artifact gone with the old source-controller's Pod) and the next report clears them.
     const startedSec = Math.floor(Date.parse(started) / 1000) * 1000;
-    const failing = progress.filter((p, k) => p.state === "failed" && Date.parse(members[k]!.status?.gitops?.reportedAt ?? "") >= startedSec);
+    const reported = (k: number) => Date.parse(members[k]!.status?.gitops?.reportedAt ?? "");
+    const fresh = progress.map((p, k) => p.state === "failed" && reported(k) >= startedSec);
+    const failing = progress.filter((_, k) => fresh[k] && now.getTime() - reported(k) >= failAfterMs);
+    const settling = progress.map((_, k) => (fresh[k] ? reported(k) + failAfterMs - now.getTime() : Infinity)).filter((ms) => ms > 0 && ms < Infinity);
     const overdueMs = now.getTime() - Date.parse(started) - deadlineMs;
     if (failing.length > 0 || overdueMs > 0) {
       const why = failing.length > 0 ? failing.map((p) => p.message).join("; ")
@@ -184,7 +195,7 @@ export function planRollout(input: PlanInput): RolloutPlan {
       return;
     }
     out.push({ clusters, state: "Progressing", startedAt: started, message: progress.filter((p) => p.state !== "updated").map((p) => p.message).join("; ") });
-    requeueAfterMs = Math.max(1000, -overdueMs + 1000);
+    requeueAfterMs = Math.max(1000, Math.min(-overdueMs, ...settling) + 1000);
     blockedBy = { reason: R.Progressing, message: `${wave} in progress` };
   });
   status.waves = out;
