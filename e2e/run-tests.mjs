@@ -3,8 +3,9 @@
 // npm packages), checks generated files, types and lint, makes sure the real components are built (cached outside
 // the checkout), then runs every *.test.ts with node:test. Arguments, when given, are path substrings that select
 // test files (`npm test -- edge-sync`).
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { constants } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setUp } from "./setup.mjs";
@@ -35,6 +36,43 @@ function findTests(dir, out = []) {
   return out;
 }
 
+/** Runs the lanes of [what, script, use] side by side; `use` gets the last line the script prints (its output path). */
+async function buildAssets(lanesToRun) {
+  const running = new Set();
+  const buildOne = ([what, script, use]) => new Promise((resolve, reject) => {
+    if (!existsSync(join(root, script))) return resolve();
+    const started = Date.now();
+    console.log(`== ${what}: ${script}`);
+    // Its own process group, so that stopping it stops the go builds under it too.
+    const child = spawn("sh", [script], { cwd: root, stdio: ["ignore", "pipe", "inherit"], env: process.env, detached: true });
+    running.add(child);
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk) => { out += chunk; });
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      running.delete(child);
+      if (code !== 0) return reject(new Error(`${script} failed (exit ${code ?? signal})`));
+      const dir = out.trim().split("\n").pop();
+      use(dir);
+      console.log(`   ${what}: ${dir} (${Math.round((Date.now() - started) / 1000)} s)`);
+      resolve();
+    });
+  });
+  const stopAll = () => { for (const child of running) { try { process.kill(-child.pid, "SIGTERM"); } catch { /* gone */ } } };
+  const onSignal = (signal) => { stopAll(); process.exit(128 + (constants.signals[signal] ?? 0)); };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, onSignal);
+  const started = Date.now();
+  try {
+    await Promise.all(lanesToRun.map(async (lane) => { for (const asset of lane) await buildOne(asset); }));
+  } catch (err) {
+    stopAll();
+    console.error(`\n${err.message}`);
+    process.exit(1);
+  }
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.off(signal, onSignal);
+  console.log(`== components ready (${Math.round((Date.now() - started) / 1000)} s)`);
+}
+
 if (!quick) {
   console.log("== generated files are current (npm run gen:check)");
   run("npx", ["tsx", "operators/api/gen-crds.ts", "--check"]);
@@ -44,37 +82,34 @@ if (!quick) {
   run("npx", ["eslint", "."]);
 }
 
-// Real components built from pinned Go modules, once, into ~/.cache/graft; test files then only look them up.
-const assets = [
+// Real components built from pinned Go modules, once, into ~/.cache/graft; test files then only look them up. On a
+// cold cache the builds take most of the run, and much of a build is not compiling (module downloads, single-threaded
+// links, image assembly), so they run in two lanes side by side. A lane runs in order: a build that calls another
+// build script (node images → node, Flux) sits in that script's lane, so no output is ever built twice at once.
+const lanes = [[
   ["control plane (etcd, kube-apiserver, kubectl)", "e2e/assets/build-k8s.sh", (dir) => { process.env.GRAFT_K8S_ASSETS = dir; }],
-  ["kubeseal", "e2e/assets/build-kubeseal.sh", (dir) => { process.env.KUBESEAL_BIN = `${dir}/kubeseal`; }],
   ["Flux source- and kustomize-controller", "e2e/assets/build-flux.sh", (dir) => { process.env.GRAFT_FLUX_ASSETS = dir; }],
+], [
+  ["kubeseal", "e2e/assets/build-kubeseal.sh", (dir) => { process.env.KUBESEAL_BIN = `${dir}/kubeseal`; }],
   ["helm", "e2e/assets/build-helm.sh", (path) => { process.env.GRAFT_HELM = path; }],
   ["helm-unittest", "e2e/assets/build-helm-unittest.sh", (path) => { process.env.GRAFT_HELM_UNITTEST = path; }],
-];
+]];
 // A second Flux release's controllers (config/flux/releases), for the fleet upgrade test only.
 if (filters.length === 0 || filters.some((s) => "e2e/fleet-upgrade.test.ts".includes(s))) {
-  assets.push(["Flux controllers of the older release (fleet upgrade)", "e2e/assets/build-flux-release.sh", (dir) => { process.env.GRAFT_FLUX_RELEASE_ASSETS = dir; }]);
+  lanes[1].push(["Flux controllers of the older release (fleet upgrade)", "e2e/assets/build-flux-release.sh", (dir) => { process.env.GRAFT_FLUX_RELEASE_ASSETS = dir; }]);
 }
 // The real node's binaries and images, where the real-node tests can run (root on Linux) and one is selected.
 const realNodeTests = ["e2e/harness/real-node.test.ts", "e2e/central-install.test.ts", "e2e/edge-real-node.test.ts",
   "e2e/kerberos-real-node.test.ts"];
 if (process.platform === "linux" && process.getuid?.() === 0
   && (filters.length === 0 || realNodeTests.some((f) => filters.some((s) => f.includes(s))))) {
-  assets.push(
+  lanes[0].push(
     ["real node (kubelet, kube-proxy, containerd, CoreDNS...)", "e2e/assets/build-node.sh", (dir) => { process.env.GRAFT_NODE_ASSETS = dir; }],
     ["the real node's images (Flux, Sealed Secrets, CoreDNS, pause)", "e2e/assets/build-node-images.sh", (dir) => { process.env.GRAFT_NODE_IMAGES = dir; }],
-    ["graft's image (make image)", "e2e/assets/build-image.sh", (path) => { process.env.GRAFT_IMAGE_TARBALL = path; }],
   );
+  lanes[1].unshift(["graft's image (make image)", "e2e/assets/build-image.sh", (path) => { process.env.GRAFT_IMAGE_TARBALL = path; }]);
 }
-for (const [what, script, use] of assets) {
-  if (!existsSync(join(root, script))) continue;
-  const started = Date.now();
-  console.log(`== ${what}: ${script}`);
-  const dir = run("sh", [script], { capture: true }).trim().split("\n").pop();
-  use(dir);
-  console.log(`   ${dir} (${Math.round((Date.now() - started) / 1000)} s)`);
-}
+await buildAssets(lanes);
 
 const files = findTests(join(root, "operators")).concat(findTests(join(root, "e2e")))
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
