@@ -4,7 +4,7 @@
 // the checkout), then runs every *.test.ts with node:test. Arguments, when given, are path substrings that select
 // test files (`npm test -- edge-sync`).
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { constants } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -82,6 +82,13 @@ if (!quick) {
   run("npx", ["eslint", "."]);
 }
 
+const files = findTests(join(root, "operators")).concat(findTests(join(root, "e2e")))
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+if (files.length === 0) {
+  console.error("no test files matched");
+  process.exit(1);
+}
 // Real components built from pinned Go modules, once, into ~/.cache/graft; test files then only look them up. On a
 // cold cache the builds take most of the run, and much of a build is not compiling (module downloads, single-threaded
 // links, image assembly), so they run in two lanes side by side. A lane runs in order: a build that calls another
@@ -94,15 +101,14 @@ const lanes = [[
   ["helm", "e2e/assets/build-helm.sh", (path) => { process.env.GRAFT_HELM = path; }],
   ["helm-unittest", "e2e/assets/build-helm-unittest.sh", (path) => { process.env.GRAFT_HELM_UNITTEST = path; }],
 ]];
-// A second Flux release's controllers (config/flux/releases), for the fleet upgrade test only.
-if (filters.length === 0 || filters.some((s) => "e2e/fleet-upgrade.test.ts".includes(s))) {
+// What the selected test files need beyond the base set, read from their source: the older Flux release's
+// controllers (config/flux/releases), and the real node with its images where one can run (root on Linux).
+const sources = files.map((f) => readFileSync(join(root, f), "utf8"));
+if (sources.some((text) => text.includes("GRAFT_FLUX_RELEASE_ASSETS"))) {
   lanes[1].push(["Flux controllers of the older release (fleet upgrade)", "e2e/assets/build-flux-release.sh", (dir) => { process.env.GRAFT_FLUX_RELEASE_ASSETS = dir; }]);
 }
-// The real node's binaries and images, where the real-node tests can run (root on Linux) and one is selected.
-const realNodeTests = ["e2e/harness/real-node.test.ts", "e2e/central-install.test.ts", "e2e/edge-real-node.test.ts",
-  "e2e/kerberos-real-node.test.ts"];
-if (process.platform === "linux" && process.getuid?.() === 0
-  && (filters.length === 0 || realNodeTests.some((f) => filters.some((s) => f.includes(s))))) {
+const importsRealNode = (text) => /from "[^"]*\/real-node[^"]*"/.test(text);
+if (process.platform === "linux" && process.getuid?.() === 0 && sources.some(importsRealNode)) {
   lanes[0].push(
     ["real node (kubelet, kube-proxy, containerd, CoreDNS...)", "e2e/assets/build-node.sh", (dir) => { process.env.GRAFT_NODE_ASSETS = dir; }],
     ["the real node's images (Flux, Sealed Secrets, CoreDNS, pause)", "e2e/assets/build-node-images.sh", (dir) => { process.env.GRAFT_NODE_IMAGES = dir; }],
@@ -111,13 +117,6 @@ if (process.platform === "linux" && process.getuid?.() === 0
 }
 await buildAssets(lanes);
 
-const files = findTests(join(root, "operators")).concat(findTests(join(root, "e2e")))
-  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
-  .sort();
-if (files.length === 0) {
-  console.error("no test files matched");
-  process.exit(1);
-}
 console.log(`== ${files.length} test files`);
 const concurrency = process.env.GRAFT_TEST_CONCURRENCY ?? "2";
 run(process.execPath, ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files]);
