@@ -113,6 +113,12 @@ export const ROTATE_REQUESTED_ANNOTATION = `rotate.${GROUP}/requestedAt`;
 /** The account UUID krbkeys decided on for spec.account (the same annotation ACS's krbkeys writes). */
 export const ACCOUNT_UUID_ANNOTATION = `krbkeys.${GROUP}/account-uuid`;
 
+/**
+ * Set (to the time) just before krbkeys asks the ConfigDB to create the key's account, cleared when the UUID is
+ * recorded: found still set, it says a pass may have left an account krbkeys could not record (graft's own).
+ */
+export const ACCOUNT_CREATING_ANNOTATION = `krbkeys.${GROUP}/account-creating`;
+
 /** Held while an ACS account set up for the key has not been released (identity, groups, Sparkplug address). */
 export const ACCOUNT_FINALIZER = `krbkeys.${GROUP}/account`;
 

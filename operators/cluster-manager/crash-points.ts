@@ -1,5 +1,7 @@
 // Injectable crash points: with GRAFT_CRASH_AT=<step> the process dies (as with kill -9) when it reaches that step,
 // so tests can prove that every step resumes after a crash without duplicates.
+import { crashPoint as crashAt } from "../runtime/crash-point.js";
+
 export const CrashPoint = {
   AfterFinalizer: "after-finalizer",
   AfterIdentity: "after-identity",
@@ -32,9 +34,5 @@ export const AcsCrashPoint = {
 export type CrashPointName = (typeof CrashPoint)[keyof typeof CrashPoint] | (typeof AcsCrashPoint)[keyof typeof AcsCrashPoint];
 
 export function crashPoint(name: CrashPointName): void {
-  const at = process.env.GRAFT_CRASH_AT;
-  if (at && at === name) {
-    process.stderr.write(`GRAFT_CRASH_AT=${name}: crashing on purpose\n`);
-    process.kill(process.pid, "SIGKILL");
-  }
+  crashAt(name);
 }

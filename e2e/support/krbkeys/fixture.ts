@@ -74,6 +74,21 @@ export interface KrbKeysFixtureOptions {
   acs?: (kdc: Kdc, operatorPrincipal: string) => Promise<KrbKeysAcsOptions>;
 }
 
+/**
+ * krbkeys' own principal `op1krbkeys/test-site` with exactly the kadmin rights krbkeys needs (add, change-password,
+ * inquire, modify: no extract, no delete), and its keytab in dir.
+ */
+export async function addOperatorPrincipal(kdc: Kdc, dir: string): Promise<{ operatorPrincipal: string; operatorKeytabFile: string }> {
+  const operatorPrincipal = `op1krbkeys/test-site@${kdc.realm}`;
+  appendFileSync(join(kdc.dir, "kadm5.acl"), `${operatorPrincipal} acim\n`);
+  await kdc.stopServers("kadmind");
+  await kdc.startServers();
+  const operatorKeytabFile = join(dir, "operator.keytab");
+  await kdc.kadminLocal(`addprinc -randkey ${operatorPrincipal}`);
+  await kdc.kadminLocal(`ktadd -k ${operatorKeytabFile} ${operatorPrincipal}`);
+  return { operatorPrincipal, operatorKeytabFile };
+}
+
 export async function startKrbKeysFixture(namespace = "edge", options: KrbKeysFixtureOptions = {}): Promise<KrbKeysFixture> {
   const [kdc, cp] = await Promise.all([startKdc(), startControlPlane({ name: "krbkeys" })]);
   const dir = mkdtempSync(join(tmpdir(), "graft-krbkeys-test-"));
@@ -84,15 +99,7 @@ export async function startKrbKeysFixture(namespace = "edge", options: KrbKeysFi
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    // The operator gets exactly the rights krbkeys needs: add, change-password, inquire, modify (no extract, no delete).
-    const operatorPrincipal = `op1krbkeys/test-site@${kdc.realm}`;
-    appendFileSync(join(kdc.dir, "kadm5.acl"), `${operatorPrincipal} acim\n`);
-    await kdc.stopServers("kadmind");
-    await kdc.startServers();
-    const operatorKeytabFile = join(dir, "operator.keytab");
-    await kdc.kadminLocal(`addprinc -randkey ${operatorPrincipal}`);
-    await kdc.kadminLocal(`ktadd -k ${operatorKeytabFile} ${operatorPrincipal}`);
-
+    const { operatorPrincipal, operatorKeytabFile } = await addOperatorPrincipal(kdc, dir);
     await cp.installCrds([crdFile]);
     const ns = await cp.kubectl(["create", "namespace", namespace]);
     if (ns.code !== 0) throw new Error(`creating namespace "${namespace}": ${ns.stderr}`);

@@ -4,14 +4,15 @@
 // its status writes are accepted, other writes refused; deleting the key releases the account.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventually } from "../../../e2e/harness/eventually.js";
-import { startAcsStandin, type AcsStandin } from "../../../e2e/acs-standin/standin.js";
-import { EDGE_DUMPS, EdgeClass, EdgeRole } from "../../../e2e/acs-standin/edge-roles.js";
+import type { AcsStandin } from "../../../e2e/acs-standin/standin.js";
+import { EdgeClass, EdgeRole } from "../../../e2e/acs-standin/edge-roles.js";
 import { AcsPerm } from "../../../e2e/acs-standin/acs-uuids.js";
+import { startKrbKeysAcsSite } from "../../../e2e/support/krbkeys/acs-site.js";
 import { readyOf, startKrbKeysFixture, type KrbKeysFixture } from "../../../e2e/support/krbkeys/fixture.js";
 import { ConfigDbClient } from "../../acs/configdb.js";
 import { AcsHttpError } from "../../acs/errors.js";
@@ -19,32 +20,22 @@ import { ServiceClient } from "../../acs/service-client.js";
 import { App, Class, RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
 import { ACCOUNT_FINALIZER, ACCOUNT_UUID_ANNOTATION, KerberosKeyType, type KerberosKey } from "../../api/kerberoskey.js";
 
-const CLUSTER = randomUUID();
 const CLUSTER_NAME = "test-site";
 const GROUP_ID = `graft-${CLUSTER_NAME}`;
 let f: KrbKeysFixture;
 let standin: AcsStandin;
 let dir: string;
 let krbkeysAccount: string;
+let CLUSTER: string;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "graft-krbkeys-acs-"));
   f = await startKrbKeysFixture("edge", {
     acs: async (kdc, operatorPrincipal) => {
-      standin = await startAcsStandin({ kdc: { realm: kdc.realm, env: kdc.env }, dumps: EDGE_DUMPS });
-      // What the Cluster Manager made for this cluster: the op1krbkeys account in the Edge krbkeys role, and the
-      // cluster's Sparkplug address. krbkeys' ACS password lives in the stand-in's own store (graft logs in with Basic).
-      krbkeysAccount = randomUUID();
-      standin.configdb.register(krbkeysAccount, Class.EdgeAccount);
-      assert.equal(standin.configdb.addMember(EdgeRole.Krbkeys, krbkeysAccount), 204);
-      assert.equal(standin.auth.setKerberos(krbkeysAccount, operatorPrincipal), 204);
-      standin.configdb.register(CLUSTER, Class.EdgeCluster);
-      assert.ok(standin.configdb.put(App.SparkplugAddress, CLUSTER, { group_id: GROUP_ID }) < 300);
-      const password = randomBytes(16).toString("hex");
-      standin.addUser(operatorPrincipal, password);
-      const passwordFile = join(dir, "acs-password");
-      writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
-      return { urls: { directory: standin.urls.directory }, username: operatorPrincipal, passwordFile, clusterUuid: CLUSTER };
+      const site = await startKrbKeysAcsSite(kdc, operatorPrincipal, dir, CLUSTER_NAME);
+      ({ standin, krbkeysAccount } = site);
+      CLUSTER = site.cluster.uuid;
+      return site.acs;
     },
   });
 });

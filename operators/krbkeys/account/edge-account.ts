@@ -5,6 +5,14 @@
 // deleted (ACS's edge krbkeys role may not, and other records may name it). Works within exactly the grants ACS gives
 // its edge krbkeys role (§7): ReadKerberos/ManageKerberos, CreateObject on EdgeService, WriteMemberships on what it
 // owns, WriteMembers on the edge groups, Read/WriteConfig on General information and Sparkplug address.
+//
+// Creation is the one step that is not naturally idempotent: the role may only CreateObject (the ConfigDB chooses the
+// UUID) and may find an account only by its Kerberos identity (it may not list a class's members nor read
+// Registration). So the key is marked "creating" before the POST, and the moment the answer arrives the UUID is
+// recorded in two places at once — the key's annotation and the account's Kerberos identity in Auth — either of
+// which the next pass finds. The window that remains is between the ConfigDB committing the object and the first of
+// those two landing: a crash there leaves an unnamed, ungrouped, unmapped object that krbkeys cannot find with its
+// grants; the next pass sees the mark, says so (Warning AccountMayBeOrphaned, with the time) and creates another.
 import { App } from "../../api/constants.js";
 import { KerberosKeyReason as Reason, type AccountStatus, type KerberosKeySpec } from "../../api/kerberoskey.js";
 import type { AuthClient } from "../../acs/auth.js";
@@ -13,10 +21,12 @@ import { AcsHttpError, acsFailure } from "../../acs/errors.js";
 import { requiredPermission } from "../../acs/permissions.js";
 import { StallingError, WaitingError } from "../../runtime/errors.js";
 import type { Logger } from "../../runtime/logger.js";
+import { AccountCrashPoint, accountCrashPoint } from "./crash-points.js";
 
 export type AccountSpec = NonNullable<KerberosKeySpec["account"]>;
 
 export interface AccountEvent {
+  type?: "Normal" | "Warning";
   reason: string;
   note: string;
 }
@@ -35,10 +45,16 @@ export interface AccountTarget {
   principal: string;
   /** The account UUID recorded earlier (annotation), if any. */
   recordedUuid?: string;
+  /** When an earlier pass marked the key as creating an account and recorded no UUID after it (annotation). */
+  creationMarkedAt?: string;
   /** What the last successful pass set up (status.account). */
   previous?: AccountStatus;
-  /** Records the UUID on the key before anything else refers to it (the annotation), so a crash cannot orphan it. */
+  /** Marks the key as about to ask the ConfigDB for an account (before the POST). */
+  markCreation(at: string): Promise<void>;
+  /** Records the UUID on the key and clears the creation mark (the annotations). */
   recordUuid(uuid: string): Promise<void>;
+  /** An event to record at once, whatever becomes of the rest of the pass. */
+  event(e: AccountEvent): Promise<void>;
 }
 
 export interface AccountOutcome {
@@ -59,14 +75,17 @@ export class EdgeAccounts {
     const events: AccountEvent[] = [];
     const uuid = await this.findOrCreate(account, target, events);
     await this.step("marking the account as not deleted", () => this.setRegistration(uuid, false));
+    accountCrashPoint(AccountCrashPoint.AfterRegistration);
     if (account.name !== undefined) {
       await this.step(`naming account ${uuid}`, () => this.o.configdb.patchEntry(App.GeneralInfo, uuid, { name: account.name }));
+      accountCrashPoint(AccountCrashPoint.AfterName);
     }
     let sparkplug: AccountStatus["sparkplug"];
     if (account.sparkplug) {
       sparkplug = { group_id: account.sparkplug.group ?? await this.clusterGroup(), node_id: account.sparkplug.node };
       const address = sparkplug;
       await this.step(`writing the Sparkplug address of account ${uuid}`, () => this.o.configdb.putEntry(App.SparkplugAddress, uuid, address));
+      accountCrashPoint(AccountCrashPoint.AfterSparkplug);
     } else if (target.previous?.sparkplug) {
       await this.step(`removing the Sparkplug address of account ${uuid}`, () => this.o.configdb.deleteEntry(App.SparkplugAddress, uuid));
     }
@@ -78,7 +97,9 @@ export class EdgeAccounts {
       await this.step(`removing account ${uuid} from group ${group}`, () => this.removeMember(group, uuid));
       events.push({ reason: "AccountGroupLeft", note: `account ${uuid} left group ${group} (no longer in spec.account.groups)` });
     }
+    accountCrashPoint(AccountCrashPoint.AfterGroups);
     await this.mapPrincipal(uuid, target.principal, events);
+    accountCrashPoint(AccountCrashPoint.AfterMapped);
     const status: AccountStatus = { uuid };
     if (groups.length > 0) status.groups = groups;
     if (sparkplug) status.sparkplug = sparkplug;
@@ -91,11 +112,13 @@ export class EdgeAccounts {
     const mapped = await this.step(`reading the Kerberos identity of account ${uuid}`, () => this.o.auth.getKerberos(uuid));
     if (mapped === principal) {
       await this.step(`removing the Kerberos identity of account ${uuid}`, () => this.o.auth.deleteKerberos(uuid));
+      accountCrashPoint(AccountCrashPoint.ReleaseAfterIdentity);
     }
     await this.step(`marking account ${uuid} as deleted`, () => this.setRegistration(uuid, true));
     for (const group of previous.groups ?? []) {
       await this.step(`removing account ${uuid} from group ${group}`, () => this.removeMember(group, uuid));
     }
+    accountCrashPoint(AccountCrashPoint.ReleaseAfterGroups);
     if (previous.sparkplug) {
       await this.step(`removing the Sparkplug address of account ${uuid}`, () => this.o.configdb.deleteEntry(App.SparkplugAddress, uuid));
     }
@@ -111,11 +134,45 @@ export class EdgeAccounts {
       return known;
     }
     const klass = account.class!;
+    if (target.creationMarkedAt !== undefined) {
+      await target.event({
+        type: "Warning", reason: "AccountMayBeOrphaned",
+        note: `a pass that asked the ConfigDB for an account at ${target.creationMarkedAt} stopped before recording its UUID; ` +
+          `if the ConfigDB made it, an unnamed account of class ${klass} owned by krbkeys, with no groups or Kerberos identity, ` +
+          "is left over (krbkeys' grants find accounts only by Kerberos identity): creating the account again",
+      });
+    } else {
+      await target.markCreation(new Date().toISOString());
+      accountCrashPoint(AccountCrashPoint.AfterCreationMarked);
+    }
     const created = await this.step(`creating an account of class ${klass}`, () => this.o.configdb.createObject(klass, account.uuid),
       requiredPermission("configdb", "POST", "v2/object", { class: klass, uuid: account.uuid }));
-    await target.recordUuid(created.uuid);
+    accountCrashPoint(AccountCrashPoint.AfterCreated);
+    await this.recordCreated(created.uuid, target, events);
+    accountCrashPoint(AccountCrashPoint.AfterRecorded);
     events.push({ reason: "AccountCreated", note: `account ${created.uuid} (class ${klass}) created for "${target.principal}"` });
     return created.uuid;
+  }
+
+  /**
+   * Records a new account's UUID in both places the next pass looks, side by side: the key's annotation and the
+   * account's Kerberos identity. One of them landing is enough; the pass fails (and is retried) if the annotation did
+   * not, and a refused identity is left to mapPrincipal, which says why.
+   */
+  private async recordCreated(uuid: string, target: AccountTarget, events: AccountEvent[]): Promise<void> {
+    const [mapped, recorded] = await Promise.allSettled([
+      this.o.auth.setKerberos(uuid, target.principal),
+      target.recordUuid(uuid),
+    ]);
+    if (mapped.status === "fulfilled") {
+      events.push({ reason: "AccountMapped", note: `"${target.principal}" now acts as account ${uuid}` });
+    } else {
+      this.o.log.warn({ uuid, err: String(mapped.reason) }, "mapping the principal to the new account failed; retried after the other steps");
+    }
+    if (recorded.status === "rejected") {
+      const found = mapped.status === "fulfilled" ? "; it is found by its Kerberos identity next time" : "";
+      throw new Error(`recording the UUID of the new account ${uuid} on the key failed${found}: ${String(recorded.reason)}`);
+    }
   }
 
   private async mapPrincipal(uuid: string, principal: string, events: AccountEvent[]): Promise<void> {

@@ -6,10 +6,11 @@
 import type { Logger } from "pino";
 import { RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
 import {
-  ACCOUNT_FINALIZER, ACCOUNT_UUID_ANNOTATION, KerberosKeyCondition as C, KerberosKeyReason as Reason, KerberosKeyType, KeyType,
+  ACCOUNT_CREATING_ANNOTATION, ACCOUNT_FINALIZER, ACCOUNT_UUID_ANNOTATION, KerberosKeyCondition as C, KerberosKeyReason as Reason, KerberosKeyType, KeyType,
   ROTATE_REQUESTED_ANNOTATION, type AccountStatus, type KerberosKey, type KerberosKeyStatus, type PrincipalStatus,
 } from "../../api/kerberoskey.js";
-import type { EdgeAccounts } from "../account/edge-account.js";
+import { AccountCrashPoint, accountCrashPoint } from "../account/crash-points.js";
+import type { AccountEvent, EdgeAccounts } from "../account/edge-account.js";
 import type { KadminClient } from "../../kerberos/kadmin.js";
 import { removeCondition, setCondition } from "../../runtime/conditions.js";
 import { Controller, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.js";
@@ -229,11 +230,13 @@ export class KerberosKeyReconciler {
   private async reconcileAccount(kk: KerberosKey, resolved: ResolvedKey): Promise<AccountStatus | null | undefined> {
     const { accounts, client, events } = this.deps;
     const account = resolved.spec.account;
-    const previous = kk.status?.account;
+    const previous = accountToRelease(kk);
     if (!accounts) return undefined;
     const principal = resolved.principals[0]!;
     if (!account) {
-      if (!previous) return undefined;
+      // Released once: status.account goes with the status written after it; an account known only by its annotation
+      // (a pass cut short before writing status) with the finalizer.
+      if (!previous || (!kk.status?.account && !kk.metadata.finalizers?.includes(ACCOUNT_FINALIZER))) return undefined;
       for (const e of await accounts.release(previous, principal)) await events.record(KerberosKeyType, kk, "Normal", e.reason, e.note);
       const current = await client.get<KerberosKey>(KerberosKeyType, kk.metadata.name, kk.metadata.namespace);
       await removeFinalizer(client, KerberosKeyType, current, ACCOUNT_FINALIZER);
@@ -242,22 +245,27 @@ export class KerberosKeyReconciler {
     // Status writes earlier in this pass moved the resourceVersion on: lock on the current one.
     const current = await client.get<KerberosKey>(KerberosKeyType, kk.metadata.name, kk.metadata.namespace);
     const held = await addFinalizer(client, KerberosKeyType, current, ACCOUNT_FINALIZER);
+    if (!current.metadata.finalizers?.includes(ACCOUNT_FINALIZER)) accountCrashPoint(AccountCrashPoint.AfterFinalizer);
+    const annotate = (annotations: Record<string, string | null>) =>
+      client.patch(KerberosKeyType, kk.metadata.name, kk.metadata.namespace, { metadata: { annotations } });
+    const record = (e: AccountEvent) => events.record(KerberosKeyType, kk, e.type ?? "Normal", e.reason, e.note);
     const outcome = await accounts.ensure(account, {
       principal,
       recordedUuid: held.metadata.annotations?.[ACCOUNT_UUID_ANNOTATION],
-      previous,
-      recordUuid: async (uuid) => {
-        await client.patch(KerberosKeyType, kk.metadata.name, kk.metadata.namespace, { metadata: { annotations: { [ACCOUNT_UUID_ANNOTATION]: uuid } } });
-      },
+      creationMarkedAt: held.metadata.annotations?.[ACCOUNT_CREATING_ANNOTATION],
+      previous: kk.status?.account,
+      markCreation: async (at) => { await annotate({ [ACCOUNT_CREATING_ANNOTATION]: at }); },
+      recordUuid: async (uuid) => { await annotate({ [ACCOUNT_UUID_ANNOTATION]: uuid, [ACCOUNT_CREATING_ANNOTATION]: null }); },
+      event: record,
     });
-    for (const e of outcome.events) await events.record(KerberosKeyType, kk, "Normal", e.reason, e.note);
+    for (const e of outcome.events) await record(e);
     return outcome.status;
   }
 
   /** A deleted key's account is released before the finalizer goes; a failure keeps it (and says why). */
   private async releaseOnDeletion(kk: KerberosKey, log: Logger): Promise<KerberosKey> {
     const { accounts, client, events, realm } = this.deps;
-    const previous = kk.status?.account;
+    const previous = accountToRelease(kk);
     if (previous) {
       try {
         if (!accounts) {
@@ -266,7 +274,7 @@ export class KerberosKeyReconciler {
         }
         const principal = this.resolvedOrNull(kk)?.principals[0] ?? kk.spec.principal;
         for (const e of await accounts.release(previous, principal.includes("@") ? principal : `${principal}@${realm}`)) {
-          await events.record(KerberosKeyType, kk, "Normal", e.reason, e.note);
+          await events.record(KerberosKeyType, kk, e.type ?? "Normal", e.reason, e.note);
         }
       } catch (err) {
         const mapped = asReconcileError(err);
@@ -389,6 +397,23 @@ export class KerberosKeyReconciler {
     if (!updated) throw new Error(`KerberosKey "${objectKey(kk)}" disappeared`);
     return updated;
   }
+}
+
+/**
+ * The account a release undoes: what the last successful pass set up (status.account) or, when a pass was cut short
+ * before writing status, the recorded UUID (annotation, or a centrally made spec.account.uuid) with what the spec
+ * asks for (groups, Sparkplug address), each of whose removals tolerates finding nothing.
+ */
+function accountToRelease(kk: KerberosKey): AccountStatus | undefined {
+  if (kk.status?.account) return kk.status.account;
+  const spec = kk.spec.account;
+  const uuid = kk.metadata.annotations?.[ACCOUNT_UUID_ANNOTATION] ?? (spec?.class === undefined ? spec?.uuid : undefined);
+  if (!uuid) return undefined;
+  const release: AccountStatus = { uuid };
+  const groups = [...new Set(spec?.groups ?? [])];
+  if (groups.length > 0) release.groups = groups;
+  if (spec?.sparkplug) release.sparkplug = { group_id: spec.sparkplug.group ?? "", node_id: spec.sparkplug.node };
+  return release;
 }
 
 /** Ready's reason and message on success: the key handler's, and what became of spec.account. */
