@@ -4,26 +4,25 @@
 // the bootstrap, Git, status and seal endpoints answer from each Pod; deleting the leader Pod hands the Lease over.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { App, BOOTSTRAP_REQUEST_ANNOTATION } from "../operators/api/constants.js";
 import { bootstrapCommandSecretName } from "../operators/cluster-manager/bootstrap-tokens.js";
 import { credentialsSecretName } from "../operators/cluster-manager/credentials.js";
 import { eventually } from "./harness/eventually.js";
 import { graftImage, realNodeSkipReason, startRealNode, type RealNode } from "./harness/real-node.js";
 import { edgeClusterYaml, gitClient, withCredentials } from "./support/cluster-manager/fixtures.js";
+import {
+  applySiteOverlay, deleteLeaderAndAwaitHandover, provideRepoVolume, readyManagerPods, twoReplicasOneLeader, type ManagerPod,
+} from "./support/real-node/central-pods.js";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const skip = realNodeSkipReason();
 const NS = "graft-system";
 /** The image as the site's own registry holds it (what `kustomize edit set image` would point at). */
 const SITE_IMAGE = { name: "registry.graft.test/platform/graft", tag: "0.1.0-site" };
 const SERVICE_URL = `http://graft-cluster-manager.${NS}.svc:8080`;
-
-interface Pod { metadata: { name: string }; spec: { containers: { image: string }[] }; status: { podIP: string; phase: string; conditions?: { type: string; status: string }[]; containerStatuses?: { image: string; ready: boolean }[] } }
 
 describe("central install in Pods on a real node", { skip }, () => {
   let node: RealNode;
@@ -35,11 +34,8 @@ describe("central install in Pods on a real node", { skip }, () => {
     return r.stdout;
   };
   const json = async <T>(args: string[]) => JSON.parse(await must([...args, "-o", "json"])) as T;
-  const managerPods = async () => (await json<{ items: Pod[] }>(["get", "pods", "-n", NS, "-l", "app.kubernetes.io/name=cluster-manager"]))
-    .items.filter((p) => p.status.phase === "Running" && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
-  const leaseHolder = async () => (await json<{ spec: { holderIdentity?: string } }>(["get", "lease", "-n", NS, "cluster-manager-leader-election"])).spec.holderIdentity ?? "";
   /** A URL the manager handed out (EXTERNAL_URL is the in-cluster Service), aimed at one Pod from the host. */
-  const atPod = (url: string, pod: Pod) => url.replace(SERVICE_URL, `http://${pod.status.podIP}:8080`);
+  const atPod = (url: string, pod: ManagerPod) => url.replace(SERVICE_URL, `http://${pod.status.podIP}:8080`);
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "graft-central-"));
@@ -47,31 +43,9 @@ describe("central install in Pods on a real node", { skip }, () => {
     node = await startRealNode({ images: [image.tarball], log: (m) => console.log(`real node: ${m}`) });
     // The site pushes the image it built to its registry: here, the same image under the site's reference.
     await node.tagImage(image.reference, `${SITE_IMAGE.name}:${SITE_IMAGE.tag}`);
-
-    // The site's shared storage for the repositories (ReadWriteMany): one node, so a host directory.
-    const repos = join(node.dir, "graft-repos");
-    mkdirSync(repos);
-    chownSync(repos, 65532, 65532);
-    await must(["apply", "-f", "-"], JSON.stringify({
-      apiVersion: "v1", kind: "PersistentVolume", metadata: { name: "graft-repos" },
-      spec: { capacity: { storage: "5Gi" }, accessModes: ["ReadWriteMany"], persistentVolumeReclaimPolicy: "Retain", hostPath: { path: repos, type: "Directory" } },
-    }));
-
+    await provideRepoVolume(node);
     // The overlay a site writes over config/default: its image and its URL, nothing else.
-    writeFileSync(join(work, "kustomization.yaml"), [
-      "apiVersion: kustomize.config.k8s.io/v1beta1", "kind: Kustomization",
-      "resources:", `  - ${relative(work, join(root, "config/default"))}`,
-      "images:", "  - name: ghcr.io/graft-operators/graft", `    newName: ${SITE_IMAGE.name}`, `    newTag: ${SITE_IMAGE.tag}`,
-      "configMapGenerator:", "  - name: graft-cluster-manager-settings", `    namespace: ${NS}`, "    behavior: merge",
-      "    literals:", `      - EXTERNAL_URL=${SERVICE_URL}`, "",
-    ].join("\n"));
-    await must(["apply", "--server-side", "-k", work]);
-    const rollout = await kubectl(["rollout", "status", "-n", NS, "deployment/graft-cluster-manager", "--timeout=240s"]);
-    if (rollout.code !== 0) {
-      const logs = await kubectl(["logs", "-n", NS, "-l", "app.kubernetes.io/name=cluster-manager", "--tail=30", "--prefix"]);
-      const previous = await kubectl(["logs", "-n", NS, "-l", "app.kubernetes.io/name=cluster-manager", "--tail=30", "--prefix", "--previous"]);
-      assert.fail(`rollout: ${rollout.stderr}\n${(await kubectl(["get", "pods", "-n", NS, "-o", "wide"])).stdout}\n${logs.stdout}\n${previous.stdout}`);
-    }
+    await applySiteOverlay(node, work, { base: "config/default", image: SITE_IMAGE, settings: { EXTERNAL_URL: SERVICE_URL } });
   });
 
   after(async () => {
@@ -80,16 +54,11 @@ describe("central install in Pods on a real node", { skip }, () => {
   });
 
   test("two replicas from the built image are Running and Ready; exactly one holds the Lease", async () => {
-    const pods = await eventually(async () => {
-      const p = await managerPods();
-      return p.length === 2 ? p : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 1000, message: "two Ready cluster-manager Pods" });
+    const { pods } = await twoReplicasOneLeader(node);
     for (const p of pods) {
       assert.equal(p.spec.containers[0]?.image, `${SITE_IMAGE.name}:${SITE_IMAGE.tag}`, "the overlay's image");
       assert.equal(p.status.containerStatuses?.[0]?.ready, true);
     }
-    const holder = await eventually(leaseHolder, { timeoutMs: 60_000, message: "a leader" });
-    assert.equal(pods.filter((p) => holder.startsWith(`${p.metadata.name}_`)).length, 1, `lease holder ${holder}`);
   });
 
   test("bootstrap, Git, status and seal endpoints answer from each Pod under the shipped RBAC", async () => {
@@ -99,7 +68,7 @@ describe("central install in Pods on a real node", { skip }, () => {
     const uuid = ec.status.uuid;
     const creds = (await json<{ data: Record<string, string> }>(["get", "secret", "-n", NS, credentialsSecretName(uuid)])).data;
     const field = (k: string) => Buffer.from(creds[k]!, "base64").toString();
-    const pods = await managerPods();
+    const pods = await readyManagerPods(node);
     assert.equal(pods.length, 2);
 
     // Status endpoint: the edge's report (hosts and the Sealed Secrets certificate) reaches the EdgeCluster.
@@ -108,7 +77,7 @@ describe("central install in Pods on a real node", { skip }, () => {
     execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(certDir, "k.pem"), "-out",
       join(certDir, "c.pem"), "-days", "30", "-subj", "/CN=sealed-secret"], { stdio: "ignore" });
     const pem = readFileSync(join(certDir, "c.pem"), "utf8");
-    const statusUrl = (pod: Pod) => `http://${pod.status.podIP}:8080/v2/app/${App.EdgeClusterStatus}/object/${uuid}`;
+    const statusUrl = (pod: ManagerPod) => `http://${pod.status.podIP}:8080/v2/app/${App.EdgeClusterStatus}/object/${uuid}`;
     const auth = { authorization: `Bearer ${field("sync-token")}` };
     const report = await fetch(statusUrl(pods[0]!), {
       method: "PATCH", headers: { ...auth, "content-type": "application/merge-patch+json" },
@@ -169,23 +138,6 @@ describe("central install in Pods on a real node", { skip }, () => {
   });
 
   test("deleting the leader Pod hands the Lease to another replica", async () => {
-    const pods = await managerPods();
-    const holder = await leaseHolder();
-    const leader = pods.find((p) => holder.startsWith(`${p.metadata.name}_`));
-    assert.ok(leader, `a Ready Pod holds the Lease (${holder})`);
-    const other = pods.find((p) => p !== leader)!;
-    await must(["delete", "pod", "-n", NS, leader.metadata.name, "--wait=false"]);
-    // Usually the other replica takes over; the replacement Pod may win the race when it starts before the other's
-    // next retry. Either is a handover, as long as a live Pod other than the deleted one holds the Lease.
-    await eventually(async () => {
-      const now = await leaseHolder();
-      const live = (await managerPods()).map((p) => p.metadata.name).filter((n) => n !== leader.metadata.name);
-      if (!live.some((n) => now.startsWith(`${n}_`))) throw new Error(`the Lease is held by "${now}", live Pods: ${live.join(", ")}`);
-      return true;
-    }, { timeoutMs: 120_000, intervalMs: 1000, message: `the Lease moving from ${leader.metadata.name} (usually to ${other.metadata.name})` }).catch(async (err) => {
-      const logs = await kubectl(["logs", "-n", NS, other.metadata.name, "--tail=40"]);
-      throw new Error(`${(err as Error).message}\nlogs of ${other.metadata.name}:\n${logs.stdout}${logs.stderr}`);
-    });
-    await eventually(async () => (await managerPods()).length === 2, { timeoutMs: 180_000, intervalMs: 1000, message: "the Deployment back at two Ready replicas" });
+    await deleteLeaderAndAwaitHandover(node);
   });
 });
