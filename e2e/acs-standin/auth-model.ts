@@ -18,9 +18,20 @@ export interface GrantRecord {
 export class AuthModel {
   private readonly grants = new Map<string, GrantRecord>();
   private readonly kerberos = new Map<string, string>();
+  private readonly listeners = new Set<() => void>();
 
   /** `rootUpn` passes every permission check, as the ACS root principal does. */
   constructor(readonly rootUpn: string) {}
+
+  /** Calls `listener` after every change of grants or Kerberos identities. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
 
   addGrant(body: unknown): { status: number; uuid?: string } {
     const grant = parseGrant(body);
@@ -32,6 +43,7 @@ export class AuthModel {
     }
     const uuid = randomUUID();
     this.grants.set(uuid, { uuid, ...grant });
+    this.changed();
     return { status: 201, uuid };
   }
 
@@ -44,7 +56,9 @@ export class AuthModel {
   }
 
   deleteGrant(uuid: string): number {
-    return this.grants.delete(uuid) ? 204 : 404;
+    if (!this.grants.delete(uuid)) return 404;
+    this.changed();
+    return 204;
   }
 
   /** UUIDs of grants matching every given field, or 422 for a malformed filter. */
@@ -68,6 +82,7 @@ export class AuthModel {
     if (current === name) return 204;
     if (current !== undefined || this.principalOf(name) !== undefined) return 409;
     this.kerberos.set(principal, name);
+    this.changed();
     return 204;
   }
 
@@ -76,7 +91,14 @@ export class AuthModel {
   }
 
   deleteKerberos(principal: string): number {
-    return this.kerberos.delete(principal) ? 204 : 404;
+    if (!this.kerberos.delete(principal)) return 404;
+    this.changed();
+    return 204;
+  }
+
+  /** Every [principal, Kerberos name] pair. */
+  identities(): Array<[string, string]> {
+    return [...this.kerberos];
   }
 
   principalOf(upn: string): string | undefined {

@@ -43,6 +43,8 @@ export class ConfigDbModel {
   private readonly supers = new Map<string, Set<string>>();
   private readonly entries = new Map<string, Map<string, StoredEntry>>();
   private readonly listeners = new Set<(change: EntryChange) => void>();
+  /** Told of every change, memberships and superclasses included (which no notify/v2 session hears of). */
+  private readonly anyChangeListeners = new Set<() => void>();
 
   constructor(private readonly validators: ReadonlyMap<string, Validator> = new Map()) {
     this.register(Meta.ClassClass, Meta.ClassClass);
@@ -54,6 +56,12 @@ export class ConfigDbModel {
   onChange(listener: (change: EntryChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Calls `listener` after any change of state (entries, objects, memberships, superclasses). */
+  onAnyChange(listener: () => void): () => void {
+    this.anyChangeListeners.add(listener);
+    return () => this.anyChangeListeners.delete(listener);
   }
 
   /** Registers an object directly (seeding), making it a member of its class; `owner` defaults to Unowned. */
@@ -72,6 +80,7 @@ export class ConfigDbModel {
       this.supers.set(klass, set);
     }
     set.add(superclass);
+    this.changed();
   }
 
   ownerOf(uuid: string): string | undefined {
@@ -166,12 +175,14 @@ export class ConfigDbModel {
   addMember(klass: string, obj: string): number {
     if (!this.objects.has(klass) || !this.objects.has(obj)) return 404;
     this.memberSet(klass).add(obj);
+    this.changed();
     return 204;
   }
 
   removeMember(klass: string, obj: string): number {
     if (!this.objects.has(klass) || !this.objects.has(obj)) return 404;
     this.members.get(klass)?.delete(obj);
+    this.changed();
     return 204;
   }
 
@@ -268,6 +279,11 @@ export class ConfigDbModel {
     const entry = this.get(app, object);
     const change: EntryChange = entry ? { app, object, entry } : { app, object };
     for (const listener of this.listeners) listener(change);
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const listener of this.anyChangeListeners) listener();
   }
 }
 

@@ -23,5 +23,5 @@ export const EdgeClass = {
 
 const dump = (name: string) => fileURLToPath(new URL(`./dumps/${name}.yaml`, import.meta.url));
 
-/** The role objects first, then each role's grants. */
-export const EDGE_DUMPS = ["edge-roles", "edge-krbkeys", "edge-sync", "edge-monitor", "edge-agent"].map(dump);
+/** The role objects first, then each role's grants; then the MQTT permission templates the broker's ACL needs. */
+export const EDGE_DUMPS = ["edge-roles", "edge-krbkeys", "edge-sync", "edge-monitor", "edge-agent", "mqtt"].map(dump);

@@ -1,6 +1,6 @@
 // A real Mosquitto broker (Debian package `mosquitto`) for tests, on a loopback port with a generated config.
 // Test and demo helper: never used by graft itself.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -15,12 +15,25 @@ export interface MosquittoOptions {
   scheme?: "mqtt" | "mqtts";
   /** The address it listens on and the URL names; default 127.0.0.1 (Pods of the real node need its bridge address). */
   host?: string;
+  /**
+   * A Mosquitto acl_file for the listener (e.g. the ACS stand-in's, e2e/acs-standin/mqtt-acl.ts): clients may then
+   * publish and subscribe only where it allows. It must exist before the broker starts; reload() re-reads it.
+   */
+  aclFile?: string;
 }
 
 export interface Mosquitto {
   readonly port: number;
   readonly url: string;
   readonly dir: string;
+  /** The broker's log so far (denied publishes and subscriptions are logged at `information`). */
+  log(): string;
+  /**
+   * SIGHUP: the broker re-reads its configuration, the ACL file included, and applies it to open connections;
+   * resolves once its log says it reloaded (it does so between two packets, so what is sent afterwards meets the new
+   * configuration).
+   */
+  reload(): Promise<void>;
   /** Stops the broker (SIGTERM; it saves its persistent sessions). */
   stop(): Promise<void>;
   /** Starts it again on the same port with the same config and persistence file. */
@@ -40,6 +53,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     "per_listener_settings true",
     `listener ${port} ${host}`,
     ...(opts.listenerConfig ?? ["allow_anonymous true"]),
+    ...(opts.aclFile ? [`acl_file ${opts.aclFile}`] : []),
     // Sessions (and QoS 0 messages for offline persistent subscribers) survive a broker restart, so a test's
     // subscriber misses nothing published while it was reconnecting.
     "persistence true",
@@ -51,6 +65,13 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   ].join("\n"));
 
   let proc: ManagedProcess | undefined;
+  const log = () => {
+    try {
+      return readFileSync(join(dir, "mosquitto.log"), "utf8");
+    } catch {
+      return "";
+    }
+  };
   const start = async () => {
     const p = startProcess("mosquitto", ["-c", config], { logFile: join(dir, "mosquitto.log") });
     proc = p;
@@ -68,6 +89,14 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     port,
     url: `${opts.scheme ?? "mqtt"}://${host}:${port}`,
     dir,
+    log,
+    reload: async () => {
+      const p = proc;
+      if (!p) return;
+      const before = reloadsIn(log());
+      p.child.kill("SIGHUP");
+      await eventually(() => reloadsIn(log()) > before, { timeoutMs: 15_000, intervalMs: 20, message: "mosquitto logged no reload after SIGHUP" });
+    },
     stop,
     start,
     async dispose() {
@@ -76,6 +105,8 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     },
   };
 }
+
+const reloadsIn = (log: string) => log.split("Reloading config.").length - 1;
 
 function tcpReachable(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {

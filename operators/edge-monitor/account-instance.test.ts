@@ -1,6 +1,7 @@
 // ACS mode: the monitor (the real `edge-monitor` command, as its own process) is born with its account's UUID as
 // Instance_UUID (acs-contract §12). Until krbkeys has mapped its principal to an account the Auth service answers
-// whoami with 404 and the monitor waits; its first NBIRTH then carries the account UUID, never another identity.
+// whoami with 404 and the monitor waits; its first NBIRTH then carries the account UUID, never another identity. The
+// broker enforces ACS's MQTT permissions (the stand-in's ACL), so the account has its Sparkplug address too.
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -13,9 +14,10 @@ import { freePort } from "../../e2e/harness/ports.js";
 import { startProcess, type ManagedProcess } from "../../e2e/harness/process.js";
 import { startAcsStandin } from "../../e2e/acs-standin/standin.js";
 import { atFileEnd, tempDirForFile } from "../../e2e/support/api-server.js";
-import { brokerForFile } from "../../e2e/support/edge-monitor/broker-for-file.js";
+import { acsBrokerForFile } from "../../e2e/support/edge-monitor/acs-broker.js";
 import { EDGE_DUMPS, EdgeClass, EdgeRole } from "../../e2e/acs-standin/edge-roles.js";
 import { metricsByName } from "../../e2e/support/edge-monitor/sparkplug-wire.js";
+import { App } from "../api/constants.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const entry = fileURLToPath(new URL("../../e2e/support/edge-monitor/run-monitor.ts", import.meta.url));
@@ -24,7 +26,7 @@ const CLUSTER = randomUUID();
 const dir = tempDirForFile("graft-monitor-account-");
 const standin = await startAcsStandin({ dumps: EDGE_DUMPS });
 atFileEnd(() => standin.stop());
-const { broker, sub } = await brokerForFile();
+const { broker, sub } = await acsBrokerForFile(standin);
 let monitor: ManagedProcess | undefined;
 atFileEnd(() => monitor?.kill());
 
@@ -56,6 +58,7 @@ test("the NBIRTH's Instance_UUID is the monitor's account UUID, learnt from the 
   const account = randomUUID();
   standin.configdb.register(account, EdgeClass.EdgeService);
   standin.configdb.addMember(EdgeRole.Monitor, account);
+  standin.configdb.put(App.SparkplugAddress, account, { group_id: group, node_id: "Monitor" });
   assert.equal(standin.auth.setKerberos(account, username), 204);
 
   const birth = await sub.waitFor("NBIRTH", (m) => m.topic === `spBv1.0/${group}/NBIRTH/Monitor`, { timeoutMs: 30_000 });

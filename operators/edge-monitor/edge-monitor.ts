@@ -23,6 +23,8 @@ const DISCONNECT_WITH_WILL_MESSAGE = 4;
 const DISCONNECT_TIMEOUT_MS = 5_000;
 /** CONNACK codes that refuse the credentials: MQTT 3.1.1 4 and 5, MQTT 5 0x86 and 0x87. */
 const LOGIN_REFUSED = new Set([4, 5, 0x86, 0x87]);
+/** MQTT 5 "not authorised": the login may be fine but the broker's permissions (ACS: the account's grants) refuse. */
+const NOT_AUTHORISED = 0x87;
 
 export interface EdgeMonitorOptions {
   config: Pick<MonitorConfig, "clusterUuid" | "sparkplug" | "mqtt" | "retry"> & Partial<Pick<MonitorConfig, "stallAfterMs">>;
@@ -256,6 +258,7 @@ export class EdgeMonitor {
         this.lastProgressAt = Date.now();
         this.connected = true;
         this.metrics.connected.set(1);
+        this.metrics.notAuthorised.remove({ reason: "connect" });
         this.log.info({ bdSeq }, "connected to the MQTT broker");
         this.birthAfterConnect(client, bdSeq).then(
           (ok) => { born ||= ok; },
@@ -267,10 +270,16 @@ export class EdgeMonitor {
       });
       client.on("message", (topic, payload) => this.onMessage(client, topic, payload));
       client.on("error", (err) => {
-        if (LOGIN_REFUSED.has((err as Error & { code?: number }).code ?? -1)) {
+        const code = (err as Error & { code?: number }).code ?? -1;
+        if (LOGIN_REFUSED.has(code)) {
           // After a rotation the file may already hold the new password, or will once the kubelet catches up.
           this.metrics.loginRefusals.inc();
           this.passwordFile?.invalidate();
+          if (code === NOT_AUTHORISED) {
+            this.metrics.notAuthorised.set({ reason: "connect" }, 1);
+            this.log.error({ err: err.message, username: m.username }, "the broker refused the session as not authorised (in ACS: the account's MQTT grants, its role and Sparkplug address); retrying with backoff");
+            return;
+          }
           this.log.warn({ err: err.message, passwordFile: this.passwordFile?.path }, "the broker refused the login: reading the password again before the next attempt");
           return;
         }

@@ -12,6 +12,8 @@ import { ConfigMapBdSeqStore } from "./configmap-bdseq-store.js";
 import { monitorAcsConnection, sparkplugNodesFor } from "./nodes/wiring.js";
 import { accountUuid } from "./account-instance.js";
 import { AuthClient } from "../acs/auth.js";
+import { ConfigDbClient } from "../acs/configdb.js";
+import { waitForOwnAddress } from "./own-address.js";
 import { EdgeMonitor } from "./edge-monitor.js";
 import { startOpsServer, parseAddr, type OpsServer } from "../runtime/ops-server.js";
 import { nextTerminationSignal } from "../runtime/signals.js";
@@ -98,6 +100,13 @@ export async function runEdgeMonitor(flags: MonitorFlags, env: Record<string, st
         throw err;
       });
       if (uuid === undefined) return;
+      const confirmed = await waitForOwnAddress(new ConfigDbClient(acs.service("configdb")), uuid, { group: config.sparkplug.group, node: config.sparkplug.nodeId }, {
+        log, metrics: monitor.metrics, minRetryMs: config.retry.minDelayMs, maxRetryMs: config.retry.maxDelayMs, signal: stopping.signal, onAttempt: () => monitor.noteProgress(),
+      }).then(() => true, (err: unknown) => {
+        if (stopping.signal.aborted) return false;
+        throw err;
+      });
+      if (!confirmed) return;
       monitor.useInstanceUuid(uuid);
     }
     await monitor.start();

@@ -8,6 +8,7 @@ export class MonitorMetrics {
   readonly reconnects: Counter;
   readonly connected: Gauge;
   readonly loginRefusals: Counter;
+  readonly notAuthorised: Gauge<"reason">;
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -37,6 +38,12 @@ export class MonitorMetrics {
     this.loginRefusals = new Counter({
       name: "graft_monitor_login_refusals_total",
       help: "CONNACKs refusing the user name or password (the password file is read again before the next attempt)",
+      registers: [registry],
+    });
+    this.notAuthorised = new Gauge({
+      name: "graft_monitor_not_authorised",
+      help: "1 while ACS would refuse the monitor's publishes, by reason (no_role, no_address, wrong_address: its account's grants or Sparkplug address; connect: the broker's CONNACK said not authorised)",
+      labelNames: ["reason"],
       registers: [registry],
     });
   }
