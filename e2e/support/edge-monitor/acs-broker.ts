@@ -17,19 +17,39 @@ export interface AcsBroker {
   sub: SparkplugSubscriber;
 }
 
-export async function acsBrokerForFile(standin: AcsStandin, options: Omit<MosquittoOptions, "aclFile"> = {}): Promise<AcsBroker> {
-  const path = join(tempDirForFile("graft-mqtt-acl-"), "acl");
+/** The broker, its ACL kept from the stand-in, and the root subscriber; stop() ends all three. */
+export async function startAcsBroker(standin: AcsStandin, dir: string, options: Omit<MosquittoOptions, "aclFile"> = {}): Promise<AcsBroker & { stop(): Promise<void> }> {
+  const path = join(dir, "acl");
   // The file exists before the broker starts (it reads it then); rewrites after that are reloaded.
   const running: { broker?: Mosquitto } = {};
   const acl = keepMqttAcl(standin, path, async () => await running.broker?.reload());
-  atFileEnd(() => acl.stop());
-  const broker = await startMosquitto({ ...options, aclFile: path });
-  running.broker = broker;
-  atFileEnd(() => broker.dispose());
-  const { upn, password } = standin.adminUser;
-  const sub = await SparkplugSubscriber.connect(broker.url, { extra: { username: upn, password } });
-  atFileEnd(() => sub.close());
-  return { broker, acl, sub };
+  let broker: Mosquitto | undefined;
+  try {
+    broker = await startMosquitto({ ...options, aclFile: path });
+    running.broker = broker;
+    const { upn, password } = standin.adminUser;
+    const sub = await SparkplugSubscriber.connect(broker.url, { extra: { username: upn, password } });
+    const started = broker;
+    return {
+      broker, acl, sub,
+      async stop() {
+        await sub.close();
+        acl.stop();
+        await started.dispose();
+      },
+    };
+  } catch (err) {
+    acl.stop();
+    await broker?.dispose();
+    throw err;
+  }
+}
+
+/** startAcsBroker for the calling file's tests: started now (`await` it at the top level), stopped at the file's end. */
+export async function acsBrokerForFile(standin: AcsStandin, options: Omit<MosquittoOptions, "aclFile"> = {}): Promise<AcsBroker> {
+  const started = await startAcsBroker(standin, tempDirForFile("graft-mqtt-acl-"), options);
+  atFileEnd(() => started.stop());
+  return started;
 }
 
 /** MQTT 5's "not authorised" reason code (PUBACK, SUBACK, CONNACK, DISCONNECT). */

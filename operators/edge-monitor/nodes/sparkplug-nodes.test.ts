@@ -2,16 +2,18 @@
 // Sparkplug address, Command Escalation recording requests), watched by the independent Sparkplug decoder: a
 // monitored node gets a device (DBIRTH with ACS's schema and instance UUIDs); a silent node gets rebirth requests,
 // then the Offline alert (DDATA) after 3 × interval; it clears when the node speaks; the status says so; deleting the
-// resource ends the device (DDEATH).
+// resource ends the device (DDEATH). The broker enforces ACS's MQTT permissions (the stand-in's ACL): the monitor
+// connects as its own account, whose Sparkplug address each test sets to its group; the test's nodes publish as root.
 import { after, before, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { startControlPlane, type ControlPlane } from "../../../e2e/harness/control-plane.js";
 import { eventually } from "../../../e2e/harness/eventually.js";
-import { startMosquitto, type Mosquitto } from "../../../e2e/harness/mosquitto.js";
+import type { Mosquitto } from "../../../e2e/harness/mosquitto.js";
+import { startAcsBroker } from "../../../e2e/support/edge-monitor/acs-broker.js";
 import { startAcsStandin, type AcsStandin } from "../../../e2e/acs-standin/standin.js";
 import { EDGE_DUMPS, EdgeClass, EdgeRole } from "../../../e2e/acs-standin/edge-roles.js";
-import { SparkplugSubscriber } from "../../../e2e/support/edge-monitor/sparkplug-subscriber.js";
+import type { SparkplugSubscriber } from "../../../e2e/support/edge-monitor/sparkplug-subscriber.js";
 import { metricsByName } from "../../../e2e/support/edge-monitor/sparkplug-wire.js";
 import { ConfigDbClient } from "../../acs/configdb.js";
 import { ServiceClient } from "../../acs/service-client.js";
@@ -41,15 +43,21 @@ const CLUSTER = "6f1c2e9a-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
 let cp: ControlPlane;
 let client: KubeClient;
 let broker: Mosquitto;
+let acsBroker: Awaited<ReturnType<typeof startAcsBroker>>;
+let monitorAccountUuid: string;
 let standin: AcsStandin;
 let sub: SparkplugSubscriber;
 let crdDir: string;
 const SEALED_SECRETS_CHART = fileURLToPath(new URL("../../../config/edge-cluster/charts/sealed-secrets-2.19.3.tgz", import.meta.url));
 
 before(async () => {
-  [cp, broker, standin] = await Promise.all([startControlPlane({ name: "spnodes" }), startMosquitto(), startAcsStandin({ dumps: EDGE_DUMPS })]);
+  [cp, standin] = await Promise.all([startControlPlane({ name: "spnodes" }), startAcsStandin({ dumps: EDGE_DUMPS })]);
+  crdDir = mkdtempSync(join(tmpdir(), "graft-spnodes-"));
+  acsBroker = await startAcsBroker(standin, crdDir);
+  ({ broker, sub } = acsBroker);
   // The monitor works as its own account in ACS's edge-monitor role (dumps/edge-*.yaml), not as the stand-in's root.
   const account = randomUUID();
+  monitorAccountUuid = account;
   standin.configdb.register(account, EdgeClass.EdgeService);
   standin.configdb.addMember(EdgeRole.Monitor, account);
   const { upn } = standin.addUser("op1monitor/site-a", monitorAccount.password);
@@ -57,16 +65,13 @@ before(async () => {
   monitorAccount.username = upn;
   await cp.installCrds();
   // The SealedSecret CRD of the Sealed Secrets chart the edge chart vendors (edge agents name SealedSecrets).
-  crdDir = mkdtempSync(join(tmpdir(), "graft-spnodes-"));
   execFileSync("tar", ["-xzf", SEALED_SECRETS_CHART, "-C", crdDir, "sealed-secrets/crds/bitnami.com_sealedsecrets.yaml"]);
   await cp.installCrds([join(crdDir, "sealed-secrets/crds/bitnami.com_sealedsecrets.yaml")]);
   client = new KubeClient(cp.kubeConfig);
   await client.create(Core.namespaces, { metadata: { name: NS } });
-  sub = await SparkplugSubscriber.connect(broker.url);
 });
 after(async () => {
-  await sub?.close();
-  await broker?.dispose();
+  await acsBroker?.stop();
   await standin?.stop();
   await cp?.stop();
   if (crdDir) rmSync(crdDir, { recursive: true, force: true });
@@ -80,13 +85,16 @@ function acsClient(service: "configdb" | "cmdesc"): ServiceClient {
 }
 
 /** A monitor for a fresh Sparkplug group, watching SparkplugNodes through the stand-in; stopped after the test. */
-function monitorFor(t: TestContext, nodeId: string, retry: { minRetryMs?: number; maxRetryMs?: number } = {}, reloadThrottleMs?: number) {
+async function monitorFor(t: TestContext, nodeId: string, retry: { minRetryMs?: number; maxRetryMs?: number } = {}, reloadThrottleMs?: number) {
   const group = `acs-edge-${randomBytes(3).toString("hex")}`;
+  // What krbkeys writes for op1monitor: the monitor may publish as <group>/Monitor only.
+  standin.configdb.put(App.SparkplugAddress, monitorAccountUuid, { group_id: group, node_id: "Monitor" });
+  await acsBroker.acl.settled();
   const nodeUuid = randomUUID();
   standin.configdb.register(nodeUuid, Class.EdgeAccount);
   standin.configdb.put(App.SparkplugAddress, nodeUuid, { group_id: group, node_id: nodeId });
   const config = resolveMonitorConfig({
-    clusterUuid: CLUSTER, sparkplugGroup: group, mqttUrl: broker.url, bdseqStore: "memory", minRetryDelay: "50ms", maxRetryDelay: "250ms",
+    clusterUuid: CLUSTER, sparkplugGroup: group, mqttUrl: broker.url, mqttUsername: monitorAccount.username, bdseqStore: "memory", minRetryDelay: "50ms", maxRetryDelay: "250ms",
   }, {});
   const monitor = new EdgeMonitor({ config, bdSeqStore: new MemoryBdSeqStore() });
   const cdb = new ConfigDbClient(acsClient("configdb"));
@@ -111,7 +119,7 @@ function monitorFor(t: TestContext, nodeId: string, retry: { minRetryMs?: number
 }
 
 test("a silent node is asked to rebirth, goes Offline after 3 intervals, and is cleared when it speaks", async (t) => {
-  const { group, nodeUuid, monitor, nodes } = monitorFor(t, "Agent1", { minRetryMs: 100, maxRetryMs: 500 });
+  const { group, nodeUuid, monitor, nodes } = await monitorFor(t, "Agent1", { minRetryMs: 100, maxRetryMs: 500 });
   const start = sub.mark();
   await monitor.start();
   nodes.start();
@@ -181,7 +189,7 @@ test("a silent node is asked to rebirth, goes Offline after 3 intervals, and is 
 });
 
 test("an edge agent gets one rebirth request as soon as monitoring starts", async (t) => {
-  const { group, nodeUuid, monitor, nodes } = monitorFor(t, "Agent2");
+  const { group, nodeUuid, monitor, nodes } = await monitorFor(t, "Agent2");
   t.after(() => client.delete(SparkplugNodeType, "agent2", NS));
   await monitor.start();
   nodes.start();
@@ -193,7 +201,7 @@ test("an edge agent gets one rebirth request as soon as monitoring starts", asyn
 });
 
 test("a node given only by its address gets a device with the Offline alert (no node links); a second node with the same node id waits for the device id", async (t) => {
-  const { group, monitor, nodes } = monitorFor(t, "Unused");
+  const { group, monitor, nodes } = await monitorFor(t, "Unused");
   const other = `acs-other-${randomBytes(3).toString("hex")}`;
   t.after(async () => {
     for (const name of ["by-address", "same-id"]) await client.delete(SparkplugNodeType, name, NS).catch(() => undefined);
@@ -230,7 +238,7 @@ test("a node given only by its address gets a device with the Offline alert (no 
 });
 
 test("an edge agent is asked to reload its config when it runs another revision than the ConfigDB's, and when its SealedSecret changes", async (t) => {
-  const { group, nodeUuid, monitor, nodes } = monitorFor(t, "Agent3", {}, 300);
+  const { group, nodeUuid, monitor, nodes } = await monitorFor(t, "Agent3", {}, 300);
   t.after(async () => {
     await client.delete(SparkplugNodeType, "agent3", NS).catch(() => undefined);
     await client.delete(SealedSecretType, "agent3-secrets", NS).catch(() => undefined);
