@@ -81,10 +81,19 @@ if [ -f "$cafile" ]; then
   cp "$cafile" "$store/npm-etc/build-ca.crt"
   echo "cafile=/usr/local/etc/build-ca.crt" >> "$store/npm-etc/npmrc"
 fi
+# The build's `npm ci` reads the packages from this machine's npm cache (mounted for the build only), which the test
+# command's own `npm ci` has just filled from the same package-lock.json: no second download of every package, and
+# none of npm's network failures ("Exit handler never called!") in the middle of an image build.
+set --
+npm_cache=$(npm config get cache 2>/dev/null || true)
+if [ -d "$npm_cache/_cacache" ]; then
+  printf 'cache=/npm-cache\nprefer-offline=true\n' >> "$store/npm-etc/npmrc"
+  set -- -v "$npm_cache:/npm-cache"
+fi
 log "building $IMAGE from the Dockerfile"
 cd "$root"
 nice -n 10 buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs \
-  bud --format docker --isolation chroot --pull=never --quiet -v "$store/npm-etc:/usr/local/etc:ro" -t "$IMAGE" -f Dockerfile . >&2
+  bud --format docker --isolation chroot --pull=never --quiet -v "$store/npm-etc:/usr/local/etc:ro" "$@" -t "$IMAGE" -f Dockerfile . >&2
 b push --quiet "$IMAGE" "docker-archive:$out.tmp:$IMAGE" >/dev/null
 mv "$out.tmp" "$out"
 log "done in $(( $(date +%s) - start ))s"
