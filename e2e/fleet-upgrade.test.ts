@@ -5,11 +5,12 @@
 // the v2.7.5 images (build-node-images.sh flux-release:v2.7.5, packaged from build-flux-release.sh's binaries), its
 // helm-controller installs the edge chart, and the upgrade is Kubernetes rolling out the v2.9.5 images. On a machine
 // that cannot run the real node (not root on Linux) site-c runs as a process edge like the others.
-// The canary (site-a) once stored GitRepositories as v1beta2 (its CRD's storedVersions say so), which
-// v2.9.5's CRD no longer serves: the upgrade breaks there, the rollout pauses after the canary with WaveFailed and a
-// Warning Event, and the other two stay on v2.7.5. `graft flux-migrate` on the canary (what the release notes ask
-// for: `flux migrate`) and a retry finish the rollout: every edge runs v2.9.5 with every Kustomization and HelmRelease
-// Ready.
+// Two edges once stored GitRepositories as v1beta2 (their CRD's storedVersions say so), which v2.9.5's CRD no longer
+// serves. site-b's edge-sync migrates that by itself (what `flux migrate` does; the chart's default), before any
+// rollout. The canary's (site-a) may not (FLUX_STORAGE_MIGRATION=false, as with edgeSync.fluxStorageMigration: false):
+// the upgrade breaks there, the rollout pauses after the canary with WaveFailed — saying to run `graft flux-migrate` —
+// and a Warning Event, and the other two stay on v2.7.5. `graft flux-migrate` on the canary and a retry finish the
+// rollout: every edge runs v2.9.5 with every Kustomization and HelmRelease Ready.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
@@ -156,7 +157,7 @@ async function allReady(name: string, version: string): Promise<void> {
   }, { timeoutMs: 360_000, intervalMs: 2000, message: () => `"${name}" on Flux ${version}, Synced, every Kustomization and HelmRelease Ready (${seen})` });
 }
 
-async function bootstrap(e: Edge, bins: Map<string, string>): Promise<void> {
+async function bootstrap(e: Edge, bins: Map<string, string>, syncEnv: Record<string, string> = {}): Promise<void> {
   const { command } = await requestBootstrapCommand(central.manager.client, NS, e.name, 30_000);
   const script = await (await fetch(/'([^']+)'/.exec(command)![1]!)).text();
   writeFileSync(join(e.work, "bootstrap.sh"), script);
@@ -171,7 +172,7 @@ async function bootstrap(e: Edge, bins: Map<string, string>): Promise<void> {
     logFile: join(e.work, "edge-sync.log"),
     env: {
       ...process.env, KUBECONFIG: e.cp.kubeconfigPath, CLUSTER_UUID: config.CLUSTER_UUID, CLUSTER_NAME: config.CLUSTER_NAME,
-      STATUS_URL: config.STATUS_URL, SYNC_TOKEN: token, SYNC_DEBOUNCE: "200ms", HEALTH_ADDR: "127.0.0.1:0", LOG_LEVEL: "warn", POD_NAMESPACE: EDGE_NS,
+      STATUS_URL: config.STATUS_URL, SYNC_TOKEN: token, SYNC_DEBOUNCE: "200ms", HEALTH_ADDR: "127.0.0.1:0", LOG_LEVEL: "info", POD_NAMESPACE: EDGE_NS, ...syncEnv,
     },
   });
 }
@@ -186,7 +187,8 @@ test("a Flux minor upgrade across three edges: canary first, paused by a broken 
     assert.equal((await central.cp.kubectl(["wait", "-n", NS, `ec/${name}`, "--for=condition=Provisioned", "--timeout=60s"])).code, 0);
     // Unpinned: the repository keeps v2.7.5 until a rollout says otherwise.
     assert.equal((await central.cp.kubectl(["patch", "ec", "-n", NS, name, "--type=json", "-p", '[{"op":"remove","path":"/spec/fluxVersion"}]'])).code, 0);
-    await bootstrap(edges.get(name)!, bins);
+    // The canary's edge-sync may not migrate stored versions; the others' do (the chart's default).
+    await bootstrap(edges.get(name)!, bins, name === "site-a" ? { FLUX_STORAGE_MIGRATION: "false" } : {});
   }
   // Flux polls the repository every 3 minutes; a person would wait, the test asks the edges' sources to look now and
   // then (a new commit's artifact makes the Kustomization apply at once).
@@ -198,10 +200,19 @@ test("a Flux minor upgrade across three edges: canary first, paused by a broken 
   for (const name of SITES) await allReady(name, OLD);
   for (const name of SITES) assert.equal((await controllerImages(edges.get(name)!))["kustomize-controller"], "ghcr.io/fluxcd/kustomize-controller:v1.7.3");
 
-  // The canary once stored GitRepositories as v1beta2 (a cluster that came from an older Flux): v2.9.5 drops it.
+  // The canary and site-b once stored GitRepositories as v1beta2 (clusters that came from an older Flux): v2.9.5
+  // drops it. site-b's edge-sync migrates it at once; the canary's may not.
   const canary = edges.get("site-a")!;
-  const stale = await canary.cp.kubectl(["patch", "crd", "gitrepositories.source.toolkit.fluxcd.io", "--subresource=status", "--type=merge", "-p", '{"status":{"storedVersions":["v1beta2","v1"]}}']);
-  assert.equal(stale.code, 0, stale.stderr);
+  const crd = "gitrepositories.source.toolkit.fluxcd.io";
+  const storedVersions = async (e: Edge) => (await edgeJson(e, ["get", "crd", crd])).status.storedVersions as string[];
+  for (const e of [canary, edges.get("site-b")!]) {
+    const stale = await e.cp.kubectl(["patch", "crd", crd, "--subresource=status", "--type=merge", "-p", '{"status":{"storedVersions":["v1beta2","v1"]}}']);
+    assert.equal(stale.code, 0, stale.stderr);
+  }
+  await eventually(async () => (await storedVersions(edges.get("site-b")!)).join() === "v1",
+    { timeoutMs: 60_000, intervalMs: 1000, message: () => `site-b's edge-sync migrated the stored versions (${tail(join(edges.get("site-b")!.work, "edge-sync.log"))})` });
+  assert.match(readFileSync(join(edges.get("site-b")!.work, "edge-sync.log"), "utf8"), /migrated a Flux CRD's stored versions/);
+  assert.deepEqual(await storedVersions(canary), ["v1beta2", "v1"]);
 
   const manifest = {
     apiVersion: "factoryplus.app.amrc.co.uk/v1alpha1", kind: "FluxRollout", metadata: { name: "to-v2-9", namespace: NS },
@@ -211,7 +222,7 @@ test("a Flux minor upgrade across three edges: canary first, paused by a broken 
 
   const paused = await diagnosedWait(() => logsOf(canary))(async () => { const r = await rollout(); return cond(r, "WaveFailed")?.status === "True" && r; },
     { timeoutMs: 240_000, intervalMs: 1000, message: "the broken canary pauses the rollout" });
-  assert.match(cond(paused, "WaveFailed")!.message, /wave 1 of 2 \(site-a\) failed: "site-a": Kustomization fplus-edge\/self-link is not Ready: .*storedVersions/);
+  assert.match(cond(paused, "WaveFailed")!.message, /wave 1 of 2 \(site-a\) failed: "site-a": Kustomization fplus-edge\/self-link is not Ready: .*storedVersions.* run `graft flux-migrate --kubeconfig <that cluster's kubeconfig>`.*edgeSync\.fluxStorageMigration/s);
   assert.deepEqual(paused.status!.waves!.map((w) => [w.clusters, w.state]), [[["site-a"], "Failed"], [["site-b", "site-c"], "Pending"]]);
   const events = JSON.parse((await central.cp.kubectl(["get", "events.events.k8s.io", "-n", NS, "-o", "json"])).stdout).items as Array<{ reason: string; type: string; regarding: { kind: string } }>;
   assert.ok(events.some((e) => e.regarding.kind === "FluxRollout" && e.reason === "RolloutPaused" && e.type === "Warning"), "Warning Event RolloutPaused");

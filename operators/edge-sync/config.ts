@@ -32,6 +32,7 @@ export interface EdgeSyncFlags {
   namespace?: string;
   edgeDeployments?: string;
   gitopsReport?: string;
+  fluxStorageMigration?: string;
   fluxNamespace?: string;
 }
 
@@ -60,6 +61,7 @@ export const SETTINGS: Record<keyof EdgeSyncFlags, readonly [flag: string, env: 
   namespace: ["--namespace", "POD_NAMESPACE", "edge-sync's namespace, where Edge deployments are applied (default: the service account's)"],
   edgeDeployments: ["--edge-deployments", "EDGE_DEPLOYMENTS", "ACS mode: apply this cluster's 'Edge deployment' entries (true or false)"],
   gitopsReport: ["--gitops-report", "GITOPS_REPORT", "report the Flux objects graft put in --namespace and the Flux controllers (true or false)"],
+  fluxStorageMigration: ["--flux-storage-migration", "FLUX_STORAGE_MIGRATION", "keep the Flux CRDs storing only their storage version, as `flux migrate` does (true or false; needs the chart's migration ClusterRole)"],
   fluxNamespace: ["--flux-namespace", "FLUX_NAMESPACE", "namespace of the Flux controllers"],
 };
 
@@ -75,6 +77,7 @@ export const DEFAULTS: Partial<Record<keyof EdgeSyncFlags, string>> = {
   healthAddr: ":8081",
   edgeDeployments: "true",
   gitopsReport: "true",
+  fluxStorageMigration: "true",
   fluxNamespace: "flux-system",
 };
 
@@ -102,7 +105,7 @@ export interface EdgeSyncConfig {
   /** ACS mode with deployments enabled: where they go and the values ACS gives every release (§10). */
   deployments?: { namespace?: string; baseValues: { cluster?: string; realm?: string; directory_url?: string } };
   /** The GitOps report: graft's Flux objects in `namespace` (default: the service account's), controllers in fluxNamespace. */
-  gitops?: { namespace?: string; fluxNamespace: string };
+  gitops?: { namespace?: string; fluxNamespace: string; storageMigration: boolean };
 }
 
 export class EdgeSyncConfigError extends Error {
@@ -213,7 +216,10 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
 
   const gitopsReport = get("gitopsReport");
   if (gitopsReport !== "true" && gitopsReport !== "false") problems.push(`${name("gitopsReport")}: "${gitopsReport}" is not true or false`);
-  const gitops = gitopsReport === "true" ? { namespace: get("namespace"), fluxNamespace: get("fluxNamespace")! } : undefined;
+  const fluxStorageMigration = get("fluxStorageMigration");
+  if (fluxStorageMigration !== "true" && fluxStorageMigration !== "false") problems.push(`${name("fluxStorageMigration")}: "${fluxStorageMigration}" is not true or false`);
+  const gitops = gitopsReport === "true"
+    ? { namespace: get("namespace"), fluxNamespace: get("fluxNamespace")!, storageMigration: fluxStorageMigration === "true" } : undefined;
 
   const config = {
     clusterUuid: clusterUuid ?? "",

@@ -35,7 +35,7 @@ export interface EdgeSyncOptions {
    * Report the Flux objects graft put in this namespace and the Flux controllers in fluxNamespace (default
    * flux-system). Absent: no GitOps report.
    */
-  gitops?: { namespace: string; fluxNamespace?: string };
+  gitops?: { namespace: string; fluxNamespace?: string; storageMigration?: boolean };
   /** Changes within this window after the first one are sent together. Default 2 s. */
   debounceMs?: number;
   /**
@@ -100,6 +100,7 @@ export class EdgeSync {
     if (opts.gitops) {
       this.gitops = new GitopsWatch({
         client, clusterUuid: opts.clusterUuid, namespace: opts.gitops.namespace, fluxNamespace: opts.gitops.fluxNamespace ?? "flux-system",
+        storageMigration: opts.gitops.storageMigration ?? false,
         log: this.log, onChange: () => this.onInput(),
         minRetryMs: this.retry.minMs, maxRetryMs: Math.min(this.retry.maxMs, 30_000), watchTimeoutSeconds: opts.watchTimeoutSeconds,
       });

@@ -71,7 +71,7 @@ export async function runEdgeSync(config: EdgeSyncConfig, log: Logger): Promise<
     clusterUuid: config.clusterUuid,
     configDb,
     sealedSecrets: config.sealedSecrets,
-    gitops: gitopsNamespace ? { namespace: gitopsNamespace, fluxNamespace: config.gitops!.fluxNamespace } : undefined,
+    gitops: gitopsNamespace ? { namespace: gitopsNamespace, fluxNamespace: config.gitops!.fluxNamespace, storageMigration: config.gitops!.storageMigration } : undefined,
     debounceMs: config.debounceMs,
     resyncIntervalMs: config.resyncIntervalMs,
     minRetryMs: config.minRetryMs,

@@ -107,6 +107,18 @@ test("a failing object fails the wave once its report stood for spec.failAfter, 
   assert.deepEqual(next.assign.map((c) => c.metadata.name), ["a"]);
 });
 
+test("a cluster whose new CRDs were refused for a stored version: the failure says to run graft flux-migrate", () => {
+  const refused = cluster("a", { on: "v2.9.5" });
+  refused.status!.gitops!.objects[0] = {
+    kind: "Kustomization", namespace: "fplus-edge", name: "self-link", ready: "False", reason: "ReconciliationFailed",
+    message: "CustomResourceDefinition/gitrepositories.source.toolkit.fluxcd.io dry-run failed (Invalid): status.storedVersions[0]: Invalid value: \"v1beta2\"\n",
+  };
+  const p = clusterProgress(refused, "v2.9.5");
+  assert.equal(p.state, "failed");
+  assert.match(p.message, /Invalid value: "v1beta2" — the edge's Flux CRDs still store an API version the new release drops: run `graft flux-migrate --kubeconfig/);
+  assert.doesNotMatch(clusterProgress(cluster("b", { on: "v2.9.5", failing: true }), "v2.9.5").message, /flux-migrate/, "only for that refusal");
+});
+
 test("spec.paused starts no further wave; refusals stall", () => {
   const p = plan(rollout({ paused: true }), [cluster("a"), cluster("b")]);
   assert.deepEqual(p.status.waves!.map((w) => w.state), ["Pending", "Pending"]);

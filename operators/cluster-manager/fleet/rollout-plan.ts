@@ -44,11 +44,22 @@ export function clusterProgress(ec: EdgeCluster, version: string): ClusterProgre
   if (s.fluxVersion !== version) return { state: "progressing", message: `"${name}": Flux ${version} not yet committed to its repository` };
   const synced = syncedCondition(s);
   if (!synced) return { state: "progressing", message: `"${name}": no report from the edge yet` };
-  if (synced.status === "False" && synced.reason === EcReason.FluxObjectNotReady) return { state: "failed", message: `"${name}": ${synced.message}` };
+  if (synced.status === "False" && synced.reason === EcReason.FluxObjectNotReady) return { state: "failed", message: `"${name}": ${synced.message.trimEnd()}${migrationHint(synced.message)}` };
   const running = s.gitops?.fluxVersion;
   if (synced.status === "True" && running === version) return { state: "updated", message: `"${name}": on Flux ${version}, every Flux object Ready` };
   if (synced.status === "True") return { state: "progressing", message: `"${name}": the edge reports Flux ${running ?? "(unknown)"}, not yet ${version}` };
   return { state: "progressing", message: `"${name}": ${synced.message}` };
+}
+
+/**
+ * What to do when the new release's CRDs were refused for a stored version they drop (the API server's
+ * "storedVersions[0]: Invalid value"): the edge's edge-sync migrates by itself where the chart lets it, so this
+ * names the two ways. edge-sync's own report of a CRD it could not migrate says so already.
+ */
+function migrationHint(message: string): string {
+  if (!/storedVersions/.test(message) || /graft flux-migrate/.test(message)) return "";
+  return " — the edge's Flux CRDs still store an API version the new release drops: run `graft flux-migrate --kubeconfig <that cluster's kubeconfig>` " +
+    "(what `flux migrate` does), or let its edge-sync do it (chart value edgeSync.fluxStorageMigration, on by default)";
 }
 
 export function matchesSelector(labels: Record<string, string> | undefined, selector: LabelSelector | undefined): boolean {

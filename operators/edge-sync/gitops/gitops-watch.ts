@@ -1,6 +1,7 @@
 // Watches the edge's GitOps state (flux-objects.ts says what is in it) and tells edge-sync when the report changes.
 // One informer per Flux kind in the edge namespace and one on the Flux controllers' Deployments; the report exists
-// once all of them have listed, so a half-listed edge never tells the centre an object is gone.
+// once all of them have listed, so a half-listed edge never tells the centre an object is gone. With storageMigration
+// it also keeps the Flux CRDs' stored versions migrated (flux-storage.ts); a CRD it could not migrate is reported.
 import type { Logger } from "pino";
 import type { GitopsObject } from "../../api/edgecluster.js";
 import { Informer } from "../../runtime/informer.js";
@@ -11,6 +12,7 @@ import {
   controllerReport, Deployments, FLUX_CONTROLLER_SELECTOR, fluxObjectReport, FluxTypes, fluxVersionOf, graftObjectNames,
   type DeploymentObject, type FluxObject,
 } from "./flux-objects.js";
+import { FluxStorageKeeper } from "./flux-storage.js";
 
 /**
  * The `gitops` member of the status entry. Sent whole as part of a JSON merge patch, so an unknown Flux version is
@@ -30,6 +32,8 @@ export interface GitopsWatchOptions {
   fluxNamespace: string;
   log: Logger;
   onChange: () => void;
+  /** Migrate stale stored versions of the Flux CRDs (needs the chart's migration ClusterRole). */
+  storageMigration?: boolean;
   minRetryMs?: number;
   maxRetryMs?: number;
   watchTimeoutSeconds?: number;
@@ -39,6 +43,7 @@ export class GitopsWatch {
   private readonly kinds: Array<{ kind: string; informer: Informer<FluxObject> }>;
   private readonly controllers: Informer<DeploymentObject>;
   private readonly names: Record<string, readonly string[]>;
+  private readonly storage?: FluxStorageKeeper;
   private last?: GitopsReport;
 
   constructor(private readonly opts: GitopsWatchOptions) {
@@ -48,18 +53,22 @@ export class GitopsWatch {
     this.names = graftObjectNames(opts.clusterUuid);
     this.kinds = Object.values(FluxTypes).map((type) => ({ kind: type.kind, informer: make<FluxObject>(type, opts.namespace) }));
     this.controllers = make<DeploymentObject>(Deployments, opts.fluxNamespace, FLUX_CONTROLLER_SELECTOR);
+    if (opts.storageMigration) this.storage = new FluxStorageKeeper({ client: opts.client, log: opts.log, onChange: () => this.changed(), ...informerOpts });
   }
 
   start(): void {
     const changed = () => this.changed();
     for (const { informer } of this.kinds) informer.on(changed).start();
     this.controllers.on(changed).start();
+    // Not part of hasSynced or the liveness check: without the ClusterRole its CRD watch never lists, and the report
+    // goes on without it.
+    this.storage?.start();
     // Empty lists raise no event: the first report is due once everything has listed.
     void Promise.all([...this.kinds.map((k) => k.informer.waitForSync()), this.controllers.waitForSync()]).then(changed);
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.kinds.map((k) => k.informer.stop()), this.controllers.stop()]);
+    await Promise.all([...this.kinds.map((k) => k.informer.stop()), this.controllers.stop(), this.storage?.stop()]);
   }
 
   /** When the least recently progressing of its watches last made progress (for edge-sync's liveness check). */
@@ -81,6 +90,7 @@ export class GitopsWatch {
     }
     const controllers = this.controllers.list();
     objects.push(...controllers.map(controllerReport));
+    if (this.storage) objects.push(...this.storage.objects());
     objects.sort((a, b) => key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
     return { fluxVersion: fluxVersionOf(controllers) ?? null, objects };
   }
