@@ -112,8 +112,7 @@ export class ClusterManager {
     return this.manager?.isLeader ?? false;
   }
 
-  clusterByUuid = (uuid: string): EdgeCluster | undefined =>
-    this.reconciler.informer.list().find((ec) => ec.status?.uuid === uuid);
+  clusterByUuid = (uuid: string): EdgeCluster | undefined => this.reconciler.identities.provisionedWith(uuid);
 
   async start(): Promise<void> {
     const { log, config } = this.opts;

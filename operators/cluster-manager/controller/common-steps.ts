@@ -10,6 +10,7 @@ import { Core, objectKey, type KubeObject } from "../../runtime/kube.js";
 import { bootstrapLink, issueBootstrapToken } from "../bootstrap-tokens.js";
 import { CrashPoint, crashPoint } from "../crash-points.js";
 import type { EdgeClusterControllerDeps } from "./edgecluster-controller.js";
+import { ageOf, identityUuidOf, type IdentityIndex } from "./identity-index.js";
 import { bootstrapSecretName, clusterNameOf } from "./names.js";
 import { ownedBy, type ReconcileScope, type Step } from "./scope.js";
 
@@ -101,12 +102,13 @@ export function identityStep(deps: EdgeClusterControllerDeps): Step {
 
 /** The oldest other EdgeCluster with the same name or UUID, if it is older than this one. */
 export function olderRival(all: EdgeCluster[], ec: EdgeCluster, clusterName: string, uuid: string): EdgeCluster | undefined {
-  const age = (o: EdgeCluster) => `${o.metadata.creationTimestamp ?? ""}|${objectKey(o)}`;
+  const mine = ageOf(ec);
   return all
     .filter((o) => o.metadata.uid !== ec.metadata.uid && !o.metadata.deletionTimestamp)
-    .filter((o) => clusterNameOf(o) === clusterName || (o.status?.uuid ?? o.spec.uuid) === uuid)
-    .filter((o) => age(o) < age(ec))
-    .sort((a, b) => (age(a) < age(b) ? -1 : 1))[0];
+    .filter((o) => clusterNameOf(o) === clusterName || identityUuidOf(o) === uuid)
+    .map((o) => ({ o, age: ageOf(o) }))
+    .filter((x) => x.age < mine)
+    .sort((a, b) => (a.age < b.age ? -1 : 1))[0]?.o;
 }
 
 /** Says which of name and UUID collided with which cluster, and what the user can do about it. */
@@ -126,9 +128,9 @@ export function nameConflictMessage(ec: EdgeCluster, rival: EdgeCluster, cluster
     `or delete ${other} (this cluster is then provisioned)`;
 }
 
-export function nameCheckStep(deps: { informer: { list(): EdgeCluster[] } }): Step {
+export function nameCheckStep(identities: Pick<IdentityIndex, "sharing">): Step {
   return async ({ ec, scratch }) => {
-    const rival = olderRival(deps.informer.list(), ec, scratch.clusterName!, scratch.uuid!);
+    const rival = olderRival(identities.sharing(scratch.clusterName!, scratch.uuid!), ec, scratch.clusterName!, scratch.uuid!);
     if (rival) throw new StallingError(Reason.NameConflict, nameConflictMessage(ec, rival, scratch.clusterName!, scratch.sparkplugGroup!, scratch.uuid!));
     return "continue";
   };

@@ -151,6 +151,17 @@ test("a second EdgeCluster with another's UUID is told the UUID collided, not th
   assert.ok((await f.manager.repos.listRepos()).includes(taken), "deleting the loser leaves the winner's repository");
 });
 
+test("deleting the older of two clusters with one name provisions the younger at once, not after the stall retry", async () => {
+  await applyAndWait("plant-w");
+  assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("plant-w-late", NS, { name: "plant-w" }) })).code, 0);
+  await eventually(async () => condition(await getEc("plant-w-late"), "Provisioned")?.reason === "NameConflict", { message: "NameConflict reported" });
+  await f.cp.kubectl(["delete", "ec", "-n", NS, "plant-w", "--wait=true", "--timeout=30s"]);
+  // The stall retry is 10 minutes away: only the requeue of clusters sharing the deleted one's name gets here.
+  const w = await f.cp.kubectl(["wait", "-n", NS, "edgecluster/plant-w-late", "--for=condition=Provisioned", "--timeout=60s"]);
+  assert.equal(w.code, 0, `kubectl wait: ${w.stderr}`);
+  await f.cp.kubectl(["delete", "ec", "-n", NS, "plant-w-late", "--wait=true", "--timeout=30s"]);
+});
+
 test("spec.values may not set what graft derives: Stalled=True ReservedValue naming the key, nothing committed", async () => {
   const r = await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("plant-v", NS, { values: { cluster: { uuid: "mine" } } }) });
   assert.equal(r.code, 0, r.stderr);

@@ -29,6 +29,7 @@ import { acsCredentialsStep, acsSetupStep, configDbEntryStep } from "./acs-steps
 import { bootstrapStep, checkSpec, identityStep, nameCheckStep, provisionedStep } from "./common-steps.js";
 import { credentialsStep, repositoryStep, reportingStep } from "./embedded-steps.js";
 import { bootstrapSecretName, clusterNameOf } from "./names.js";
+import { IdentityIndex, identityUuidOf } from "./identity-index.js";
 import { OwnWrites } from "./own-writes.js";
 import type { ReconcileScope, Scratch, Step } from "./scope.js";
 import { reconcilingMessage, summarizePass, summarizeReady, type PassOutcome } from "./summarize.js";
@@ -93,9 +94,12 @@ export class EdgeClusterReconciler {
   readonly controller: Controller;
   private readonly steps: Step[];
   private readonly ownWrites = new OwnWrites<EdgeCluster>();
+  /** Clusters by name and UUID, for the name check, the requeue of rivals and lookups by UUID. */
+  readonly identities: IdentityIndex;
 
   constructor(private readonly deps: EdgeClusterControllerDeps) {
     this.informer = new Informer<EdgeCluster>(deps.client, EdgeClusterType, deps.log, { namespace: deps.config.watchNamespace });
+    this.identities = new IdentityIndex(this.informer);
     this.controller = new Controller({
       name: CONTROLLER_NAME, log: deps.log, metrics: deps.metrics,
       concurrency: deps.concurrency ?? 4, resyncMs: deps.resyncMs, stallRetryMs: deps.stallRetryMs,
@@ -107,7 +111,7 @@ export class EdgeClusterReconciler {
       }],
       reconcile: (key, ctx) => this.reconcile(key, ctx),
     });
-    const common = { spec: checkSpec, identity: identityStep(deps), nameCheck: nameCheckStep(this), bootstrap: bootstrapStep(deps, CONTROLLER_NAME) };
+    const common = { spec: checkSpec, identity: identityStep(deps), nameCheck: nameCheckStep(this.identities), bootstrap: bootstrapStep(deps, CONTROLLER_NAME) };
     this.steps = deps.acs
       ? [common.spec, common.identity, common.nameCheck, configDbEntryStep(deps, deps.acs), acsCredentialsStep(deps),
         acsSetupStep(deps, deps.acs), common.bootstrap, provisionedStep]
@@ -116,12 +120,9 @@ export class EdgeClusterReconciler {
   }
 
   private keysSharingIdentity(ec: EdgeCluster): string[] {
-    const name = clusterNameOf(ec);
-    const uuid = ec.status?.uuid ?? ec.spec.uuid;
-    const others = this.informer.list()
-      .filter((o) => o !== ec && (clusterNameOf(o) === name || (uuid !== undefined && (o.status?.uuid ?? o.spec.uuid) === uuid)))
-      .map(objectKey);
-    return [objectKey(ec), ...others];
+    const key = objectKey(ec);
+    const others = this.identities.sharing(clusterNameOf(ec), identityUuidOf(ec)).map(objectKey).filter((k) => k !== key);
+    return [key, ...others];
   }
 
   async reconcile(key: string, { log }: ReconcileContext): Promise<ReconcileResult | void> {
