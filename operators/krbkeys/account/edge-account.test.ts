@@ -18,7 +18,7 @@ import { ConfigDbClient } from "../../acs/configdb.js";
 import { AcsHttpError } from "../../acs/errors.js";
 import { ServiceClient } from "../../acs/service-client.js";
 import { App, Class, RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
-import { ACCOUNT_FINALIZER, ACCOUNT_UUID_ANNOTATION, KerberosKeyType, type KerberosKey } from "../../api/kerberoskey.js";
+import { ACCOUNT_CREATING_ANNOTATION, ACCOUNT_FINALIZER, ACCOUNT_UUID_ANNOTATION, KerberosKeyType, type KerberosKey } from "../../api/kerberoskey.js";
 
 const CLUSTER_NAME = "test-site";
 const GROUP_ID = `graft-${CLUSTER_NAME}`;
@@ -129,6 +129,7 @@ test("an account class edge krbkeys may not create in: Stalled, PermissionDenied
   assert.match(stalled.message, /CreateObject on class Edge cluster/);
   assert.equal(readyOf(kk)?.status, "False");
   assert.equal(kk.metadata.annotations?.[ACCOUNT_UUID_ANNOTATION], undefined, "no account UUID was recorded");
+  assert.equal(kk.metadata.annotations?.[ACCOUNT_CREATING_ANNOTATION], undefined, "the refused creation is not left marked in flight");
   await deleteKey("svc-x");
 });
 

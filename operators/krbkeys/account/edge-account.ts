@@ -51,6 +51,8 @@ export interface AccountTarget {
   previous?: AccountStatus;
   /** Marks the key as about to ask the ConfigDB for an account (before the POST). */
   markCreation(at: string): Promise<void>;
+  /** Clears that mark: the ConfigDB answered that it made nothing. */
+  clearCreationMark(): Promise<void>;
   /** Records the UUID on the key and clears the creation mark (the annotations). */
   recordUuid(uuid: string): Promise<void>;
   /** An event to record at once, whatever becomes of the rest of the pass. */
@@ -145,8 +147,15 @@ export class EdgeAccounts {
       await target.markCreation(new Date().toISOString());
       accountCrashPoint(AccountCrashPoint.AfterCreationMarked);
     }
-    const created = await this.step(`creating an account of class ${klass}`, () => this.o.configdb.createObject(klass, account.uuid),
-      requiredPermission("configdb", "POST", "v2/object", { class: klass, uuid: account.uuid }));
+    const created = await this.step(`creating an account of class ${klass}`, async () => {
+      try {
+        return await this.o.configdb.createObject(klass, account.uuid);
+      } catch (err) {
+        // A 4xx is the ConfigDB saying it made nothing; after a 5xx or a lost answer the mark stays.
+        if (err instanceof AcsHttpError && err.status < 500) await target.clearCreationMark();
+        throw err;
+      }
+    }, requiredPermission("configdb", "POST", "v2/object", { class: klass, uuid: account.uuid }));
     accountCrashPoint(AccountCrashPoint.AfterCreated);
     await this.recordCreated(created.uuid, target, events);
     accountCrashPoint(AccountCrashPoint.AfterRecorded);

@@ -255,6 +255,7 @@ export class KerberosKeyReconciler {
       creationMarkedAt: held.metadata.annotations?.[ACCOUNT_CREATING_ANNOTATION],
       previous: kk.status?.account,
       markCreation: async (at) => { await annotate({ [ACCOUNT_CREATING_ANNOTATION]: at }); },
+      clearCreationMark: async () => { await annotate({ [ACCOUNT_CREATING_ANNOTATION]: null }); },
       recordUuid: async (uuid) => { await annotate({ [ACCOUNT_UUID_ANNOTATION]: uuid, [ACCOUNT_CREATING_ANNOTATION]: null }); },
       event: record,
     });
