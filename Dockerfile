@@ -8,9 +8,18 @@ ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # ---- build: compile the TypeScript, then drop the development dependencies -----------------------------------
 FROM ${NODE_IMAGE} AS build
+ARG DEBIAN_FRONTEND=noninteractive
+# The `kerberos` addon (GSSAPI, for Negotiate logins) is compiled here by node-gyp: a C++ toolchain and MIT Kerberos'
+# headers; Node's own headers are the Node installation's (/usr/local/include/node: in the official image, and
+# mounted there for the build by e2e/assets/build-image.sh), so nothing is downloaded beside the npm packages, and
+# the addon is built from source rather than fetched prebuilt.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends g++ make python3 libkrb5-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm_config_nodedir=/usr/local npm_config_build_from_source=true npm ci --no-audit --no-fund \
+ && rm -rf node_modules/kerberos/build/Release/obj.target node_modules/kerberos/build/Release/.deps
 COPY tsconfig.json tsconfig.build.json ./
 COPY operators/ ./operators/
 # `npm run build` with one difference: only the CLI and the modules it imports are compiled, so helpers that only
@@ -20,7 +29,8 @@ RUN printf '{"extends": "./tsconfig.build.json", "include": [], "files": ["opera
  && npm prune --omit=dev --no-audit --no-fund \
  && chmod 0755 dist/operators/cli/main.js
 
-# ---- runtime: Node, git (repositories, git http-backend), MIT Kerberos clients (kadmin, kinit, ktutil) ----------
+# ---- runtime: Node, git (repositories, git http-backend), MIT Kerberos clients (kadmin, kinit, ktutil) and the ---
+# ---- GSSAPI library the `kerberos` addon links to ---------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -28,7 +38,7 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # the Node image bundles. The runtime user owns no file of the image.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates git krb5-user \
+ && apt-get install -y --no-install-recommends ca-certificates git krb5-user libgssapi-krb5-2 \
  && rm -rf /var/lib/apt/lists/* \
  && rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /opt/yarn-* \
       /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg \
@@ -47,7 +57,9 @@ COPY --chown=root:root crds/ ./crds/
 COPY --chown=root:root config/flux/install.yaml ./config/flux/install.yaml
 COPY --chown=root:root config/flux/releases/ ./config/flux/releases/
 COPY --chown=root:root config/edge-cluster/ ./config/edge-cluster/
-RUN ln -s /app/dist/operators/cli/main.js /usr/local/bin/graft
+# The native addon must load against the runtime's libraries (a missing GSSAPI library fails the build, not a login).
+RUN node -e "require('/app/node_modules/kerberos')" \
+ && ln -s /app/dist/operators/cli/main.js /usr/local/bin/graft
 
 ENV NODE_ENV=production \
     FLUX_INSTALL_MANIFEST=/app/config/flux/install.yaml \

@@ -1,20 +1,22 @@
 // End to end, Kerberos (ACS) mode: `kubectl apply` of an EdgeCluster on a central API server whose cluster-manager
-// runs in ACS mode against the ACS stand-in, with every ACS password checked by a real MIT KDC → the manager writes
-// the ConfigDB entries, the flux and krbkeys accounts with their Kerberos identities and the Git Pull grant, and the
-// cluster's repository on the stand-in's Git server → the one-time bootstrap script (Kerberos mode) run with dash
-// against an edge API server enrols with `graft enrol --local` and the KDC's admin credentials (kadmind) → the
-// upstream Flux controllers pull the repository with `flux-secrets` (op1flux's Kerberos password) → the edge-cluster
-// chart, rendered with helm from the HelmRelease Flux applied, declares KerberosKeys; `graft krbkeys` makes op1sync's
-// password with the op1krbkeys keytab → `graft edge-sync` logs in as op1sync and writes 'Edge cluster status' →
-// the manager mirrors it and the EdgeCluster is Ready with hosts and certificate. Then a change of spec.values
-// reaches the edge through Flux, and deleting the EdgeCluster removes every central trace in the stand-in.
+// runs in ACS mode against the ACS stand-in, logged in with its keytab (Negotiate) and with every ACS password and
+// ticket checked by a real MIT KDC → the manager writes the ConfigDB entries, the flux and krbkeys accounts with
+// their Kerberos identities and the Git Pull grant, and the cluster's repository on the stand-in's Git server → the
+// one-time bootstrap script (Kerberos mode) run with dash against an edge API server enrols with `graft enrol
+// --local` and the KDC's admin credentials (kadmind) → the upstream Flux controllers pull the repository with
+// `flux-secrets` (op1flux's Kerberos password) → the edge-cluster chart, rendered with helm from the HelmRelease Flux
+// applied, declares KerberosKeys; `graft krbkeys` makes op1sync's password with the op1krbkeys keytab and, logged in
+// to ACS with that same keytab (Negotiate, verified with the stand-in's HTTP service keytab), op1sync's account →
+// `graft edge-sync` logs in as op1sync and writes 'Edge cluster status' → the manager mirrors it and the
+// EdgeCluster is Ready with hosts and certificate. Then a change of spec.values reaches the edge through Flux, and
+// deleting the EdgeCluster removes every central trace in the stand-in.
 //
 // No kubelet runs here, so the chart's operators run as processes with the environment and files their Pods would
 // get (podProcess below), and enrolment runs from this machine (`--local`) instead of in the edge-bootstrap Pod.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,7 +69,7 @@ interface AcsInstall {
   groups: { flux: string; krbkeys: string; repos: string };
   chart: string;
   helmChartsRepo: string;
-  service: { principal: string; upn: string; password: string };
+  service: { principal: string; upn: string; keytab: string };
 }
 
 before(async () => {
@@ -80,7 +82,8 @@ before(async () => {
 
   // ACS's own grants (built in) plus the extra ones graft needs to write a kubectl-made cluster into the ConfigDB.
   // The edge roles' grants (dumps/edge-*.yaml): krbkeys and edge-sync work with exactly what ACS gives them.
-  standin = await startAcsStandin({ kdc: { realm: kdc.realm, env: kdc.env }, dumps: [KUBECTL_DIRECTION_DUMP, ...EDGE_DUMPS] });
+  // With the KDC's kadmin.local the stand-in also holds a keytab for HTTP/127.0.0.1 and accepts Negotiate logins.
+  standin = await startAcsStandin({ kdc, dumps: [KUBECTL_DIRECTION_DUMP, ...EDGE_DUMPS] });
   acs = await installAcs(standin, kdc);
   await Promise.all([central.installCrds(), edge.installCrds([kerberosKeyCrd])]);
   await central.kubectl(["create", "namespace", NS]);
@@ -88,7 +91,8 @@ before(async () => {
 
   manager = await startKerberosAcsManager({
     kubeConfig: central.kubeConfig, dataDir: join(work, "manager"), directoryUrl: standin.urls.directory,
-    credentials: { username: acs.service.upn, password: acs.service.password }, kdc, enrolImage: "graft:test", namespace: NS,
+    // The manager logs in with its keytab (Negotiate), as ACS's own cluster manager does.
+    credentials: { principal: acs.service.upn, keytabFile: acs.service.keytab, env: kdc.env }, kdc, enrolImage: "graft:test", namespace: NS,
     organisationPrefix: "acme",
   });
 });
@@ -107,9 +111,10 @@ async function installAcs(s: AcsStandin, k: Kdc): Promise<AcsInstall> {
   const model = s.configdb;
   const { groups, helmChartsRepo, chart } = installClustersService(s, { image: { repository: "graft", tag: "test" } }, { krbkeys: EdgeRole.Krbkeys });
 
-  // The manager's service account is a KDC principal too: its logins are checked with kinit like everyone's.
-  const service = { principal: randomUUID(), upn: `sv1clustermanager@${k.realm}`, password: randomBytes(12).toString("hex") };
-  await k.kadminLocal(`addprinc -pw ${service.password} ${service.upn}`);
+  // The manager's service account is a KDC principal with a random key in a keytab, as ACS's installer makes it.
+  const service = { principal: randomUUID(), upn: `sv1clustermanager@${k.realm}`, keytab: join(work, "manager.keytab") };
+  await k.kadminLocal(`addprinc -randkey ${service.upn}`);
+  await k.kadminLocal(`ktadd -k ${service.keytab} ${service.upn}`);
   model.register(service.principal, Meta.ClassClass);
   model.addMember(AcsGroup.ClusterManager, service.principal);
   s.auth.setKerberos(service.principal, service.upn);
@@ -141,8 +146,8 @@ test("Kerberos mode: apply → ACS setup → bootstrap with KDC enrolment → Fl
     input: edgeClusterYaml(NAME, NS, {
       values: {
         logLevel: "warn", edgeSync: { extraEnv: [{ name: "SYNC_DEBOUNCE", value: "200ms" }] },
-        // The installation's edge-sync role, and krbkeys' ACS login, so krbkeys makes op1sync's account (§12).
-        uuid: { group: { edgeSync: EdgeRole.Sync } }, krbkeys: { acsPasswordSecret: { name: "krbkeys-acs", key: "password" } },
+        // The installation's edge-sync role, so krbkeys makes op1sync's account in it (§12).
+        uuid: { group: { edgeSync: EdgeRole.Sync } },
       },
     }),
   })).code, 0);
@@ -204,12 +209,12 @@ test("Kerberos mode: apply → ACS setup → bootstrap with KDC enrolment → Fl
   assert.deepEqual(keys.map((k) => k.metadata.name).sort(), ["op1flux", "op1krbkeys", "op1sync"]);
   assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: keys.map((k) => stringify(k)).join("---\n") })).code, 0);
 
-  // krbkeys with op1krbkeys' enrolled keytab: keeps the enrolled credentials, makes op1sync's password and, logged in
-  // to ACS as op1krbkeys (HTTP Basic: its password is the stand-in's own, op1krbkeys' Kerberos key being a keytab),
-  // op1sync's account in the edge-sync role.
-  const krbkeysAcsPassword = randomBytes(12).toString("hex");
-  standin.addUser(krbkeysUpn(), krbkeysAcsPassword);
-  assert.equal((await edge.kubectl(["-n", EDGE_NS, "create", "secret", "generic", "krbkeys-acs", `--from-literal=password=${krbkeysAcsPassword}`])).code, 0);
+  // krbkeys with op1krbkeys' enrolled keytab and nothing else: keeps the enrolled credentials, makes op1sync's
+  // password and, logged in to ACS as op1krbkeys with that keytab (Negotiate), op1sync's account in the edge-sync role.
+  const krbkeysPod = rendered.find((d) => d.kind === "Deployment" && d.metadata.labels?.["app.kubernetes.io/name"] === "krbkeys")!;
+  const krbkeysEnv = krbkeysPod.spec!.template!.spec.containers[0]!.env!.map((e) => e.name);
+  assert.ok(krbkeysEnv.includes("DIRECTORY_URL") && !krbkeysEnv.some((n) => /PASSWORD/.test(n)), `krbkeys gets ACS but no password: ${krbkeysEnv.join(", ")}`);
+  const negotiated = () => standin.requests.filter((r) => r.path === "/token" && r.upn === krbkeysUpn() && r.status === 200).length;
   operators.push(await podProcess(rendered, "krbkeys"));
   const syncKey = await eventually(async () => {
     const k = await edgeJson(["-n", EDGE_NS, "get", "kerberos-keys", "op1sync"]);
@@ -223,6 +228,7 @@ test("Kerberos mode: apply → ACS setup → bootstrap with KDC enrolment → Fl
   assert.deepEqual(accountsNamed("sync"), [syncAccount], "krbkeys made one account named as ACS names it");
   assert.equal(standin.auth.principalOf(`op1sync/${NAME}@${kdc.realm}`), syncAccount);
   assert.ok(standin.configdb.isMember(EdgeRole.Sync, syncAccount), "op1sync's account is in the edge-sync role");
+  assert.ok(negotiated() > 0, "krbkeys got its ACS tokens as op1krbkeys, with its keytab");
   for (const name of ["op1flux", "op1krbkeys"]) {
     const k = await eventually(async () => {
       const got = await edgeJson(["-n", EDGE_NS, "get", "kerberos-keys", name]);

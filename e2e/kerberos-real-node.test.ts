@@ -7,7 +7,9 @@
 // and pull the cluster repository and the shared helm-charts repository from the stand-in's Git server with op1flux's
 // Kerberos password → helm-controller installs the edge-cluster chart → krbkeys, edge-sync, edge-monitor and the
 // Sealed Secrets controller run as Pods and become Ready: krbkeys makes op1sync's and op1monitor's passwords at the
-// KDC, edge-sync logs in to the ConfigDB as op1sync and reports the real Node, edge-monitor logs in to Mosquitto (its
+// KDC and, logged in to ACS with its keytab (Negotiate, checked with the stand-in's keytab for HTTP/<bridge address>),
+// their ACS accounts in the edge-sync and edge-monitor roles; edge-sync logs in to the ConfigDB as op1sync and
+// reports the real Node, edge-monitor logs in to Mosquitto (its
 // password file built from krbkeys' Secret) and publishes its NBIRTH → the EdgeCluster is Ready with the real Node's
 // hostname, arch and kubelet version. Then krbkeys rotates op1sync's password: the kubelet updates the mounted file,
 // and the running edge-sync, its session ended, logs in with the file's new content (the KDC refuses the old one)
@@ -31,7 +33,8 @@ import type { ClusterManager } from "../operators/cluster-manager/cluster-manage
 import { KubeClient } from "../operators/runtime/rest.js";
 import { Meta } from "./acs-standin/configdb-model.js";
 import { startAcsStandin, type AcsStandin } from "./acs-standin/standin.js";
-import { AcsGroup, AcsPerm } from "./acs-standin/acs-uuids.js";
+import { AcsGroup } from "./acs-standin/acs-uuids.js";
+import { EDGE_DUMPS, EdgeRole } from "./acs-standin/edge-roles.js";
 import { startKdc, type Kdc } from "./harness/kdc.js";
 import { startMosquitto, type Mosquitto } from "./harness/mosquitto.js";
 import { graftImage, realNodeSkipReason, type RealNode } from "./harness/real-node.js";
@@ -101,7 +104,8 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
     appendFileSync(join(kdc.dir, "kadm5.acl"), `op1krbkeys/*@${kdc.realm} acim\n`);
     await kdc.stopServers("kadmind");
     await kdc.startServers();
-    standin = await startAcsStandin({ kdc: { realm: kdc.realm, env: kdc.env }, dumps: [KUBECTL_DIRECTION_DUMP], host: node.bridgeAddress });
+    // ACS's grants for the cluster manager and the edge roles; the KDC's kadmin.local gives the stand-in its keytab.
+    standin = await startAcsStandin({ kdc, dumps: [KUBECTL_DIRECTION_DUMP, ...EDGE_DUMPS], host: node.bridgeAddress });
     // The broker accepts only the accounts in its password file: the observer now, op1monitor once krbkeys made it.
     broker = await startMosquitto({
       host: node.bridgeAddress,
@@ -109,7 +113,10 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
     });
 
     const [repository, tag] = [image.reference.slice(0, image.reference.lastIndexOf(":")), image.reference.slice(image.reference.lastIndexOf(":") + 1)];
-    const acs = installAcs(standin, { image: { repository, tag }, mqtt: { url: broker.url } });
+    // The installation's edge roles in the chart template, so krbkeys puts op1sync's and op1monitor's accounts in them.
+    const acs = installAcs(standin, {
+      image: { repository, tag }, mqtt: { url: broker.url }, uuid: { group: { edgeSync: EdgeRole.Sync, edgeMonitor: EdgeRole.Monitor } },
+    });
     // ACS's installer fills the shared helm-charts repository; here it holds graft's chart and Flux's manifests, laid
     // out as the cluster-manager publishes them in embedded mode (helm-charts.ts).
     await publishCharts(chartDir);
@@ -165,6 +172,20 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
       }, { timeoutMs: 300_000, message: `KerberosKey ${key} Ready` });
       assert.equal(k.status.kvno, await kdc.kvno(principal(key)), `${key}: the KDC's key version`);
     }
+    // ... and, logged in to ACS with nothing but its keytab (Negotiate from its Pod), op1sync's and op1monitor's accounts
+    // in their roles (acs-contract §12); the test registers neither.
+    for (const [key, role] of [["op1sync", EdgeRole.Sync], ["op1monitor", EdgeRole.Monitor]] as const) {
+      const account = await waitFor(async () => (await json(["-n", EDGE_NS, "get", "kerberos-keys", key])).status?.account?.uuid as string | undefined,
+        { timeoutMs: 120_000, message: `krbkeys set up ${key}'s ACS account` });
+      assert.equal(standin.auth.principalOf(principal(key)), account, `${key}'s Kerberos identity is its account`);
+      assert.ok(standin.configdb.isMember(role, account), `${key}'s account is in its role`);
+      assert.ok(standin.configdb.isMember(Class.EdgeAccount, account), `${key}'s account is an EdgeService account`);
+    }
+    assert.ok(standin.requests.some((r) => r.path === "/token" && r.upn === principal("op1krbkeys") && r.status === 200),
+      "krbkeys got its ACS tokens as op1krbkeys");
+    const krbkeysPod = `deployment/${releaseName}-krbkeys`;
+    assert.equal(await kubectl(["-n", EDGE_NS, "exec", krbkeysPod, "--", "node", "-e", "require('kerberos'); console.log('kerberos loads')"]),
+      "kerberos loads\n", "the GSSAPI addon loads in the built image");
 
     // The broker learns op1monitor's password (the one krbkeys set at the KDC) and restarts; the observer's session
     // survives the restart (persistence), so it misses no message published meanwhile.
@@ -314,27 +335,14 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
     await git("push", "--quiet", "--force", url.toString(), "HEAD:main");
   }
 
-  /** The installer's part (as in kerberos-mode.test.ts): the Clusters service, the manager's account, edge-sync's role. */
+  /** The installer's part (as in kerberos-mode.test.ts): the Clusters service with the edge krbkeys role, the manager's account. */
   function installAcs(s: AcsStandin, chartValues: Record<string, unknown>) {
     const model = s.configdb;
-    helmChartsRepo = installClustersService(s, chartValues).helmChartsRepo;
+    helmChartsRepo = installClustersService(s, chartValues, { krbkeys: EdgeRole.Krbkeys }).helmChartsRepo;
     const service = { principal: randomUUID(), upn: `sv1clustermanager@${kdc.realm}`, password: randomBytes(12).toString("hex") };
     model.register(service.principal, Meta.ClassClass);
     model.addMember(AcsGroup.ClusterManager, service.principal);
     s.auth.setKerberos(service.principal, service.upn);
-    const syncRole = randomUUID();
-    model.register(syncRole, Meta.ClassClass);
-    s.auth.addGrant({ principal: syncRole, permission: AcsPerm.ReadConfig, target: App.EdgeClusterStatus, plural: false });
-    s.auth.addGrant({ principal: syncRole, permission: AcsPerm.WriteConfig, target: App.EdgeClusterStatus, plural: false });
-    const syncAccount = randomUUID();
-    model.register(syncAccount, Class.EdgeAccount);
-    model.addMember(syncRole, syncAccount);
-    s.auth.setKerberos(syncAccount, `op1sync/${NAME}@${kdc.realm}`);
-    // edge-monitor's account (its UUID is the monitor's Instance_UUID, acs-contract §12; without krbkeys' ACS login
-    // the chart's KerberosKey spec.account is not acted on, so the installer's account stands in for it).
-    const monitorAccount = randomUUID();
-    model.register(monitorAccount, Class.EdgeAccount);
-    s.auth.setKerberos(monitorAccount, `op1monitor/${NAME}@${kdc.realm}`);
     return service;
   }
 

@@ -98,8 +98,19 @@ function installNpmPackages() {
   const stamp = `${createHash("sha256").update(readFileSync(join(root, "package-lock.json"))).digest("hex")} ${process.version}\n`;
   if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return;
   console.error("== npm ci");
-  run("npm", ["ci", "--no-audit", "--no-fund"]);
+  run("npm", ["ci", "--no-audit", "--no-fund"], { env: { ...process.env, ...addonBuildEnv() } });
   writeFileSync(stampFile, stamp);
+}
+
+/**
+ * The native addon (`kerberos`, GSSAPI) is compiled by node-gyp against this node's own headers (the pinned build
+ * carries include/node), never against headers fetched from the internet, and never fetched prebuilt.
+ */
+function addonBuildEnv() {
+  const nodeDir = dirname(dirname(process.execPath));
+  const env = { npm_config_build_from_source: "true" };
+  if (existsSync(join(nodeDir, "include/node/node_api.h"))) env.npm_config_nodedir = nodeDir;
+  return env;
 }
 
 function run(cmd, args, opts = {}) {

@@ -2,12 +2,14 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pathSegments, sendJson, sendStatus } from "./http-util.js";
 import type { AccessControl } from "./acl.js";
+import type { NegotiateAcceptor } from "./negotiate.js";
 
 /**
  * Who is calling: Basic credentials are checked against the stand-in's own password store (usernames without a realm
  * get `@<realm>` appended) and, for principals of the realm that store does not hold, against an external checker
- * when one is given (a real KDC, see kdc-passwords.ts). Each service issues its own Bearer tokens from `POST /token`,
- * valid only at that service and only until their expiry.
+ * when one is given (a real KDC, see kdc-passwords.ts). With a real KDC the stand-in also accepts `Negotiate`
+ * (negotiate.ts): the ticket's client principal is the caller, as a Basic login of that name would be. Each service
+ * issues its own Bearer tokens from `POST /token`, valid only at that service and only until their expiry.
  */
 
 /** Whether `password` is right for the full principal name `upn`; may throw an HttpFailure (e.g. 503, KDC down). */
@@ -15,6 +17,9 @@ export type PasswordCheck = (upn: string, password: string) => Promise<boolean>;
 
 export class Realm {
   private readonly passwords = new Map<string, string>();
+
+  /** Set when the stand-in holds a service keytab: Negotiate logins are accepted. */
+  negotiate?: NegotiateAcceptor;
 
   constructor(readonly name: string, private readonly external?: PasswordCheck) {}
 
@@ -47,6 +52,7 @@ export class ServiceTokens {
   /** Tokens issued so far (each `POST /token` that succeeded). */
   logins = 0;
   private readonly callers = new WeakMap<IncomingMessage, string>();
+  private readonly negotiateReplies = new WeakMap<IncomingMessage, string>();
 
   constructor(readonly service: string, private readonly realm: Realm, private readonly lifetimeMs: () => number) {}
 
@@ -79,7 +85,12 @@ export class ServiceTokens {
     return this.callers.get(req) ?? null;
   }
 
-  /** The caller's principal from `Authorization: Basic` or `Bearer`, or null. */
+  /** The reply token of a request authenticated with Negotiate (mutual authentication), if it was. */
+  negotiateReply(req: IncomingMessage): string | undefined {
+    return this.negotiateReplies.get(req);
+  }
+
+  /** The caller's principal from `Authorization: Basic`, `Negotiate` or `Bearer`, or null. */
   async authenticate(req: IncomingMessage): Promise<string | null> {
     const upn = await this.identify(req);
     if (upn) this.callers.set(req, upn);
@@ -91,12 +102,22 @@ export class ServiceTokens {
     if (!match) return null;
     const [, scheme, credentials] = match as unknown as [string, string, string];
     if (scheme === "Bearer") return this.verify(credentials);
+    if (scheme === "Negotiate") {
+      const accepted = await this.realm.negotiate?.accept(credentials);
+      if (!accepted) return null;
+      this.negotiateReplies.set(req, accepted.reply);
+      return accepted.upn;
+    }
     if (scheme !== "Basic") return null;
     const decoded = /^([^:]+):(.+)$/s.exec(Buffer.from(credentials, "base64").toString("utf8"));
     return decoded ? this.realm.verify(decoded[1]!, decoded[2]!) : null;
   }
 }
 
+/**
+ * The 401 names Basic only, also where Negotiate is accepted: Negotiate clients send it unasked, and git (libcurl)
+ * given a password would pick an offered Negotiate over Basic and then fail for want of a ticket.
+ */
 export function challenge(res: ServerResponse): void {
   res.writeHead(401, { "www-authenticate": 'Basic realm="Factory+"' });
   res.end();
@@ -113,6 +134,8 @@ export async function authenticateRequest(tokens: ServiceTokens, req: IncomingMe
     return null;
   }
   if (req.method === "POST" && (req.url ?? "").split("?")[0] === "/token") {
+    const reply = tokens.negotiateReply(req);
+    if (reply) res.setHeader("www-authenticate", `Negotiate ${reply}`);
     sendJson(res, 200, tokens.issue(upn));
     return null;
   }

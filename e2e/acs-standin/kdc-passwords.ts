@@ -15,6 +15,8 @@ export interface StandinKdc {
   realm: string;
   /** Environment for the Kerberos client tools (at least KRB5_CONFIG pointing at the KDC). */
   env: Record<string, string>;
+  /** kadmin.local on the KDC's database: with it the stand-in makes its service keytab and accepts Negotiate. */
+  kadminLocal?(query: string): Promise<string>;
 }
 
 export function kdcPasswordCheck(kdc: StandinKdc): PasswordCheck {

@@ -7,8 +7,9 @@
  * - Every service: `POST /token` with Basic credentials → `{token, expiry}`; Basic or Bearer on every request, 401
  *   with `WWW-Authenticate: Basic` otherwise. Passwords live in the stand-in's own store (playing the KDC's role);
  *   with the `kdc` option, passwords of principals in that realm the store does not hold are checked against that
- *   real KDC with kinit (kdc-passwords.ts), so credentials created with kadmin work as at an ACS installation.
- *   Either way a Kerberos principal acts as the ACS principal its Kerberos identity (Auth) maps it to.
+ *   real KDC with kinit (kdc-passwords.ts), so credentials created with kadmin work as at an ACS installation; when
+ *   that KDC also gives kadmin.local, the stand-in holds a keytab for `HTTP/<host>` and accepts `Negotiate` too
+ *   (negotiate.ts). Either way a Kerberos principal acts as the ACS principal its Kerberos identity (Auth) maps it to.
  * - ConfigDB v2 REST (configdb-http.ts) over an in-memory model (configdb-model.ts) and notify/v2 (notify-server.ts).
  * - Auth v2: grants, Kerberos identities, whoami (auth-http.ts, auth-model.ts).
  * - Git smart HTTP at `/uuid/<repo uuid>` over `git http-backend` (git-server.ts).
@@ -39,6 +40,7 @@ import { AcsPerm } from "./acs-uuids.js";
 import { isUuid, listenLoopback, pathSegments, readJson, sendJson, sendStatus, type Handler, type Listening } from "./http-util.js";
 import { authenticateRequest, Realm, ServiceTokens } from "./identity.js";
 import { kdcPasswordCheck, type StandinKdc } from "./kdc-passwords.js";
+import { negotiateAcceptor } from "./negotiate.js";
 import { NotifyServer } from "./notify-server.js";
 import { CommandLog, commandEscalationHandler } from "./cmdesc.js";
 import { commandCheck } from "./cmdesc-acl.js";
@@ -48,7 +50,10 @@ export type StandinService = "directory" | "configdb" | "auth" | "git" | "cmdesc
 export interface AcsStandinOptions {
   /** Kerberos realm appended to usernames without one. Default `GRAFT.TEST`, or the KDC's realm. */
   realm?: string;
-  /** A real KDC: Basic passwords of its principals (other than the stand-in's own users) are checked with kinit. */
+  /**
+   * A real KDC: Basic passwords of its principals (other than the stand-in's own users) are checked with kinit; with
+   * its kadmin.local (pass the harness's Kdc itself) Negotiate logins are accepted as well.
+   */
   kdc?: StandinKdc;
   /** Lifetime of issued tokens. Default one hour. */
   tokenLifetimeMs?: number;
@@ -92,6 +97,10 @@ export interface AcsStandin {
   auth: AuthModel;
   /** Where the bare repository for a repo UUID lives (it exists after first use). */
   gitRepoPath(uuid: string): string;
+  /** The service principal Negotiate tickets must be for (`HTTP/<host>@REALM`), when the stand-in accepts them. */
+  negotiatePrincipal?: string;
+  /** Why Negotiate tokens were refused so far (GSSAPI's words), for diagnostics. */
+  negotiateRefusals: string[];
   /** How many tokens a service has issued. */
   logins(service: StandinService): number;
   /** Every request answered so far, in order (token requests included). */
@@ -149,6 +158,11 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
     await handler(req, res);
   };
 
+  const kadminLocal = options.kdc?.kadminLocal?.bind(options.kdc);
+  if (options.kdc && kadminLocal) {
+    realm.negotiate = await negotiateAcceptor({ realm: options.kdc.realm, env: options.kdc.env, kadminLocal }, options.host ?? "127.0.0.1");
+  }
+  const closeNegotiate = () => realm.negotiate?.close() ?? Promise.resolve();
   const dataDir = await mkdtemp(path.join(tmpdir(), "graft-acs-standin-"));
   const servers: Listening[] = [];
   const notify = new NotifyServer(configdb, tokens.configdb, acl);
@@ -207,6 +221,8 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
       commands,
       auth,
       gitRepoPath: (uuid) => repoPath(dataDir, uuid),
+      negotiatePrincipal: realm.negotiate?.principal,
+      negotiateRefusals: realm.negotiate?.refusals ?? [],
       logins: (service) => tokens[service].logins,
       requests,
       configdbWrites,
@@ -227,12 +243,14 @@ export async function startAcsStandin(options: AcsStandinOptions = {}): Promise<
         await notify.close();
         await Promise.all(servers.map((s) => s.close()));
         await rm(dataDir, { recursive: true, force: true });
+        await closeNegotiate();
       },
     };
   } catch (err) {
     await notify.close();
     await Promise.all(servers.map((s) => s.close()));
     await rm(dataDir, { recursive: true, force: true });
+    await closeNegotiate();
     throw err;
   }
 }

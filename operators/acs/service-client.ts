@@ -1,11 +1,12 @@
 import type { Logger } from "../runtime/logger.js";
 import { silentLogger } from "../runtime/logger.js";
 import { AcsProtocolError, AcsUnavailableError, httpErrorFor } from "./errors.js";
+import { negotiateLoginFor, type KeytabCredentials } from "./negotiate.js";
 
 /**
- * HTTP client for one ACS service (acs-contract.md §3): logs in with `POST <base>/token` (HTTP Basic, username and
- * Kerberos password) for a Bearer token, sends it on every request, refreshes it ahead of its expiry, and on a 401
- * fetches a new token once and retries the request once.
+ * HTTP client for one ACS service (acs-contract.md §3): logs in with `POST <base>/token` (HTTP Basic with username
+ * and Kerberos password, or Negotiate with a keytab: negotiate.ts) for a Bearer token, sends it on every request,
+ * refreshes it ahead of its expiry, and on a 401 fetches a new token once and retries the request once.
  */
 
 /** A password kept elsewhere (a mounted Secret file, runtime/credential-file.ts): read on use, again after a refusal. */
@@ -14,9 +15,17 @@ export interface PasswordSource {
   invalidate(): void;
 }
 
-export interface AcsCredentials {
+export interface PasswordCredentials {
   username: string;
   password: string | PasswordSource;
+}
+
+/** A password (HTTP Basic) or a keytab (Negotiate). */
+export type AcsCredentials = PasswordCredentials | KeytabCredentials;
+
+/** The name an account logs in with, for logs and messages. */
+export function loginName(credentials: AcsCredentials): string {
+  return "keytabFile" in credentials ? credentials.principal : credentials.username;
 }
 
 /** Where the service lives: a fixed URL, or a source (Directory discovery) that can be told to look again. */
@@ -128,20 +137,10 @@ export class ServiceClient {
     return res;
   }
 
-  private async login(reread = false): Promise<Token> {
-    const { password } = this.credentials;
-    const secret = typeof password === "string" ? password : await password.value();
-    const basic = Buffer.from(`${this.credentials.username}:${secret}`, "utf8").toString("base64");
+  private async login(retried = false): Promise<Token> {
     const issuedAt = this.now();
-    const res = await this.fetch("POST", "token", { authorization: `Basic ${basic}`, accept: "application/json" });
-    if (res.status < 200 || res.status >= 300) {
-      // A refused password may have been rotated in its file meanwhile: read it again, and try once more if it changed.
-      if (res.status === 401 && typeof password !== "string" && !reread) {
-        password.invalidate();
-        if ((await password.value()) !== secret) return this.login(true);
-      }
-      throw httpErrorFor(this.service, "POST", "/token", res.status, res.text);
-    }
+    const res = "keytabFile" in this.credentials ? await this.negotiate(this.credentials, retried) : await this.basic(this.credentials, retried);
+    if (res === "again") return this.login(true);
     const body = res.json<{ token?: unknown; expiry?: unknown }>();
     if (typeof body?.token !== "string" || body.token === "" || typeof body.expiry !== "number") {
       throw new AcsProtocolError(this.service, "POST", "/token", "expected {token: string, expiry: number}");
@@ -149,8 +148,51 @@ export class ServiceClient {
     const ahead = Math.min(this.refreshAheadMs, Math.max(0, (body.expiry - issuedAt) / 2));
     const token = { token: body.token, expiry: body.expiry, refreshAt: body.expiry - ahead };
     this.current = token;
-    this.log.debug({ username: this.credentials.username, expiry: new Date(body.expiry).toISOString() }, "logged in");
+    this.log.debug({ username: loginName(this.credentials), expiry: new Date(body.expiry).toISOString() }, "logged in");
     return token;
+  }
+
+  /** `POST /token` with HTTP Basic; "again" when a refused password changed in its file meanwhile. */
+  private async basic(credentials: PasswordCredentials, retried: boolean): Promise<AcsResponse | "again"> {
+    const { password } = credentials;
+    const secret = typeof password === "string" ? password : await password.value();
+    const basic = Buffer.from(`${credentials.username}:${secret}`, "utf8").toString("base64");
+    const res = await this.fetch("POST", "token", { authorization: `Basic ${basic}`, accept: "application/json" });
+    if (res.status >= 200 && res.status < 300) return res;
+    // A refused password may have been rotated in its file meanwhile: read it again, and try once more if it changed.
+    if (res.status === 401 && typeof password !== "string" && !retried) {
+      password.invalidate();
+      if ((await password.value()) !== secret) return "again";
+    }
+    throw httpErrorFor(this.service, "POST", "/token", res.status, res.text);
+  }
+
+  /** `POST /token` with Negotiate for `HTTP@<service host>`; "again" (with fresh tickets) after a first refusal. */
+  private async negotiate(credentials: KeytabCredentials, retried: boolean): Promise<AcsResponse | "again"> {
+    const login = negotiateLoginFor(credentials);
+    const host = new URL(await this.locate()).hostname.replace(/^\[(.*)\]$/, "$1");
+    const exchange = await login.start(this.service, host);
+    const res = await this.fetch("POST", "token", { authorization: exchange.authorization, accept: "application/json" });
+    if (res.status >= 200 && res.status < 300) {
+      await exchange.complete(res.headers.get("www-authenticate"));
+      return res;
+    }
+    if (res.status === 401 && !retried) {
+      this.log.info({ principal: credentials.principal }, "Negotiate login refused, trying again with new tickets");
+      login.renew();
+      return "again";
+    }
+    throw httpErrorFor(this.service, "POST", `/token (Negotiate as "${credentials.principal}")`, res.status, res.text);
+  }
+
+  /** The base URL, or AcsUnavailableError when it cannot be found. */
+  private async locate(): Promise<string> {
+    try {
+      return await this.baseUrl();
+    } catch (err) {
+      if (err instanceof AcsUnavailableError) throw err;
+      throw new AcsUnavailableError(this.service, `cannot locate the service: ${errorText(err)}`, { cause: err });
+    }
   }
 
   private send(req: AcsRequest, token: string): Promise<AcsResponse> {
@@ -165,14 +207,7 @@ export class ServiceClient {
 
   private async fetch(method: string, path: string, headers: Record<string, string>, body?: string): Promise<AcsResponse> {
     const shown = displayPath(path);
-    let base: string;
-    try {
-      base = await this.baseUrl();
-    } catch (err) {
-      if (err instanceof AcsUnavailableError) throw err;
-      throw new AcsUnavailableError(this.service, `cannot locate the service: ${errorText(err)}`, { cause: err });
-    }
-    const url = new URL(path.replace(/^\/+/, ""), base);
+    const url = new URL(path.replace(/^\/+/, ""), await this.locate());
     let res: Response;
     let text: string;
     try {

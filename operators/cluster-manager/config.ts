@@ -1,5 +1,6 @@
 import type { LivenessBrokerSettings } from "./online/sparkplug-liveness.js";
 import type { AcsServiceConfig } from "./acs/service-config.js";
+import type { KeytabCredentials } from "../acs/negotiate.js";
 
 export type ManagerMode = "embedded" | "acs";
 
@@ -7,8 +8,8 @@ export type ManagerMode = "embedded" | "acs";
 export interface AcsModeSettings {
   /** Preset service URLs; services without one are found through the Directory. */
   urls: { directory?: string; configdb?: string; auth?: string; git?: string };
-  /** The manager's ACS account (SERVICE_USERNAME / SERVICE_PASSWORD). */
-  credentials: { username: string; password: string };
+  /** The manager's ACS account: SERVICE_USERNAME with SERVICE_PASSWORD (Basic) or with SERVICE_KEYTAB_FILE (Negotiate). */
+  credentials: { username: string; password: string } | KeytabCredentials;
   /** Kerberos realm of the edge principals (`op1flux/<cluster>@<realm>`). */
   realm: string;
   /** DNS domain of the central services: the edge's krb5.conf names `kdc.<domain>` and `kadmin.<domain>`. */

@@ -51,9 +51,12 @@ export interface KrbKeysOptions {
 export interface KrbKeysAcsOptions {
   /** Preset URLs; the others are found through the Directory. */
   urls: Partial<Record<AcsServiceName, string>>;
-  /** The ACS account krbkeys logs in as (HTTP Basic): its Kerberos principal and a file holding its password. */
+  /**
+   * How krbkeys logs in to ACS: with a password file, HTTP Basic as `username`; without one, Negotiate as its own
+   * principal with its own keytab (the one kadmin uses, so a rotation of its key by krbkeys itself is already in it).
+   */
   username: string;
-  passwordFile: string;
+  passwordFile?: string;
   /** The edge cluster: Sparkplug groups of accounts whose spec names none come from its address entry. */
   clusterUuid?: string;
 }
@@ -93,8 +96,11 @@ export class KrbKeysOperator {
     });
     let accounts: EdgeAccounts | undefined;
     if (opts.acs) {
+      const { username, passwordFile } = opts.acs;
       const acs = new AcsConnection({
-        credentials: { username: opts.acs.username, password: new CredentialFile(opts.acs.passwordFile, `the ACS password of "${opts.acs.username}"`) },
+        credentials: passwordFile
+          ? { username, password: new CredentialFile(passwordFile, `the ACS password of "${username}"`) }
+          : { principal, keytabFile: this.keytab.path, env },
         urls: opts.acs.urls, logger: log.child({ component: "acs" }),
       });
       accounts = new EdgeAccounts({

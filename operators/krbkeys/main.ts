@@ -1,6 +1,7 @@
 // `graft krbkeys`: flags and environment → a running KrbKeysOperator. The environment names match the edge-cluster
 // chart's Deployment (WATCH_NAMESPACE, REALM, KADMIN_PRINCIPAL, KRB5_CONFIG, KRB5_CLIENT_KTNAME; for accounts
-// DIRECTORY_URL, SERVICE_USERNAME, SERVICE_PASSWORD_FILE, CLUSTER_UUID).
+// DIRECTORY_URL, CLUSTER_UUID, and SERVICE_USERNAME + SERVICE_PASSWORD_FILE only to log in with a password instead
+// of the operator's keytab).
 import { Command, Option } from "commander";
 import { parseDuration } from "../runtime/duration.js";
 import { addLeaderElectionOptions, leaderElectionSettings } from "../runtime/leader-election-flags.js";
@@ -31,8 +32,8 @@ export function krbkeysCommand(): Command {
     .addOption(new Option("--directory-url <url>", "ACS Directory: with it, keys' spec.account is set up in ACS").env("DIRECTORY_URL"))
     .addOption(new Option("--configdb-url <url>", "ACS ConfigDB, instead of asking the Directory").env("CONFIGDB_URL"))
     .addOption(new Option("--authn-url <url>", "ACS Auth service, instead of asking the Directory").env("AUTHN_URL"))
-    .addOption(new Option("--acs-username <principal>", "ACS account krbkeys logs in as (default: --principal)").env("SERVICE_USERNAME"))
-    .addOption(new Option("--acs-password-file <path>", "file holding that account's password").env("SERVICE_PASSWORD_FILE"))
+    .addOption(new Option("--acs-username <principal>", "with --acs-password-file: the ACS account krbkeys logs in as (default: --principal)").env("SERVICE_USERNAME"))
+    .addOption(new Option("--acs-password-file <path>", "log in to ACS with this account's password (HTTP Basic); default: Negotiate with --keytab").env("SERVICE_PASSWORD_FILE"))
     .addOption(new Option("--cluster-uuid <uuid>", "this edge cluster's UUID (default Sparkplug group of accounts)").env("CLUSTER_UUID"))
     .addOption(new Option("--stall-after <duration>", "/healthz fails when a reconcile or a watch made no progress for this long").env("STALL_AFTER").default("10m"))
     .option("--watch-timeout <duration>", "server-side watch timeout, after which the watch resumes (shorter than --stall-after)", "5m")
@@ -46,9 +47,6 @@ export function krbkeysCommand(): Command {
       const log = createLogger("krbkeys", { level: o.logLevel });
       const acsUrls = { directory: o.directoryUrl || undefined, configdb: o.configdbUrl || undefined, auth: o.authnUrl || undefined };
       const acsWanted = Object.values(acsUrls).some((u) => u !== undefined);
-      if (acsWanted && !o.acsPasswordFile) {
-        throw new Error("--directory-url (DIRECTORY_URL) is set but no --acs-password-file (SERVICE_PASSWORD_FILE): krbkeys cannot log in to ACS");
-      }
       const operator = new KrbKeysOperator({
         kubeConfig: loadKubeConfig(o.kubeconfig),
         realm: o.realm,
@@ -68,7 +66,7 @@ export function krbkeysCommand(): Command {
         watchTimeoutSeconds: Math.max(1, Math.round(watchTimeoutMs / 1000)),
         leaderElection: leaderElectionSettings(o),
         acs: acsWanted
-          ? { urls: acsUrls, username: o.acsUsername || o.principal, passwordFile: o.acsPasswordFile, clusterUuid: o.clusterUuid || undefined }
+          ? { urls: acsUrls, username: o.acsUsername || o.principal, passwordFile: o.acsPasswordFile || undefined, clusterUuid: o.clusterUuid || undefined }
           : undefined,
       });
       await operator.start();

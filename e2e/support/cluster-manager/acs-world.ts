@@ -182,7 +182,7 @@ export function acsTraces(world: AcsWorld, uuid: string, name: string) {
  * account it logs in as, the KDC (by the address Pods or processes reach it on), mirroring in `namespace`.
  */
 export async function startKerberosAcsManager(opts: {
-  kubeConfig: KubeConfig; dataDir: string; directoryUrl: string; credentials: { username: string; password: string };
+  kubeConfig: KubeConfig; dataDir: string; directoryUrl: string; credentials: AcsModeSettings["credentials"];
   kdc: Kdc; enrolImage: string; namespace: string; organisationPrefix: string;
 }): Promise<ClusterManager> {
   const port = await freePort();

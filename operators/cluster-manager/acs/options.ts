@@ -17,6 +17,7 @@ export function addAcsOptions(cmd: Command): Command {
     .addOption(new Option("--git-url <url>", "ACS mode: preset Git server URL").env("GIT_URL"))
     .addOption(new Option("--service-username <name>", "ACS mode: the manager's ACS account").env("SERVICE_USERNAME"))
     .addOption(new Option("--service-password-file <path>", "ACS mode: file holding the account's password (else SERVICE_PASSWORD)").env("SERVICE_PASSWORD_FILE"))
+    .addOption(new Option("--service-keytab-file <path>", "ACS mode: log in with Negotiate (GSSAPI) as --service-username with this keytab file instead of a password").env("SERVICE_KEYTAB_FILE"))
     .addOption(new Option("--realm <realm>", "ACS mode: Kerberos realm of the edge principals").env("REALM"))
     .addOption(new Option("--domain <domain>", "ACS mode: DNS domain of the central services (kdc.<domain>, kadmin.<domain>)").env("EXTERNAL_DOMAIN"))
     .addOption(new Option("--kdc <host[:port]>", "ACS mode: KDC the edge uses, when not kdc.<domain>").env("EDGE_KDC"))
@@ -38,6 +39,7 @@ export interface AcsFlagValues {
   gitUrl?: string;
   serviceUsername?: string;
   servicePasswordFile?: string;
+  serviceKeytabFile?: string;
   realm?: string;
   domain?: string;
   kdc?: string;
@@ -53,24 +55,36 @@ export interface AcsFlagValues {
   emptyListConfirm: string;
 }
 
+/**
+ * The manager's ACS login: a keytab file (Negotiate as the principal `--service-username`, in `--realm` unless it
+ * names its own), or else a password from its file or SERVICE_PASSWORD (HTTP Basic).
+ */
+function serviceCredentials(o: AcsFlagValues, username: string, realm: string, need: (v: string | undefined, what: string) => string,
+  env: NodeJS.ProcessEnv): AcsModeSettings["credentials"] {
+  if (o.serviceKeytabFile) {
+    if (o.servicePasswordFile) throw new Error("ACS mode takes --service-keytab-file (SERVICE_KEYTAB_FILE) or --service-password-file (SERVICE_PASSWORD_FILE), not both");
+    return { principal: username.includes("@") ? username : `${username}@${realm}`, keytabFile: o.serviceKeytabFile };
+  }
+  const password = o.servicePasswordFile ? readFileSync(o.servicePasswordFile, "utf8").trim() : env.SERVICE_PASSWORD;
+  return { username, password: need(password, "the service password or keytab: SERVICE_PASSWORD, --service-password-file or --service-keytab-file") };
+}
+
 /** The ACS settings from flags; throws naming the flag (and variable) when one that ACS mode needs is missing. */
 export function acsSettingsFromFlags(o: AcsFlagValues, env: NodeJS.ProcessEnv = process.env): AcsModeSettings {
   const need = (value: string | undefined, what: string): string => {
     if (!value) throw new Error(`ACS mode needs ${what}`);
     return value;
   };
-  const password = o.servicePasswordFile ? readFileSync(o.servicePasswordFile, "utf8").trim() : env.SERVICE_PASSWORD;
   const urls = { directory: o.directoryUrl, configdb: o.configdbUrl, auth: o.authnUrl, git: o.gitUrl };
   if (!urls.directory && !(urls.configdb && urls.auth && urls.git)) {
     throw new Error("ACS mode needs --directory-url (DIRECTORY_URL), or all of --configdb-url, --authn-url and --git-url");
   }
+  const username = need(o.serviceUsername, "--service-username (SERVICE_USERNAME)");
+  const realm = need(o.realm, "--realm (REALM)");
   return {
     urls: Object.fromEntries(Object.entries(urls).filter(([, v]) => v)) as AcsModeSettings["urls"],
-    credentials: {
-      username: need(o.serviceUsername, "--service-username (SERVICE_USERNAME)"),
-      password: need(password, "the service password: SERVICE_PASSWORD or --service-password-file"),
-    },
-    realm: need(o.realm, "--realm (REALM)"),
+    credentials: serviceCredentials(o, username, realm, need, env),
+    realm,
     domain: need(o.domain, "--domain (EXTERNAL_DOMAIN)"),
     kdc: o.kdc,
     adminServer: o.kadminServer,

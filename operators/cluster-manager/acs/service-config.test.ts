@@ -43,6 +43,19 @@ test("ACS flags: required settings are named, 'never' disables deleting on an em
   assert.throws(() => acsSettingsFromFlags({ ...base, namespace: undefined }, { SERVICE_PASSWORD: "pw" }), /--mirror-namespace/);
 });
 
+test("ACS flags: a keytab file means a Negotiate login as the service principal (in --realm unless it names one), a password Basic", () => {
+  const base = {
+    directoryUrl: "http://directory", serviceUsername: "sv1clustermanager", realm: "R", domain: "example.com",
+    enrolImage: "graft:1", namespace: "clusters", emptyListConfirm: "never",
+  };
+  assert.deepEqual(acsSettingsFromFlags({ ...base, serviceKeytabFile: "/etc/graft/acs/keytab" }, {}).credentials,
+    { principal: "sv1clustermanager@R", keytabFile: "/etc/graft/acs/keytab" });
+  assert.deepEqual(acsSettingsFromFlags({ ...base, serviceUsername: "sv1cm@OTHER", serviceKeytabFile: "/k" }, {}).credentials,
+    { principal: "sv1cm@OTHER", keytabFile: "/k" });
+  assert.deepEqual(acsSettingsFromFlags(base, { SERVICE_PASSWORD: "pw" }).credentials, { username: "sv1clustermanager", password: "pw" });
+  assert.throws(() => acsSettingsFromFlags({ ...base, serviceKeytabFile: "/k", servicePasswordFile: "/p" }, {}), /not both/);
+});
+
 test("the enrolment image defaults to the released graft image: the reference config/default installs, at package.json's version", () => {
   const root = new URL("../../../", import.meta.url);
   const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8")) as { version: string };
