@@ -1,7 +1,7 @@
 // The edge as users get it, Kerberos (ACS) mode, on a real node (kubelet, containerd, CoreDNS; e2e/harness/real-node.ts).
-// Central: the cluster-manager in ACS mode runs here as a process against the real node's API server (namespace
-// "sites"), with the ACS stand-in and a real MIT KDC listening on the node's bridge address, which is the one host
-// address Pods reach. Edge (namespace fplus-edge of the same cluster): the bootstrap command the cluster-manager serves
+// Central: config/acs installed in Pods as an ACS site installs it (e2e/support/real-node/acs-site.ts, namespace
+// graft-system), with the ACS stand-in and a real MIT KDC listening on the node's bridge address, which is the one host
+// address Pods reach. Edge (namespace fplus-edge of the same cluster): the bootstrap command the cluster-manager Pods serve
 // is run with dash and without --local, so the enrolment Pod really runs the graft image and is answered through
 // `kubectl attach` as a person would (the principal, then the password at its prompt) → Flux's controllers run as Pods
 // and pull the cluster repository and the shared helm-charts repository from the stand-in's Git server with op1flux's
@@ -29,7 +29,6 @@ import { App, Class } from "../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.js";
 import { ROTATE_REQUESTED_ANNOTATION } from "../operators/api/kerberoskey.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
-import type { ClusterManager } from "../operators/cluster-manager/cluster-manager.js";
 import { KubeClient } from "../operators/runtime/rest.js";
 import { Meta } from "./acs-standin/configdb-model.js";
 import { startAcsStandin, type AcsStandin } from "./acs-standin/standin.js";
@@ -41,11 +40,12 @@ import { graftImage, realNodeSkipReason, type RealNode } from "./harness/real-no
 import { assertReportedRealHost, diagnosedWait, kubectlOn, startEdgeNode } from "./support/real-node/edge-node.js";
 import { makePasswordFile } from "./support/edge-monitor/broker-credentials.js";
 import { SparkplugSubscriber } from "./support/edge-monitor/sparkplug-subscriber.js";
-import { KUBECTL_DIRECTION_DUMP, installClustersService, startKerberosAcsManager } from "./support/cluster-manager/acs-world.js";
+import { KUBECTL_DIRECTION_DUMP, installClustersService } from "./support/cluster-manager/acs-world.js";
+import { installAcsCentral } from "./support/real-node/acs-site.js";
+import { CENTRAL_NS } from "./support/real-node/central-pods.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const chartDir = join(repoRoot, "config/edge-cluster");
-const CENTRAL_NS = "sites";
 const EDGE_NS = "fplus-edge";
 const NAME = "line-kr";
 const ORG = "acme";
@@ -61,7 +61,6 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
   let standin: AcsStandin;
   let broker: Mosquitto;
   let subscriber: SparkplugSubscriber | undefined;
-  let manager: ClusterManager | undefined;
   let client: KubeClient;
   let work: string;
   let uuid: string;
@@ -121,17 +120,12 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
     // out as the cluster-manager publishes them in embedded mode (helm-charts.ts).
     await publishCharts(chartDir);
     await kdc.kadminLocal(`addprinc -pw ${acs.password} ${acs.upn}`);
-    await node.cluster.installCrds();
-    await kubectl(["create", "namespace", CENTRAL_NS]);
-    manager = await startKerberosAcsManager({
-      kubeConfig: node.cluster.kubeConfig, dataDir: join(work, "manager"), directoryUrl: standin.urls.directory,
-      credentials: { username: acs.upn, password: acs.password }, kdc, enrolImage: image.reference, namespace: CENTRAL_NS,
-      organisationPrefix: ORG,
-    });
+    // The central install in Pods (its image is the one the enrolment Pod runs: config/acs's default ENROL_IMAGE).
+    assert.equal(image.reference, "ghcr.io/graft-operators/graft:0.1.0");
+    await installAcsCentral(node, work, { directoryUrl: standin.urls.directory, account: { username: acs.upn, password: acs.password }, kdc, organisationPrefix: ORG });
   });
   after(async () => {
     await subscriber?.close();
-    await manager?.stop();
     await node?.stop();
     await Promise.all([standin?.stop(), broker?.dispose(), kdc?.stop()]);
     if (work) rmSync(work, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import type { LivenessBrokerSettings } from "./online/sparkplug-liveness.js";
 import type { AcsServiceConfig } from "./acs/service-config.js";
-import type { KeytabCredentials } from "../acs/negotiate.js";
+import type { AcsCredentials } from "../acs/service-client.js";
 
 export type ManagerMode = "embedded" | "acs";
 
@@ -9,7 +9,7 @@ export interface AcsModeSettings {
   /** Preset service URLs; services without one are found through the Directory. */
   urls: { directory?: string; configdb?: string; auth?: string; git?: string };
   /** The manager's ACS account: SERVICE_USERNAME with SERVICE_PASSWORD (Basic) or with SERVICE_KEYTAB_FILE (Negotiate). */
-  credentials: { username: string; password: string } | KeytabCredentials;
+  credentials: AcsCredentials;
   /** Kerberos realm of the edge principals (`op1flux/<cluster>@<realm>`). */
   realm: string;
   /** DNS domain of the central services: the edge's krb5.conf names `kdc.<domain>` and `kadmin.<domain>`. */

@@ -1,6 +1,6 @@
 // Command-line flags (with the environment variables ACS deployments set) for `graft cluster-manager --mode acs`.
-import { readFileSync } from "node:fs";
 import { Option, type Command } from "commander";
+import { CredentialFile } from "../../runtime/credential-file.js";
 import { parseDuration } from "../../runtime/duration.js";
 import type { AcsModeSettings } from "../config.js";
 
@@ -65,8 +65,9 @@ function serviceCredentials(o: AcsFlagValues, username: string, realm: string, n
     if (o.servicePasswordFile) throw new Error("ACS mode takes --service-keytab-file (SERVICE_KEYTAB_FILE) or --service-password-file (SERVICE_PASSWORD_FILE), not both");
     return { principal: username.includes("@") ? username : `${username}@${realm}`, keytabFile: o.serviceKeytabFile };
   }
-  const password = o.servicePasswordFile ? readFileSync(o.servicePasswordFile, "utf8").trim() : env.SERVICE_PASSWORD;
-  return { username, password: need(password, "the service password or keytab: SERVICE_PASSWORD, --service-password-file or --service-keytab-file") };
+  // A mounted Secret's file is read when first needed and again after a refusal, so a rotation needs no restart.
+  if (o.servicePasswordFile) return { username, password: new CredentialFile(o.servicePasswordFile, "the ACS service password") };
+  return { username, password: need(env.SERVICE_PASSWORD, "the service password or keytab: SERVICE_PASSWORD, --service-password-file or --service-keytab-file") };
 }
 
 /** The ACS settings from flags; throws naming the flag (and variable) when one that ACS mode needs is missing. */
