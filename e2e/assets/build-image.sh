@@ -102,8 +102,16 @@ fi
 set -- "$@" -v "$headers:/usr/local/include/node:ro"
 log "building $IMAGE from the Dockerfile"
 cd "$root"
-nice -n 10 buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs \
-  bud --format docker --isolation chroot --pull=never --quiet -v "$store/npm-etc:/usr/local/etc:ro" "$@" -t "$IMAGE" -f Dockerfile . >&2
+bud() {
+  nice -n 10 buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs \
+    bud --format docker --isolation chroot --pull=never --quiet -v "$store/npm-etc:/usr/local/etc:ro" "$@" -t "$IMAGE" -f Dockerfile . >&2
+}
+# The build downloads Debian packages (and npm packages the cache lacks); one failed download, which npm reports as
+# "Exit handler never called!" (seen on cold runs beside the Go module downloads), gets one more try, said aloud.
+if ! bud "$@"; then
+  log "the image build failed (above); trying once more"
+  bud "$@"
+fi
 b push --quiet "$IMAGE" "docker-archive:$out.tmp:$IMAGE" >/dev/null
 mv "$out.tmp" "$out"
 log "done in $(( $(date +%s) - start ))s"
