@@ -1,16 +1,17 @@
 // A Flux minor upgrade (v2.7.5 → v2.9.5) rolled out by a FluxRollout to three edge clusters with edge-sync reporting to
-// the cluster-manager. Two edges are API servers running Flux's real controllers as processes — the binaries of
-// exactly the images their flux-system Deployments name, swapped when Flux applies a new release to itself
-// (harness/flux-kubelet.ts); the third (site-c) is the real node (harness/real-node.ts), where Flux runs in Pods of
-// the v2.7.5 images (build-node-images.sh flux-release:v2.7.5, packaged from build-flux-release.sh's binaries), its
-// helm-controller installs the edge chart, and the upgrade is Kubernetes rolling out the v2.9.5 images. On a machine
-// that cannot run the real node (not root on Linux) site-c runs as a process edge like the others.
-// Two edges once stored GitRepositories as v1beta2 (their CRD's storedVersions say so), which v2.9.5's CRD no longer
-// serves. site-b's edge-sync migrates that by itself (what `flux migrate` does; the chart's default), before any
-// rollout. The canary's (site-a) may not (FLUX_STORAGE_MIGRATION=false, as with edgeSync.fluxStorageMigration: false):
-// the upgrade breaks there, the rollout pauses after the canary with WaveFailed — saying to run `graft flux-migrate` —
-// and a Warning Event, and the other two stay on v2.7.5. `graft flux-migrate` on the canary and a retry finish the
-// rollout: every edge runs v2.9.5 with every Kustomization and HelmRelease Ready.
+// the cluster-manager. Two edges are API servers running Flux's real controllers and edge-sync as processes — the
+// controllers are the binaries of exactly the images their flux-system Deployments name, swapped when Flux applies a
+// new release to itself (harness/flux-kubelet.ts); the third (site-c) is the real node (harness/real-node.ts), where
+// Flux runs in Pods of the v2.7.5 images (build-node-images.sh flux-release:v2.7.5, packaged from
+// build-flux-release.sh's binaries), its helm-controller installs the edge chart, whose edge-sync Pod (graft's image,
+// the chart's RBAC) reports, and the upgrade is Kubernetes rolling out the v2.9.5 images. On a machine that cannot
+// run the real node (not root on Linux) site-c runs as a process edge like the others.
+// All three once stored GitRepositories as v1beta2 (their CRD's storedVersions say so), which v2.9.5's CRD no longer
+// serves. site-b's and site-c's edge-sync migrate that by themselves (what `flux migrate` does; the chart's default)
+// before any rollout. The canary's (site-a) may not (FLUX_STORAGE_MIGRATION=false, as with
+// edgeSync.fluxStorageMigration: false): the upgrade breaks there, the rollout pauses after the canary with WaveFailed
+// — saying to run `graft flux-migrate` — and a Warning Event, and the other two stay on v2.7.5. `graft flux-migrate`
+// on the canary and a retry finish the rollout: every edge runs v2.9.5 with every Kustomization and HelmRelease Ready.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
@@ -24,7 +25,7 @@ import { eventually } from "./harness/eventually.js";
 import { fluxBinaries, helmControllerBinary } from "./harness/flux.js";
 import { FLUX_CONTROLLERS, imageBinaries, startFluxKubelet, type FluxKubelet } from "./harness/flux-kubelet.js";
 import { startProcess, type ManagedProcess } from "./harness/process.js";
-import { imageTarball, realNodeSkipReason, startRealNode, type RealNode } from "./harness/real-node.js";
+import { graftImage, imageTarball, realNodeSkipReason, startRealNode, type RealNode } from "./harness/real-node.js";
 import { FLUX_IMAGES } from "./support/real-node/embedded-site.js";
 import { diagnosedWait } from "./support/real-node/edge-node.js";
 import { RECONCILE_REQUESTED_ANNOTATION } from "../operators/api/constants.js";
@@ -43,6 +44,8 @@ const NEW = "v2.9.5";
 const SITES = ["site-a", "site-b", "site-c"];
 /** No workloads: nothing runs the chart's Pods here, and helm-controller would wait for them. */
 const VALUES = { edgeSync: { enabled: false }, edgeMonitor: { enabled: false }, sealedSecrets: { enabled: false } };
+/** On the real node edge-sync runs as the chart installs it: a Pod of graft's image under the chart's RBAC. */
+const REAL_NODE_VALUES = { edgeMonitor: { enabled: false }, sealedSecrets: { enabled: false } };
 
 /** The site whose Flux runs in Pods on the real node, when this machine can run it. */
 const REAL_NODE_SITE = realNodeSkipReason() === undefined ? "site-c" : undefined;
@@ -75,7 +78,7 @@ function binaries() {
 /** Both releases' controller images, for the real node (the pinned ones as edge-real-node uses them). */
 function realNodeImages(): string[] {
   const old = versionsOf(`config/flux/releases/${OLD}/VERSIONS`);
-  return [...FLUX_IMAGES.map((r) => imageTarball(r)), ...FLUX_CONTROLLERS.map((c) => imageTarball(`ghcr.io/fluxcd/${c}:${old[c]}`, [`flux-release:${OLD}`]))];
+  return [graftImage().tarball, ...FLUX_IMAGES.map((r) => imageTarball(r)), ...FLUX_CONTROLLERS.map((c) => imageTarball(`ghcr.io/fluxcd/${c}:${old[c]}`, [`flux-release:${OLD}`]))];
 }
 
 before(async () => {
@@ -116,7 +119,10 @@ async function logsOf(e: Edge): Promise<string> {
     ? (await e.cp.kubectl(["-n", "flux-system", "get", "pods", "-o", "wide"])).stdout +
       (await e.cp.kubectl(["-n", "flux-system", "logs", "-l", "app.kubernetes.io/part-of=flux", "--all-containers", "--prefix", "--tail=5"])).stdout
     : e.kubelet?.recentLogs();
-  return `${flux}\nedge-sync: ${tail(join(e.work, "edge-sync.log"))}`;
+  const sync = e.node
+    ? (await e.cp.kubectl(["-n", EDGE_NS, "logs", "-l", "app.kubernetes.io/name=edge-sync", "--tail=10"])).stdout
+    : tail(join(e.work, "edge-sync.log"));
+  return `${flux}\nedge-sync: ${sync}`;
 }
 
 /**
@@ -158,14 +164,19 @@ async function allReady(name: string, version: string): Promise<void> {
 }
 
 async function bootstrap(e: Edge, bins: Map<string, string>, syncEnv: Record<string, string> = {}): Promise<void> {
+  // edge-sync's Role for the Sealed Secrets controller's certificate lives in its namespace, which the chart leaves to
+  // the (here disabled) Sealed Secrets subchart.
+  if (e.node) assert.equal((await e.cp.kubectl(["create", "namespace", "sealed-secrets"])).code, 0);
   const { command } = await requestBootstrapCommand(central.manager.client, NS, e.name, 30_000);
   const script = await (await fetch(/'([^']+)'/.exec(command)![1]!)).text();
   writeFileSync(join(e.work, "bootstrap.sh"), script);
   await run("dash", [join(e.work, "bootstrap.sh"), "--yes", "--no-wait"], {
     env: { PATH: process.env.PATH, HOME: e.work, KUBECTL: e.cp.kubectlPath, KUBECONFIG: e.cp.kubeconfigPath },
   });
-  // The real node's kubelet runs the Deployments' Pods; elsewhere the controllers run as processes.
-  if (!e.node) e.kubelet = await startFluxKubelet(e.cp, { binaries: bins, workDir: join(e.work, "flux") });
+  // The real node's kubelet runs the Deployments' Pods (Flux's, and the chart's edge-sync); elsewhere the controllers
+  // and edge-sync run as processes.
+  if (e.node) return;
+  e.kubelet = await startFluxKubelet(e.cp, { binaries: bins, workDir: join(e.work, "flux") });
   const config = (await edgeJson(e, ["-n", EDGE_NS, "get", "configmap", "cluster-config"])).data;
   const token = Buffer.from((await edgeJson(e, ["-n", EDGE_NS, "get", "secret", "edge-sync-token"])).data.token, "base64").toString();
   e.sync = startProcess(process.execPath, ["--import", "tsx", cli, "edge-sync"], {
@@ -180,7 +191,8 @@ async function bootstrap(e: Edge, bins: Map<string, string>, syncEnv: Record<str
 test("a Flux minor upgrade across three edges: canary first, paused by a broken canary, migrated, retried, all Ready", async () => {
   const bins = binaries();
   for (const name of SITES) {
-    assert.equal((await central.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml(name, NS, { fluxVersion: OLD, values: VALUES }) })).code, 0);
+    const values = name === REAL_NODE_SITE ? REAL_NODE_VALUES : VALUES;
+    assert.equal((await central.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml(name, NS, { fluxVersion: OLD, values }) })).code, 0);
   }
   assert.equal((await central.cp.kubectl(["label", "ec", "-n", NS, "site-a", "fleet.factoryplus.app.amrc.co.uk/canary=true"])).code, 0);
   for (const name of SITES) {
@@ -200,18 +212,23 @@ test("a Flux minor upgrade across three edges: canary first, paused by a broken 
   for (const name of SITES) await allReady(name, OLD);
   for (const name of SITES) assert.equal((await controllerImages(edges.get(name)!))["kustomize-controller"], "ghcr.io/fluxcd/kustomize-controller:v1.7.3");
 
-  // The canary and site-b once stored GitRepositories as v1beta2 (clusters that came from an older Flux): v2.9.5
-  // drops it. site-b's edge-sync migrates it at once; the canary's may not.
+  // Every edge once stored GitRepositories as v1beta2 (clusters that came from an older Flux): v2.9.5 drops it.
+  // site-b's and site-c's edge-sync migrate it at once; the canary's may not.
   const canary = edges.get("site-a")!;
   const crd = "gitrepositories.source.toolkit.fluxcd.io";
   const storedVersions = async (e: Edge) => (await edgeJson(e, ["get", "crd", crd])).status.storedVersions as string[];
-  for (const e of [canary, edges.get("site-b")!]) {
+  const selfMigrating = [edges.get("site-b")!, edges.get("site-c")!];
+  for (const e of [canary, ...selfMigrating]) {
     const stale = await e.cp.kubectl(["patch", "crd", crd, "--subresource=status", "--type=merge", "-p", '{"status":{"storedVersions":["v1beta2","v1"]}}']);
     assert.equal(stale.code, 0, stale.stderr);
   }
-  await eventually(async () => (await storedVersions(edges.get("site-b")!)).join() === "v1",
-    { timeoutMs: 60_000, intervalMs: 1000, message: () => `site-b's edge-sync migrated the stored versions (${tail(join(edges.get("site-b")!.work, "edge-sync.log"))})` });
-  assert.match(readFileSync(join(edges.get("site-b")!.work, "edge-sync.log"), "utf8"), /migrated a Flux CRD's stored versions/);
+  for (const e of selfMigrating) {
+    await diagnosedWait(() => logsOf(e))(async () => (await storedVersions(e)).join() === "v1",
+      { timeoutMs: 60_000, intervalMs: 1000, message: `${e.name}'s edge-sync migrated the stored versions` });
+    const log = e.node ? (await e.cp.kubectl(["-n", EDGE_NS, "logs", "-l", "app.kubernetes.io/name=edge-sync", "--tail=-1"])).stdout
+      : readFileSync(join(e.work, "edge-sync.log"), "utf8");
+    assert.match(log, /migrated a Flux CRD's stored versions/, `${e.name}: edge-sync did it`);
+  }
   assert.deepEqual(await storedVersions(canary), ["v1beta2", "v1"]);
 
   const manifest = {
