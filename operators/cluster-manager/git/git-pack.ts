@@ -35,15 +35,26 @@ let deflatedBytes = 0;
 const DEFLATE_CACHE_MIN = 16 * 1024;
 const DEFLATE_CACHE_MAX_BYTES = 8 * 2 ** 20;
 
+/**
+ * zlib's default state is about 256 KiB (a 32 KiB window and a 64 Ki-entry hash), allocated and freed for every
+ * object: a new cluster's few small files cost megabytes of malloc churn, which the C heap kept as resident memory.
+ * A window just larger than the object (plus zlib's look-ahead) and a hash sized to it compress it as well, with a
+ * few KiB; every inflater accepts a stream with a smaller window than its own.
+ */
+function deflateSized(content: Buffer): Buffer {
+  const windowBits = Math.min(15, Math.max(9, Math.ceil(Math.log2(content.length + 262))));
+  return deflateSync(content, { windowBits, memLevel: Math.max(1, Math.min(8, windowBits - 6)) });
+}
+
 function deflateObject(id: string, content: Buffer): Buffer {
-  if (content.length < DEFLATE_CACHE_MIN) return deflateSync(content);
+  if (content.length < DEFLATE_CACHE_MIN) return deflateSized(content);
   const hit = deflated.get(id);
   if (hit) {
     deflated.delete(id);
     deflated.set(id, hit);
     return hit;
   }
-  const body = deflateSync(content);
+  const body = deflateSized(content);
   deflated.set(id, body);
   deflatedBytes += body.length;
   for (const [oldest, b] of deflated) {
@@ -78,19 +89,23 @@ export async function writePack(gitDir: string, objects: GitObject[]): Promise<s
   header.write("PACK", 0, "latin1");
   header.writeUInt32BE(2, 4);
   header.writeUInt32BE(unique.size, 8);
+  // The entries are copied once, into the pack; checksums are taken part by part.
   const parts: Buffer[] = [header];
+  const sha = createHash("sha1").update(header);
   const index: Array<{ id: Buffer; offset: number; crc: number }> = [];
   let offset = header.length;
   for (const [id, o] of unique) {
-    const entry = Buffer.concat([entryHeader(o.type, o.content.length), deflateObject(id, o.content)]);
-    index.push({ id: Buffer.from(id, "hex"), offset, crc: crc32(entry) });
-    parts.push(entry);
-    offset += entry.length;
+    const head = entryHeader(o.type, o.content.length);
+    const body = deflateObject(id, o.content);
+    index.push({ id: Buffer.from(id, "hex"), offset, crc: crc32(body, crc32(head)) });
+    parts.push(head, body);
+    sha.update(head).update(body);
+    offset += head.length + body.length;
   }
   if (offset >= 2 ** 31) throw new Error("pack too large for a version 2 index without large offsets");
-  const body = Buffer.concat(parts);
-  const checksum = createHash("sha1").update(body).digest();
-  const pack = Buffer.concat([body, checksum]);
+  const checksum = sha.digest();
+  parts.push(checksum);
+  const pack = Buffer.concat(parts, offset + checksum.length);
 
   index.sort((a, b) => Buffer.compare(a.id, b.id));
   const fanout = Buffer.alloc(256 * 4);

@@ -83,6 +83,8 @@ export class RepoStore {
   private readonly log: Logger;
   private readonly onSyncStep: RepoStoreOptions["onSyncStep"];
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Per repository root, the one sweep of crash leftovers this process makes before it first creates a repository there. */
+  private readonly sweeps = new Map<string, Promise<void>>();
 
   constructor(options: RepoStoreOptions) {
     this.dataDir = path.resolve(options.dataDir);
@@ -184,8 +186,7 @@ export class RepoStore {
         throw new Error(`cannot create ${describeRef(ref)}: "${dir}" exists but is not a bare git repository`);
       }
       const root = repoRoot(this.dataDir, ref.kind);
-      await mkdir(root, { recursive: true });
-      await removeLeftovers(root, repoId(ref));
+      await this.sweepOnce(root);
 
       // Built under a temporary name and renamed into place, so the final path only ever holds a complete repository.
       const tmp = await mkdtemp(path.join(root, `.tmp-${repoId(ref)}-`));
@@ -290,6 +291,24 @@ export class RepoStore {
     }
   }
 
+  /**
+   * Removes what a crash left half-made or half-deleted (`.tmp-…`, `.deleted-…`) in a repository root, once per
+   * process: listing the root on every creation cost a directory read of every repository per new one. Every creator
+   * awaits the same sweep before making its own temporary directory, so the sweep never meets one of this process's.
+   */
+  private sweepOnce(root: string): Promise<void> {
+    let sweep = this.sweeps.get(root);
+    if (!sweep) {
+      sweep = (async () => {
+        await mkdir(root, { recursive: true });
+        await removeLeftovers(root);
+      })();
+      this.sweeps.set(root, sweep);
+      sweep.catch(() => this.sweeps.delete(root));
+    }
+    return sweep;
+  }
+
   /** Serialises work on one repository within this process. */
   private withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(key) ?? Promise.resolve();
@@ -303,9 +322,14 @@ export class RepoStore {
   }
 }
 
-/** The files of a new repository: what `git init --bare` makes, minus the sample hooks, plus the store's settings. */
+/**
+ * The files of a new repository: what git needs to take a directory for a bare repository (HEAD, objects/, refs/),
+ * the directories the store writes into, and the store's settings. Not `git init --bare`'s sample hooks, nor the
+ * directories git makes when it needs them (objects/info, refs/tags): every directory is an inode and a block to
+ * allocate, and making repositories is most of a new cluster's file-system work.
+ */
 async function initBareRepo(dir: string): Promise<void> {
-  for (const sub of ["objects/info", "objects/pack", "refs/heads", "refs/tags"]) await mkdir(path.join(dir, sub), { recursive: true });
+  for (const sub of ["objects", "objects/pack", "refs", "refs/heads"]) await mkdir(path.join(dir, sub));
   await writeFile(path.join(dir, "HEAD"), `ref: ${BRANCH_REF}\n`);
   await writeFile(path.join(dir, "config"), [
     "[core]", "\trepositoryformatversion = 0", "\tfilemode = true", "\tbare = true", "\tlogallrefupdates = true",
@@ -319,17 +343,47 @@ interface Dir {
   dirs: Map<string, Dir>;
 }
 
+/**
+ * Large file texts seen recently, encoded and hashed: the same one (Flux's install manifest, ~230 KiB) goes into
+ * every cluster's repository, and encoding and hashing it anew cost a quarter-megabyte buffer and a SHA-1 pass per
+ * cluster. Keyed by the text itself; bounded in bytes.
+ */
+const largeBlobs = new Map<string, { content: Buffer; id: string }>();
+let largeBlobBytes = 0;
+const LARGE_BLOB_MIN = 16 * 1024;
+const LARGE_BLOB_MAX_BYTES = 8 * 2 ** 20;
+
+function blobOf(text: string): { content: Buffer; id?: string } {
+  if (text.length < LARGE_BLOB_MIN) return { content: Buffer.from(text) };
+  const hit = largeBlobs.get(text);
+  if (hit) {
+    largeBlobs.delete(text);
+    largeBlobs.set(text, hit);
+    return hit;
+  }
+  const content = Buffer.from(text);
+  const blob = { content, id: objectId("blob", content) };
+  largeBlobs.set(text, blob);
+  largeBlobBytes += content.length;
+  for (const [oldest, b] of largeBlobs) {
+    if (largeBlobBytes <= LARGE_BLOB_MAX_BYTES) break;
+    largeBlobs.delete(oldest);
+    largeBlobBytes -= b.content.length;
+  }
+  return blob;
+}
+
 /** The blobs and trees of the files, hashed in memory; the root tree's id. Nothing is written. */
 async function buildTree(entries: TreeEntry[]): Promise<{ tree: string; objects: GitObject[] }> {
   const root: Dir = { files: new Map(), dirs: new Map() };
   const objects: GitObject[] = [];
-  const add = (type: ObjectType, content: Buffer) => {
-    const id = objectId(type, content);
+  const add = (type: ObjectType, content: Buffer, known?: string) => {
+    const id = known ?? objectId(type, content);
     objects.push({ type, content, id });
     return id;
   };
-  const contents = await Promise.all(entries.map((entry) =>
-    entry.sourcePath !== undefined ? readFile(entry.sourcePath) : Buffer.from(entry.content ?? "")));
+  const contents = await Promise.all(entries.map(async (entry) => entry.sourcePath !== undefined ? { content: await readFile(entry.sourcePath) }
+    : typeof entry.content === "string" ? blobOf(entry.content) : { content: entry.content ?? Buffer.alloc(0) }));
   entries.forEach((entry, i) => {
     const parts = entry.path.split("/");
     const name = parts.pop()!;
@@ -341,7 +395,7 @@ async function buildTree(entries: TreeEntry[]): Promise<{ tree: string; objects:
       dir = next;
     }
     if (dir.dirs.has(name)) throw new Error(`invalid file path "${entry.path}": it is also a directory`);
-    dir.files.set(name, { mode: entry.mode, id: add("blob", contents[i]!) });
+    dir.files.set(name, { mode: entry.mode, id: add("blob", contents[i]!.content, contents[i]!.id) });
   });
   const treeOf = (dir: Dir): string => {
     const items: TreeItem[] = [...dir.files].map(([name, f]) => ({ name, ...f }));
@@ -505,10 +559,10 @@ async function pathExists(p: string): Promise<boolean> {
   }
 }
 
-/** Temporary and half-deleted directories a crash may have left for this repository. */
-async function removeLeftovers(root: string, id: string): Promise<void> {
+/** Temporary and half-deleted repository directories a crash may have left. */
+async function removeLeftovers(root: string): Promise<void> {
   for (const name of await readdir(root)) {
-    if (name.startsWith(`.tmp-${id}-`) || name.startsWith(`.deleted-${id}-`)) {
+    if (name.startsWith(".tmp-") || name.startsWith(".deleted-")) {
       await rm(path.join(root, name), { recursive: true, force: true });
     }
   }
