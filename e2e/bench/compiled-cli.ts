@@ -49,10 +49,15 @@ export async function compileCli(): Promise<CompiledCli> {
   };
 }
 
-/** The V8 options the cluster-manager Deployment runs with, so memory is measured as deployed. */
-export function deployedNodeOptions(): string {
+/** The runtime tuning the cluster-manager Deployment sets (V8's and glibc's), so memory is measured as deployed. */
+export function deployedRuntimeEnv(): Record<string, string> {
   const deployment = parse(readFileSync(join(repoRoot, "config/manager/cluster-manager/deployment.yaml"), "utf8")) as
     { spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } };
   const env = deployment.spec.template.spec.containers.flatMap((c) => c.env ?? []);
-  return env.find((e) => e.name === "NODE_OPTIONS")?.value ?? "";
+  const tuning: Record<string, string> = {};
+  for (const name of ["NODE_OPTIONS", "GLIBC_TUNABLES"]) {
+    const value = env.find((e) => e.name === name)?.value;
+    if (value !== undefined) tuning[name] = value;
+  }
+  return tuning;
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { eventually } from "../harness/eventually.js";
 import { freePort } from "../harness/ports.js";
 import { startProcess, type ManagedProcess } from "../harness/process.js";
-import { deployedNodeOptions } from "./compiled-cli.js";
+import { deployedRuntimeEnv } from "./compiled-cli.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const cli = join(repoRoot, "operators/cli/main.ts");
@@ -59,8 +59,8 @@ export async function startManagerProcess(opts: ManagerProcessOptions): Promise<
     ...(opts.extraArgs ?? []),
   ], {
     logFile: opts.logFile, cwd: repoRoot,
-    // The compiled form runs as deployed, with the Deployment's V8 options (memory is measured on it).
-    env: { ...process.env, GRAFT_CRASH_AT: "", ...opts.compiled?.env, ...(opts.compiled ? { NODE_OPTIONS: deployedNodeOptions() } : {}), ...opts.env },
+    // The compiled form runs as deployed, with the Deployment's V8 and glibc tuning (memory is measured on it).
+    env: { ...process.env, GRAFT_CRASH_AT: "", ...opts.compiled?.env, ...(opts.compiled ? deployedRuntimeEnv() : {}), ...opts.env },
   });
   const pid = proc.child.pid!;
   try {
