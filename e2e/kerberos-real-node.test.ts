@@ -18,7 +18,7 @@
 // upgrade (the HelmRelease's upgrade.crds CreateReplace). Root on Linux only.
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { appendFileSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,9 +30,7 @@ import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.
 import { ROTATE_REQUESTED_ANNOTATION } from "../operators/api/kerberoskey.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
 import { KubeClient } from "../operators/runtime/rest.js";
-import { Meta } from "./acs-standin/configdb-model.js";
 import { startAcsStandin, type AcsStandin } from "./acs-standin/standin.js";
-import { AcsGroup } from "./acs-standin/acs-uuids.js";
 import { EDGE_DUMPS, EdgeRole } from "./acs-standin/edge-roles.js";
 import { startKdc, type Kdc } from "./harness/kdc.js";
 import { startMosquitto, type Mosquitto } from "./harness/mosquitto.js";
@@ -40,7 +38,7 @@ import { graftImage, realNodeSkipReason, type RealNode } from "./harness/real-no
 import { assertReportedRealHost, diagnosedWait, kubectlOn, startEdgeNode } from "./support/real-node/edge-node.js";
 import { makePasswordFile } from "./support/edge-monitor/broker-credentials.js";
 import { SparkplugSubscriber } from "./support/edge-monitor/sparkplug-subscriber.js";
-import { KUBECTL_DIRECTION_DUMP, installClustersService } from "./support/cluster-manager/acs-world.js";
+import { addClusterManagerAccount, KUBECTL_DIRECTION_DUMP, installClustersService } from "./support/cluster-manager/acs-world.js";
 import { installAcsCentral } from "./support/real-node/acs-site.js";
 import { CENTRAL_NS } from "./support/real-node/central-pods.js";
 
@@ -113,16 +111,17 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
 
     const [repository, tag] = [image.reference.slice(0, image.reference.lastIndexOf(":")), image.reference.slice(image.reference.lastIndexOf(":") + 1)];
     // The installation's edge roles in the chart template, so krbkeys puts op1sync's and op1monitor's accounts in them.
-    const acs = installAcs(standin, {
+    // ACS's installer: the Clusters service with the edge krbkeys role, and the manager's account (password at the KDC).
+    helmChartsRepo = installClustersService(standin, {
       image: { repository, tag }, mqtt: { url: broker.url }, uuid: { group: { edgeSync: EdgeRole.Sync, edgeMonitor: EdgeRole.Monitor } },
-    });
+    }, { krbkeys: EdgeRole.Krbkeys }).helmChartsRepo;
+    const account = await addClusterManagerAccount(standin, { kdc });
     // ACS's installer fills the shared helm-charts repository; here it holds graft's chart and Flux's manifests, laid
     // out as the cluster-manager publishes them in embedded mode (helm-charts.ts).
     await publishCharts(chartDir);
-    await kdc.kadminLocal(`addprinc -pw ${acs.password} ${acs.upn}`);
     // The central install in Pods (its image is the one the enrolment Pod runs: config/acs's default ENROL_IMAGE).
     assert.equal(image.reference, "ghcr.io/graft-operators/graft:0.1.0");
-    await installAcsCentral(node, work, { directoryUrl: standin.urls.directory, account: { username: acs.upn, password: acs.password }, kdc, organisationPrefix: ORG });
+    await installAcsCentral(node, work, { directoryUrl: standin.urls.directory, account, kdc, organisationPrefix: ORG });
   });
   after(async () => {
     await subscriber?.close();
@@ -327,17 +326,6 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
     await git("add", "--all");
     await git("commit", "--quiet", "-m", "graft's edge-cluster chart and Flux manifests");
     await git("push", "--quiet", "--force", url.toString(), "HEAD:main");
-  }
-
-  /** The installer's part (as in kerberos-mode.test.ts): the Clusters service with the edge krbkeys role, the manager's account. */
-  function installAcs(s: AcsStandin, chartValues: Record<string, unknown>) {
-    const model = s.configdb;
-    helmChartsRepo = installClustersService(s, chartValues, { krbkeys: EdgeRole.Krbkeys }).helmChartsRepo;
-    const service = { principal: randomUUID(), upn: `sv1clustermanager@${kdc.realm}`, password: randomBytes(12).toString("hex") };
-    model.register(service.principal, Meta.ClassClass);
-    model.addMember(AcsGroup.ClusterManager, service.principal);
-    s.auth.setKerberos(service.principal, service.upn);
-    return service;
   }
 
   /**
