@@ -1,7 +1,8 @@
 // graft's central install in ACS mode as an ACS site deploys it, on a real node: config/acs applied with kubectl
-// (e2e/support/real-node/acs-site.ts) with the built image, the manager's ACS account password a mounted Secret, under
+// (e2e/support/real-node/acs-site.ts) with the built image, the manager's ACS login a keytab in a mounted Secret (a
+// Negotiate login, as ACS's own services log in; e2e/kerberos-real-node.test.ts installs it with a password), under
 // exactly the RBAC config/acs ships. The ACS services are the stand-in (with the Cluster Manager role's grants from its
-// dumps, nothing more) and a real MIT KDC that checks the manager's password, both on the host at the node's bridge
+// dumps, nothing more, and a real HTTP/<host> keytab) and a real MIT KDC, both on the host at the node's bridge
 // address. Shown: two replicas Ready, one leader, graft advertised as the Clusters service in the Directory; a cluster
 // made as the admin UI makes it becomes a Provisioned EdgeCluster with its setup status ready; the Clusters API,
 // reached where the Directory says, accepts a token at every replica and gives a bootstrap URL whose script the Pods
@@ -43,7 +44,7 @@ describe("ACS mode's central install in Pods on a real node", { skip }, () => {
   let work: string;
   let cdb: ConfigDbClient;
   let chart: string;
-  let password: string;
+  let upn: string;
   let first: { uuid: string; name: string; ec: EdgeClusterJson } | undefined;
   const { kubectl, json } = kubectlOn(() => node);
   const waitFor = diagnosedWait(() => describeManager(node), { intervalMs: 1000 });
@@ -68,17 +69,21 @@ describe("ACS mode's central install in Pods on a real node", { skip }, () => {
     work = mkdtempSync(join(tmpdir(), "graft-acs-central-"));
     node = await startRealNode({ images: [graftImage().tarball], log: (m) => console.log(`real node: ${m}`) });
     kdc = await startKdc({ address: node.bridgeAddress });
-    standin = await startAcsStandin({ kdc: { realm: kdc.realm, env: kdc.env }, host: node.bridgeAddress });
-    // ACS's installer: the Clusters service's config, groups and repositories, and its account (password at the KDC).
+    standin = await startAcsStandin({ kdc, host: node.bridgeAddress });
+    // ACS's installer: the Clusters service's config, groups and repositories, and its account with a keytab (ktadd
+    // gives the principal a new random key: no password logs in as it any more, only the keytab).
     chart = installClustersService(standin, CHART_VALUES).chart;
-    const account = await addClusterManagerAccount(standin, { kdc });
-    password = account.password;
+    const manager = await addClusterManagerAccount(standin, { kdc });
+    upn = manager.upn;
+    const keytabFile = join(work, "sv1clustermanager.keytab");
+    assert.match(await kdc.kadminLocal(`ktadd -k ${keytabFile} ${upn}`), /added to keytab/);
     // The administrator using the admin UI may manage every cluster, as ACS's Administrator group may.
     standin.auth.addGrant({ principal: standin.adminUser.principal, permission: Perm.ManageClusters, target: NULL_UUID, plural: false });
     cdb = new ConfigDbClient(new AcsConnection({
       credentials: { username: standin.adminUser.username, password: standin.adminUser.password },
       urls: { configdb: standin.urls.configdb, auth: standin.urls.auth, git: standin.urls.git },
     }).service("configdb"));
+    const account = { username: manager.username, keytabFile, krb5Conf: kdc.env.KRB5_CONFIG! };
     await installAcsCentral(node, work, { directoryUrl: standin.urls.directory, account, kdc, organisationPrefix: "acme" });
   });
 
@@ -88,18 +93,19 @@ describe("ACS mode's central install in Pods on a real node", { skip }, () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  test("two replicas Ready under config/acs's RBAC, one leader, the password never in the environment; advertised in the Directory", { timeout: 300_000 }, async () => {
+  test("two replicas Ready under config/acs's RBAC, one leader, logged in with the mounted keytab; advertised in the Directory", { timeout: 300_000 }, async () => {
     const { pods } = await twoReplicasOneLeader(node);
     for (const p of pods) {
       assert.equal(p.spec.containers[0]?.image, "ghcr.io/graft-operators/graft:0.1.0");
-      assert.ok(!JSON.stringify(p.spec).includes(password), "the password is in no Pod spec");
+      const env = p.spec.containers[0]?.env?.map((e) => e.name) ?? [];
+      assert.ok(!env.some((n) => /PASSWORD$|KEYTAB$/.test(n)), `no credential in the environment: ${env.join(", ")}`);
     }
     const settings = await kubectl(["-n", CENTRAL_NS, "get", "configmaps", "-o", "yaml"]);
-    assert.ok(!settings.includes(password), "nor in a ConfigMap");
-    assert.match(settings, /SERVICE_PASSWORD_FILE: \/etc\/graft\/acs\/password/);
-    // The stand-in checked the manager's password at the KDC (it is no stand-in user).
-    assert.ok(standin.requests.some((r) => r.service === "configdb" && r.path === "/token" && r.upn?.startsWith("sv1clustermanager@") && r.status === 200),
-      "the manager logged in to the ConfigDB");
+    assert.match(settings, /SERVICE_KEYTAB_FILE: \/etc\/graft\/acs\/keytab/);
+    // The stand-in verified the manager's Negotiate tickets (its key is only in the keytab).
+    assert.ok(standin.negotiatePrincipal, "the stand-in accepts Negotiate");
+    assert.ok(standin.requests.some((r) => r.service === "configdb" && r.path === "/token" && r.upn === upn && r.status === 200),
+      `the manager logged in to the ConfigDB as ${upn} (refusals: ${standin.negotiateRefusals.join("; ")})`);
     const listed = await fetch(`${standin.urls.directory}/v1/service/${Service.Clusters}`, { headers: { authorization: admin() } });
     assert.deepEqual(((await listed.json()) as { url: string }[]).map((d) => d.url), [ACS_EXTERNAL_URL]);
   });

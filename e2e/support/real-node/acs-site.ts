@@ -1,6 +1,7 @@
 // graft's central install in ACS mode on a real node, as ACS-MODE.md's "Install" tells a site to do it: the
-// namespace, the manager's ACS account password as the Secret graft-cluster-manager-acs (a file the Pods mount, never
-// an environment variable), the site's settings in an overlay over config/acs, `kubectl apply -k`. The ACS services
+// namespace, the manager's ACS login as the Secret graft-cluster-manager-acs (its password, or its keytab with the
+// krb5.conf naming the KDC in ConfigMap graft-cluster-manager-krb5: files the Pods mount, never environment
+// variables), the site's settings in an overlay over config/acs, `kubectl apply -k`. The ACS services
 // (the stand-in) and the KDC run on the host, where Pods reach them at the node's bridge address; the manager's
 // Service has a fixed ClusterIP that is its EXTERNAL_URL, reached both from the host and from Pods.
 import { writeFileSync, mkdirSync } from "node:fs";
@@ -14,8 +15,8 @@ export const ACS_EXTERNAL_URL = `http://${MANAGER_IP}:8080`;
 
 export interface AcsSite {
   directoryUrl: string;
-  /** The manager's ACS account (its password goes into the Secret). */
-  account: { username: string; password: string };
+  /** The manager's ACS account and its login: a password (Basic) or a keytab file and a krb5.conf (Negotiate). */
+  account: { username: string } & ({ password: string } | { keytabFile: string; krb5Conf: string });
   kdc: Kdc;
   organisationPrefix: string;
 }
@@ -26,9 +27,18 @@ export async function installAcsCentral(node: RealNode, work: string, site: AcsS
     if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${r.stderr}`);
   };
   await must(["create", "namespace", CENTRAL_NS]);
-  const passwordFile = join(work, "sv1clustermanager.password");
-  writeFileSync(passwordFile, site.account.password, { mode: 0o600 });
-  await must(["-n", CENTRAL_NS, "create", "secret", "generic", "graft-cluster-manager-acs", `--from-file=password=${passwordFile}`]);
+  const { account } = site;
+  let login: Record<string, string> = {};
+  if ("password" in account) {
+    const passwordFile = join(work, "sv1clustermanager.password");
+    writeFileSync(passwordFile, account.password, { mode: 0o600 });
+    await must(["-n", CENTRAL_NS, "create", "secret", "generic", "graft-cluster-manager-acs", `--from-file=password=${passwordFile}`]);
+  } else {
+    await must(["-n", CENTRAL_NS, "create", "secret", "generic", "graft-cluster-manager-acs", `--from-file=keytab=${account.keytabFile}`]);
+    await must(["-n", CENTRAL_NS, "create", "configmap", "graft-cluster-manager-krb5", `--from-file=krb5.conf=${account.krb5Conf}`]);
+    // settings.env's password line gives way to the keytab (the manager takes one of the two).
+    login = { SERVICE_PASSWORD_FILE: "", SERVICE_KEYTAB_FILE: "/etc/graft/acs/keytab", KRB5_CONFIG: "/etc/graft/krb5/krb5.conf" };
+  }
   await provideRepoVolume(node);
   const overlay = join(work, "overlay");
   mkdirSync(overlay);
@@ -39,12 +49,13 @@ export async function installAcsCentral(node: RealNode, work: string, site: AcsS
     settings: {
       EXTERNAL_URL: ACS_EXTERNAL_URL,
       DIRECTORY_URL: site.directoryUrl,
-      SERVICE_USERNAME: site.account.username,
+      SERVICE_USERNAME: account.username,
       REALM: kdc.realm,
       EXTERNAL_DOMAIN: "graft.test",
       EDGE_KDC: `${kdc.address}:${kdc.kdcPort}`,
       EDGE_KADMIN_SERVER: `${kdc.address}:${kdc.kadminPort}`,
       ORGANISATION_PREFIX: site.organisationPrefix,
+      ...login,
     },
   });
 }
