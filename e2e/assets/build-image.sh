@@ -89,6 +89,9 @@ npm_cache=$(npm config get cache 2>/dev/null || true)
 if [ -d "$npm_cache/_cacache" ]; then
   printf 'cache=/npm-cache\nprefer-offline=true\n' >> "$store/npm-etc/npmrc"
   set -- -v "$npm_cache:/npm-cache"
+  log "npm packages for the build from the cache at $npm_cache"
+else
+  log "no npm cache at '$npm_cache': the build downloads its npm packages"
 fi
 # Node's headers, for node-gyp (the `kerberos` addon), where the official node image has them: mounted for the build
 # only, so they stay out of the image (about 60 MB). They come with the pinned Node.js build (fetch-node.sh's copy,
