@@ -26,7 +26,7 @@ export interface Mosquitto {
   readonly port: number;
   readonly url: string;
   readonly dir: string;
-  /** The broker's log so far (denied publishes and subscriptions are logged at `information`). */
+  /** The broker's log so far: connections and disconnections (not denied publishes: Mosquitto logs those at `debug`). */
   log(): string;
   /**
    * SIGHUP: the broker re-reads its configuration, the ACL file included, and applies it to open connections;
