@@ -3,12 +3,13 @@
 // own Cluster Manager grants (the stand-in enforces them). Each cluster's delay runs from its entry being written to
 // its setup status being ready; requests are the manager's own to the ConfigDB and Auth service. Then one EdgeCluster
 // applied with kubectl, which those grants refuse permanently: the ConfigDB requests it costs per minute.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { App, Class, Perm } from "../../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../../operators/api/edgecluster.js";
 import { ClusterManager } from "../../operators/cluster-manager/cluster-manager.js";
+import { CONTROLLER_NAME } from "../../operators/cluster-manager/controller/edgecluster-controller.js";
 import { defaultConfig } from "../../operators/cluster-manager/config.js";
 import { Core } from "../../operators/runtime/kube.js";
 import { silentLogger } from "../../operators/runtime/logger.js";
@@ -19,7 +20,9 @@ import { eventually } from "../harness/eventually.js";
 import { freePort } from "../harness/ports.js";
 import { edgeClusterYaml } from "../support/cluster-manager/fixtures.js";
 import { startAcsWorld, type AcsWorld } from "../support/cluster-manager/acs-world.js";
+import { settleNewCrd } from "./edge-clusters.js";
 import { percentile, sayer, type BenchOptions, type Figure } from "./figures.js";
+import { controlPlaneCpu, metricValue } from "./manager-process.js";
 
 const NS = "bench-acs";
 const REFUSED_WINDOW_MS = 30_000;
@@ -37,6 +40,7 @@ export async function benchAcsSetup(opts: BenchOptions & { clusters?: number } =
     await cp.installCrds();
     const client = new KubeClient(cp.kubeConfig);
     await client.create(Core.namespaces, { metadata: { name: NS } });
+    await settleNewCrd(client, NS);
     const port = await freePort();
     manager = new ClusterManager({
       kubeConfig: cp.kubeConfig,
@@ -52,6 +56,13 @@ export async function benchAcsSetup(opts: BenchOptions & { clusters?: number } =
     const before = byManager().length;
 
     say(`${group}: creating the clusters`);
+    const cpCpu = controlPlaneCpu(cp.dir);
+    const apiServerCpuAtStart = cpCpu.apiServer();
+    const cpuAtStart = process.cpuUsage();
+    const childCpuAtStart = childrenCpuSeconds();
+    const m = manager;
+    const reconciles = async () => metricValue(await m.metrics.registry.metrics(), "graft_reconcile_total", { controller: CONTROLLER_NAME });
+    const reconcilesAtStart = await reconciles();
     const started = performance.now();
     const created = await Promise.all(Array.from({ length: clusters }, async (_, i) => {
       const { uuid } = await createClusterAsAdminUi(w.cdb, { typed: `Bench Site ${i + 1}`, chart: w.chart });
@@ -67,6 +78,10 @@ export async function benchAcsSetup(opts: BenchOptions & { clusters?: number } =
       return readyAt.size === clusters;
     }, { timeoutMs: 180_000, intervalMs: 20, message: () => `setup ready for ${readyAt.size}/${clusters}` });
     const total = Math.max(...readyAt.values()) - started;
+    const cpu = process.cpuUsage(cpuAtStart);
+    const childCpu = childrenCpuSeconds() - childCpuAtStart;
+    const cpuApiServer = cpCpu.apiServer() - apiServerCpuAtStart;
+    const reconcilesPerCluster = (await reconciles() - reconcilesAtStart) / clusters;
     const delays = created.map(({ uuid, at }) => readyAt.get(uuid)! - at);
     const requests = byManager().slice(before);
     const cdbAuth = requests.filter((r) => r.service === "configdb" || r.service === "auth");
@@ -94,8 +109,15 @@ export async function benchAcsSetup(opts: BenchOptions & { clusters?: number } =
     return [
       { group, name: "total, first entry to last setup ready", value: Math.round(total), unit: "ms", target: { op: "<", bound: 15_000 } },
       { group, name: "per cluster p50", value: Math.round(percentile(delays, 50)), unit: "ms" },
+      // The manager, the ACS stand-in and this benchmark share one process (one thread): the total cannot be below it.
+      { group, name: "CPU meanwhile: manager + ACS stand-in (one process)", value: (cpu.user + cpu.system) / 1e6, unit: "s" },
+      { group, name: "CPU meanwhile: git processes (the manager's and the Git stand-in's)", value: childCpu, unit: "s" },
+      { group, name: "CPU meanwhile: API server", value: cpuApiServer, unit: "s" },
+      { group, name: "load average (1 min) at the end", value: loadavg()[0]!, unit: "" },
       { group, name: "per cluster p99", value: Math.round(percentile(delays, 99)), unit: "ms" },
       { group, name: "ConfigDB + Auth requests per cluster", value: cdbAuth.length / clusters, unit: "requests" },
+      { group, name: "Git requests per cluster", value: requests.filter((r) => r.service === "git").length / clusters, unit: "requests" },
+      { group, name: "EdgeCluster reconciles per cluster (until the last is ready)", value: reconcilesPerCluster, unit: "" },
       { group, name: "requests refused (403)", value: refused, unit: "requests", target: { op: "==", bound: 0 } },
       { group, name: "flux accounts", value: accountsNamed("flux"), unit: "accounts", target: { op: "==", bound: clusters } },
       { group, name: "krbkeys accounts", value: accountsNamed("krbkeys"), unit: "accounts", target: { op: "==", bound: clusters } },
@@ -108,4 +130,11 @@ export async function benchAcsSetup(opts: BenchOptions & { clusters?: number } =
     await cp?.stop();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** CPU of this process's finished child processes (cutime + cstime in /proc/self/stat, 100 ticks a second). */
+function childrenCpuSeconds(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / 100;
 }

@@ -4,9 +4,18 @@ import { metricValue } from "./manager-process.js";
 
 /** Requests the API server has served (optionally only those on one resource), from its own metrics. */
 export async function apiRequests(cp: ControlPlane, resource?: string): Promise<number> {
+  return (await apiRequestCounts(cp, { selected: resource ? { resource } : {} })).selected;
+}
+
+/** For each name, the requests whose apiserver_request_total labels include those given (e.g. verb, resource). */
+export async function apiRequestCounts<K extends string>(cp: ControlPlane, selections: Record<K, Record<string, string>>): Promise<Record<K, number>> {
   const r = await cp.kubectl(["get", "--raw", "/metrics"]);
   if (r.code !== 0) throw new Error(`cannot read the API server metrics: ${r.stderr}`);
-  return metricValue(r.stdout, "apiserver_request_total", resource ? { resource } : {});
+  const counts = {} as Record<K, number>;
+  for (const [name, labels] of Object.entries(selections) as Array<[K, Record<string, string>]>) {
+    counts[name] = metricValue(r.stdout, "apiserver_request_total", labels);
+  }
+  return counts;
 }
 
 export async function apiRequestBreakdown(cp: ControlPlane): Promise<string> {

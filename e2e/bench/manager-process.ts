@@ -1,7 +1,7 @@
 // The cluster-manager as a child process (`graft cluster-manager`), as it runs in production: its memory and CPU can
 // be read from /proc, it can be killed and restarted, and its whole log is in one file. Used by the benchmarks and
 // the fault tests.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { eventually } from "../harness/eventually.js";
@@ -110,6 +110,43 @@ export function processCpuSeconds(pid: number): number {
   // The command name is in parentheses and may hold spaces: count fields after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * The control plane's kube-apiserver and etcd: the processes of that name whose command line names its directory
+ * (the cluster-manager's does too, through --kubeconfig, and must not be counted twice).
+ */
+function controlPlanePids(dir: string): { apiServer: number[]; etcd: number[] } {
+  const pids = readdirSync("/proc").filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => {
+    try {
+      return pid !== process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir);
+    } catch {
+      return false;
+    }
+  });
+  const named = (comm: string) => pids.filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === comm;
+    } catch {
+      return false;
+    }
+  });
+  return { apiServer: named("kube-apiserver"), etcd: named("etcd") };
+}
+
+/** CPU used so far by a control plane's kube-apiserver and by its etcd (processes found once, when called). */
+export function controlPlaneCpu(dir: string): { apiServer: () => number; etcd: () => number } {
+  const pids = controlPlanePids(dir);
+  const sum = (list: number[]) => list.reduce((total, pid) => total + processCpuSecondsOr0(pid), 0);
+  return { apiServer: () => sum(pids.apiServer), etcd: () => sum(pids.etcd) };
+}
+
+function processCpuSecondsOr0(pid: number): number {
+  try {
+    return processCpuSeconds(pid);
+  } catch {
+    return 0;
+  }
 }
 
 /** A counter or gauge value from Prometheus text, summed over every series of that name matching labels. */

@@ -1,7 +1,7 @@
 // Provisioning: N EdgeClusters applied at once against a real API server, a cluster-manager child process
 // reconciling them. Each cluster's delay runs from its apply being acknowledged to a watch seeing Provisioned=True.
 // At the size with targets, the provisioned clusters then report as edge-sync would (reports.ts).
-import { mkdtempSync, rmSync, writeFileSync, chmodSync, readFileSync, existsSync, readdirSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, chmodSync, readFileSync, existsSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
@@ -11,10 +11,10 @@ import { Informer } from "../../operators/runtime/informer.js";
 import { Core } from "../../operators/runtime/kube.js";
 import { silentLogger } from "../../operators/runtime/logger.js";
 import { KubeClient } from "../../operators/runtime/rest.js";
-import { apiRequestBreakdown, apiRequests } from "./api-server-metrics.js";
-import { applyEdgeClusters, inParallel, isProvisioned } from "./edge-clusters.js";
+import { apiRequestBreakdown, apiRequestCounts } from "./api-server-metrics.js";
+import { applyEdgeClusters, inParallel, isProvisioned, settleNewCrd } from "./edge-clusters.js";
 import { percentile, sayer, type BenchOptions, type Figure } from "./figures.js";
-import { metricValue, processCpuSeconds, startManagerProcess } from "./manager-process.js";
+import { controlPlaneCpu, metricValue, startManagerProcess } from "./manager-process.js";
 import { benchReports } from "./reports.js";
 
 export interface ProvisioningOptions extends BenchOptions {
@@ -43,6 +43,7 @@ export async function benchProvisioning(opts: ProvisioningOptions): Promise<Figu
     await cp.installCrds();
     const client = new KubeClient(cp.kubeConfig);
     await client.create(Core.namespaces, { metadata: { name: NS } });
+    await settleNewCrd(client, NS);
 
     const spawnLog = join(work, "git-spawns");
     const env = opts.profile ? { PATH: `${gitShim(work, spawnLog)}:${process.env.PATH ?? ""}` } : {};
@@ -51,13 +52,16 @@ export async function benchProvisioning(opts: ProvisioningOptions): Promise<Figu
       concurrent: opts.concurrent, logLevel: "info", cpuProfileDir: opts.cpuProfileDir, env, compiled: opts.compiled,
     });
     const spawnsAtStart = countLines(spawnLog);
-    const cpPids = controlPlanePids(cp.dir);
-    const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + processCpuSecondsOr0(pid), 0);
-    const apiServerCpuAtStart = cpuOf(cpPids.apiServer);
-    const etcdCpuAtStart = cpuOf(cpPids.etcd);
+    const cpCpu = controlPlaneCpu(cp.dir);
+    const apiServerCpuAtStart = cpCpu.apiServer();
+    const etcdCpuAtStart = cpCpu.etcd();
     const benchCpuAtStart = process.cpuUsage();
     const cpuAtStart = manager.cpuSeconds();
-    const requestsAtStart = await apiRequests(cp);
+    // Where the manager's requests go: its status writes and Events (the bench writes neither).
+    const counted = () => apiRequestCounts(cp!, {
+      all: {}, statusWrites: { resource: "edgeclusters", subresource: "status" }, events: { verb: "POST", resource: "events" },
+    });
+    const countsAtStart = await counted();
     const reconcilesAtStart = metricValue(await manager.metrics(), "graft_reconcile_total", { controller: "cluster-manager" });
 
     const provisionedAt = new Map<string, number>();
@@ -89,10 +93,11 @@ export async function benchProvisioning(opts: ProvisioningOptions): Promise<Figu
 
     const delays = names.filter((n) => provisionedAt.has(n)).map((n) => provisionedAt.get(n)! - appliedAt.get(n)!);
     const last = Math.max(...provisionedAt.values());
-    const requests = (await apiRequests(cp)) - requestsAtStart;
+    const countsAtEnd = await counted();
+    const requests = countsAtEnd.all - countsAtStart.all;
     const cpu = manager.cpuSeconds() - cpuAtStart;
-    const cpuApiServer = cpuOf(cpPids.apiServer) - apiServerCpuAtStart;
-    const cpuEtcd = cpuOf(cpPids.etcd) - etcdCpuAtStart;
+    const cpuApiServer = cpCpu.apiServer() - apiServerCpuAtStart;
+    const cpuEtcd = cpCpu.etcd() - etcdCpuAtStart;
     const benchUsage = process.cpuUsage(benchCpuAtStart);
     const cpuBench = (benchUsage.user + benchUsage.system) / 1e6;
     const reconciles = metricValue(await manager.metrics(), "graft_reconcile_total", { controller: "cluster-manager" }) - reconcilesAtStart;
@@ -123,6 +128,8 @@ export async function benchProvisioning(opts: ProvisioningOptions): Promise<Figu
         target: opts.withTargets ? { op: "<=", bound: 6 } : undefined,
       },
       { group, name: "reconciles per cluster", value: reconciles / opts.clusters, unit: "" },
+      { group, name: "status writes per cluster", value: (countsAtEnd.statusWrites - countsAtStart.statusWrites) / opts.clusters, unit: "" },
+      { group, name: "Events per cluster", value: (countsAtEnd.events - countsAtStart.events) / opts.clusters, unit: "" },
     ];
     if (opts.profile) {
       const spawns = countLines(spawnLog) - spawnsAtStart;
@@ -171,32 +178,3 @@ function summariseSpawns(file: string): string {
   return [...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}=${v}`).join(", ");
 }
 
-/**
- * The control plane's kube-apiserver and etcd: the processes of that name whose command line names its directory
- * (the cluster-manager's does too, through --kubeconfig, and must not be counted twice).
- */
-function controlPlanePids(dir: string): { apiServer: number[]; etcd: number[] } {
-  const pids = readdirSync("/proc").filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => {
-    try {
-      return pid !== process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir);
-    } catch {
-      return false;
-    }
-  });
-  const named = (comm: string) => pids.filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === comm;
-    } catch {
-      return false;
-    }
-  });
-  return { apiServer: named("kube-apiserver"), etcd: named("etcd") };
-}
-
-function processCpuSecondsOr0(pid: number): number {
-  try {
-    return processCpuSeconds(pid);
-  } catch {
-    return 0;
-  }
-}
