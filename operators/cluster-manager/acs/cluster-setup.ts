@@ -73,6 +73,12 @@ export interface SetupResult {
 
 export class AcsClusterSetup {
   private readonly adoption: AccountAdoption;
+  /**
+   * Setup-status changes that only spare a later pass some idempotent work (a role's steps done, the commit pushed),
+   * by cluster: written with the pass's next status write instead of a read and a write of their own. Records that
+   * crash safety needs (an account being created, its UUID) are written at once. Dropped if the pass fails.
+   */
+  private readonly deferred = new Map<string, Record<string, unknown>>();
 
   constructor(private readonly deps: ClusterSetupDeps) {
     this.adoption = new AccountAdoption(deps.cdb, deps.auth);
@@ -87,6 +93,17 @@ export class AcsClusterSetup {
   }
 
   async setup(c: ClusterToSetUp): Promise<SetupResult> {
+    this.deferred.delete(c.uuid);
+    try {
+      const result = await this.setupSteps(c);
+      await this.flushStatus(c.uuid);
+      return result;
+    } finally {
+      this.deferred.delete(c.uuid);
+    }
+  }
+
+  private async setupSteps(c: ClusterToSetUp): Promise<SetupResult> {
     const { cdb } = this.deps;
     let status = (await this.readStatus(c.uuid)) ?? {};
 
@@ -157,7 +174,7 @@ export class AcsClusterSetup {
         await step(`granting the ${what} Git Pull on the cluster repository`, () => ensureGrant(auth, grant));
         crashPoint(AcsCrashPoint.AfterAccountGrant);
       }
-      await this.patchStatus(c.uuid, { [role]: { uuid: acct, done: true } });
+      this.deferStatus(c.uuid, { [role]: { uuid: acct, done: true } });
     }
     return acct;
   }
@@ -214,7 +231,7 @@ export class AcsClusterSetup {
     // As ACS's setup status: the self-link the bootstrap applies; and which Flux release the bootstrap installs.
     const fluxVersion = this.deps.settings.fluxVersion;
     if (status.commit !== result.commit || status.self_link !== repo.selfLink || (fluxVersion && status.fluxVersion !== fluxVersion)) {
-      await this.patchStatus(c.uuid, { commit: result.commit, self_link: repo.selfLink, ...(fluxVersion ? { fluxVersion } : {}) });
+      this.deferStatus(c.uuid, { commit: result.commit, self_link: repo.selfLink, ...(fluxVersion ? { fluxVersion } : {}) });
     }
     return { url, commit: result.commit };
   }
@@ -315,8 +332,21 @@ export class AcsClusterSetup {
     return { left };
   }
 
-  /** Replaces top-level keys of the setup status (null removes one); nested values are replaced whole. */
-  private patchStatus(uuid: string, changes: Record<string, unknown>): Promise<void> {
+  private deferStatus(uuid: string, changes: Record<string, unknown>): void {
+    this.deferred.set(uuid, { ...this.deferred.get(uuid), ...changes });
+  }
+
+  private async flushStatus(uuid: string): Promise<void> {
+    if (this.deferred.has(uuid)) await this.patchStatus(uuid, {});
+  }
+
+  /**
+   * Replaces top-level keys of the setup status (null removes one); nested values are replaced whole. Deferred
+   * changes of the cluster go with it (overridden by these).
+   */
+  private patchStatus(uuid: string, ownChanges: Record<string, unknown>): Promise<void> {
+    const changes = { ...this.deferred.get(uuid), ...ownChanges };
+    this.deferred.delete(uuid);
     return step("setup status", async () => {
       const current = await this.deps.cdb.getEntry<Record<string, unknown>>(App.EdgeClusterSetupStatus, uuid);
       const next: Record<string, unknown> = { ...(isRecord(current?.value) ? current.value : {}) };

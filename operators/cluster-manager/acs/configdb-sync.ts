@@ -242,7 +242,8 @@ export class ConfigDbSync {
     const { entry } = parsed;
     // Decide on fresh answers, not caches: the entry must still exist and no EdgeCluster may hold the UUID yet (one
     // applied with kubectl records its UUID in status before it writes the entry).
-    if (!(await cdb.getEntry(App.EdgeClusterConfiguration, uuid))) return;
+    const fresh = await cdb.getEntry(App.EdgeClusterConfiguration, uuid);
+    if (!fresh) return;
     const all = (await client.list<EdgeCluster>(EdgeClusterType, this.deps.watchNamespace)).items;
     if (all.some((ec) => uuidOf(ec) === uuid)) return;
     const taken = new Set(all.filter((ec) => ec.metadata.namespace === mirrorNamespace).map((ec) => ec.metadata.name));
@@ -261,6 +262,9 @@ export class ConfigDbSync {
       if (isAlreadyExists(err)) throw new Error(`EdgeCluster "${mirrorNamespace}/${name}" appeared while mirroring ConfigDB cluster ${uuid}; trying again`);
       throw err;
     }
+    // The new EdgeCluster's first pass reads this version of the entry: handing it over again as a change would only
+    // run the whole setup a second time.
+    this.forwarded.set(uuid, fresh.etag);
     log.info({ uuid, name, namespace: mirrorNamespace }, "mirrored a ConfigDB edge cluster as an EdgeCluster");
     await this.deps.events.record(EdgeClusterType, created, "Normal", "MirroredFromConfigDB",
       `created from ConfigDB entry ${uuid} (cluster "${entry.name}"); the ConfigDB entry owns this cluster's spec`);

@@ -46,9 +46,11 @@ export class AcsGitRepos {
     const dir = await this.repos.ensureRepo(uuid);
     for (let round = 1; ; round++) {
       const remoteHead = await this.remoteHead(url);
-      if (remoteHead) {
+      // Aligned already (the working copy made or fetched the server's head last time): no git process needed.
+      const localHead = await this.repos.headCommit(uuid);
+      if (remoteHead && remoteHead !== localHead) {
         await this.withToken((env) => runGit(["fetch", "--quiet", "--no-tags", url, `+${BRANCH_REF}:${BRANCH_REF}`], { gitDir: dir, env }));
-      } else {
+      } else if (!remoteHead && localHead !== null) {
         await runGit(["update-ref", "-d", BRANCH_REF], { gitDir: dir, okCodes: [1] });
       }
       const result = await this.repos.updateFiles(uuid, update, message);
