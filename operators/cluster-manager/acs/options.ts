@@ -62,7 +62,8 @@ export interface AcsFlagValues {
 function serviceCredentials(o: AcsFlagValues, username: string, realm: string, need: (v: string | undefined, what: string) => string,
   env: NodeJS.ProcessEnv): AcsModeSettings["credentials"] {
   if (o.serviceKeytabFile) {
-    if (o.servicePasswordFile) throw new Error("ACS mode takes --service-keytab-file (SERVICE_KEYTAB_FILE) or --service-password-file (SERVICE_PASSWORD_FILE), not both");
+    if (o.servicePasswordFile) throw new Error("ACS mode takes --service-keytab-file (SERVICE_KEYTAB_FILE) or --service-password-file (SERVICE_PASSWORD_FILE), not both: " +
+      "config/acs's settings.env sets SERVICE_PASSWORD_FILE, so to log in with the keytab set it empty (ACS-MODE.md, \"Install\")");
     return { principal: username.includes("@") ? username : `${username}@${realm}`, keytabFile: o.serviceKeytabFile };
   }
   // A mounted Secret's file is read when first needed and again after a refusal, so a rotation needs no restart.
