@@ -36,7 +36,7 @@ for (const point of Object.values(CrashPoint)) {
     const crashing = manager(point);
     try {
       assert.equal((await api.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml(name, NS) })).code, 0);
-      const code = await Promise.race([crashing.exited, new Promise((r) => setTimeout(() => r("alive"), 60_000))]);
+      const code = await Promise.race([crashing.exited, new Promise((r) => setTimeout(() => r("alive"), 60_000).unref())]);
       assert.notEqual(code, "alive", `the manager reached crash point ${point}`);
     } finally {
       await crashing.kill();

@@ -66,7 +66,7 @@ async function crashes(crashAt: CrashPointName, act: () => Promise<void>) {
   const crashing = manager(crashAt);
   try {
     await act();
-    const code = await Promise.race([crashing.exited, new Promise((r) => setTimeout(() => r("alive"), 60_000))]);
+    const code = await Promise.race([crashing.exited, new Promise((r) => setTimeout(() => r("alive"), 60_000).unref())]);
     assert.notEqual(code, "alive", `the manager reached crash point ${crashAt}`);
   } finally {
     await crashing.kill();

@@ -49,7 +49,7 @@ async function crashes(crashAt: AccountCrashPointName, act: () => Promise<void>)
   const crashing = krbkeys(crashAt);
   try {
     await act();
-    const code = await Promise.race([crashing.exited, new Promise((r) => setTimeout(() => r("alive"), 60_000))]);
+    const code = await Promise.race([crashing.exited, new Promise((r) => setTimeout(() => r("alive"), 60_000).unref())]);
     assert.notEqual(code, "alive", `krbkeys reached crash point ${crashAt}`);
   } finally {
     await crashing.kill();
