@@ -2,13 +2,13 @@
 // among them) log in once and send the token with each request, and an Ingress or Service spreads those requests over
 // the replicas, so a token only the issuing replica remembered would be refused by the others. A token here is
 // self-contained — the caller's principal and the expiry, signed with HMAC-SHA256 — under a key the replicas share
-// through a Secret in their namespace (made by whichever replica comes first, 32 random bytes).
+// through a Secret in the mirror namespace, the one they watch (made by whichever replica comes first, 32 random bytes).
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { Core } from "../../runtime/kube.js";
 import { isAlreadyExists, type KubeClient } from "../../runtime/rest.js";
 import type { SecretObject } from "../credentials.js";
 
-/** The Secret holding the signing key (key `key`), in the manager's namespace. */
+/** The Secret holding the signing key (key `key`), in the mirror namespace (config/acs: graft-system). */
 export const TOKEN_KEY_SECRET = "graft-clusters-api-token-key";
 
 /** Reads the shared signing key, making it first when no replica has yet. */
