@@ -53,10 +53,6 @@ export class NegotiateLogin {
 
   constructor(readonly credentials: KeytabCredentials) {}
 
-  get principal(): string {
-    return this.credentials.principal;
-  }
-
   /** Starts a GSSAPI context with `HTTP@<host>`: the first token, as an Authorization header value. */
   async start(service: string, host: string): Promise<NegotiateExchange> {
     const { principal, keytabFile } = this.credentials;
