@@ -1,7 +1,7 @@
 import { Service } from "../api/constants.js";
 import type { Logger } from "../runtime/logger.js";
 import { silentLogger } from "../runtime/logger.js";
-import { AcsError, AcsProtocolError, AcsUnavailableError } from "./errors.js";
+import { AcsProtocolError, AcsUnavailableError } from "./errors.js";
 import { ServiceClient, type AcsCredentials, type BaseUrlSource, type ServiceClientOptions } from "./service-client.js";
 
 /**
@@ -99,20 +99,4 @@ export class AcsConnection {
     this.log.info({ service: name, url }, "service located through the Directory");
     return url;
   }
-}
-
-/**
- * Connection options from the ACS environment: `SERVICE_USERNAME`, `SERVICE_PASSWORD` and the URL presets
- * (`DIRECTORY_URL`, `CONFIGDB_URL`, `AUTHN_URL`, `MQTT_URL`).
- */
-export function acsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): AcsConnectionOptions {
-  const username = env.SERVICE_USERNAME;
-  const password = env.SERVICE_PASSWORD;
-  if (!username || !password) throw new AcsError("ACS credentials missing: set SERVICE_USERNAME and SERVICE_PASSWORD");
-  const urls: Partial<Record<AcsServiceName, string>> = {};
-  for (const [name, variable] of Object.entries(URL_ENV_VARS) as Array<[AcsServiceName, string]>) {
-    const value = env[variable];
-    if (value) urls[name] = value;
-  }
-  return { credentials: { username, password }, urls };
 }

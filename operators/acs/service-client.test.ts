@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { App } from "../api/constants.js";
 import { freePort } from "../../e2e/harness/ports.js";
 import { startAcsStandin } from "../../e2e/acs-standin/standin.js";
-import { AcsConnection, acsOptionsFromEnv } from "./discovery.js";
+import { AcsConnection } from "./discovery.js";
 import { AcsHttpError, AcsUnavailableError, isTransientAcsError } from "./errors.js";
 import { ServiceClient } from "./service-client.js";
 import { startStandinFixture, type StandinFixture } from "../../e2e/acs-standin/client-fixture.js";
@@ -113,16 +113,4 @@ test("an unreachable service gives AcsUnavailableError, a transient error", asyn
   const err = await listApps(client).then(() => null, (e: unknown) => e);
   assert.ok(err instanceof AcsUnavailableError, String(err));
   assert.equal(isTransientAcsError(err), true);
-});
-
-test("acsOptionsFromEnv reads the ACS variables and insists on credentials", () => {
-  const options = acsOptionsFromEnv({
-    SERVICE_USERNAME: "sv1clusters", SERVICE_PASSWORD: "pw", DIRECTORY_URL: "http://directory.example",
-    CONFIGDB_URL: "http://configdb.example", AUTHN_URL: "http://auth.example", MQTT_URL: "mqtt://mqtt.example",
-  });
-  assert.deepEqual(options, {
-    credentials: { username: "sv1clusters", password: "pw" },
-    urls: { directory: "http://directory.example", configdb: "http://configdb.example", auth: "http://auth.example", mqtt: "mqtt://mqtt.example" },
-  });
-  assert.throws(() => acsOptionsFromEnv({ SERVICE_USERNAME: "x" }), /SERVICE_PASSWORD/);
 });
