@@ -2,7 +2,7 @@
 // repository can apply its CRDs: what `flux migrate` (and `graft flux-migrate`) does, done by edge-sync whenever a
 // Flux CRD's status.storedVersions lists more than its storage version — before an upgrade, or right after one that
 // stopped on it. Level-triggered off an informer on the CRDs; one pass at a time. A CRD it cannot migrate (the API
-// server refuses: e.g. a chart without edge-sync's migration ClusterRole) becomes a not-Ready object of the GitOps
+// server refuses: e.g. it may read the CRDs but not rewrite their objects) becomes a not-Ready object of the GitOps
 // report whose message says what to do, so the centre's Synced condition and a FluxRollout show it; it is tried again
 // after retryMs or when the CRD changes.
 import type { Logger } from "pino";
