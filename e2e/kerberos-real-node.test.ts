@@ -10,7 +10,8 @@
 // KDC and, logged in to ACS with its keytab (Negotiate, checked with the stand-in's keytab for HTTP/<bridge address>),
 // their ACS accounts in the edge-sync and edge-monitor roles; edge-sync logs in to the ConfigDB as op1sync and
 // reports the real Node, edge-monitor logs in to Mosquitto (its
-// password file built from krbkeys' Secret) and publishes its NBIRTH → the EdgeCluster is Ready with the real Node's
+// password file built from krbkeys' Secret; ACS's MQTT permissions as its ACL, e2e/support/edge-monitor/acs-broker.ts)
+// and publishes its NBIRTH → the EdgeCluster is Ready with the real Node's
 // hostname, arch and kubelet version. Then krbkeys rotates op1sync's password: the kubelet updates the mounted file,
 // and the running edge-sync, its session ended, logs in with the file's new content (the KDC refuses the old one)
 // and keeps reporting, never restarted. A spec.values change reaches the installed release, and `graft seal` of a
@@ -33,11 +34,12 @@ import { KubeClient } from "../operators/runtime/rest.js";
 import { startAcsStandin, type AcsStandin } from "./acs-standin/standin.js";
 import { EDGE_DUMPS, EdgeRole } from "./acs-standin/edge-roles.js";
 import { startKdc, type Kdc } from "./harness/kdc.js";
-import { startMosquitto, type Mosquitto } from "./harness/mosquitto.js";
+import type { Mosquitto } from "./harness/mosquitto.js";
 import { graftImage, realNodeSkipReason, type RealNode } from "./harness/real-node.js";
 import { assertReportedRealHost, diagnosedWait, kubectlOn, startEdgeNode } from "./support/real-node/edge-node.js";
 import { makePasswordFile } from "./support/edge-monitor/broker-credentials.js";
 import { SparkplugSubscriber } from "./support/edge-monitor/sparkplug-subscriber.js";
+import { startAcsBroker } from "./support/edge-monitor/acs-broker.js";
 import { addClusterManagerAccount, KUBECTL_DIRECTION_DUMP, installClustersService } from "./support/cluster-manager/acs-world.js";
 import { installAcsCentral } from "./support/real-node/acs-site.js";
 import { CENTRAL_NS } from "./support/real-node/central-pods.js";
@@ -47,8 +49,6 @@ const chartDir = join(repoRoot, "config/edge-cluster");
 const EDGE_NS = "fplus-edge";
 const NAME = "line-kr";
 const ORG = "acme";
-/** The test's own broker account (the monitor's is op1monitor, with krbkeys' password). */
-const OBSERVER = { username: "observer", password: randomBytes(12).toString("hex") };
 
 const skip = realNodeSkipReason();
 let kdcEnv: Record<string, string> = {};
@@ -58,6 +58,7 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
   let kdc: Kdc;
   let standin: AcsStandin;
   let broker: Mosquitto;
+  let acsBroker: Awaited<ReturnType<typeof startAcsBroker>> | undefined;
   let subscriber: SparkplugSubscriber | undefined;
   let client: KubeClient;
   let work: string;
@@ -103,11 +104,16 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
     await kdc.startServers();
     // ACS's grants for the cluster manager and the edge roles; the KDC's kadmin.local gives the stand-in its keytab.
     standin = await startAcsStandin({ kdc, dumps: [KUBECTL_DIRECTION_DUMP, ...EDGE_DUMPS], host: node.bridgeAddress });
-    // The broker accepts only the accounts in its password file: the observer now, op1monitor once krbkeys made it.
-    broker = await startMosquitto({
+    // The broker accepts only the accounts in its password file (the stand-in's root principal, the test's observer,
+    // now; op1monitor once krbkeys made it) and lets each do what its ACS grants allow (the stand-in's MQTT ACL).
+    const observer = standin.adminUser;
+    const mqttDir = join(work, "mqtt");
+    mkdirSync(mqttDir);
+    acsBroker = await startAcsBroker(standin, mqttDir, {
       host: node.bridgeAddress,
-      listenerConfig: ["allow_anonymous false", `password_file ${makePasswordFile(work, OBSERVER.username, OBSERVER.password)}`],
+      listenerConfig: ["allow_anonymous false", `password_file ${makePasswordFile(work, observer.upn, observer.password)}`],
     });
+    broker = acsBroker.broker;
 
     const [repository, tag] = [image.reference.slice(0, image.reference.lastIndexOf(":")), image.reference.slice(image.reference.lastIndexOf(":") + 1)];
     // The installation's edge roles in the chart template, so krbkeys puts op1sync's and op1monitor's accounts in them.
@@ -126,7 +132,8 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
   after(async () => {
     await subscriber?.close();
     await node?.stop();
-    await Promise.all([standin?.stop(), broker?.dispose(), kdc?.stop()]);
+    await acsBroker?.stop();
+    await Promise.all([standin?.stop(), kdc?.stop()]);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -182,9 +189,10 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
 
     // The broker learns op1monitor's password (the one krbkeys set at the KDC) and restarts; the observer's session
     // survives the restart (persistence), so it misses no message published meanwhile.
-    subscriber = await SparkplugSubscriber.connect(broker.url, { persistentId: "graft-test-observer", extra: OBSERVER });
+    const observer = standin.adminUser;
+    subscriber = await SparkplugSubscriber.connect(broker.url, { persistentId: "graft-test-observer", extra: { username: observer.upn, password: observer.password } });
     const monitorPassword = await secret("edge-monitor-credentials", "password");
-    const passwd = makePasswordFile(work, OBSERVER.username, OBSERVER.password);
+    const passwd = makePasswordFile(work, observer.upn, observer.password);
     await runTool("mosquitto_passwd", ["-b", passwd, principal("op1monitor"), monitorPassword]);
     await broker.stop();
     await broker.start();
