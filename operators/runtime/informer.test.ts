@@ -69,3 +69,28 @@ test("an API server outage is ridden out with growing delays, and what changed m
     await informer.stop();
   }
 });
+
+test("cached objects come without managedFields (listed or watched) unless the informer is asked to keep them", async () => {
+  await client.create(Core.configMaps, { metadata: { name: "listed", namespace: "inf" }, data: { a: "1" } });
+  const trimmed = new Informer<KubeObject>(client, Core.configMaps, silentLogger, { namespace: "inf" });
+  const kept = new Informer<KubeObject>(client, Core.configMaps, silentLogger, { namespace: "inf", keepManagedFields: true });
+  const seen: KubeObject[] = [];
+  trimmed.on((_event, obj) => seen.push(obj));
+  try {
+    trimmed.start();
+    kept.start();
+    await Promise.all([trimmed.waitForSync(), kept.waitForSync()]);
+    await client.create(Core.configMaps, { metadata: { name: "watched", namespace: "inf" }, data: { b: "2" } });
+    await eventually(() => trimmed.get("inf/watched") && kept.get("inf/watched"), { message: "both informers see the new object" });
+    for (const name of ["inf/listed", "inf/watched"]) {
+      assert.equal(trimmed.get(name)!.metadata.managedFields, undefined, `${name}: no managedFields in the cache`);
+      assert.ok(Array.isArray(kept.get(name)!.metadata.managedFields), `${name}: kept when asked`);
+      assert.equal(trimmed.get(name)!.metadata.resourceVersion, kept.get(name)!.metadata.resourceVersion);
+      assert.deepEqual(trimmed.get(name)!.data, kept.get(name)!.data, "the rest of the object is whole");
+    }
+    assert.ok(seen.length >= 2 && seen.every((o) => o.metadata.managedFields === undefined), "handlers get the trimmed objects");
+  } finally {
+    await trimmed.stop();
+    await kept.stop();
+  }
+});

@@ -30,6 +30,11 @@ export interface InformerOptions {
   /** Failures further apart than this start the backoff again from minRetryMs (default 2 min). */
   backoffResetMs?: number;
   pageSize?: number;
+  /**
+   * Keep metadata.managedFields in the cache. By default they are dropped as objects arrive: they are often half an
+   * object's size, and nothing graft does with a cached object reads them (a PUT without them leaves the server's).
+   */
+  keepManagedFields?: boolean;
 }
 
 /** A watch shorter than this that delivered nothing counts as failed (the server closed it at once). */
@@ -162,7 +167,7 @@ export class Informer<T extends KubeObject> {
         labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector,
         limit: this.opts.pageSize ?? 500, continue: cont,
       });
-      for (const item of page.items) seen.set(objectKey(item), item);
+      for (const item of page.items) seen.set(objectKey(item), this.trimmed(item));
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
     } while (cont);
@@ -227,20 +232,27 @@ export class Informer<T extends KubeObject> {
         events++;
         if (obj?.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
         if (phase === "BOOKMARK") return;
-        const key = objectKey(obj);
+        const cached = this.trimmed(obj);
+        const key = objectKey(cached);
         const old = this.cache.get(key);
         if (phase === "DELETED") {
           this.cache.delete(key);
-          this.emit("delete", obj);
+          this.emit("delete", cached);
         } else {
-          this.cache.set(key, obj);
-          this.emit(old ? "update" : "add", obj, old);
+          this.cache.set(key, cached);
+          this.emit(old ? "update" : "add", cached, old);
         }
       }, { idleTimeoutMs: this.opts.watchIdleTimeoutMs });
       this.currentWatch = watch;
       if (this.abort.signal.aborted) watch.abort();
       watch.done.then(() => finish(), finish);
     });
+  }
+
+  private trimmed(obj: T): T {
+    if (this.opts.keepManagedFields || !obj.metadata?.managedFields) return obj;
+    const { managedFields: _dropped, ...metadata } = obj.metadata;
+    return { ...obj, metadata };
   }
 
   private emit(event: InformerEvent, obj: T, old?: T) {
