@@ -199,7 +199,8 @@ export class RepoStore {
         if (isRenameCollision(err) && await isBareRepo(dir)) return dir;
         throw err;
       }
-      this.log.info({ repo: repoId(ref), kind: ref.kind }, "created git repository");
+      // Debug only: the pass's Event (logged at info by the event recorder) tells the same, once per cluster.
+      this.log.debug({ repo: repoId(ref), kind: ref.kind }, "created git repository");
       return dir;
     });
   }
@@ -286,7 +287,7 @@ export class RepoStore {
         throw err;
       }
       await this.onSyncStep?.("ref-updated", ref);
-      this.log.info({ repo: repoId(ref), kind: ref.kind, commit }, "committed repository content");
+      this.log.debug({ repo: repoId(ref), kind: ref.kind, commit }, "committed repository content");
       return { commit, changed: true, previous };
     }
   }
