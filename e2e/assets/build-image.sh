@@ -65,6 +65,9 @@ if [ ! -s "$base_tar" ]; then
   b commit --quiet --rm "$c" "$node_image" >/dev/null
   b push --quiet "$node_image" "docker-archive:$base_tar.tmp:$node_image" >/dev/null
   mv "$base_tar.tmp" "$base_tar"
+  # Out of the directory before it goes: npm run in a deleted working directory fails (`npm config get` below
+  # answered nothing, and the build then downloaded every package itself).
+  cd "$root"
   rm -rf "$store/rootfs.tar" "$store/node"
 else
   b pull --quiet "docker-archive:$base_tar" >/dev/null
