@@ -3,11 +3,11 @@
 // schema check) to a real edge API server with the CRDs it needs; the central kustomization applies to a real central one; the
 // RBAC grants each component what it needs and nothing more (asked of the API server with `kubectl auth can-i`, and
 // edge-sync's certificate request made with its ServiceAccount's token); the chart brings its CRDs and the vendored
-// Sealed Secrets chart and prints NOTES; every container is hardened and no Secret reaches an environment variable; the Dockerfile passes dockerfile-utils and graft's image rules (deploy/dockerfile-lint.ts).
+// Sealed Secrets chart and prints NOTES; every container is hardened and no Secret reaches an environment variable; the Dockerfile passes dockerfile-utils and graft's image rules (deploy/dockerfile-lint.ts); a site's image setting moves the enrolment image with the manager's.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml, stringify } from "yaml";
@@ -351,6 +351,47 @@ describe("central install (kustomize)", () => {
     assert.equal(await getNamespace("kube-system"), false, "and no other");
     assert.equal(await canI(central, manager, ["create", "events.events.k8s.io", "-n", "default"]), true, "Events about a namespace");
     assert.equal(await canI(central, manager, ["get", "events.events.k8s.io", "-n", "default"]), false, "nothing else there");
+  });
+
+  test("a site's image setting moves the enrolment image with the manager's: kustomize edit set image in config/default, an overlay's images:", async () => {
+    /** The manager container's image and the ENROL_IMAGE its Pods get (from the settings ConfigMap, nothing overriding it). */
+    const imagesOf = async (dir: string) => {
+      const ms = parseManifests(await must(central.kubectl(["kustomize", dir]), `kubectl kustomize ${dir}`));
+      const container = (podSpecOf(find(ms, "Deployment", "graft-cluster-manager")!)!.containers as
+        { name: string; image: string; env?: Env[]; envFrom?: { configMapRef?: { name: string } }[] }[]).find((c) => c.name === "manager")!;
+      assert.equal(container.env?.find((e) => e.name === "ENROL_IMAGE"), undefined, "no env entry hides the setting");
+      const settings = container.envFrom?.map((e) => e.configMapRef?.name).find((n) => n?.startsWith("graft-cluster-manager-settings"));
+      return { manager: container.image, enrol: dataOf(find(ms, "ConfigMap", settings!)).ENROL_IMAGE };
+    };
+    assert.deepEqual(await imagesOf(join(root, "config/acs")),
+      { manager: "ghcr.io/graft-operators/graft:0.1.0", enrol: "ghcr.io/graft-operators/graft:0.1.0" }, "the released image by default");
+
+    // `kustomize edit set image ghcr.io/graft-operators/graft=registry.site.test/platform/graft:1.2.3` in a copy of
+    // config/default rewrites its images: entry so; config/acs is built on it.
+    const copy = join(stateDir, "site-config");
+    cpSync(join(root, "config"), copy, { recursive: true });
+    const defaults = join(copy, "default/kustomization.yaml");
+    const edited = parseYaml(readFileSync(defaults, "utf8")) as { images: { name: string; newName?: string; newTag?: string }[] };
+    edited.images = [{ name: "ghcr.io/graft-operators/graft", newName: "registry.site.test/platform/graft", newTag: "1.2.3" }];
+    writeFileSync(defaults, stringify(edited));
+    for (const base of ["default", "acs"]) {
+      assert.deepEqual(await imagesOf(join(copy, base)),
+        { manager: "registry.site.test/platform/graft:1.2.3", enrol: "registry.site.test/platform/graft:1.2.3" }, `config/${base} after set image`);
+    }
+
+    // A site's overlay over config/acs pinning its registry's digest.
+    const digest = `sha256:${"4e".repeat(32)}`;
+    const overlay = join(stateDir, "site-overlay");
+    mkdirSync(overlay);
+    const overlayFile = (extra: Record<string, unknown>) => writeFileSync(join(overlay, "kustomization.yaml"), stringify({
+      apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: [relative(overlay, join(root, "config/acs"))],
+      images: [{ name: "ghcr.io/graft-operators/graft", newName: "registry.site.test/graft", digest }], ...extra,
+    }));
+    overlayFile({});
+    assert.deepEqual(await imagesOf(overlay), { manager: `registry.site.test/graft@${digest}`, enrol: `registry.site.test/graft@${digest}` });
+    // A site that wants another enrolment image still sets it in its settings.
+    overlayFile({ configMapGenerator: [{ name: "graft-cluster-manager-settings", namespace: CENTRAL_NS, behavior: "merge", literals: ["ENROL_IMAGE=registry.site.test/enrol:7"] }] });
+    assert.deepEqual(await imagesOf(overlay), { manager: `registry.site.test/graft@${digest}`, enrol: "registry.site.test/enrol:7" });
   });
 });
 
