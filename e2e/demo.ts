@@ -19,6 +19,7 @@ import { KubeClient } from "../operators/runtime/rest.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
 import { realNodeSkipReason } from "./harness/real-node.js";
 import { runRealNodeDemo } from "./demo-real-node.js";
+import { childProcessEnv } from "../operators/runtime/child-env.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "operators/cli/main.ts");
@@ -40,7 +41,7 @@ process.on("SIGINT", () => void cleanup(0));
 process.on("SIGTERM", () => void cleanup(0));
 
 function graft(name: string, args: string[], env: Record<string, string>): ManagedProcess {
-  const p = startProcess(process.execPath, ["--import", "tsx", cli, ...args], { logFile: join(dir, `${name}.log`), env: { ...process.env, ...env } });
+  const p = startProcess(process.execPath, ["--import", "tsx", cli, ...args], { logFile: join(dir, `${name}.log`), env: { ...childProcessEnv(), ...env } });
   cleanups.push(() => p.stop());
   return p;
 }
@@ -106,7 +107,7 @@ async function main() {
   const script = await (await fetch(/'([^']+)'/.exec(command)![1]!)).text();
   writeFileSync(join(dir, "bootstrap.sh"), script);
   const boot = spawnSync("sh", [join(dir, "bootstrap.sh"), "--yes", "--no-wait"], {
-    encoding: "utf8", env: { ...process.env, KUBECTL: edge.kubectlPath, KUBECONFIG: edge.kubeconfigPath },
+    encoding: "utf8", env: { ...childProcessEnv(), KUBECTL: edge.kubectlPath, KUBECONFIG: edge.kubeconfigPath },
   });
   writeFileSync(join(dir, "bootstrap.log"), `${boot.stdout}${boot.stderr}`);
   if (boot.status !== 0) throw new Error(`bootstrap script failed:\n${boot.stdout}${boot.stderr}`);

@@ -33,6 +33,7 @@ import { EdgeClusterType, type EdgeCluster } from "../operators/api/edgecluster.
 import { FluxRolloutType, type FluxRollout } from "../operators/api/fluxrollout.js";
 import { requestBootstrapCommand } from "../operators/cluster-manager/bootstrap-command.js";
 import { edgeClusterYaml, startManagerFixture, type ManagerFixture } from "./support/cluster-manager/fixtures.js";
+import { childProcessEnv } from "../operators/runtime/child-env.js";
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -182,7 +183,7 @@ async function bootstrap(e: Edge, bins: Map<string, string>, syncEnv: Record<str
   e.sync = startProcess(process.execPath, ["--import", "tsx", cli, "edge-sync"], {
     logFile: join(e.work, "edge-sync.log"),
     env: {
-      ...process.env, KUBECONFIG: e.cp.kubeconfigPath, CLUSTER_UUID: config.CLUSTER_UUID, CLUSTER_NAME: config.CLUSTER_NAME,
+      ...childProcessEnv(), KUBECONFIG: e.cp.kubeconfigPath, CLUSTER_UUID: config.CLUSTER_UUID, CLUSTER_NAME: config.CLUSTER_NAME,
       STATUS_URL: config.STATUS_URL, SYNC_TOKEN: token, SYNC_DEBOUNCE: "200ms", HEALTH_ADDR: "127.0.0.1:0", LOG_LEVEL: "info", POD_NAMESPACE: EDGE_NS, ...syncEnv,
     },
   });

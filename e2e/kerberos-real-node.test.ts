@@ -43,6 +43,7 @@ import { startAcsBroker } from "./support/edge-monitor/acs-broker.js";
 import { addClusterManagerAccount, KUBECTL_DIRECTION_DUMP, installClustersService } from "./support/cluster-manager/acs-world.js";
 import { installAcsCentral } from "./support/real-node/acs-site.js";
 import { CENTRAL_NS } from "./support/real-node/central-pods.js";
+import { childProcessEnv } from "../operators/runtime/child-env.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const chartDir = join(repoRoot, "config/edge-cluster");
@@ -377,7 +378,7 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
 /** kinit's exit status for a principal and password, against the test KDC (the MIT tool, not graft's code). */
 function kinitStatus(upn: string, password: string): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn("kinit", ["-c", `MEMORY:k${randomBytes(4).toString("hex")}`, upn], { env: { ...process.env, ...kdcEnv }, stdio: ["pipe", "ignore", "ignore"] });
+    const child = spawn("kinit", ["-c", `MEMORY:k${randomBytes(4).toString("hex")}`, upn], { env: { ...childProcessEnv(), ...kdcEnv }, stdio: ["pipe", "ignore", "ignore"] });
     child.once("error", reject);
     child.once("close", (code) => resolve(code));
     child.stdin.on("error", () => undefined);

@@ -8,6 +8,7 @@ import { eventually } from "../harness/eventually.js";
 import { freePort } from "../harness/ports.js";
 import { startProcess, type ManagedProcess } from "../harness/process.js";
 import { deployedRuntimeEnv } from "./compiled-cli.js";
+import { childProcessEnv } from "../../operators/runtime/child-env.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const cli = join(repoRoot, "operators/cli/main.ts");
@@ -60,7 +61,7 @@ export async function startManagerProcess(opts: ManagerProcessOptions): Promise<
   ], {
     logFile: opts.logFile, cwd: repoRoot,
     // The compiled form runs as deployed, with the Deployment's V8 and glibc tuning (memory is measured on it).
-    env: { ...process.env, GRAFT_CRASH_AT: "", ...opts.compiled?.env, ...(opts.compiled ? deployedRuntimeEnv() : {}), ...opts.env },
+    env: { ...childProcessEnv(), GRAFT_CRASH_AT: "", ...opts.compiled?.env, ...(opts.compiled ? deployedRuntimeEnv() : {}), ...opts.env },
   });
   const pid = proc.child.pid!;
   try {

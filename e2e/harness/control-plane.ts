@@ -12,6 +12,7 @@ import { controlPlaneAssets } from "./assets.js";
 import { eventually } from "./eventually.js";
 import { freePort } from "./ports.js";
 import { startProcess, type ManagedProcess } from "./process.js";
+import { childProcessEnv } from "../../operators/runtime/child-env.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -173,7 +174,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const kubectl = (kargs: string[], kopts: { input?: string } = {}) =>
     new Promise<KubectlResult>((resolve) => {
       const child = execFile(assets.kubectl, [`--kubeconfig=${kubeconfigPath}`, ...kargs],
-        { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+        { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: childProcessEnv() },
         (err, stdout, stderr) => resolve({ stdout, stderr, code: err ? (typeof err.code === "number" ? err.code : 1) : 0 }));
       if (kopts.input !== undefined) child.stdin?.end(kopts.input);
     });

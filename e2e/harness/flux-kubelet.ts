@@ -10,6 +10,7 @@ import type { ControlPlane } from "./control-plane.js";
 import { eventually } from "./eventually.js";
 import { freePort } from "./ports.js";
 import { startProcess, type ManagedProcess } from "./process.js";
+import { childProcessEnv } from "../../operators/runtime/child-env.js";
 
 export const FLUX_CONTROLLERS = ["source-controller", "kustomize-controller", "helm-controller"] as const;
 type ControllerName = typeof FLUX_CONTROLLERS[number];
@@ -46,7 +47,7 @@ export async function startFluxKubelet(edge: ControlPlane, opts: { binaries: Flu
   const storagePort = await freePort();
   const slots = new Map<ControllerName, Slot>();
   for (const c of FLUX_CONTROLLERS) slots.set(c, { ports: { metrics: await freePort(), health: await freePort() } });
-  const env = { ...process.env, KUBECONFIG: edge.kubeconfigPath, RUNTIME_NAMESPACE: "flux-system", TMPDIR: tmp, HOME: opts.workDir };
+  const env = { ...childProcessEnv(), KUBECONFIG: edge.kubeconfigPath, RUNTIME_NAMESPACE: "flux-system", TMPDIR: tmp, HOME: opts.workDir };
   let generation = 0;
   let stopped = false;
   let lastError = "";

@@ -10,6 +10,7 @@ import { parseAllDocuments } from "yaml";
 import { startControlPlane, type ControlPlane } from "./control-plane.js";
 import { eventually } from "./eventually.js";
 import { fluxCrdsManifest, fluxInstallManifest, installFluxCrds, startFlux, type FluxControllers } from "./flux.js";
+import { childProcessEnv } from "../../operators/runtime/child-env.js";
 
 interface K8sObject {
   apiVersion: string;
@@ -105,7 +106,7 @@ function git(cwd: string, args: string[]): string {
   return execFileSync("git", args, {
     cwd,
     encoding: "utf8",
-    env: { ...process.env, GIT_AUTHOR_NAME: "test", GIT_AUTHOR_EMAIL: "test@example.invalid", GIT_COMMITTER_NAME: "test", GIT_COMMITTER_EMAIL: "test@example.invalid" },
+    env: { ...childProcessEnv(), GIT_AUTHOR_NAME: "test", GIT_AUTHOR_EMAIL: "test@example.invalid", GIT_COMMITTER_NAME: "test", GIT_COMMITTER_EMAIL: "test@example.invalid" },
   }).trim();
 }
 

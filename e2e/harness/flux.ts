@@ -9,6 +9,7 @@ import type { ControlPlane } from "./control-plane.js";
 import { eventually } from "./eventually.js";
 import { freePort } from "./ports.js";
 import { startProcess, type ManagedProcess } from "./process.js";
+import { childProcessEnv } from "../../operators/runtime/child-env.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -129,7 +130,7 @@ export async function startFlux(opts: FluxOptions): Promise<FluxControllers> {
   mkdirSync(storagePath, { recursive: true });
   mkdirSync(tmp, { recursive: true });
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...childProcessEnv(),
     KUBECONFIG: opts.kubeconfigPath,
     RUNTIME_NAMESPACE: namespace,
     TMPDIR: tmp,

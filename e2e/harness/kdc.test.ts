@@ -4,9 +4,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { startKdc, type Kdc } from "./kdc.js";
+import { childProcessEnv } from "../../operators/runtime/child-env.js";
 
 function kinitPassword(kdc: Kdc, principal: string, password: string) {
-  const r = spawnSync("kinit", ["-c", `FILE:${kdc.dir}/test-cc`, principal], { env: { ...process.env, ...kdc.env }, input: `${password}\n`, encoding: "utf8" });
+  const r = spawnSync("kinit", ["-c", `FILE:${kdc.dir}/test-cc`, principal], { env: { ...childProcessEnv(), ...kdc.env }, input: `${password}\n`, encoding: "utf8" });
   return { code: r.status, stderr: r.stderr };
 }
 
@@ -42,7 +43,7 @@ describe("test KDC harness", () => {
 
   test("the admin may use kadmin over the network", () => {
     const r = spawnSync("kadmin", ["-r", kdc.realm, "-p", kdc.adminPrincipal, "-q", "getprivs"],
-      { env: { ...process.env, ...kdc.env }, input: `${kdc.adminPassword}\n`, encoding: "utf8" });
+      { env: { ...childProcessEnv(), ...kdc.env }, input: `${kdc.adminPassword}\n`, encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /current privileges: .*ADD.*DELETE/);
   });

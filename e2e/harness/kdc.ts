@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { eventually } from "./eventually.js";
 import { freePort } from "./ports.js";
 import { startProcess, type ManagedProcess } from "./process.js";
+import { childProcessEnv } from "../../operators/runtime/child-env.js";
 
 export interface KdcOptions {
   /** Realm name; a random `GRAFT-<hex>.TEST` when absent. */
@@ -56,7 +57,7 @@ const ADMIN_NAME = "graft/admin";
 /** Runs a tool; resolves with stdout and stderr together (kadmin.local reports query errors on stderr with exit 0). */
 function run(cmd: string, args: string[], env: Record<string, string>, input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { env: { ...childProcessEnv(), ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${cmd} ${args.join(" ")} failed: ${stderr.trim() || err.message}`));
       else resolve(stdout + stderr);
     });
@@ -170,7 +171,7 @@ async function setUpKdc(realm: string, dir: string, extractKeys: boolean, addres
 
   let kdc: ManagedProcess | null = null;
   let kadmind: ManagedProcess | null = null;
-  const daemonEnv = { ...process.env, ...env };
+  const daemonEnv = { ...childProcessEnv(), ...env };
 
   const stopServers = async (which?: "kdc" | "kadmind") => {
     if (which !== "kadmind") { await kdc?.stop(3000); kdc = null; }

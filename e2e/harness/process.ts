@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
+import { childProcessEnv } from "../../operators/runtime/child-env.js";
 
 export interface ManagedProcess {
   readonly child: ChildProcess;
@@ -14,7 +15,7 @@ export interface ManagedProcess {
 /** Starts a server process for a test, its output appended to logFile so a failure can be read afterwards. */
 export function startProcess(cmd: string, args: string[], opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string }): ManagedProcess {
   const log = createWriteStream(opts.logFile, { flags: "a" });
-  const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(cmd, args, { env: opts.env ?? childProcessEnv(), cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
   const exited = new Promise<number | null>((resolve) => {

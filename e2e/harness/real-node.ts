@@ -20,6 +20,7 @@ import {
   kubeletSysctls, lockNode, processesRunning, readSysctls, removeAddedRules, removeCgroupRoot, removeNewSharedEntries,
   restoreSysctls, saveRules, serviceSubnet, sharedPathState, sharedPaths, unmountBelow,
 } from "./real-node-host.js";
+import { childProcessEnv } from "../../operators/runtime/child-env.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const runc = "/usr/sbin/runc";
@@ -115,7 +116,7 @@ export interface RealNode {
 
 function exec(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
+    execFile(cmd, args, { encoding: "utf8", maxBuffer: 16 * 1024 * 1024, env: childProcessEnv() }, (err, stdout, stderr) =>
       err ? reject(new Error(`${cmd} ${args.join(" ")}: ${stderr || err.message}`)) : resolve(stdout));
   });
 }
@@ -234,7 +235,7 @@ export async function startRealNode(opts: RealNodeOptions = {}): Promise<RealNod
     writeFileSync(join(containerdDir, "certs.d", "_default", "hosts.toml"), registryHosts());
     writeFileSync(join(containerdDir, "cni", "10-graft-node.conflist"), cniConfig(join(dir, "cni-ipam")));
     writeFileSync(join(dir, "containerd.toml"), containerdConfig({ dir: containerdDir, socket, runc }));
-    const env = { ...process.env, PATH: `${assets}:/usr/sbin:/usr/bin:/sbin:/bin` };
+    const env = { ...childProcessEnv(), PATH: `${assets}:/usr/sbin:/usr/bin:/sbin:/bin` };
     procs.containerd = startProcess(bin("containerd"), ["--config", join(dir, "containerd.toml")],
       { logFile: join(dir, "containerd.log"), env });
     await eventually(async () => {

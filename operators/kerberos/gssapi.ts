@@ -2,8 +2,10 @@
 // a process that never uses one never loads the native code. MIT's library takes its keytabs, credential cache and
 // configuration from environment variables read when a context is made; `withKerberosEnv` sets them for one GSSAPI
 // exchange at a time (a process-wide queue) and puts the previous values back afterwards, so several identities (a
-// client keytab, the stand-in's service keytab) can share one process.
+// client keytab, the stand-in's service keytab) can share one process. Child processes do not inherit them: every
+// spawn takes its environment from childProcessEnv (operators/runtime/child-env.ts).
 import type * as Kerberos from "kerberos";
+import { setProcessEnvForNow } from "../runtime/child-env.js";
 import { KerberosError } from "./errors.js";
 
 /** The part of the addon graft uses. */
@@ -28,27 +30,22 @@ export function loadKerberosAddon(): Promise<KerberosAddon> {
 
 let queue: Promise<unknown> = Promise.resolve();
 
-/** Runs `fn` with these environment variables set (undefined: unset), one call at a time in this process. */
+/**
+ * Runs `fn` with these environment variables set (undefined: unset), one call at a time in this process; child
+ * processes started meanwhile get the environment without them (childProcessEnv).
+ */
 export function withKerberosEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
   const run = async () => {
-    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-    setEnv(vars);
+    const restore = setProcessEnvForNow(vars);
     try {
       return await fn();
     } finally {
-      setEnv(saved);
+      restore();
     }
   };
   const result = queue.then(run, run);
   queue = result.catch(() => undefined);
   return result;
-}
-
-function setEnv(vars: Record<string, string | undefined>): void {
-  for (const [key, value] of Object.entries(vars)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
 }
 
 /** The text of an error the addon raised (GSSAPI major/minor status messages). */

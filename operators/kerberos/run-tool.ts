@@ -1,5 +1,6 @@
 // Runs one Kerberos command-line tool with input on stdin (never in argv, where other users could read it).
 import { spawn } from "node:child_process";
+import { childProcessEnv } from "../runtime/child-env.js";
 import { KerberosError, KdcUnreachableError } from "./errors.js";
 
 export interface ToolResult {
@@ -19,7 +20,7 @@ export const DEFAULT_TOOL_TIMEOUT_MS = 30_000;
 export function runTool(cmd: string, args: string[], opts: ToolOptions = {}): Promise<ToolResult> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
   // Messages are matched in English, so the tools must not translate them.
-  const env = { ...process.env, ...opts.env, LC_ALL: "C", LANG: "C" };
+  const env = childProcessEnv({ ...opts.env, LC_ALL: "C", LANG: "C" });
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";

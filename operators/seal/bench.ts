@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { childProcessEnv } from "../runtime/child-env.js";
 import { runKubeseal } from "./kubeseal-cli.js";
 import { SEALING_SCOPES, parseCertificate, sealValue, type SealingCertificate } from "./seal.js";
 
@@ -41,7 +42,7 @@ export async function benchSealing(): Promise<string[]> {
   try {
     const certPath = join(dir, "cert.pem");
     await run("openssl", ["req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", join(dir, "key.pem"), "-out", certPath,
-      "-days", "2", "-subj", "/CN=sealed-secret/O=sealed-secret"]);
+      "-days", "2", "-subj", "/CN=sealed-secret/O=sealed-secret"], { env: childProcessEnv() });
     const certificate = parseCertificate(await readFile(certPath, "utf8"));
     const lines: string[] = [];
     for (const set of INPUT_SETS) {

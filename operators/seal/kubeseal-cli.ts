@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { childProcessEnv } from "../runtime/child-env.js";
 
 /** The upstream `kubeseal` CLI, used by tests and the benchmark to check graft's sealing against the real thing. */
 
@@ -12,7 +13,7 @@ export function kubesealBinary(): string {
   if (process.env.KUBESEAL_BIN) return process.env.KUBESEAL_BIN;
   if (cached) return cached;
   const dir = execFileSync("sh", [join(repoRoot, "e2e/assets/build-kubeseal.sh")], {
-    encoding: "utf8", stdio: ["ignore", "pipe", "inherit"],
+    encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: childProcessEnv(),
   }).trim().split("\n").pop()!;
   cached = join(dir, "kubeseal");
   return cached;
@@ -29,7 +30,7 @@ export interface KubesealResult {
  * `--recovery-unseal` never needs a cluster.
  */
 export function runKubeseal(args: string[], input?: string | Buffer, options: { home?: string } = {}): Promise<KubesealResult> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: options.home ?? "/nonexistent", KUBECONFIG: "" };
+  const env: NodeJS.ProcessEnv = { PATH: childProcessEnv().PATH ?? "/usr/bin:/bin", HOME: options.home ?? "/nonexistent", KUBECONFIG: "" };
   const child = spawn(kubesealBinary(), args, { env, stdio: ["pipe", "pipe", "pipe"] });
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];

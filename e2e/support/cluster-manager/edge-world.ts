@@ -13,6 +13,7 @@ import { requestBootstrapCommand } from "../../../operators/cluster-manager/boot
 import { DEFAULT_EDGE_NAMESPACE } from "../../../operators/api/constants.js";
 import { atFileEnd, tempDirForFile } from "../api-server.js";
 import { managerForFile, type ManagerFixture } from "./fixtures.js";
+import { childProcessEnv } from "../../../operators/runtime/child-env.js";
 
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL("../../../operators/cli/main.ts", import.meta.url));
@@ -63,7 +64,7 @@ export async function edgeWorldForFile(options: { name: string; namespace: strin
       const sync = startProcess(process.execPath, ["--import", "tsx", cli, "edge-sync"], {
         logFile: join(work, "edge-sync.log"),
         env: {
-          ...process.env, KUBECONFIG: edge.kubeconfigPath, CLUSTER_UUID: config.CLUSTER_UUID, CLUSTER_NAME: config.CLUSTER_NAME,
+          ...childProcessEnv(), KUBECONFIG: edge.kubeconfigPath, CLUSTER_UUID: config.CLUSTER_UUID, CLUSTER_NAME: config.CLUSTER_NAME,
           STATUS_URL: config.STATUS_URL, SYNC_TOKEN: token, SYNC_DEBOUNCE: "200ms", HEALTH_ADDR: "127.0.0.1:0", LOG_LEVEL: "warn",
           ...env,
         },

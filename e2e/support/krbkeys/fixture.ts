@@ -13,6 +13,7 @@ import { KerberosKeyType, type KerberosKey, type KerberosKeySpec } from "../../.
 import { createLogger, silentLogger } from "../../../operators/runtime/logger.js";
 import { Core, type KubeObject } from "../../../operators/runtime/kube.js";
 import { KrbKeysOperator, type KrbKeysAcsOptions } from "../../../operators/krbkeys/krbkeys.js";
+import { childProcessEnv } from "../../../operators/runtime/child-env.js";
 
 const crdFile = fileURLToPath(new URL("../../../crds/factoryplus.app.amrc.co.uk_kerberos-keys.yaml", import.meta.url));
 
@@ -57,7 +58,7 @@ export function kinitWithPassword(kdc: Kdc, principal: string, password: string)
 function kinit(kdc: Kdc, args: string[], input = ""): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn("kinit", ["-c", `MEMORY:t${randomBytes(4).toString("hex")}`, ...args], {
-      env: { ...process.env, ...kdc.env }, stdio: ["pipe", "ignore", "ignore"],
+      env: { ...childProcessEnv(), ...kdc.env }, stdio: ["pipe", "ignore", "ignore"],
     });
     child.once("error", reject);
     child.once("close", (code) => resolve(code ?? -1));

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { childProcessEnv } from "../../runtime/child-env.js";
 
 /** Runs the git CLI, isolated from the user's and the system's git configuration (no signing, hooks or aliases). */
 
@@ -27,9 +28,10 @@ export class GitCommandError extends Error {
 }
 
 export function isolatedGitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const outside = childProcessEnv();
   return {
-    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-    HOME: process.env.HOME ?? "/",
+    PATH: outside.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+    HOME: outside.HOME ?? "/",
     LANG: "C",
     LC_ALL: "C",
     GIT_CONFIG_NOSYSTEM: "1",
