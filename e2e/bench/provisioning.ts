@@ -15,6 +15,7 @@ import { apiRequestBreakdown, apiRequestCounts } from "./api-server-metrics.js";
 import { applyEdgeClusters, inParallel, isProvisioned, settleNewCrd } from "./edge-clusters.js";
 import { percentile, sayer, type BenchOptions, type Figure } from "./figures.js";
 import { controlPlaneCpu, metricValue, startManagerProcess } from "./manager-process.js";
+import { describeMemory } from "./memory-breakdown.js";
 import { benchReports } from "./reports.js";
 
 export interface ProvisioningOptions extends BenchOptions {
@@ -52,6 +53,10 @@ export async function benchProvisioning(opts: ProvisioningOptions): Promise<Figu
       concurrent: opts.concurrent, logLevel: "info", cpuProfileDir: opts.cpuProfileDir, env, compiled: opts.compiled,
     });
     const spawnsAtStart = countLines(spawnLog);
+    const sayMemory = async (when: string) => {
+      if (opts.profile) say(`manager memory ${when}: peak RSS ${manager.peakRssMiB().toFixed(0)} MiB, now ${manager.rssMiB().toFixed(0)} MiB; ${describeMemory(manager.pid, await manager.metrics())}`);
+    };
+    await sayMemory("at start");
     const cpCpu = controlPlaneCpu(cp.dir);
     const apiServerCpuAtStart = cpCpu.apiServer();
     const etcdCpuAtStart = cpCpu.etcd();
@@ -136,14 +141,12 @@ export async function benchProvisioning(opts: ProvisioningOptions): Promise<Figu
       figures.push({ group, name: "git processes per cluster", value: spawns / opts.clusters, unit: "" });
       say(`git subcommands: ${summariseSpawns(spawnLog)}`);
       say(`API requests by verb/resource: ${await apiRequestBreakdown(cp)}`);
-      const m = await manager.metrics();
-      const mib = (name: string) => (metricValue(m, name) / 2 ** 20).toFixed(0);
-      say(`manager memory now: rss ${manager.rssMiB().toFixed(0)} MiB, heap used ${mib("graft_nodejs_heap_size_used_bytes")} MiB ` +
-        `of ${mib("graft_nodejs_heap_size_total_bytes")} MiB, external ${mib("graft_nodejs_external_memory_bytes")} MiB`);
+      await sayMemory("with every cluster provisioned");
     }
     if (opts.withTargets && !timedOut) {
       figures.push(...await benchReports({ client, namespace: NS, manager, group: `${opts.clusters} Ready clusters reporting`, say }));
       figures.push({ group, name: "cluster-manager peak RSS, after the reports", value: manager.peakRssMiB(), unit: "MiB" });
+      await sayMemory("after the reports");
     }
     await manager.stop();
     if (manager.proc.child.exitCode !== 0) {
