@@ -17,7 +17,7 @@ export class SecretVolume {
   }
 
   /** Replaces the whole content atomically, as the kubelet does after the Secret changed. */
-  write(data: Record<string, string>): void {
+  write(data: Record<string, string | Uint8Array>): void {
     const version = `..${new Date().toISOString().replace(/[:.]/g, "_")}.${++this.generation}`;
     mkdirSync(join(this.dir, version), { mode: 0o755 });
     for (const [key, value] of Object.entries(data)) writeFileSync(join(this.dir, version, key), value, { mode: 0o600 });

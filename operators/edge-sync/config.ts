@@ -1,6 +1,8 @@
 // edge-sync's settings: each a flag with an environment fallback (the `cluster-config` ConfigMap reaches the
-// Deployment as variables; credentials are files from mounted Secrets, read again when refused). Every problem is
-// reported at once, naming the flag and the variable.
+// Deployment as variables; credentials are files from mounted Secrets, read again when refused). The login follows
+// from the credential given: a token (embedded mode), a keytab (ACS mode, Negotiate) or a password (ACS mode, Basic);
+// two of them at once is refused rather than guessed between. Every problem is reported at once, naming the flag and
+// the variable.
 import { readFileSync } from "node:fs";
 import { parseDuration } from "../runtime/duration.js";
 import { parseAddr } from "../runtime/ops-server.js";
@@ -17,6 +19,8 @@ export interface EdgeSyncFlags {
   tokenFile?: string;
   username?: string;
   passwordFile?: string;
+  keytabFile?: string;
+  krb5Conf?: string;
   realm?: string;
   sealedSecretsNamespace?: string;
   sealedSecretsController?: string;
@@ -45,7 +49,9 @@ export const SETTINGS: Record<keyof EdgeSyncFlags, readonly [flag: string, env: 
   directoryUrl: ["--directory-url", "DIRECTORY_URL", "ACS mode: base URL of the Directory, to find the ConfigDB"],
   tokenFile: ["--token-file", "SYNC_TOKEN_FILE", "file holding the bearer token (embedded mode; or set SYNC_TOKEN)"],
   username: ["--username", "SERVICE_USERNAME", "ACS mode: service account to log in as"],
-  passwordFile: ["--password-file", "SERVICE_PASSWORD_FILE", "ACS mode: file holding its password (or set SERVICE_PASSWORD)"],
+  passwordFile: ["--password-file", "SERVICE_PASSWORD_FILE", "ACS mode: file holding its password, for HTTP Basic logins (or set SERVICE_PASSWORD)"],
+  keytabFile: ["--keytab-file", "SERVICE_KEYTAB_FILE", "ACS mode: keytab of --username's principal, for Negotiate (GSSAPI) logins instead of a password"],
+  krb5Conf: ["--krb5-conf", "KRB5_CONFIG", "ACS mode with a keytab: krb5.conf naming the realm's KDC"],
   realm: ["--realm", "REALM", "Kerberos realm appended to a username without one"],
   sealedSecretsNamespace: ["--sealed-secrets-namespace", "SEALED_SECRETS_NAMESPACE", "namespace of the Sealed Secrets controller"],
   sealedSecretsController: ["--sealed-secrets-controller", "SEALED_SECRETS_CONTROLLER", "name of the Sealed Secrets controller's Service"],
@@ -85,14 +91,23 @@ export type CentreConfig = { kind: "preset"; url: string } | { kind: "directory"
 export type AuthConfig =
   | { kind: "token"; token?: string; file?: string }
   /** The password itself (SERVICE_PASSWORD, for a shell) or the file holding it (a mounted Secret, as the chart does). */
-  | { kind: "password"; username: string; password?: string; passwordFile?: string };
+  | { kind: "password"; username: string; password?: string; passwordFile?: string }
+  /**
+   * A keytab (a mounted Secret), for Negotiate logins; the object is also the ACS clients' KeytabCredentials, so every
+   * client made from one configuration shares its tickets (operators/acs/negotiate.ts).
+   */
+  | { kind: "keytab"; principal: string; keytabFile: string; env: Record<string, string> };
+
+/** The ACS mode logins: with a password or a keytab, at the ACS services themselves. */
+export type AcsAuthConfig = Extract<AuthConfig, { kind: "password" | "keytab" }>;
+export const isAcsAuth = (auth: AuthConfig | undefined): auth is AcsAuthConfig => auth?.kind === "password" || auth?.kind === "keytab";
 
 export interface EdgeSyncConfig {
   clusterUuid: string;
   clusterName?: string;
   centre: CentreConfig;
   auth: AuthConfig;
-  /** ACS mode with a Directory and a password: the Directory lookup logs in too. */
+  /** ACS mode with a Directory: the Directory lookup logs in too. */
   directoryAuth: boolean;
   sealedSecrets: { namespace: string; controller: string; port?: string; pollIntervalMs: number };
   debounceMs: number;
@@ -116,7 +131,8 @@ export class EdgeSyncConfigError extends Error {
 }
 
 export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, string | undefined>,
-  readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): EdgeSyncConfig {
+  readFile: (path: string) => string = (p) => readFileSync(p, "utf8"),
+  readBinary: (path: string) => Buffer = (p) => readFileSync(p)): EdgeSyncConfig {
   const problems: string[] = [];
   const name = (key: keyof EdgeSyncFlags) => `${SETTINGS[key][0]} (${SETTINGS[key][1]})`;
   const get = (key: keyof EdgeSyncFlags): string | undefined => {
@@ -143,6 +159,19 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
     } catch {
       problems.push(`${name(key)}: "${v}" is not an http(s) URL`);
       return undefined;
+    }
+  };
+  /** A keytab file: readable, and a keytab (format version 0x0502, as MIT writes it), not a password put there by mistake. */
+  const readKeytab = (path: string): void => {
+    let bytes: Buffer;
+    try {
+      bytes = readBinary(path);
+    } catch (err) {
+      problems.push(`${name("keytabFile")}: cannot read "${path}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return;
+    }
+    if (bytes.length < 2 || bytes[0] !== 0x05 || bytes[1] !== 0x02) {
+      problems.push(`${name("keytabFile")}: "${path}" is not a keytab${bytes.length === 0 ? " (empty)" : ""}`);
     }
   };
   const readSecretFile = (key: keyof EdgeSyncFlags): string | undefined => {
@@ -172,22 +201,45 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
 
   let auth: AuthConfig | undefined;
   const tokenFile = get("tokenFile");
+  const token = env.SYNC_TOKEN?.trim();
   const username = get("username");
-  if (tokenFile) {
-    readSecretFile("tokenFile");
-    auth = { kind: "token", file: tokenFile };
-  } else if (env.SYNC_TOKEN?.trim()) {
-    auth = { kind: "token", token: env.SYNC_TOKEN.trim() };
+  const passwordFile = get("passwordFile");
+  const password = env.SERVICE_PASSWORD;
+  const keytabFile = get("keytabFile");
+  const given = [
+    tokenFile && name("tokenFile"), token && "SYNC_TOKEN",
+    passwordFile && name("passwordFile"), password && "SERVICE_PASSWORD", keytabFile && name("keytabFile"),
+  ].filter((g): g is string => !!g);
+  if (given.length > 1) {
+    problems.push(`credentials: ${given.join(", ")} are all set, but edge-sync logs in with exactly one credential: ` +
+      "a token (embedded mode), a keytab or a password (ACS mode; the chart's edgeSync.acsLogin chooses which is mounted)");
+  } else if (tokenFile || token) {
+    if (username) problems.push(`${name("username")} is set with a token: a token names no account; unset one of them`);
+    if (tokenFile) readSecretFile("tokenFile");
+    auth = tokenFile ? { kind: "token", file: tokenFile } : { kind: "token", token };
   } else if (username) {
-    const passwordFile = get("passwordFile");
-    // The file is checked now, for a clear error at start; it is read again whenever a login is refused.
-    const password = passwordFile ? readSecretFile("passwordFile") : env.SERVICE_PASSWORD;
-    if (!password && !passwordFile) problems.push(`${name("username")} is set but no password: set ${name("passwordFile")} or SERVICE_PASSWORD`);
     const realm = get("realm");
     const qualified = realm && !username.includes("@") ? `${username}@${realm}` : username;
-    auth = passwordFile ? { kind: "password", username: qualified, passwordFile } : { kind: "password", username: qualified, password: password ?? "" };
+    if (keytabFile) {
+      // Checked now for a clear error at start; the Kerberos library reads it again at each login that needs a ticket.
+      readKeytab(keytabFile);
+      if (!qualified.includes("@")) problems.push(`${name("keytabFile")}: the principal "${username}" has no realm: set ${name("realm")} or give it as name@REALM`);
+      if (statusUrl) problems.push(`${name("keytabFile")} is set with ${name("statusUrl")}: cluster-manager's status endpoint takes a token, not a Kerberos login`);
+      const krb5Conf = get("krb5Conf");
+      auth = { kind: "keytab", principal: qualified, keytabFile, env: krb5Conf ? { KRB5_CONFIG: krb5Conf } : {} };
+    } else if (passwordFile) {
+      // The file is checked now, for a clear error at start; it is read again whenever a login is refused.
+      readSecretFile("passwordFile");
+      auth = { kind: "password", username: qualified, passwordFile };
+    } else if (password) {
+      auth = { kind: "password", username: qualified, password };
+    } else {
+      problems.push(`${name("username")} is set but no credential: set ${name("keytabFile")}, ${name("passwordFile")} or SERVICE_PASSWORD`);
+    }
+  } else if (keytabFile || passwordFile || password) {
+    problems.push(`${given[0]} is set but not ${name("username")}: the account (Kerberos principal) to log in as`);
   } else {
-    problems.push(`credentials: set ${name("tokenFile")} or SYNC_TOKEN (embedded mode), or ${name("username")} with a password (ACS mode)`);
+    problems.push(`credentials: set ${name("tokenFile")} or SYNC_TOKEN (embedded mode), or ${name("username")} with a keytab or a password (ACS mode)`);
   }
 
   const minRetryMs = duration("minRetryDelay");
@@ -209,7 +261,7 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
 
   const edgeDeployments = get("edgeDeployments");
   if (edgeDeployments !== "true" && edgeDeployments !== "false") problems.push(`${name("edgeDeployments")}: "${edgeDeployments}" is not true or false`);
-  const deployments = edgeDeployments === "true" && auth?.kind === "password" ? {
+  const deployments = edgeDeployments === "true" && isAcsAuth(auth) ? {
     namespace: get("namespace"),
     baseValues: { cluster: get("clusterName"), realm: get("realm"), directory_url: directoryUrl },
   } : undefined;
@@ -226,7 +278,7 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
     clusterName: get("clusterName"),
     centre: centre!,
     auth: auth!,
-    directoryAuth: centre?.kind === "directory" && auth?.kind === "password",
+    directoryAuth: centre?.kind === "directory" && isAcsAuth(auth),
     sealedSecrets: {
       namespace: get("sealedSecretsNamespace")!, controller: get("sealedSecretsController")!,
       port: get("sealedSecretsPort"), pollIntervalMs,

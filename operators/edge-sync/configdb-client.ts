@@ -1,7 +1,11 @@
 // The edge's ConfigDB v2 client (acs-contract.md §2, §3): just enough to keep one entry up to date, speaking the
 // same protocol to the ACS ConfigDB and to cluster-manager's status endpoint. Authentication is pluggable: a
-// static bearer token (embedded mode) or a password login at the service (ACS mode), with one re-login on 401;
-// credentials kept in files are read again when refused (operators/runtime/credential-file.ts).
+// static bearer token (embedded mode), a password login or a keytab (Negotiate) login at the service (ACS mode),
+// with one re-login on 401; credentials kept in files are read again when refused (operators/runtime/credential-file.ts;
+// a keytab by the Kerberos library, at each login that needs a new ticket).
+import { AcsHttpError } from "../acs/errors.js";
+import type { KeytabCredentials } from "../acs/negotiate.js";
+import { ServiceClient } from "../acs/service-client.js";
 import { CredentialFile } from "../runtime/credential-file.js";
 
 export class HttpError extends Error {
@@ -190,6 +194,39 @@ export class PasswordLogin implements AuthProvider {
     const basic = Buffer.from(`${this.opts.username}:${password}`, "utf8").toString("base64");
     return send(`${base}/token`, { method: "POST", headers: { authorization: `Basic ${basic}`, accept: "application/json" } },
       this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  }
+}
+
+/**
+ * ACS service login with a keytab: `POST <service>/token` with Negotiate (GSSAPI) → a Bearer token, renewed ahead of
+ * its expiry, as ACS's own services log in (operators/acs/service-client.ts does the exchange). Tickets come from the
+ * keytab file and are shared by every login of the same credentials object; a refused login starts from new tickets,
+ * so a keytab krbkeys rotated is read again from its file.
+ */
+export class KeytabLogin implements AuthProvider {
+  private readonly client: ServiceClient;
+  private last?: string;
+
+  constructor(opts: { service: ServiceLocator; credentials: KeytabCredentials; serviceName?: string } & HttpOptions) {
+    this.client = new ServiceClient({
+      service: opts.serviceName ?? "configdb", credentials: opts.credentials, timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      baseUrl: { get: () => opts.service.url(), forget: () => opts.service.invalidate() },
+    });
+  }
+
+  async header(): Promise<string> {
+    try {
+      this.last = await this.client.token();
+    } catch (err) {
+      // One error type for every refusal edge-sync's loops classify: a refused login is a refused request.
+      if (err instanceof AcsHttpError) throw new HttpError(err.status, err.message);
+      throw err;
+    }
+    return `Bearer ${this.last}`;
+  }
+
+  invalidate(): void {
+    if (this.last) this.client.invalidateToken(this.last);
   }
 }
 

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { AcsLoginError } from "../acs/negotiate.js";
 import { App } from "../api/constants.js";
 import { backoffDelay } from "../runtime/backoff.js";
 import { isPermanentRefusal } from "../runtime/http-status.js";
@@ -246,8 +247,9 @@ export class EdgeSync {
       this.failures++;
       this.metrics.pushErrors.inc();
       const retryInMs = backoffDelay(this.failures, { ...this.retry, jitter: 0.2 });
-      // A refusal (bad token, rejected body) needs a person; an unreachable centre usually does not.
-      const refused = err instanceof HttpError && isPermanentRefusal(err.status);
+      // A refusal (bad token, rejected body, a keytab that gets no ticket) needs a person, or the kubelet to deliver a
+      // rotated credential; an unreachable centre usually does not.
+      const refused = (err instanceof HttpError && isPermanentRefusal(err.status)) || err instanceof AcsLoginError;
       this.log[refused ? "error" : "warn"]({ err: (err as Error).message, failures: this.failures, retryInMs }, "sending the status failed; retrying with the latest state");
       this.schedule(retryInMs, true);
       return false;

@@ -9,7 +9,7 @@ import { createLogger, type Logger } from "../runtime/logger.js";
 import { startOpsServer } from "../runtime/ops-server.js";
 import { nextTerminationSignal } from "../runtime/signals.js";
 import {
-  ConfigDbClient, DirectoryLocator, PasswordLogin, PresetUrl, StaticToken, type AuthProvider, type ServiceLocator,
+  ConfigDbClient, DirectoryLocator, KeytabLogin, PasswordLogin, PresetUrl, StaticToken, type AuthProvider, type ServiceLocator,
 } from "./configdb-client.js";
 import { DEFAULTS, EdgeSyncConfigError, resolveEdgeSyncConfig, SETTINGS, type EdgeSyncConfig, type EdgeSyncFlags } from "./config.js";
 import { EdgeSync } from "./edge-sync.js";
@@ -42,20 +42,21 @@ export function edgeSyncCommand(): Command {
 
 /** The ConfigDB client for the configured centre and credentials. */
 export function configDbClientFor(config: EdgeSyncConfig): ConfigDbClient {
-  const password = (service: ServiceLocator): AuthProvider | undefined => config.auth.kind === "password"
-    ? new PasswordLogin({
-      service, username: config.auth.username,
-      password: config.auth.passwordFile ? { file: config.auth.passwordFile } : config.auth.password ?? "",
-    })
-    : undefined;
+  const { auth } = config;
+  const login = (service: ServiceLocator, serviceName: string): AuthProvider => {
+    if (auth.kind === "keytab") return new KeytabLogin({ service, serviceName, credentials: auth });
+    if (auth.kind === "password") {
+      return new PasswordLogin({ service, username: auth.username, password: auth.passwordFile ? { file: auth.passwordFile } : auth.password ?? "" });
+    }
+    return new StaticToken({ token: auth.token, file: auth.file });
+  };
   const service: ServiceLocator = config.centre.kind === "preset"
     ? new PresetUrl(config.centre.url)
     : new DirectoryLocator({
       directoryUrl: config.centre.directoryUrl, service: Service.ConfigDB,
-      auth: config.directoryAuth ? password(new PresetUrl(config.centre.directoryUrl)) : undefined,
+      auth: config.directoryAuth ? login(new PresetUrl(config.centre.directoryUrl), "directory") : undefined,
     });
-  const auth = config.auth.kind === "token" ? new StaticToken({ token: config.auth.token, file: config.auth.file }) : password(service)!;
-  return new ConfigDbClient({ service, auth });
+  return new ConfigDbClient({ service, auth: login(service, "configdb") });
 }
 
 /** Runs edge-sync and its health endpoints until the first SIGTERM or SIGINT. */

@@ -3,6 +3,8 @@
 // (e2e/acs-standin/dumps/edge-sync.yaml, acs-contract.md §7: ReadConfig on the K8s resource template, Helm chart
 // template, Edge deployment and Edge cluster status applications, WriteConfig on Edge cluster status).
 import { randomBytes, randomUUID } from "node:crypto";
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { startAcsStandin, type AcsStandin, type AcsStandinOptions } from "../../acs-standin/standin.js";
 import { EDGE_DUMPS, EdgeRole } from "../../acs-standin/edge-roles.js";
 import type { ConfigDbWrite } from "../../acs-standin/configdb-http.js";
@@ -42,6 +44,43 @@ export function addEdgeSyncAccount(standin: AcsStandin, username: string, option
     if (standin.configdb.addMember(EdgeRole.Sync, principal) !== 204) throw new Error("cannot put the account in the edge-sync role");
   }
   return { username, password, upn, principal };
+}
+
+export interface KeytabAccount {
+  upn: string;
+  principal: string;
+  /** A new random key at the KDC (as krbkeys rotates a Random KerberosKey): the new keytab, its kvno one higher. */
+  rotate(): Promise<Buffer>;
+}
+
+/**
+ * An account that logs in with a keytab only, as ACS gives op1sync one: a KDC principal with a random key (no password
+ * anywhere), mapped to a ConfigDB account in the edge-sync role (or in none, with `grants: false`). `maxLife` bounds
+ * its tickets' lifetime (kadmin's -maxlife, e.g. "15 seconds"), for tests that need a running client to get a new one.
+ */
+export async function addKeytabEdgeSyncAccount(standin: AcsStandin, kdc: { realm: string; kadminLocal(query: string): Promise<string> },
+  name: string, dir: string, options: { grants?: boolean; maxLife?: string } = {}): Promise<KeytabAccount & { keytab: Buffer }> {
+  const upn = `${name}@${kdc.realm}`;
+  const added = await kdc.kadminLocal(`addprinc -randkey ${options.maxLife ? `-maxlife "${options.maxLife}" ` : ""}${upn}`);
+  if (!/created/i.test(added)) throw new Error(`kadmin.local could not add ${upn}: ${added.trim()}`);
+  const principal = randomUUID();
+  standin.configdb.register(principal, Class.EdgeAccount);
+  standin.auth.setKerberos(principal, upn);
+  if (options.grants !== false) {
+    if (!standin.configdb.hasObject(EdgeRole.Sync)) for (const file of EDGE_DUMPS) standin.loadDump(file);
+    if (standin.configdb.addMember(EdgeRole.Sync, principal) !== 204) throw new Error("cannot put the account in the edge-sync role");
+  }
+  let generation = 0;
+  // ktadd without -norandkey gives the principal a new random key and writes only that one: a rotation.
+  const rotate = async () => {
+    const file = join(dir, `${name.replace(/\W/g, "_")}-${++generation}.keytab`);
+    const out = await kdc.kadminLocal(`ktadd -k ${file} ${upn}`);
+    if (!/added to keytab/i.test(out)) throw new Error(`kadmin.local could not extract ${upn}: ${out.trim()}`);
+    const bytes = await readFile(file);
+    await rm(file);
+    return bytes;
+  };
+  return { upn, principal, rotate, keytab: await rotate() };
 }
 
 export async function startEdgeSyncCentre(cluster: string, options: AcsStandinOptions & { username?: string; password?: string } = {}): Promise<EdgeSyncCentre> {
