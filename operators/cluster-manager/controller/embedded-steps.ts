@@ -10,6 +10,7 @@ import { ensureCredentials } from "../credentials.js";
 import { shippedFluxReleases } from "../fleet/flux-releases.js";
 import { chooseFluxRelease, type FluxChoice } from "../fleet/flux-version.js";
 import { FLUX_COMPONENTS_FILE, generateClusterRepo, repoFluxVersion } from "../git/repo-content.js";
+import { fileText } from "../git/repo-store.js";
 import { SEALED_SECRETS_DIR } from "../seal-endpoint.js";
 import type { EdgeClusterControllerDeps } from "./edgecluster-controller.js";
 import { ownedBy, type Step } from "./scope.js";
@@ -60,7 +61,7 @@ export function repositoryStep(deps: EdgeClusterControllerDeps): Step {
       // Sealed secrets are committed by the seal endpoint; regenerating the manifests keeps them.
       const committed = await repos.updateFiles(uuid, (current) => {
         const inRepo = repoFluxVersion(current);
-        const currentRelease = inRepo ? { version: inRepo, installYaml: current.get(FLUX_COMPONENTS_FILE)!.toString("utf8") } : undefined;
+        const currentRelease = inRepo ? { version: inRepo, installYaml: fileText(current.get(FLUX_COMPONENTS_FILE)!) } : undefined;
         flux = ec.spec.bare ? undefined : chooseFluxRelease(ec, deps.fluxReleases ?? shippedFluxReleases(), currentRelease);
         const files = generateClusterRepo({
           uuid, name: clusterName, namespace: ec.spec.namespace, selfUrl: urls.git, helmChartsUrl: urls.helmCharts,

@@ -5,7 +5,7 @@ import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { RepoNotFoundError, RepoStore, type SyncStep } from "./repo-store.js";
+import { fileText, RepoNotFoundError, RepoStore, type SyncStep } from "./repo-store.js";
 
 const exec = promisify(execFile);
 const UUID_A = "7c0f6a4e-2b1d-4e8a-9c3b-5d6e7f809a1b";
@@ -94,6 +94,36 @@ test("syncFiles commits only when the tree changes", async (t) => {
   assert.deepEqual((await git(dir, "ls-tree", "-r", "--name-only", "main")).trim().split("\n"),
     ["README.md", "edo/cluster/a.yaml"]);
   assert.equal(await commitCount(dir), 3);
+});
+
+test("a large file every repository holds is read once: the same content for each, as git itself reads it", async (t) => {
+  const store = new RepoStore({ dataDir: await tempDir(t) });
+  const manifest = `# install manifest\n${"kind: Deployment\nmetadata: {name: x}\n".repeat(2000)}`;
+  const withManifest = (version: string) => new Map([...files(version), ["flux-system/gotk-components.yaml", manifest]]);
+  await store.syncFiles(UUID_A, withManifest("1"), "initial");
+  await store.syncFiles(UUID_B, withManifest("1"), "initial");
+  const [a, b] = [await store.readFiles(UUID_A), await store.readFiles(UUID_B)];
+  const fromA = a.get("flux-system/gotk-components.yaml")!;
+  assert.equal(b.get("flux-system/gotk-components.yaml"), fromA, "one Buffer for both repositories");
+  assert.equal(fileText(fromA), manifest);
+  assert.equal(await git(store.repoPath({ kind: "cluster", uuid: UUID_B }), "show", "main:flux-system/gotk-components.yaml"), manifest);
+  assert.equal(a.get("edo/cluster/a.yaml")!.toString(), "version: 1\n");
+
+  // A repository git itself wrote (a loose object, not one of the store's packs): read and checked the same way.
+  const dir = store.repoPath({ kind: "cluster", uuid: UUID_A });
+  const other = `${manifest}# edited by hand\n`;
+  const scratch = await tempDir(t);
+  await writeFile(path.join(scratch, "big.yaml"), other);
+  const blob = (await git(dir, "hash-object", "-w", path.join(scratch, "big.yaml"))).trim();
+  const treeId = await new Promise<string>((resolve, reject) => {
+    const child = execFile("git", [`--git-dir=${dir}`, "mktree"], { env: { PATH: process.env.PATH } }, (err, out) => (err ? reject(err) : resolve(out.trim())));
+    child.stdin!.end(`100644 blob ${blob}\tbig.yaml\n`);
+  });
+  const commit = (await git(dir, "-c", "user.name=Test", "-c", "user.email=test@test.invalid", "commit-tree", treeId, "-p", "main", "-m", "by hand")).trim();
+  await git(dir, "update-ref", "refs/heads/main", commit);
+  const byHand = (await store.readFiles(UUID_A)).get("big.yaml")!;
+  assert.equal(fileText(byHand), other);
+  assert.equal((await store.readFiles(UUID_A)).get("big.yaml"), byHand, "read once, then from the cache");
 });
 
 for (const step of ["objects-written"] as const) {

@@ -9,6 +9,7 @@ import {
   commitTree, encodeCommit, encodeTree, looseObjectState, objectId, parseTree, readRef, removeLooseObject, syncDirectory,
   type ObjectType, type TreeItem,
 } from "./git-objects.js";
+import { LARGE_BLOB_MIN, LargeBlobCache } from "./blob-cache.js";
 import { ObjectReader, writePack, type GitObject } from "./git-pack.js";
 import { RefMovedError, updateRef } from "./git-refs.js";
 import {
@@ -344,34 +345,19 @@ interface Dir {
   dirs: Map<string, Dir>;
 }
 
-/**
- * Large file texts seen recently, encoded and hashed: the same one (Flux's install manifest, ~230 KiB) goes into
- * every cluster's repository, and encoding and hashing it anew cost a quarter-megabyte buffer and a SHA-1 pass per
- * cluster. Keyed by the text itself; bounded in bytes.
- */
-const largeBlobs = new Map<string, { content: Buffer; id: string }>();
-let largeBlobBytes = 0;
-const LARGE_BLOB_MIN = 16 * 1024;
-const LARGE_BLOB_MAX_BYTES = 8 * 2 ** 20;
+/** Large files (Flux's install manifest) written and read by every cluster's repository: encoded, hashed and read once. */
+const largeBlobs = new LargeBlobCache();
 
 function blobOf(text: string): { content: Buffer; id?: string } {
-  if (text.length < LARGE_BLOB_MIN) return { content: Buffer.from(text) };
-  const hit = largeBlobs.get(text);
-  if (hit) {
-    largeBlobs.delete(text);
-    largeBlobs.set(text, hit);
-    return hit;
-  }
-  const content = Buffer.from(text);
-  const blob = { content, id: objectId("blob", content) };
-  largeBlobs.set(text, blob);
-  largeBlobBytes += content.length;
-  for (const [oldest, b] of largeBlobs) {
-    if (largeBlobBytes <= LARGE_BLOB_MAX_BYTES) break;
-    largeBlobs.delete(oldest);
-    largeBlobBytes -= b.content.length;
-  }
-  return blob;
+  return text.length < LARGE_BLOB_MIN ? { content: Buffer.from(text) } : largeBlobs.encode(text);
+}
+
+/**
+ * A file's text from the content readFiles/updateFiles gave: a large file shared by many repositories is decoded
+ * once (the same string each time), not once per read.
+ */
+export function fileText(content: Buffer): string {
+  return largeBlobs.text(content);
 }
 
 /** The blobs and trees of the files, hashed in memory; the root tree's id. Nothing is written. */
@@ -444,9 +430,14 @@ async function readFilesAt(gitDir: string, commit: string): Promise<Map<string, 
       if (item.mode === "40000") {
         if (!(await walk(item.id, `${file}/`))) return false;
       } else if (item.mode !== "160000") {
+        const cached = largeBlobs.content(item.id);
+        if (cached) {
+          files.set(file, cached);
+          continue;
+        }
         const blob = await reader.read(item.id);
         if (blob?.type !== "blob") return false;
-        files.set(file, blob.content);
+        files.set(file, largeBlobs.remember(item.id, blob.content));
       }
     }
     return true;
