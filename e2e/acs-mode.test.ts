@@ -3,6 +3,7 @@
 // conflict rule, edge status flowing back, a dropped notify connection, and the guard against an empty listing.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -299,7 +300,14 @@ test("the Clusters service API as the admin UI calls it: bootstrap-url (Manage c
   }, { ...WAIT, message: "the bootstrap URL becomes known" });
   assert.equal(first.status, 200);
   assert.match(await first.text(), /graft_mode='kerberos'/);
-  assert.equal((await fetch(url)).status, 410, "the script is served once");
+  // The admin UI copies `curl <url> | sh -` (acs-contract §8): run again, it must say why it refuses, not feed the
+  // refusal's text to sh as commands.
+  const again = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = execFile("sh", ["-c", 'curl -s "$1" | sh -', "sh", url], (_err, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }));
+  });
+  assert.equal(again.code, 1, `the used link's command fails: ${again.stdout}${again.stderr}`);
+  assert.match(again.stderr, /^graft bootstrap: this bootstrap link was already used at \S+ and works only once/);
+  assert.doesNotMatch(again.stderr, /not found/);
 
   assert.equal((await call(`/v1/cluster/${crypto.randomUUID()}/bootstrap-url`, { method: "POST", headers: { authorization: admin } })).status, 404, "unknown cluster");
   const status = await call(`/v1/cluster/${uuid}/status`, { headers: { authorization: admin } });

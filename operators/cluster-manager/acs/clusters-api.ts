@@ -2,7 +2,8 @@
 // - POST /token: a Bearer token for this service (callers log in with Basic, as at every ACS service);
 // - GET /ping: who this service is;
 // - POST /v1/cluster/<uuid>/bootstrap-url (Manage clusters): a JSON string, the URL of a single-use bootstrap script
-//   (graft's one-time token; the script behind it is served once, then 410), 404 until the cluster is set up;
+//   (graft's one-time token, the `.sh` form: the script is served once, then a script saying why it is refused),
+//   404 until the cluster is set up;
 // - GET /v1/cluster/<uuid>/status (Manage clusters): the setup status entry; 404 for an unknown cluster;
 // - PUT|DELETE /v1/cluster/<uuid>/secret/<namespace>/<name>/<key>[?dryrun] (Manage secrets): seal a value into the
 //   cluster's repository (secrets-api.ts).
@@ -142,7 +143,9 @@ export function createClustersApiHandler(deps: ClustersApiDeps) {
       if (!ec || !ready) return text(404, "the cluster is not set up yet");
       const { token, expiresAt } = await issueBootstrapToken(deps.client, ec.metadata.namespace!, credentialsSecretName(uuid), deps.config.bootstrapTokenTtlMs);
       deps.log.info({ cluster: uuid, expiresAt }, "issued a one-time bootstrap URL through the Clusters API");
-      return json(200, `${urlsFor(deps.config, uuid).bootstrap}/${token}`);
+      // The `.sh` form: the admin UI copies `curl <url> | sh -`, and a refused link must then print why and fail, where
+      // the plain link's 410 text would be run by sh as commands.
+      return json(200, `${urlsFor(deps.config, uuid).bootstrap}/${token}.sh`);
     }
     if (what === "status") {
       if (req.method !== "GET") return text(405, "use GET");
