@@ -1,7 +1,7 @@
 // Wires the cluster-manager together: the EdgeCluster controller (leader only), the credential index and the
 // public HTTP listener (every replica), metrics and probes.
 import type { Logger } from "pino";
-import type * as k8s from "@kubernetes/client-node";
+import type { KubeConnection } from "../runtime/kubeconfig.js";
 import type { EdgeCluster } from "../api/edgecluster.js";
 import { EventRecorder } from "../runtime/events.js";
 import { Manager } from "../runtime/manager.js";
@@ -26,7 +26,7 @@ import { ConfigDbSync } from "./acs/configdb-sync.js";
 import { SparkplugLiveness } from "./online/sparkplug-liveness.js";
 
 export interface ClusterManagerOptions {
-  kubeConfig: k8s.KubeConfig;
+  kubeConfig: KubeConnection;
   config: ClusterManagerConfig & { fluxInstallPath?: string; fluxReleasesDir?: string; chartDir?: string };
   log: Logger;
   listen: { host: string; port: number; limits?: ListenerLimits };

@@ -3,7 +3,7 @@
 // last acknowledged, so a burst of changes becomes one write, events that do not change the status (kubelet
 // heartbeats) cause none, and after an outage the retry carries the latest state rather than a queued stale one.
 import { createHash } from "node:crypto";
-import type * as k8s from "@kubernetes/client-node";
+import type { KubeConnection } from "../runtime/kubeconfig.js";
 import type { Logger } from "pino";
 import { AcsLoginError } from "../acs/negotiate.js";
 import { App } from "../api/constants.js";
@@ -21,7 +21,7 @@ import { EdgeSyncMetrics } from "./metrics.js";
 import { afterPatch, sameJson, statusPatch, type EdgeStatus } from "./status-diff.js";
 
 export interface EdgeSyncOptions {
-  kubeConfig: k8s.KubeConfig;
+  kubeConfig: KubeConnection;
   clusterUuid: string;
   configDb: ConfigDbClient;
   sealedSecrets: {

@@ -2,7 +2,7 @@
 // or on an operator's machine with --local.
 import { existsSync, readFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { AuthFailedError, KdcUnreachableError, PermissionDeniedError } from "../kerberos/errors.js";
 import { createLogger } from "../runtime/logger.js";
 import { enrol, EnrolIncompleteError, type EnrolSummary } from "./enrol.js";
@@ -45,8 +45,9 @@ export function defaultRealmOf(krb5ConfPath: string): string | undefined {
   return /^\s*default_realm\s*=\s*(\S+)\s*$/m.exec(readFileSync(krb5ConfPath, "utf8"))?.[1];
 }
 
-function loadKubeConfig(flags: EnrolFlags, env: NodeJS.ProcessEnv): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
+/** client-node is imported here, not at the top: every graft subcommand loads this module, few need the library. */
+async function loadKubeConfig(flags: EnrolFlags, env: NodeJS.ProcessEnv): Promise<k8s.KubeConfig> {
+  const kc = new (await import("@kubernetes/client-node")).KubeConfig();
   if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
   else if (flags.local) kc.loadFromDefault();
   else if (!env.KUBERNETES_SERVICE_HOST) throw new Error("not running in a Pod (KUBERNETES_SERVICE_HOST is unset): use --local or --kubeconfig");
@@ -105,7 +106,7 @@ Credentials are checked against the KDC first; only invalid ones (or all, with -
         const local = Boolean(flags.local || flags.kubeconfig);
         const namespace = flags.namespace
           ?? (!local && existsSync(SA_NAMESPACE_FILE) ? readFileSync(SA_NAMESPACE_FILE, "utf8").trim() : DEFAULT_NAMESPACE);
-        const kubeConfig = loadKubeConfig({ ...flags, local }, env);
+        const kubeConfig = await loadKubeConfig({ ...flags, local }, env);
 
         const principal = flags.adminPrincipal ?? env.GRAFT_ADMIN_PRINCIPAL ?? await askTty(`Kerberos admin principal for ${realm}: `);
         if (!principal) throw new Error("the admin principal is empty");

@@ -2,7 +2,7 @@
 // KerberosKey controller (leader only, when leader election is on), events, metrics and probes; with an ACS
 // connection, the ConfigDB and Auth clients that set up the keys' accounts (spec.account).
 // /healthz fails when the controller is wedged (a reconcile or a watch stuck for stallAfterMs), so the kubelet restarts it.
-import type * as k8s from "@kubernetes/client-node";
+import type { KubeConnection } from "../runtime/kubeconfig.js";
 import type { Logger } from "pino";
 import { AuthClient } from "../acs/auth.js";
 import { ConfigDbClient } from "../acs/configdb.js";
@@ -20,7 +20,7 @@ import { CONTROLLER_NAME, KerberosKeyReconciler } from "./controller/kerberoskey
 import { OperatorKeytab } from "./operator-keytab.js";
 
 export interface KrbKeysOptions {
-  kubeConfig: k8s.KubeConfig;
+  kubeConfig: KubeConnection;
   realm: string;
   /** The operator's own principal (e.g. op1krbkeys/<cluster>), which needs add, modify, inquire and change-password rights. */
   principal: string;

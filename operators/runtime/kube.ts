@@ -1,13 +1,4 @@
-import * as k8s from "@kubernetes/client-node";
-
-/** Loads a kubeconfig: an explicit file, else KUBECONFIG / ~/.kube/config, else the in-cluster service account. */
-export function loadKubeConfig(path?: string): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) throw new Error("no Kubernetes cluster configured: pass --kubeconfig or run in a cluster");
-  return kc;
-}
+export { loadKubeConfig, type KubeConnection } from "./kubeconfig.js";
 
 export interface ResourceType {
   group: string; // "" for the core group

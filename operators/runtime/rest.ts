@@ -1,9 +1,9 @@
-// A small REST client over the API server using client-node's KubeConfig for TLS and credentials. Typed client-node
+// A small REST client over the API server; TLS and credentials from a KubeConnection (kubeconfig.ts). Typed client-node
 // APIs hide content types and status codes; reconcilers need both (merge-patch vs apply, 404/409 handling).
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest } from "node:http";
-import type * as k8s from "@kubernetes/client-node";
 import { apiVersionOf, resourcePath, type KubeObject, type ResourceType } from "./kube.js";
+import type { KubeConnection } from "./kubeconfig.js";
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly reason: string, message: string, readonly details?: unknown) {
@@ -76,7 +76,7 @@ function abortError(method: string, path: string, signal: AbortSignal): Error {
 }
 
 export class KubeClient {
-  constructor(readonly kc: k8s.KubeConfig) {}
+  constructor(readonly kc: KubeConnection) {}
 
   /** A JSON request: the parsed body on 2xx, an ApiError carrying the API server's Status otherwise. */
   async request<T = unknown>(path: string, args: RequestArgs = {}): Promise<T> {

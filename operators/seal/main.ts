@@ -1,5 +1,4 @@
 import { readFile } from "node:fs/promises";
-import * as k8s from "@kubernetes/client-node";
 import { Command, Option } from "commander";
 import { readEdgeClusterCertificate } from "./edgecluster-certificate.js";
 import { SEALING_SCOPES, buildSealedSecret, checkSecretKey, parseCertificate, sealValue, SealInputError, type SealingScope } from "./seal.js";
@@ -68,7 +67,8 @@ async function certificatePem(edgeCluster: string, options: SealOptions): Promis
       throw new Error(`cannot read certificate "${options.cert}": ${err.message}`);
     });
   }
-  const kubeConfig = new k8s.KubeConfig();
+  // Imported here, not at the top: every graft subcommand loads this module, few need the library.
+  const kubeConfig = new (await import("@kubernetes/client-node")).KubeConfig();
   if (options.kubeconfig !== undefined) kubeConfig.loadFromFile(options.kubeconfig);
   else kubeConfig.loadFromDefault();
   const namespace = options.namespace ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? "default";

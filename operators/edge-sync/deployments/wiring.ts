@@ -2,7 +2,7 @@
 // ConfigDB with edge-sync's own service account (its password or its keytab), the Git server's URL from the
 // Directory, and the central report.
 import { readFileSync } from "node:fs";
-import type * as k8s from "@kubernetes/client-node";
+import type { KubeConnection } from "../../runtime/kubeconfig.js";
 import type { Logger } from "pino";
 import { NotifyClient } from "../../acs/notify.js";
 import { ServiceClient, type AcsCredentials } from "../../acs/service-client.js";
@@ -24,7 +24,7 @@ export interface EdgeDeployments {
 }
 
 /** The Edge deployments part, or undefined when the configuration does not enable it. */
-export function edgeDeploymentsFor(config: EdgeSyncConfig, deps: { kubeConfig: k8s.KubeConfig; configDb: ConfigDbClient; log: Logger },
+export function edgeDeploymentsFor(config: EdgeSyncConfig, deps: { kubeConfig: KubeConnection; configDb: ConfigDbClient; log: Logger },
   readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): EdgeDeployments | undefined {
   const { auth } = config;
   if (!config.deployments || !isAcsAuth(auth)) return undefined;
