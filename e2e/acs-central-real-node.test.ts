@@ -1,14 +1,16 @@
 // graft's central install in ACS mode as an ACS site deploys it, on a real node: config/acs applied with kubectl
 // (e2e/support/real-node/acs-site.ts) with the built image, the manager's ACS login a keytab in a mounted Secret (a
 // Negotiate login, as ACS's own services log in; e2e/kerberos-real-node.test.ts installs it with a password), under
-// exactly the RBAC config/acs ships. The ACS services are the stand-in (with the Cluster Manager role's grants from its
-// dumps, nothing more, and a real HTTP/<host> keytab) and a real MIT KDC, both on the host at the node's bridge
-// address. Shown: two replicas Ready, one leader, graft advertised as the Clusters service in the Directory; a cluster
-// made as the admin UI makes it becomes a Provisioned EdgeCluster with its setup status ready; the Clusters API,
-// reached where the Directory says, accepts a token at every replica and gives a bootstrap URL whose script the Pods
-// serve once (then 410); an entry that cannot be mirrored is a Warning Event; deleting the leader's Pod hands the
-// Lease over, and the new leader mirrors the next cluster and tears down a deleted one. (The edge side of the bootstrap
-// — enrolment Pod, Flux, the chart — is e2e/kerberos-real-node.test.ts.) Root on Linux only.
+// exactly the RBAC config/acs ships, with the image under the site's own reference (an overlay's `images:`). The ACS
+// services are the stand-in (with the Cluster Manager role's grants from its dumps, nothing more, and a real
+// HTTP/<host> keytab) and a real MIT KDC, both on the host at the node's bridge address. Shown: two replicas Ready, one
+// leader, no credential in any container's environment (env, envFrom, Secret keys: central-pods.ts podEnvCredentials),
+// graft advertised as the Clusters service in the Directory; a cluster made as the admin UI makes it becomes a
+// Provisioned EdgeCluster with its setup status ready; the Clusters API, reached where the Directory says, accepts a
+// token at every replica and gives a bootstrap URL whose script the Pods serve once (then 410), its enrolment Pod on
+// the site's image; an entry that cannot be mirrored is a Warning Event; deleting the leader's Pod hands the Lease
+// over, and the new leader mirrors the next cluster and tears down a deleted one. (The edge side of the bootstrap —
+// enrolment Pod, Flux, the chart — is e2e/kerberos-real-node.test.ts.) Root on Linux only.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,12 +26,14 @@ import { graftImage, realNodeSkipReason, startRealNode, type RealNode } from "./
 import { addClusterManagerAccount, CHART_VALUES, installClustersService } from "./support/cluster-manager/acs-world.js";
 import { ACS_EXTERNAL_URL, installAcsCentral } from "./support/real-node/acs-site.js";
 import {
-  CENTRAL_NS, deleteLeaderAndAwaitHandover, describeManager, readyManagerPods, twoReplicasOneLeader,
+  CENTRAL_NS, deleteLeaderAndAwaitHandover, describeManager, podEnvCredentials, readyManagerPods, twoReplicasOneLeader,
 } from "./support/real-node/central-pods.js";
 import { diagnosedWait, kubectlOn } from "./support/real-node/edge-node.js";
 
 const skip = realNodeSkipReason();
 const NULL_UUID = "00000000-0000-0000-0000-000000000000";
+/** The image as the site's registry holds it: the overlay's `images:` moves the manager and the enrolment Pod to it. */
+const SITE_IMAGE = { name: "registry.graft.test/acs/graft", tag: "0.1.0-site" };
 
 interface EdgeClusterJson {
   metadata: { name: string; finalizers?: string[] };
@@ -67,7 +71,9 @@ describe("ACS mode's central install in Pods on a real node", { skip }, () => {
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "graft-acs-central-"));
-    node = await startRealNode({ images: [graftImage().tarball], log: (m) => console.log(`real node: ${m}`) });
+    const image = graftImage();
+    node = await startRealNode({ images: [image.tarball], log: (m) => console.log(`real node: ${m}`) });
+    await node.tagImage(image.reference, `${SITE_IMAGE.name}:${SITE_IMAGE.tag}`);
     kdc = await startKdc({ address: node.bridgeAddress });
     standin = await startAcsStandin({ kdc, host: node.bridgeAddress });
     // ACS's installer: the Clusters service's config, groups and repositories, and its account with a keytab (ktadd
@@ -84,7 +90,7 @@ describe("ACS mode's central install in Pods on a real node", { skip }, () => {
       urls: { configdb: standin.urls.configdb, auth: standin.urls.auth, git: standin.urls.git },
     }).service("configdb"));
     const account = { username: manager.username, keytabFile, krb5Conf: kdc.env.KRB5_CONFIG! };
-    await installAcsCentral(node, work, { directoryUrl: standin.urls.directory, account, kdc, organisationPrefix: "acme" });
+    await installAcsCentral(node, work, { directoryUrl: standin.urls.directory, account, kdc, organisationPrefix: "acme", image: SITE_IMAGE });
   });
 
   after(async () => {
@@ -95,11 +101,8 @@ describe("ACS mode's central install in Pods on a real node", { skip }, () => {
 
   test("two replicas Ready under config/acs's RBAC, one leader, logged in with the mounted keytab; advertised in the Directory", { timeout: 300_000 }, async () => {
     const { pods } = await twoReplicasOneLeader(node);
-    for (const p of pods) {
-      assert.equal(p.spec.containers[0]?.image, "ghcr.io/graft-operators/graft:0.1.0");
-      const env = p.spec.containers[0]?.env?.map((e) => e.name) ?? [];
-      assert.ok(!env.some((n) => /PASSWORD$|KEYTAB$/.test(n)), `no credential in the environment: ${env.join(", ")}`);
-    }
+    for (const p of pods) assert.equal(p.spec.containers[0]?.image, `${SITE_IMAGE.name}:${SITE_IMAGE.tag}`, "the site's image");
+    assert.deepEqual(await podEnvCredentials(node), [], "no credential in any container's environment (env, envFrom, Secret keys)");
     const settings = await kubectl(["-n", CENTRAL_NS, "get", "configmaps", "-o", "yaml"]);
     assert.match(settings, /SERVICE_KEYTAB_FILE: \/etc\/graft\/acs\/keytab/);
     // The stand-in verified the manager's Negotiate tickets (its key is only in the keytab).
@@ -153,6 +156,7 @@ describe("ACS mode's central install in Pods on a real node", { skip }, () => {
     const text = await script.text();
     assert.match(text, /graft_mode='kerberos'/);
     assert.ok(text.includes(kdc.realm), "the script names the realm");
+    assert.ok(text.includes(`image: ${SITE_IMAGE.name}:${SITE_IMAGE.tag}\n`), "its enrolment Pod runs the site's image, as the manager does");
     for (const pod of pods) {
       const again = await fetch(url.replace(ACS_EXTERNAL_URL, `http://${pod.status.podIP}:8080`));
       // The `.sh` link answers a spent token with a script that says so and exits 1 (what `curl <url> | sh -` runs).

@@ -1,7 +1,8 @@
 // graft's central install as a site runs it: the image built from the Dockerfile (e2e/assets/build-image.sh), put
 // under the site's own registry reference and set with a kustomize overlay over config/default, applied with kubectl
 // to a real node → two cluster-manager Pods Running and Ready under exactly the RBAC shipped, one holding the Lease;
-// the bootstrap, Git, status and seal endpoints answer from each Pod; deleting the leader Pod hands the Lease over.
+// the bootstrap, Git, status and seal endpoints answer from each Pod; no credential is in a Pod's environment
+// (central-pods.ts podEnvCredentials); deleting the leader Pod hands the Lease over.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -15,7 +16,7 @@ import { eventually } from "./harness/eventually.js";
 import { graftImage, realNodeSkipReason, startRealNode, type RealNode } from "./harness/real-node.js";
 import { edgeClusterYaml, gitClient, withCredentials } from "./support/cluster-manager/fixtures.js";
 import {
-  applySiteOverlay, deleteLeaderAndAwaitHandover, provideRepoVolume, readyManagerPods, twoReplicasOneLeader, type ManagerPod,
+  applySiteOverlay, deleteLeaderAndAwaitHandover, podEnvCredentials, provideRepoVolume, readyManagerPods, twoReplicasOneLeader, type ManagerPod,
 } from "./support/real-node/central-pods.js";
 
 const skip = realNodeSkipReason();
@@ -135,6 +136,10 @@ describe("central install in Pods on a real node", { skip }, () => {
       assert.match(body, /kind: SealedSecret/);
       assert.doesNotMatch(body, /s3cret/);
     }
+  });
+
+  test("no credential in any container's environment (env, envFrom, Secret keys), with the cluster's Secrets beside them", async () => {
+    assert.deepEqual(await podEnvCredentials(node), []);
   });
 
   test("deleting the leader Pod hands the Lease to another replica", async () => {

@@ -19,6 +19,8 @@ export interface AcsSite {
   account: { username: string } & ({ password: string } | { keytabFile: string; krb5Conf: string });
   kdc: Kdc;
   organisationPrefix: string;
+  /** The site's own image reference (an overlay's `images:`); default: config/acs's. */
+  image?: { name: string; tag: string };
 }
 
 export async function installAcsCentral(node: RealNode, work: string, site: AcsSite): Promise<void> {
@@ -46,6 +48,7 @@ export async function installAcsCentral(node: RealNode, work: string, site: AcsS
   await applySiteOverlay(node, overlay, {
     base: "config/acs",
     clusterIP: MANAGER_IP,
+    ...(site.image ? { image: site.image } : {}),
     settings: {
       EXTERNAL_URL: ACS_EXTERNAL_URL,
       DIRECTORY_URL: site.directoryUrl,

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { eventually } from "../../harness/eventually.js";
 import type { RealNode } from "../../harness/real-node.js";
+import { podEnvCredentialProblems, type EnvSourcePod } from "./pod-env-credentials.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 export const CENTRAL_NS = "graft-system";
@@ -94,6 +95,22 @@ export async function describeManager(node: RealNode): Promise<string> {
 export async function readyManagerPods(node: RealNode): Promise<ManagerPod[]> {
   const list = JSON.parse(await must(node, ["get", "pods", "-n", CENTRAL_NS, "-l", MANAGER, "-o", "json"])) as { items: ManagerPod[] };
   return list.items.filter((p) => p.status.phase === "Running" && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+}
+
+/**
+ * What puts a credential into the environment of a Pod in graft's namespace (pod-env-credentials.ts): every
+ * container and init container, with the ConfigMaps and Secrets it pulls in resolved as the kubelet resolves them.
+ */
+export async function podEnvCredentials(node: RealNode): Promise<string[]> {
+  const list = async <T>(kind: string) => (JSON.parse(await must(node, ["get", kind, "-n", CENTRAL_NS, "-o", "json"])) as { items: T[] }).items;
+  type Data = { metadata: { name: string }; data?: Record<string, string> };
+  const [pods, configMaps, secrets] = await Promise.all([list<EnvSourcePod>("pods"), list<Data>("configmaps"), list<Data>("secrets")]);
+  const decoded = (data: Record<string, string> = {}) =>
+    Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+  return podEnvCredentialProblems(pods, {
+    configMaps: new Map(configMaps.map((m) => [m.metadata.name, m.data ?? {}])),
+    secrets: new Map(secrets.map((m) => [m.metadata.name, decoded(m.data)])),
+  });
 }
 
 export async function leaseHolder(node: RealNode): Promise<string> {
