@@ -174,7 +174,15 @@ describe("bootstrap script against a real edge API server", { concurrency: false
   it("without --yes and with no terminal to ask on, stops before changing anything", async () => {
     const r = await runScript(dash!, { text: script("echo", "edge-echo") }, ["--no-wait"], env());
     assert.equal(r.code, 1, explain(r));
-    assert.match(r.stderr, /error: there is no terminal to ask for confirmation on\n {2}re-run with --yes \(or GRAFT_BOOTSTRAP_YES=1\)/);
+    // Served from a one-time link: running it again takes a new link, with --yes passed through sh.
+    assert.match(r.stderr, /error: there is no terminal to ask for confirmation on\n {2}nothing was changed; to go ahead without asking, run it with --yes \(or GRAFT_BOOTSTRAP_YES=1\)/);
+    assert.ok(r.stderr.includes("curl -fsSL '<new link>' | sh -s -- --yes"), explain(r));
+    assert.match(r.stderr, /this script's link works only once: get a new one where this one came from/);
+    // A script built without a link (run from a file) says only to add --yes.
+    const input = sampleInput({ name: "echo", namespace: "edge-echo", fluxInstallYaml });
+    const saved = await runScript(dash!, { text: buildBootstrapScript({ ...input, urls: { ...input.urls, bootstrap: undefined } }) }, ["--no-wait"], env());
+    assert.equal(saved.code, 1, explain(saved));
+    assert.match(saved.stderr, /error: there is no terminal to ask for confirmation on\n {2}re-run with --yes \(or GRAFT_BOOTSTRAP_YES=1\)/);
     assert.equal(await exists("namespace", "edge-echo"), false);
   });
 

@@ -228,8 +228,16 @@ note "4. link the cluster to its Git repository (GitRepository and Kustomization
 if [ "$assume_yes" = yes ]; then
   note "confirmed by --yes"
 else
-  (exec </dev/tty) 2>/dev/null ||
+  if ! (exec </dev/tty) 2>/dev/null; then
+    # Served from a one-time link (curl … | sh -), "run it again" needs a new link and --yes passed through sh.
+    [ -z "${one_time_link:-}" ] ||
+      die "there is no terminal to ask for confirmation on" \
+        "nothing was changed; to go ahead without asking, run it with --yes (or GRAFT_BOOTSTRAP_YES=1):" \
+        "  curl -fsSL '<new link>' | sh -s -- --yes" \
+        "this script's link works only once: ${renew_link:-get a new one where this one came from}" \
+        "(a saved copy of this script runs again as: sh <file> --yes)"
     die "there is no terminal to ask for confirmation on" "re-run with --yes (or GRAFT_BOOTSTRAP_YES=1) to go ahead without asking. Nothing was changed."
+  fi
   printf 'Bootstrap this cluster as edge cluster "%s"? [y/N] ' "$cluster_name" >/dev/tty
   answer=
   read -r answer </dev/tty || answer=

@@ -28,6 +28,8 @@ export const bootstrapScriptInputSchema = z.object({
   }),
   /** bootstrap: the one-time link the script is served from, named in its header. */
   urls: z.object({ central: oneLine, git: oneLine, status: oneLine, bootstrap: oneLine.optional() }),
+  /** With urls.bootstrap: how to get a new one-time link ("get a new one with: …"), said when the script must be run again. */
+  renewLink: oneLine.optional(),
   /** Embedded mode: delivered to the edge as Secrets. */
   credentials: z.object({ gitUsername: anyText, gitPassword: anyText, syncToken: anyText }).optional(),
   /** Kerberos mode: the realm to enrol with and the image of the enrolment Pod (which runs `graft enrol`). */
@@ -146,6 +148,8 @@ function settingsFile(input: ValidInput): string {
     ["managed_by_label", MANAGED_BY_VALUE],
     ["field_manager", BOOTSTRAP_FIELD_MANAGER],
   ];
+  if (urls.bootstrap) settings.push(["one_time_link", urls.bootstrap]);
+  if (urls.bootstrap && input.renewLink) settings.push(["renew_link", input.renewLink]);
   if (input.mode === "kerberos") {
     settings.push(["krb_realm", input.kerberos!.realm], ["krb_kadmin_server", kadminServer(input.kerberos!)]);
   }

@@ -1,7 +1,7 @@
 // The bootstrap link as a person uses it (real API server, real curl and sh): the printed `curl -fsSL … | sh -` with
 // a dead link prints why and fails; a newer link retires older unused ones; a deleted cluster's link says so (not
 // 500); a replica whose index has not seen a fresh token yet still serves it; the script names its one-time link;
-// traversal in the raw path is refused by the bootstrap handler itself.
+// traversal in the raw path is refused by the bootstrap handler itself; run with no terminal, it says how to run again.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -29,10 +29,13 @@ async function provision(name: string): Promise<EdgeCluster> {
   return f.manager.client.get<EdgeCluster>(EdgeClusterType, name, NS);
 }
 
-/** Runs a printed command the way a person pastes it: sh -c, real curl (asynchronously: the server is in this process). */
-function runCommand(command: string): Promise<{ status: number | null; stderr: string }> {
+/**
+ * Runs a printed command the way a person pastes it: sh -c, real curl (asynchronously: the server is in this process),
+ * in a session of its own, so there is no terminal to ask on (as in automation).
+ */
+function runCommand(command: string, env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("sh", ["-c", command], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("sh", ["-c", command], { stdio: ["ignore", "ignore", "pipe"], env, detached: true });
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
     child.on("error", reject);
@@ -69,6 +72,19 @@ test("the printed command with a used, expired or unknown link prints the reason
   assert.match(unknown.stderr, /unknown bootstrap token/);
   // The plain link keeps its HTTP status for other clients.
   assert.equal((await fetch(url)).status, 410);
+});
+
+test("the printed command run with no terminal says its link is spent, how to get a new one and how to add --yes", async () => {
+  await provision("notty");
+  const { command } = await requestBootstrapCommand(f.manager.client, NS, "notty", 30_000);
+  const { GRAFT_BOOTSTRAP_YES: _unset, ...env } = process.env;
+  const r = await runCommand(command, { ...env, KUBECTL: f.cp.kubectlPath, KUBECONFIG: f.cp.kubeconfigPath });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /error: there is no terminal to ask for confirmation on\n {2}nothing was changed/);
+  assert.ok(r.stderr.includes("curl -fsSL '<new link>' | sh -s -- --yes"), r.stderr);
+  assert.match(r.stderr, /this script's link works only once: get a new one with: graft bootstrap-command -n boot notty/);
+  const again = await runCommand(command, { ...env, KUBECTL: f.cp.kubectlPath, KUBECONFIG: f.cp.kubeconfigPath });
+  assert.match(again.stderr, /already used/, "which is so");
 });
 
 test("the served script names its one-time link, token included, and says it is spent", async () => {

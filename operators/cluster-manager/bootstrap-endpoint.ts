@@ -14,7 +14,7 @@ import { refusalScript } from "../bootstrap/refusal-script.js";
 import { Core } from "../runtime/kube.js";
 import type { KubeClient } from "../runtime/rest.js";
 import { renderBootstrapScript } from "./bootstrap-script.js";
-import { TOKEN_PATTERN, bootstrapCommandSecretName, bootstrapLink, findTokenSecret, redeemBootstrapToken } from "./bootstrap-tokens.js";
+import { TOKEN_PATTERN, bootstrapCommandSecretName, bootstrapLink, findTokenSecret, redeemBootstrapToken, renewalHint } from "./bootstrap-tokens.js";
 import type { ClusterManagerConfig } from "./config.js";
 import type { CredentialIndex } from "./credential-index.js";
 
@@ -33,9 +33,6 @@ export interface BootstrapEndpointDeps {
 
 type Answer = { status: 200; script: string } | { status: number; text: string; retryAfter?: number };
 
-const howToRenew = (ec?: EdgeCluster) => ec
-  ? `get a new one with: graft bootstrap-command -n ${ec.metadata.namespace} ${ec.metadata.name}`
-  : "get a new one with: graft bootstrap-command <edgecluster>";
 const UNKNOWN = "unknown bootstrap token: check the URL, or get a new bootstrap command with: graft bootstrap-command <edgecluster>";
 
 export function createBootstrapHandler(deps: BootstrapEndpointDeps) {
@@ -69,11 +66,11 @@ export function createBootstrapHandler(deps: BootstrapEndpointDeps) {
       case "cluster-gone":
         return clusterGone;
       case "used":
-        return { status: 410, text: `this bootstrap link was already used at ${result.usedAt} and works only once: ${howToRenew(ec)}` };
+        return { status: 410, text: `this bootstrap link was already used at ${result.usedAt} and works only once: ${renewalHint(ec)}` };
       case "expired":
-        return { status: 410, text: `this bootstrap link expired at ${result.expiredAt}: ${howToRenew(ec)}` };
+        return { status: 410, text: `this bootstrap link expired at ${result.expiredAt}: ${renewalHint(ec)}` };
       case "superseded":
-        return { status: 410, text: `a newer bootstrap link was issued for this cluster at ${result.supersededAt}, which replaces this one: use the newest link, or ${howToRenew(ec)}` };
+        return { status: 410, text: `a newer bootstrap link was issued for this cluster at ${result.supersededAt}, which replaces this one: use the newest link, or ${renewalHint(ec)}` };
       case "ok": {
         const link = bootstrapLink(deps.config, where.uuid, token);
         const script = renderBootstrapScript(deps.config, ec, result.credentials, `${link.url}.sh`);

@@ -8,6 +8,7 @@ import type { ClusterCredentials } from "./credentials.js";
 import { selfLinkManifest } from "./git/repo-content.js";
 import { acsBootstrapInput } from "./acs/bootstrap-input.js";
 import { shippedFluxReleases, type FluxReleases } from "./fleet/flux-releases.js";
+import { renewalHint } from "./bootstrap-tokens.js";
 
 export const DEFAULT_FLUX_INSTALL = fileURLToPath(new URL("../../config/flux/install.yaml", import.meta.url));
 
@@ -32,13 +33,14 @@ export function renderBootstrapScript(cfg: ScriptConfig, ec: EdgeCluster, creds:
   const uuid = creds.uuid;
   if (cfg.mode === "acs") {
     const input = acsBootstrapInput(cfg, ec, uuid, creds.clusterName);
-    return buildBootstrapScript({ ...input, urls: { ...input.urls, bootstrap: link }, fluxInstallYaml: fluxInstallYaml(cfg.fluxInstallPath ?? DEFAULT_FLUX_INSTALL) });
+    return buildBootstrapScript({ ...input, urls: { ...input.urls, bootstrap: link }, renewLink: link && renewalHint(ec), fluxInstallYaml: fluxInstallYaml(cfg.fluxInstallPath ?? DEFAULT_FLUX_INSTALL) });
   }
   const urls = urlsFor(cfg, uuid);
   return buildBootstrapScript({
     mode: "embedded",
     cluster: { uuid, name: creds.clusterName, namespace: ec.spec.namespace, sparkplugGroup: ec.status?.sparkplugGroup ?? `${cfg.organisationPrefix}-${creds.clusterName}` },
     urls: { central: urls.central, git: urls.git, status: urls.status, bootstrap: link },
+    renewLink: link && renewalHint(ec),
     credentials: { gitUsername: creds.gitUsername, gitPassword: creds.gitPassword, syncToken: creds.syncToken },
     selfLinkYaml: selfLinkManifest({ namespace: ec.spec.namespace, selfUrl: urls.git }),
     fluxInstallYaml: fluxInstallFor(cfg, ec),

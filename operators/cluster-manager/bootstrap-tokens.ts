@@ -16,6 +16,11 @@ export const bootstrapCommandSecretName = (edgeClusterName: string) => `${edgeCl
 
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
+/** How a person gets a new one-time link for a cluster: said wherever a link is refused or must be used again. */
+export const renewalHint = (ec?: { metadata: { namespace?: string; name?: string } }) => ec
+  ? `get a new one with: graft bootstrap-command -n ${ec.metadata.namespace} ${ec.metadata.name}`
+  : "get a new one with: graft bootstrap-command <edgecluster>";
+
 /**
  * The link of a token and the command printed for it. The command fetches the `.sh` form, which always answers 200
  * with a script: for a used, expired or unknown link a two-line script that prints why to stderr and exits 1, so
