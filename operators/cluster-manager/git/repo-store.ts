@@ -287,6 +287,7 @@ export class RepoStore {
         if (attempt < MAX_REF_UPDATE_ATTEMPTS) continue;
         throw err;
       }
+      rememberTree(commit, tree);
       await this.onSyncStep?.("ref-updated", ref);
       this.log.debug({ repo: repoId(ref), kind: ref.kind, commit }, "committed repository content");
       return { commit, changed: true, previous };
@@ -442,8 +443,12 @@ async function readFilesAt(gitDir: string, commit: string): Promise<Map<string, 
     }
     return true;
   };
-  const head = await reader.read(commit);
-  if (head?.type === "commit" && await walk(commitTree(head.content), "")) return files;
+  let tree = treeOfCommit.get(commit);
+  if (!tree) {
+    const head = await reader.read(commit);
+    tree = head?.type === "commit" ? commitTree(head.content) : undefined;
+  }
+  if (tree && await walk(tree, "")) return files;
   return readFilesWithGit(gitDir, commit);
 }
 
@@ -487,12 +492,28 @@ function catFileBatch(gitDir: string, oids: string[]): Promise<Buffer[]> {
   });
 }
 
+/**
+ * The tree of each commit recently made or read (a commit id names its content, so the pair never changes): a pass
+ * reads the head twice, and each read otherwise loaded the repository's pack to parse one commit.
+ */
+const treeOfCommit = new Map<string, string>();
+const TREE_OF_COMMIT_MAX = 4096;
+
+function rememberTree(commit: string, tree: string): void {
+  treeOfCommit.delete(commit);
+  treeOfCommit.set(commit, tree);
+  if (treeOfCommit.size > TREE_OF_COMMIT_MAX) treeOfCommit.delete(treeOfCommit.keys().next().value!);
+}
+
 async function readHead(gitDir: string): Promise<{ commit: string; tree: string } | null> {
   const commit = await readRef(gitDir, BRANCH_REF);
   if (commit === null) return null;
+  const known = treeOfCommit.get(commit);
+  if (known) return { commit, tree: known };
   const object = await (await ObjectReader.open(gitDir)).read(commit);
-  if (object?.type === "commit") return { commit, tree: commitTree(object.content) };
-  return readHeadWithGit(gitDir);
+  const head = object?.type === "commit" ? { commit, tree: commitTree(object.content) } : await readHeadWithGit(gitDir);
+  if (head) rememberTree(head.commit, head.tree);
+  return head;
 }
 
 async function readHeadWithGit(gitDir: string): Promise<{ commit: string; tree: string } | null> {
