@@ -144,7 +144,10 @@ export async function benchProvisioning(opts: ProvisioningOptions): Promise<Figu
       await sayMemory("with every cluster provisioned");
     }
     if (opts.withTargets && !timedOut) {
-      figures.push(...await benchReports({ client, namespace: NS, manager, group: `${opts.clusters} Ready clusters reporting`, say }));
+      figures.push(...await benchReports({
+        client, namespace: NS, manager, group: `${opts.clusters} Ready clusters reporting`, say,
+        apiRequests: async () => (await counted()).all,
+      }));
       figures.push({ group, name: "cluster-manager peak RSS, after the reports", value: manager.peakRssMiB(), unit: "MiB" });
       await sayMemory("after the reports");
     }

@@ -19,6 +19,8 @@ export interface ReportsOptions extends BenchOptions {
   group: string;
   /** The round's reports are spread evenly over this long (default 10 s). */
   roundMs?: number;
+  /** Requests the API server has served so far (for the requests a round's reports cost). */
+  apiRequests?: () => Promise<number>;
 
 }
 
@@ -53,6 +55,7 @@ export async function benchReports(opts: ReportsOptions): Promise<Figure[]> {
   say(`${group}: one 5-minute round of reports from ${edges.length} Ready clusters, spread over ${(opts.roundMs ?? 10_000) / 1000} s`);
   const reconcilesBefore = await reconciles(manager);
   const cpuBefore = manager.cpuSeconds();
+  const requestsBefore = await opts.apiRequests?.();
   const gapMs = (opts.roundMs ?? 10_000) / edges.length;
   const started = performance.now();
   await inParallel(edges, 16, async (e, i) => {
@@ -64,9 +67,11 @@ export async function benchReports(opts: ReportsOptions): Promise<Figure[]> {
   await new Promise((r) => setTimeout(r, 2000));
   const triggered = (await reconciles(manager)) - reconcilesBefore;
   const cpu = manager.cpuSeconds() - cpuBefore;
+  const requests = requestsBefore === undefined ? undefined : (await opts.apiRequests!()) - requestsBefore;
   return [
     { group, name: "Ready clusters reporting", value: bootstrapped, unit: "clusters", target: { op: "==", bound: edges.length } },
     { group, name: "reconciles triggered by a round of reports", value: triggered, unit: "", target: { op: "==", bound: 0 } },
     { group, name: "cluster-manager CPU per round of reports", value: cpu, unit: "s" },
+    ...(requests === undefined ? [] : [{ group, name: "API requests per report (all clients; the bench makes none)", value: requests / edges.length, unit: "" }]),
   ];
 }

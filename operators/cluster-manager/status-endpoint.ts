@@ -151,7 +151,7 @@ export function createStatusHandler(deps: StatusEndpointDeps) {
         created = current === null;
         const next = validate(req.method === "PATCH" ? mergePatch(current ?? {}, body) : body);
         applyEntry(s, next, obj.metadata.generation);
-      });
+      }, { from: ec });
       if (!updated) return send(404, `no edge cluster with UUID ${uuid}`);
       deps.onReport?.(uuid, req.method);
       return send(req.method === "PUT" && created ? 201 : 204);

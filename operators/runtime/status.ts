@@ -2,20 +2,23 @@
 // few fields (updateStatus), and the reconcilers' once-per-pass patch diffed against the object as read (patchStatus).
 import { isDeepStrictEqual } from "node:util";
 import { resourcePath, type KubeObject, type ResourceType } from "./kube.js";
-import { isConflict, type KubeClient } from "./rest.js";
+import { isConflict, isNotFound, type KubeClient } from "./rest.js";
 
 /**
  * Replaces an object's status through the status subresource with an optimistic lock. On a conflict the object is
  * read again and mutate is applied afresh, so only the changes this caller owns are carried over. mutate may return
  * a new status or change the one it is given. Returns the updated object (or the current one when nothing changed),
- * null when the object is gone.
+ * null when the object is gone. `from`: the object as the caller already has it (an informer's copy): the first
+ * attempt writes on top of it, under its resourceVersion, with no read; if it was stale the write conflicts and the
+ * object is read.
  */
 export async function updateStatus<S, T extends KubeObject & { status?: S }>(
   client: KubeClient, type: ResourceType, name: string, namespace: string | undefined,
-  mutate: (status: S, obj: T) => S | void, attempts = 8,
+  mutate: (status: S, obj: T) => S | void, opts: { attempts?: number; from?: T } = {},
 ): Promise<T | null> {
+  const attempts = opts.attempts ?? 8;
   for (let i = 0; ; i++) {
-    const obj = await client.getOrNull<T>(type, name, namespace);
+    const obj = i === 0 && opts.from ? opts.from : await client.getOrNull<T>(type, name, namespace);
     if (!obj) return null;
     const current = (obj.status ?? {}) as S;
     const draft = structuredClone(current);
@@ -26,6 +29,8 @@ export async function updateStatus<S, T extends KubeObject & { status?: S }>(
         method: "PUT", body: { ...obj, status: next },
       });
     } catch (err) {
+      // A caller's copy of an object deleted since: the read that follows says it is gone.
+      if (i === 0 && opts.from && isNotFound(err)) continue;
       if (!isConflict(err) || i >= attempts - 1) throw err;
     }
   }
