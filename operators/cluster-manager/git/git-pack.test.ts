@@ -74,3 +74,22 @@ test("a large object packed again (into another repository) from the compressed-
     assert.deepEqual((await (await ObjectReader.open(dir)).read(id))?.content, big);
   }
 });
+
+test("objects read before a reader is released stay whole when its pack buffer is reused by the next reader", async (t) => {
+  const [first, second] = [await bareRepo(t), await bareRepo(t)];
+  const random = (seed: string) => Buffer.from(Array.from({ length: 4000 }, (_, i) => `${seed}${i * 7919 % 1013}`).join(","));
+  const a = random("a");
+  const b = random("b");
+  await writePack(first, [{ type: "blob", content: a }]);
+  await writePack(second, [{ type: "blob", content: b }]);
+  const readerA = await ObjectReader.open(first);
+  const fromA = await readerA.read(objectId("blob", a));
+  readerA.release();
+  const readerB = await ObjectReader.open(second);
+  const fromB = await readerB.read(objectId("blob", b));
+  assert.ok(fromA?.content.equals(a), "the first object is unchanged after its pack's buffer held another pack");
+  assert.ok(fromB?.content.equals(b));
+  assert.ok((await readerA.read(objectId("blob", a)))?.content.equals(a), "a released reader reads its pack again");
+  readerB.release();
+  readerA.release();
+});

@@ -443,12 +443,16 @@ async function readFilesAt(gitDir: string, commit: string): Promise<Map<string, 
     }
     return true;
   };
-  let tree = treeOfCommit.get(commit);
-  if (!tree) {
-    const head = await reader.read(commit);
-    tree = head?.type === "commit" ? commitTree(head.content) : undefined;
+  try {
+    let tree = treeOfCommit.get(commit);
+    if (!tree) {
+      const head = await reader.read(commit);
+      tree = head?.type === "commit" ? commitTree(head.content) : undefined;
+    }
+    if (tree && await walk(tree, "")) return files;
+  } finally {
+    reader.release();
   }
-  if (tree && await walk(tree, "")) return files;
   return readFilesWithGit(gitDir, commit);
 }
 
@@ -510,7 +514,8 @@ async function readHead(gitDir: string): Promise<{ commit: string; tree: string 
   if (commit === null) return null;
   const known = treeOfCommit.get(commit);
   if (known) return { commit, tree: known };
-  const object = await (await ObjectReader.open(gitDir)).read(commit);
+  const reader = await ObjectReader.open(gitDir);
+  const object = await reader.read(commit).finally(() => reader.release());
   const head = object?.type === "commit" ? { commit, tree: commitTree(object.content) } : await readHeadWithGit(gitDir);
   if (head) rememberTree(head.commit, head.tree);
   return head;
