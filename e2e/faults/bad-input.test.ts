@@ -228,6 +228,18 @@ test("spec.values too large for a Helm release on the edge: Stalled=True Invalid
   assert.equal(ec.status?.uuid, undefined, "stalled before any side effect");
 });
 
+test("spec.chart naming a chart the helm-charts repository does not hold: Stalled=True InvalidSpec before any side effect; the chart fixed, it is provisioned", async () => {
+  assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: ecJson("no-chart", { chart: "edge-clutser" }) })).code, 0);
+  const ec = await waitForCondition(f, "no-chart", NS, (c) => c.type === "Stalled" && c.status === "True", "no-chart stalls");
+  const stalled = ec.status!.conditions!.find((c) => c.type === "Stalled")!;
+  assert.equal(stalled.reason, "InvalidSpec");
+  assert.match(stalled.message, /spec\.chart "edge-clutser" is not a chart of the helm-charts repository \(it holds edge-cluster\)/);
+  assert.equal(ec.status!.conditions!.find((c) => c.type === "Ready")!.status, "False");
+  assert.equal(ec.status?.uuid, undefined, "stalled before any side effect");
+  assert.equal((await f.cp.kubectl(["patch", "-n", NS, "ec/no-chart", "--type=merge", "-p", "{\"spec\":{\"chart\":\"edge-cluster\"}}"])).code, 0);
+  await waitForCondition(f, "no-chart", NS, (c) => c.type === "Provisioned" && c.status === "True", "no-chart provisioned once its chart is fixed");
+});
+
 test("a cluster reusing another's spec.name gets Provisioned=False NameConflict and no Secret or repository", async () => {
   const reposBefore = readdirSync(join(f.dataDir, "repos")).sort();
   assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: ecJson("copycat", { name: "site-a" }) })).code, 0);

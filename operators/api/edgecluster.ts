@@ -36,7 +36,7 @@ export const edgeClusterSpec = z.object({
       patternMessage: "spec.namespace must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
     }),
   chart: z.string().min(1).max(253).optional().meta({
-    description: "Helm chart template for the cluster: a chart name in the helm-charts repository (embedded mode, default edge-cluster) or a 'Helm chart template' UUID (ACS mode).",
+    description: "Helm chart template for the cluster: embedded mode, the chart of the helm-charts repository (edge-cluster, the default; any other name stalls the cluster with InvalidSpec); ACS mode, a 'Helm chart template' UUID.",
   }),
   bare: z.boolean().default(false).meta({ description: "A bare cluster's Flux is not graft's: its repository carries no Flux install." }),
   fluxVersion: z.string().regex(/^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/, { message: "must be a Flux release such as v2.9.5" }).optional().meta({

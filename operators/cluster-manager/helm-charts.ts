@@ -9,6 +9,8 @@ import { backoffDelay, sleep } from "../runtime/backoff.js";
 import type { RepoStore } from "./git/repo-store.js";
 
 export const HELM_CHARTS_REPO = "helm-charts";
+/** The one chart the shared repository holds (its directory there, the HelmRelease's chart path): embedded spec.chart. */
+export const EDGE_CHART = "edge-cluster";
 export const DEFAULT_CHART_DIR = fileURLToPath(new URL("../../config/edge-cluster", import.meta.url));
 
 function filesUnder(dir: string, prefix: string, out: Map<string, Buffer>): Map<string, Buffer> {
@@ -25,7 +27,7 @@ function filesUnder(dir: string, prefix: string, out: Map<string, Buffer>): Map<
 
 /** Commits the chart and the Flux manifests to the shared repository (no commit when nothing changed). */
 export async function publishHelmCharts(repos: RepoStore, chartDir: string, fluxInstallPath: string) {
-  const files = filesUnder(chartDir, "edge-cluster", new Map());
+  const files = filesUnder(chartDir, EDGE_CHART, new Map());
   files.set("flux-system/gotk-components.yaml", readFileSync(fluxInstallPath));
   return repos.syncSharedFiles(HELM_CHARTS_REPO, files, "Publish the edge-cluster chart and Flux manifests");
 }

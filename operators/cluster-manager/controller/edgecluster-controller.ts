@@ -27,7 +27,7 @@ import type { FluxReleases } from "../fleet/flux-releases.js";
 import type { RepoStore } from "../git/repo-store.js";
 import { acsCredentialsStep, acsSetupStep, configDbEntryStep } from "./acs-steps.js";
 import { bootstrapStep, checkSpec, identityStep, nameCheckStep, provisionedStep } from "./common-steps.js";
-import { credentialsStep, repositoryStep, reportingStep } from "./embedded-steps.js";
+import { checkEmbeddedSpec, credentialsStep, repositoryStep, reportingStep } from "./embedded-steps.js";
 import { bootstrapSecretName, clusterNameOf } from "./names.js";
 import { IdentityIndex, identityUuidOf } from "./identity-index.js";
 import { OwnWrites } from "./own-writes.js";
@@ -115,7 +115,7 @@ export class EdgeClusterReconciler {
     this.steps = deps.acs
       ? [common.spec, common.identity, common.nameCheck, configDbEntryStep(deps, deps.acs), acsCredentialsStep(deps),
         acsSetupStep(deps, deps.acs), common.bootstrap, provisionedStep]
-      : [common.spec, common.identity, common.nameCheck, credentialsStep(deps), repositoryStep(deps),
+      : [common.spec, checkEmbeddedSpec, common.identity, common.nameCheck, credentialsStep(deps), repositoryStep(deps),
         common.bootstrap, provisionedStep, reportingStep(deps)];
   }
 

@@ -11,9 +11,22 @@ import { shippedFluxReleases } from "../fleet/flux-releases.js";
 import { chooseFluxRelease, type FluxChoice } from "../fleet/flux-version.js";
 import { FLUX_COMPONENTS_FILE, generateClusterRepo, repoFluxVersion } from "../git/repo-content.js";
 import { fileText } from "../git/repo-store.js";
+import { EDGE_CHART } from "../helm-charts.js";
 import { SEALED_SECRETS_DIR } from "../seal-endpoint.js";
 import type { EdgeClusterControllerDeps } from "./edgecluster-controller.js";
 import { ownedBy, type Step } from "./scope.js";
+
+/**
+ * Embedded mode's spec check, before any side effect: spec.chart must be a chart of the shared helm-charts repository,
+ * or the edge's HelmRelease could never find it (seen only after bootstrap, as Synced=False).
+ */
+export const checkEmbeddedSpec: Step = async ({ ec }) => {
+  const chart = ec.spec.chart;
+  if (chart !== undefined && chart !== EDGE_CHART) {
+    throw new StallingError(Reason.InvalidSpec, `spec.chart "${chart}" is not a chart of the helm-charts repository (it holds ${EDGE_CHART}): set spec.chart to ${EDGE_CHART} or leave it out`);
+  }
+  return "continue";
+};
 
 export function credentialsStep(deps: EdgeClusterControllerDeps): Step {
   return async (scope) => {
