@@ -5,11 +5,13 @@
 // one-time bootstrap script (Kerberos mode) run with dash against an edge API server enrols with `graft enrol
 // --local` and the KDC's admin credentials (kadmind) → the upstream Flux controllers pull the repository with
 // `flux-secrets` (op1flux's Kerberos password) → the edge-cluster chart, rendered with helm from the HelmRelease Flux
-// applied, declares KerberosKeys; `graft krbkeys` makes op1sync's password with the op1krbkeys keytab and, logged in
-// to ACS with that same keytab (Negotiate, verified with the stand-in's HTTP service keytab), op1sync's account →
-// `graft edge-sync` logs in as op1sync and writes 'Edge cluster status' → the manager mirrors it and the
-// EdgeCluster is Ready with hosts and certificate. Then a change of spec.values reaches the edge through Flux, and
-// deleting the EdgeCluster removes every central trace in the stand-in.
+// applied, declares KerberosKeys; `graft krbkeys` makes op1sync's keytab (a Random key, as ACS's chart) with the
+// op1krbkeys keytab and, logged in to ACS with that same keytab (Negotiate, verified with the stand-in's HTTP service
+// keytab), op1sync's account → `graft edge-sync` logs in as op1sync with its keytab (Negotiate) and writes 'Edge
+// cluster status' → the manager mirrors it and the EdgeCluster is Ready with hosts and certificate. krbkeys rotates
+// op1sync's key: once the running edge-sync's tickets end, the stale mounted keytab is refused and the file the
+// kubelet replaces is read again. Then a change of spec.values reaches the edge through Flux, and deleting the
+// EdgeCluster removes every central trace in the stand-in.
 //
 // No kubelet runs here, so the chart's operators run as processes with the environment and files their Pods would
 // get (podProcess below), and enrolment runs from this machine (`--local`) instead of in the edge-bootstrap Pod.
@@ -210,7 +212,7 @@ test("Kerberos mode: apply → ACS setup → bootstrap with KDC enrolment → Fl
   assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: keys.map((k) => stringify(k)).join("---\n") })).code, 0);
 
   // krbkeys with op1krbkeys' enrolled keytab and nothing else: keeps the enrolled credentials, makes op1sync's
-  // password and, logged in to ACS as op1krbkeys with that keytab (Negotiate), op1sync's account in the edge-sync role.
+  // keytab and, logged in to ACS as op1krbkeys with that keytab (Negotiate), op1sync's account in the edge-sync role.
   const krbkeysPod = rendered.find((d) => d.kind === "Deployment" && d.metadata.labels?.["app.kubernetes.io/name"] === "krbkeys")!;
   const krbkeysEnv = krbkeysPod.spec!.template!.spec.containers[0]!.env!.map((e) => e.name);
   assert.ok(krbkeysEnv.includes("DIRECTORY_URL") && !krbkeysEnv.some((n) => /PASSWORD/.test(n)), `krbkeys gets ACS but no password: ${krbkeysEnv.join(", ")}`);
@@ -221,6 +223,8 @@ test("Kerberos mode: apply → ACS setup → bootstrap with KDC enrolment → Fl
     return hasCondition(k, "Ready") && k;
   }, { timeoutMs: 60_000, intervalMs: 500, message: () => `KerberosKey op1sync Ready (krbkeys log: ${tail(join(work, "krbkeys.log"))})` });
   assert.equal(syncKey.status.kvno, await kdc.kvno(`op1sync/${NAME}@${kdc.realm}`));
+  assert.equal(syncKey.spec.type, "Random");
+  assert.ok((await edgeSecret("edge-sync-keytabs")).client!.length > 0, "krbkeys stored op1sync's keytab");
   const syncAccount = await eventually(async () => {
     const k = await edgeJson(["-n", EDGE_NS, "get", "kerberos-keys", "op1sync"]);
     return hasCondition(k, "Ready") && k.status.account?.uuid as string | undefined;
@@ -238,8 +242,15 @@ test("Kerberos mode: apply → ACS setup → bootstrap with KDC enrolment → Fl
   }
   assert.deepEqual((await edgeSecret("flux-secrets")).password, fluxSecrets.password, "flux keeps its password");
 
-  // edge-sync logs in as op1sync (password from krbkeys' Secret) and writes 'Edge cluster status' in the ConfigDB.
-  operators.push(await podProcess(rendered, "edge-sync"));
+  // edge-sync logs in as op1sync with the keytab from krbkeys' Secret (Negotiate; op1sync has no password) and writes
+  // 'Edge cluster status' in the ConfigDB. Its tickets last 15 s (kadmin's -maxlife; ACS sites: hours), so the
+  // rotation below needs a new one from the keytab within the test; a resync each second keeps it logging in.
+  const syncUpn = `op1sync/${NAME}@${kdc.realm}`;
+  await kdc.kadminLocal(`modprinc -maxlife "15 seconds" ${syncUpn}`);
+  const syncPod = rendered.find((d) => d.kind === "Deployment" && d.metadata.labels?.["app.kubernetes.io/name"] === "edge-sync")!;
+  const syncEnv = syncPod.spec!.template!.spec.containers[0]!.env!.map((e) => e.name);
+  assert.ok(syncEnv.includes("SERVICE_KEYTAB_FILE") && !syncEnv.some((n) => /PASSWORD/.test(n)), `edge-sync gets a keytab and no password: ${syncEnv.join(", ")}`);
+  operators.push(await podProcess(rendered, "edge-sync", { RESYNC_INTERVAL: "1s" }));
   assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: node("edge-worker-1") })).code, 0);
   const { certPem } = await createSealedSecretsKey(edge, work);
 
@@ -255,31 +266,36 @@ test("Kerberos mode: apply → ACS setup → bootstrap with KDC enrolment → Fl
   const table = await central.kubectl(["get", "ec", "-n", NS, "-o", "wide"]);
   assert.match(table.stdout, new RegExp(`${NAME}\\s+acme-${NAME}\\s+2\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+True`));
 
-  // Rotation: krbkeys gives op1sync a new password (asked for through its annotation) at the KDC and in the Secret;
-  // the kubelet updates the mounted file later. The running edge-sync, refused once its token is gone, reads the file
-  // again and keeps reporting — the same process, no restart.
+  assert.ok(standin.requests.some((r) => r.service === "configdb" && r.path === "/token" && r.upn === syncUpn && r.status === 200),
+    "edge-sync got its ConfigDB token as op1sync, with its keytab");
+
+  // Rotation: krbkeys gives op1sync a new key (asked for through its annotation) at the KDC and a new keytab in the
+  // Secret; the kubelet updates the mounted file later. The running edge-sync keeps its tickets until they end; its
+  // next login (tokens revoked) from the stale file is refused by the KDC, and once the file holds the new keytab the
+  // same process reads it and keeps reporting — no restart.
   const syncProcess = operators.at(-1)!;
-  const principal = `op1sync/${NAME}@${kdc.realm}`;
-  const kvnoBefore = await kdc.kvno(principal);
-  const oldPassword = (await edgeSecret("edge-sync-credentials")).password!.toString();
+  const kvnoBefore = await kdc.kvno(syncUpn);
+  const oldKeytab = (await edgeSecret("edge-sync-keytabs")).client!;
   assert.equal((await edge.kubectl(["-n", EDGE_NS, "annotate", "--overwrite", "kerberos-keys", "op1sync", `${ROTATE_REQUESTED_ANNOTATION}=${new Date().toISOString()}`])).code, 0);
-  await eventually(async () => ((await kdc.kvno(principal)) ?? 0) > (kvnoBefore ?? 0), { timeoutMs: 60_000, message: "krbkeys rotated op1sync at the KDC" });
-  const newPassword = await eventually(async () => {
-    const p = (await edgeSecret("edge-sync-credentials")).password?.toString();
-    return p !== oldPassword && p;
-  }, { timeoutMs: 60_000, message: "krbkeys stored the new password" });
-  standin.revokeTokens("configdb");
+  await eventually(async () => ((await kdc.kvno(syncUpn)) ?? 0) > (kvnoBefore ?? 0), { timeoutMs: 60_000, message: "krbkeys rotated op1sync at the KDC" });
+  const newKeytab = await eventually(async () => {
+    const k = (await edgeSecret("edge-sync-keytabs")).client;
+    return k && !k.equals(oldKeytab) && k;
+  }, { timeoutMs: 60_000, message: "krbkeys stored the new keytab" });
+  const syncLog = join(work, "edge-sync.log");
+  await eventually(() => {
+    standin.revokeTokens("configdb");
+    return readFileSync(syncLog, "utf8").split("\n").some((l) => /"level":"error"/.test(l) && l.includes(`no Kerberos ticket for HTTP@127.0.0.1 as \\"${syncUpn}\\"`));
+  }, { timeoutMs: 90_000, intervalMs: 500, message: () => `edge-sync refused with the stale keytab once its tickets ended (log: ${tail(syncLog)})` });
   assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: node("edge-worker-2") })).code, 0);
-  await eventually(() => /check the service username and password/.test(readFileSync(join(work, "edge-sync.log"), "utf8")),
-    { timeoutMs: 60_000, message: () => `edge-sync refused with the old password (log: ${tail(join(work, "edge-sync.log"))})` });
   // As the kubelet writes a Secret volume: the new content appears at once, never half-written.
-  const passwordFile = join(work, "pods", "edge-sync", "credentials", "password");
-  writeFileSync(`${passwordFile}.new`, newPassword, { mode: 0o600 });
-  renameSync(`${passwordFile}.new`, passwordFile);
+  const keytabFile = join(work, "pods", "edge-sync", "credentials", "client");
+  writeFileSync(`${keytabFile}.new`, newKeytab, { mode: 0o600 });
+  renameSync(`${keytabFile}.new`, keytabFile);
   await eventually(() => {
     const e = standin.configdb.get(App.EdgeClusterStatus, uuid)?.value as { hosts: Array<{ hostname: string }> } | undefined;
     return e?.hosts.some((h) => h.hostname === "edge-worker-2");
-  }, { timeoutMs: 120_000, message: () => `edge-sync reports again with the rotated password (log: ${tail(join(work, "edge-sync.log"))})` });
+  }, { timeoutMs: 120_000, message: () => `edge-sync reports again with the rotated keytab (log: ${tail(syncLog)})` });
   assert.equal(syncProcess.child.exitCode, null, "the same edge-sync process, never restarted");
 
   // A change of spec.values: a new commit on the ACS Git server, applied on the edge by Flux.
@@ -350,9 +366,9 @@ async function renderChart(release: { metadata: { name: string; namespace: strin
  * Runs a Deployment's container from the rendered chart as a process: its `graft <args>` with its environment, with
  * each volume written to a local directory (ConfigMaps from the rendered chart, Secrets from the edge, emptyDirs
  * empty) and mount paths in the environment pointing there. The health port moves to a free loopback port and the
- * edge kubeconfig stands in for the service account.
+ * edge kubeconfig stands in for the service account; `extraEnv` adds settings a test needs (as the chart's extraEnv).
  */
-async function podProcess(rendered: Manifest[], deployment: string): Promise<ManagedProcess> {
+async function podProcess(rendered: Manifest[], deployment: string, extraEnv: Record<string, string> = {}): Promise<ManagedProcess> {
   // The chart names Deployments after the release; the component is the app.kubernetes.io/name label.
   const deploy = rendered.find((d) => d.kind === "Deployment" && d.metadata.labels?.["app.kubernetes.io/name"] === deployment
     && d.metadata.labels["app.kubernetes.io/part-of"] === "graft");
@@ -397,7 +413,7 @@ async function podProcess(rendered: Manifest[], deployment: string): Promise<Man
     } else if (e.valueFrom?.fieldRef?.fieldPath === "metadata.namespace") env[e.name] = deploy.metadata.namespace;
     else assert.fail(`environment variable ${e.name} of Deployment "${deployment}": this form is not emulated`);
   }
-  return startProcess(process.execPath, ["--import", "tsx", cli, ...container.args], { logFile: join(work, `${deployment}.log`), env, cwd: repoRoot });
+  return startProcess(process.execPath, ["--import", "tsx", cli, ...container.args], { logFile: join(work, `${deployment}.log`), env: { ...env, ...extraEnv }, cwd: repoRoot });
 }
 
 function tail(path: string): string {

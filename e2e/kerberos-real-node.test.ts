@@ -6,15 +6,15 @@
 // `kubectl attach` as a person would (the principal, then the password at its prompt) → Flux's controllers run as Pods
 // and pull the cluster repository and the shared helm-charts repository from the stand-in's Git server with op1flux's
 // Kerberos password → helm-controller installs the edge-cluster chart → krbkeys, edge-sync, edge-monitor and the
-// Sealed Secrets controller run as Pods and become Ready: krbkeys makes op1sync's and op1monitor's passwords at the
-// KDC and, logged in to ACS with its keytab (Negotiate, checked with the stand-in's keytab for HTTP/<bridge address>),
-// their ACS accounts in the edge-sync and edge-monitor roles; edge-sync logs in to the ConfigDB as op1sync and
-// reports the real Node, edge-monitor logs in to Mosquitto (its
+// Sealed Secrets controller run as Pods and become Ready: krbkeys makes op1sync's keytab and op1monitor's password at
+// the KDC and, logged in to ACS with its keytab (Negotiate, checked with the stand-in's keytab for HTTP/<bridge
+// address>), their ACS accounts in the edge-sync and edge-monitor roles; edge-sync logs in to the ConfigDB as op1sync
+// with its keytab (Negotiate) and reports the real Node, edge-monitor logs in to Mosquitto (its
 // password file built from krbkeys' Secret; ACS's MQTT permissions as its ACL, e2e/support/edge-monitor/acs-broker.ts)
 // and publishes its NBIRTH → the EdgeCluster is Ready with the real Node's
-// hostname, arch and kubelet version. Then krbkeys rotates op1sync's password: the kubelet updates the mounted file,
-// and the running edge-sync, its session ended, logs in with the file's new content (the KDC refuses the old one)
-// and keeps reporting, never restarted. A spec.values change reaches the installed release, and `graft seal` of a
+// hostname, arch and kubelet version. Then krbkeys rotates op1sync's key: the kubelet updates the mounted keytab,
+// and the running edge-sync, its session and tickets ended, logs in with tickets from the file's new keytab (the KDC
+// refuses the old one) and keeps reporting, never restarted. A spec.values change reaches the installed release, and `graft seal` of a
 // value makes the edge's controller create the Secret. Last, a chart revision that changes the KerberosKey CRD reaches the site on
 // upgrade (the HelmRelease's upgrade.crds CreateReplace). Root on Linux only.
 import assert from "node:assert/strict";
@@ -50,6 +50,7 @@ const chartDir = join(repoRoot, "config/edge-cluster");
 const EDGE_NS = "fplus-edge";
 const NAME = "line-kr";
 const ORG = "acme";
+const SYNC_TICKET_SECONDS = 30;
 
 const skip = realNodeSkipReason();
 let kdcEnv: Record<string, string> = {};
@@ -68,10 +69,11 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
   let helmChartsRepo: string;
 
   const { kubectl, json } = kubectlOn(() => node);
-  const secret = async (name: string, key: string) => {
+  const secretBytes = async (name: string, key: string) => {
     const s = await json(["-n", EDGE_NS, "get", "secret", name]);
-    return Buffer.from(s.data[key] ?? "", "base64").toString();
+    return Buffer.from(s.data[key] ?? "", "base64");
   };
+  const secret = async (name: string, key: string) => (await secretBytes(name, key)).toString();
   type WithConditions = { status?: { conditions?: Array<{ type: string; status: string }> } };
   const ready = (o: WithConditions) => o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
   const ec = () => client.get<EdgeCluster>(EdgeClusterType, NAME, CENTRAL_NS);
@@ -103,6 +105,11 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
     appendFileSync(join(kdc.dir, "kadm5.acl"), `op1krbkeys/*@${kdc.realm} acim\n`);
     await kdc.stopServers("kadmind");
     await kdc.startServers();
+    // op1sync's tickets last 30 s (kadmin's -maxlife; ACS sites: hours), so after the rotation below the running
+    // edge-sync needs new ones from its mounted keytab within the test. krbkeys finds the principal without a keytab
+    // and keys it (keeping its attributes), as it would re-key one an earlier install left behind.
+    const created = await kdc.kadminLocal(`addprinc -randkey -maxlife "${SYNC_TICKET_SECONDS} seconds" ${principal("op1sync")}`);
+    assert.match(created, /created/i);
     // ACS's grants for the cluster manager and the edge roles; the KDC's kadmin.local gives the stand-in its keytab.
     standin = await startAcsStandin({ kdc, dumps: [KUBECTL_DIRECTION_DUMP, ...EDGE_DUMPS], host: node.bridgeAddress });
     // The broker accepts only the accounts in its password file (the stand-in's root principal, the test's observer,
@@ -165,7 +172,7 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
       await kubectl(["-n", "flux-system", "rollout", "status", `deployment/${d}`, "--timeout=180s"]);
     }
 
-    // krbkeys (in its Pod, against the KDC) makes the operators' passwords.
+    // krbkeys (in its Pod, against the KDC) makes the operators' keytabs and passwords.
     for (const key of ["op1krbkeys", "op1flux", "op1sync", "op1monitor"]) {
       const k = await waitFor(async () => {
         const got = await json(["-n", EDGE_NS, "get", "kerberos-keys", key]);
@@ -226,7 +233,7 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
     assert.deepEqual(statusEntry()?.hosts?.map((h) => h.hostname), [node.nodeName], "edge-sync wrote the ConfigDB entry");
   });
 
-  test("rotation: krbkeys gives op1sync a new password; the running edge-sync Pod reads the updated file and keeps reporting", { timeout: 600_000 }, async () => {
+  test("rotation: krbkeys gives op1sync a new key; the running edge-sync Pod takes new tickets from the updated keytab file and keeps reporting", { timeout: 600_000 }, async () => {
     assert.ok(uuid, "the bootstrap test ran");
     const podOf = async () => {
       const list = await json(["-n", EDGE_NS, "get", "pods", "-l", "app.kubernetes.io/name=edge-sync,app.kubernetes.io/part-of=graft"]);
@@ -235,31 +242,35 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
       return { name: p.metadata.name as string, uid: p.metadata.uid as string, restarts: p.status.containerStatuses[0].restartCount as number };
     };
     const before = await podOf();
-    const kvnoBefore = (await kdc.kvno(principal("op1sync")))!;
-    const oldPassword = await secret("edge-sync-credentials", "password");
+    const upn = principal("op1sync");
+    const kvnoBefore = (await kdc.kvno(upn))!;
+    const oldKeytab = await secretBytes("edge-sync-keytabs", "client");
     await kubectl(["-n", EDGE_NS, "annotate", "--overwrite", "kerberos-keys", "op1sync", `${ROTATE_REQUESTED_ANNOTATION}=${new Date().toISOString()}`]);
-    await waitFor(async () => ((await kdc.kvno(principal("op1sync"))) ?? 0) > kvnoBefore, { timeoutMs: 120_000, message: "krbkeys rotated op1sync at the KDC" });
-    const newPassword = await waitFor(async () => {
-      const p = await secret("edge-sync-credentials", "password");
-      return p !== oldPassword && p;
-    }, { timeoutMs: 60_000, message: "krbkeys stored the new password" });
+    await waitFor(async () => ((await kdc.kvno(upn)) ?? 0) > kvnoBefore, { timeoutMs: 120_000, message: "krbkeys rotated op1sync at the KDC" });
+    // Every ticket the Pod got before the rotation has ended by then: later ones can only come from the new key.
+    const oldTicketsEnded = Date.now() + SYNC_TICKET_SECONDS * 1000;
+    const newKeytab = await waitFor(async () => {
+      const k = await secretBytes("edge-sync-keytabs", "client");
+      return !k.equals(oldKeytab) && k;
+    }, { timeoutMs: 60_000, message: "krbkeys stored the new keytab" });
 
     // The kubelet brings the Secret's new content into the running Pod's volume.
-    const inPod = () => kubectl(["-n", EDGE_NS, "exec", before.name, "-c", "edge-sync", "--", "cat", "/etc/graft/credentials/password"]);
-    await waitFor(async () => (await inPod()) === newPassword, { timeoutMs: 240_000, message: "the mounted password file holds the rotated password" });
+    const inPod = () => kubectl(["-n", EDGE_NS, "exec", before.name, "-c", "edge-sync", "--", "node", "-e",
+      "process.stdout.write(require('fs').readFileSync('/etc/graft/keytab/client').toString('base64'))"]);
+    await waitFor(async () => (await inPod()) === newKeytab.toString("base64"), { timeoutMs: 240_000, message: "the mounted keytab holds the rotated key" });
+    await waitFor(() => Date.now() > oldTicketsEnded, { timeoutMs: (SYNC_TICKET_SECONDS + 10) * 1000, message: "op1sync's old tickets ended" });
 
-    // The session ends (tokens revoked); reporting a change on the edge needs a new login, which only the rotated
-    // password (read again from the file) passes.
+    // The session ends (tokens revoked); reporting a change on the edge needs a new login, with tickets only the
+    // rotated keytab (read again from the file) gets.
     const mark = standin.requests.length;
     standin.revokeTokens();
     await kubectl(["label", "--overwrite", "node", node.nodeName, "node-role.kubernetes.io/control-plane="]);
     await waitFor(() => statusEntry()?.hosts?.find((h) => h.hostname === node.nodeName)?.control_plane === true,
       { timeoutMs: 180_000, message: "edge-sync reported the labelled Node after the rotation" });
-    const upn = principal("op1sync");
     assert.ok(standin.requests.slice(mark).some((r) => r.service === "configdb" && r.method === "POST" && r.path === "/token" && r.upn === upn && r.status === 200),
       "edge-sync logged in to the ConfigDB again after the revocation");
-    assert.notEqual(await kinitStatus(upn, oldPassword), 0, "the KDC refuses the old password: the login used the re-read file");
-    assert.equal(await kinitStatus(upn, newPassword), 0, "the KDC accepts the rotated password");
+    assert.notEqual(await kinitKeytabStatus(upn, oldKeytab, work), 0, "the KDC refuses the old keytab: the login used the re-read file");
+    assert.equal(await kinitKeytabStatus(upn, newKeytab, work), 0, "the KDC accepts the rotated keytab");
     const afterRotation = await podOf();
     assert.deepEqual(afterRotation, before, "the same Pod and container, never restarted");
   });
@@ -375,15 +386,15 @@ describe("the edge on a real node (Kerberos mode)", { skip }, () => {
   }
 });
 
-/** kinit's exit status for a principal and password, against the test KDC (the MIT tool, not graft's code). */
-function kinitStatus(upn: string, password: string): Promise<number | null> {
+/** kinit's exit status for a principal and keytab, against the test KDC (the MIT tool, not graft's code). */
+function kinitKeytabStatus(upn: string, keytab: Buffer, dir: string): Promise<number | null> {
+  const file = join(dir, `kinit-${randomBytes(4).toString("hex")}.keytab`);
+  writeFileSync(file, keytab, { mode: 0o600 });
   return new Promise((resolve, reject) => {
-    const child = spawn("kinit", ["-c", `MEMORY:k${randomBytes(4).toString("hex")}`, upn], { env: { ...childProcessEnv(), ...kdcEnv }, stdio: ["pipe", "ignore", "ignore"] });
+    const child = spawn("kinit", ["-k", "-t", file, "-c", `MEMORY:k${randomBytes(4).toString("hex")}`, upn], { env: { ...childProcessEnv(), ...kdcEnv }, stdio: "ignore" });
     child.once("error", reject);
     child.once("close", (code) => resolve(code));
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(`${password}\n`);
-  });
+  }).finally(() => rmSync(file, { force: true })) as Promise<number | null>;
 }
 
 function runTool(cmd: string, args: string[]): Promise<void> {

@@ -178,6 +178,18 @@ metadata:
 {{- end }}
 
 {{/*
+Kerberos mode: edge-sync's ACS login (edgeSync.acsLogin) as the KerberosKey that makes it and the file edge-sync reads:
+keyType, secret, key, env (the variable naming the file), dir (where the Secret is mounted).
+*/}}
+{{- define "edge-cluster.edgeSyncLogin" -}}
+{{- if eq (.Values.edgeSync.acsLogin | default "keytab") "password" -}}
+{ keyType: Password, secret: edge-sync-credentials, key: password, env: SERVICE_PASSWORD_FILE, dir: /etc/graft/credentials }
+{{- else -}}
+{ keyType: Random, secret: edge-sync-keytabs, key: client, env: SERVICE_KEYTAB_FILE, dir: /etc/graft/keytab }
+{{- end -}}
+{{- end }}
+
+{{/*
 A Secret key mounted as a file (never an environment variable): the volume. The kubelet updates the file when the
 Secret changes (no subPath, which would freeze it), and the operator reads it again when the server refuses it.
 */}}
