@@ -297,6 +297,9 @@ test("Kerberos mode: apply → ACS setup → bootstrap with KDC enrolment → Fl
     return e?.hosts.some((h) => h.hostname === "edge-worker-2");
   }, { timeoutMs: 120_000, message: () => `edge-sync reports again with the rotated keytab (log: ${tail(syncLog)})` });
   assert.equal(syncProcess.child.exitCode, null, "the same edge-sync process, never restarted");
+  // edge-sync's part ends here: resyncing each second, it would write its status entry again during the teardown.
+  await syncProcess.stop();
+  operators.splice(operators.indexOf(syncProcess), 1);
 
   // A change of spec.values: a new commit on the ACS Git server, applied on the edge by Flux.
   const before = (await ec()).status!.commit;
