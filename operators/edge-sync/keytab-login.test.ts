@@ -1,11 +1,13 @@
 // edge-sync's keytab login (ACS mode, as ACS gives op1sync a Random keytab) against a real MIT KDC, the ACS stand-in
 // accepting Negotiate with its own service keytab and enforcing ACS's grants, and a real edge API server: configured
 // from the environment as the chart's Pod is, edge-sync finds the ConfigDB in the Directory and logs in at both with
-// Negotiate, writes its status under the edge-sync role's grants and nothing outside them; after a krbkeys-style
+// Negotiate, writes its status under the edge-sync role's grants and nothing outside them, follows the cluster's Edge
+// deployments over notify/v2 logged in the same way; after a krbkeys-style
 // rotation, once the running process's tickets end, a login from the stale mounted keytab is refused by the KDC and
 // the same process reads the file again when the kubelet has replaced it.
 import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,22 +16,27 @@ import { Writable } from "node:stream";
 import { startAcsStandin, type AcsStandin } from "../../e2e/acs-standin/standin.js";
 import { startControlPlane, type ControlPlane } from "../../e2e/harness/control-plane.js";
 import { eventually } from "../../e2e/harness/eventually.js";
+import { installFluxCrds } from "../../e2e/harness/flux.js";
 import { startKdc, type Kdc } from "../../e2e/harness/kdc.js";
 import { startProcess } from "../../e2e/harness/process.js";
 import { SecretVolume } from "../../e2e/harness/secret-volume.js";
 import { addKeytabEdgeSyncAccount } from "../../e2e/support/edge-sync/acs-centre.js";
+import { edgeAgentChart, k8sTemplates } from "../../e2e/support/edge-sync/acs-templates.js";
 import { createNode, deleteAllNodes } from "../../e2e/support/edge-sync/edge-objects.js";
 import { App, Class } from "../api/constants.js";
-import { Core } from "../runtime/kube.js";
+import { Core, type ResourceType } from "../runtime/kube.js";
 import { createLogger } from "../runtime/logger.js";
 import { KubeClient } from "../runtime/rest.js";
 import { resolveEdgeSyncConfig } from "./config.js";
 import { EdgeSync } from "./edge-sync.js";
 import { hostList, type NodeObject } from "./hosts.js";
 import { configDbClientFor } from "./main.js";
+import { edgeDeploymentsFor } from "./deployments/wiring.js";
 
 const CLUSTER = "0c9d3f4e-5a6b-4c7d-8e9f-a0b1c2d3e4f5";
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+const EDGE_NS = "fplus-edge";
+const HR: ResourceType = { group: "helm.toolkit.fluxcd.io", version: "v2", plural: "helmreleases", kind: "HelmRelease", namespaced: true };
 
 let kdc: Kdc;
 let standin: AcsStandin;
@@ -44,7 +51,8 @@ before(async () => {
   standin = await startAcsStandin({ kdc });
   standin.configdb.register(CLUSTER, Class.EdgeCluster);
   client = new KubeClient(cp.kubeConfig);
-  await client.create(Core.namespaces, { metadata: { name: "sealed-secrets" } });
+  await installFluxCrds(cp);
+  for (const name of ["sealed-secrets", EDGE_NS]) await client.create(Core.namespaces, { metadata: { name } });
   dir = mkdtempSync(join(tmpdir(), "graft-edge-sync-keytab-"));
 });
 after(async () => {
@@ -116,6 +124,39 @@ test("a keytab account outside the edge-sync role logs in, but ACS refuses its s
   assert.ok(tokenRequests(account.upn).some((r) => r.service === "configdb" && r.status === 200), "the Negotiate login itself succeeded");
   assert.equal(standin.configdbWrites.length, before, "nothing written");
   await eventually(() => lines.some((l) => /"level":"error"/.test(l) && /HTTP 403/.test(l) && /sending the status failed/.test(l)), { message: "the refusal logged as an error" });
+});
+
+test("Edge deployments with the keytab: notify/v2 logs in with Negotiate too, and the cluster's deployment becomes a HelmRelease reported centrally", async () => {
+  const account = await addKeytabEdgeSyncAccount(standin, kdc, "op1sync/site-dep", dir);
+  const volume = new SecretVolume(join(dir, "dep-keytab"));
+  volume.write({ client: account.keytab });
+  for (const [uuid, template] of Object.entries(k8sTemplates)) {
+    standin.configdb.register(uuid, Class.EdgeCluster);
+    standin.configdb.put(App.K8sResourceTemplate, uuid, template);
+  }
+  const chart = randomUUID();
+  standin.configdb.register(chart, Class.EdgeCluster);
+  standin.configdb.put(App.HelmChartTemplate, chart, edgeAgentChart);
+  const deployment = randomUUID();
+  standin.configdb.register(deployment, Class.EdgeCluster);
+  standin.configdb.put(App.EdgeDeployment, deployment, { cluster: CLUSTER, name: "Agent_K", chart });
+
+  const config = resolveEdgeSyncConfig({}, { ...podEnv("op1sync/site-dep", volume.file("client")), EDGE_DEPLOYMENTS: "true", POD_NAMESPACE: EDGE_NS });
+  const log = createLogger("edge-sync", { level: "silent" });
+  const deployments = edgeDeploymentsFor(config, { kubeConfig: cp.kubeConfig, configDb: configDbClientFor(config), log });
+  assert.ok(deployments, "Edge deployments are on with a keytab login");
+  stops.push(async () => {
+    await deployments.sync.stop();
+    await deployments.notify.close();
+  });
+  deployments.sync.start();
+  const release = await eventually(() => client.getOrNull(HR, "edge-agent-agent-k", EDGE_NS), { timeoutMs: 30_000, message: "HelmRelease applied" });
+  assert.equal(release.metadata.labels?.["factoryplus.app.amrc.co.uk/uuid"], deployment);
+  await eventually(() => (standin.configdb.get(App.EdgeClusterStatus, CLUSTER)?.value as { deployments?: Record<string, { state?: string }> } | undefined)
+    ?.deployments?.[deployment]?.state === "Applied", { timeoutMs: 20_000, message: "the deployment's state reported centrally" });
+  assert.ok(tokenRequests(account.upn).some((r) => r.service === "configdb" && r.status === 200), "ConfigDB tokens from Negotiate logins");
+  standin.configdb.delete(App.EdgeDeployment, deployment);
+  await eventually(async () => (await client.getOrNull(HR, "edge-agent-agent-k", EDGE_NS)) === null, { timeoutMs: 20_000, message: "pruned" });
 });
 
 test("a rotated keytab: once its tickets end the running edge-sync's login from the stale file is refused by the KDC, and the same process reads the file the kubelet replaced", { timeout: 180_000 }, async () => {
