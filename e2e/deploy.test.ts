@@ -26,6 +26,7 @@ import { lintDockerfile, readDockerfile } from "./deploy/dockerfile-lint.js";
 import { helm, helmBinary, helmUnittest, helmUnittestBinary } from "./deploy/helm.js";
 import { containerProblems, parseManifests, podSpecOf, secretEnvProblems, wildcardRules, type Manifest } from "./deploy/manifests.js";
 import { startControlPlane, startEtcd, type ControlPlane, type Etcd } from "./harness/control-plane.js";
+import { eventually } from "./harness/eventually.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const chartDir = join(root, "config/edge-cluster");
@@ -306,6 +307,15 @@ describe("central install (kustomize)", () => {
     await must(central.kubectl(["apply", "--server-side", "--field-manager=deploy-test", "-f", "-"], { input: yaml }), "applying config/default");
     await must(central.kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/edgeclusters.factoryplus.app.amrc.co.uk"]), "waiting for the EdgeCluster CRD");
     await must(central.kubectl(["apply", "--dry-run=server", "--validate=strict", "-k", join(root, "config/samples")]), "dry-run apply of config/samples");
+    // An EdgeCluster where no cluster-manager reconciles (a manifest with no namespace lands in `default`) is refused,
+    // saying where to create it, instead of sitting there unprovisioned with no status.
+    const elsewhere = JSON.stringify({ apiVersion: "factoryplus.app.amrc.co.uk/v1alpha1", kind: "EdgeCluster", metadata: { name: "line-b" }, spec: {} });
+    const refused = await eventually(async () => {
+      const r = await central.kubectl(["create", "--dry-run=server", "-n", "default", "-f", "-"], { input: elsewhere });
+      return r.code !== 0 && r;
+    }, { message: "the namespace policy refuses EdgeClusters in namespace default" });
+    assert.match(refused.stderr, /no graft cluster-manager reconciles EdgeClusters in namespace "default", so nothing would provision this one: create it in the cluster-manager's namespace \(graft-system/);
+    await must(central.kubectl(["create", "--dry-run=server", "-n", CENTRAL_NS, "-f", "-"], { input: elsewhere }), "the same EdgeCluster in graft's namespace");
 
     const manager = `${CENTRAL_NS}:graft-cluster-manager`;
     const expectations: [string[], boolean][] = [
