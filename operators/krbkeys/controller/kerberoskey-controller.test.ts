@@ -120,6 +120,27 @@ test("Password: the stored password gets a ticket; a rotation request replaces i
   assert.equal(rotated.status?.kvno, await f.kdc.kvno(principal));
 });
 
+test("a key changed from Password to Random and back (the edge chart's op1sync on upgrade, edgeSync.acsLogin): each time the new kind of key in its Secret, the old one refused", async () => {
+  const principal = `op1sync/upgrade@${realm}`;
+  await f.applyKey("op1sync-upgrade", { type: "Password", principal: "op1sync/upgrade", secret: "sync-upgrade-credentials/password" });
+  await f.waitForKey("op1sync-upgrade", isReady(), "Ready with a password");
+  const password = (await secretBytes("sync-upgrade-credentials", "password"))!.toString("utf8");
+  assert.equal(await kinitWithPassword(f.kdc, principal, password), 0);
+
+  await f.applyKey("op1sync-upgrade", { type: "Random", principal: "op1sync/upgrade", secret: "sync-upgrade-keytabs/client" });
+  const random = await f.waitForKey("op1sync-upgrade", (k) => isReady()(k) && k.status?.secretRef?.name === "sync-upgrade-keytabs", "Ready with a keytab");
+  const keytab = (await secretBytes("sync-upgrade-keytabs", "client"))!;
+  assert.equal(await kinitWithKeytab(f.kdc, keytab, principal), 0, "kinit -k accepts the new keytab");
+  assert.notEqual(await kinitWithPassword(f.kdc, principal, password), 0, "the old password is refused");
+  assert.equal(random.status?.kvno, await f.kdc.kvno(principal));
+
+  await f.applyKey("op1sync-upgrade", { type: "Password", principal: "op1sync/upgrade", secret: "sync-upgrade-credentials/password" });
+  await f.waitForKey("op1sync-upgrade", (k) => isReady()(k) && k.status?.secretRef?.name === "sync-upgrade-credentials", "Ready with a password again");
+  const next = (await secretBytes("sync-upgrade-credentials", "password"))!.toString("utf8");
+  assert.equal(await kinitWithPassword(f.kdc, principal, next), 0, "kinit with the password now stored");
+  assert.notEqual(await kinitWithKeytab(f.kdc, keytab, principal), 0, "the keytab is refused");
+});
+
 test("two keys sharing one Secret each keep their own key in it, each minted once", async () => {
   await Promise.all([
     f.applyKey("shared-kt", { type: "Random", principal: "shared/kt", secret: "shared/keytab" }),
