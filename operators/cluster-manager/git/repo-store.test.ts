@@ -177,6 +177,18 @@ test("a concurrent writer moving the branch is detected and the content still la
   assert.equal((await git(dir, "log", "--format=%s", "main")).trim(), "mine\nother writer");
 });
 
+test("a repository removed behind the store's back after it was known is made again by the next write", async (t) => {
+  const store = new RepoStore({ dataDir: await tempDir(t) });
+  await store.syncFiles(UUID_A, files("1"), "initial");
+  const dir = store.repoPath({ kind: "cluster", uuid: UUID_A });
+  await rm(dir, { recursive: true, force: true });
+  const again = await store.updateFiles(UUID_A, (current) => new Map<string, string | Buffer>([...current, ...files("2")]), "after the loss");
+  assert.equal(again.previous, null, "a new repository, not the lost one");
+  assert.equal(await git(dir, "show", "main:edo/cluster/a.yaml"), "version: 2\n");
+  assert.equal((await store.syncFiles(UUID_A, files("3"), "next")).changed, true);
+  assert.equal(await commitCount(dir), 2);
+});
+
 test("deleteRepo removes the repository; headCommit then reports it missing", async (t) => {
   const store = new RepoStore({ dataDir: await tempDir(t) });
   await store.syncFiles(UUID_A, files("1"), "a");

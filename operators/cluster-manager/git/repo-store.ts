@@ -84,6 +84,11 @@ export class RepoStore {
   private readonly log: Logger;
   private readonly onSyncStep: RepoStoreOptions["onSyncStep"];
   private readonly locks = new Map<string, Promise<unknown>>();
+  /**
+   * Repositories this store made or found whole, not checked again by ensure (two stats per call, twice per pass).
+   * Forgotten when removed, and when a write to one fails, so the next call looks again.
+   */
+  private readonly knownRepos = new Set<string>();
   /** Per repository root, the one sweep of crash leftovers this process makes before it first creates a repository there. */
   private readonly sweeps = new Map<string, Promise<void>>();
 
@@ -181,8 +186,12 @@ export class RepoStore {
   private async ensure(rawRef: RepoRef): Promise<string> {
     const ref = canonicalRef(rawRef);
     const dir = repoDir(this.dataDir, ref);
+    if (this.knownRepos.has(dir)) return dir;
     return this.withLock(dir, async () => {
-      if (await isBareRepo(dir)) return dir;
+      if (await isBareRepo(dir)) {
+        this.knownRepos.add(dir);
+        return dir;
+      }
       if (await pathExists(dir)) {
         throw new Error(`cannot create ${describeRef(ref)}: "${dir}" exists but is not a bare git repository`);
       }
@@ -200,6 +209,7 @@ export class RepoStore {
         if (isRenameCollision(err) && await isBareRepo(dir)) return dir;
         throw err;
       }
+      this.knownRepos.add(dir);
       // Debug only: the pass's Event (logged at info by the event recorder) tells the same, once per cluster.
       this.log.debug({ repo: repoId(ref), kind: ref.kind }, "created git repository");
       return dir;
@@ -210,6 +220,7 @@ export class RepoStore {
     const ref = canonicalRef(rawRef);
     const dir = repoDir(this.dataDir, ref);
     return this.withLock(dir, async () => {
+      this.knownRepos.delete(dir);
       if (!(await pathExists(dir))) return false;
       // Renamed away first, so readers see it vanish at once rather than half-deleted.
       const doomed = path.join(repoRoot(this.dataDir, ref.kind), `.deleted-${repoId(ref)}-${randomBytes(4).toString("hex")}`);
@@ -236,15 +247,13 @@ export class RepoStore {
     const ref = canonicalRef(rawRef);
     for (const entry of entries) checkRepoPath(entry.path);
     if (message.trim().length === 0) throw new Error("commit message must not be empty");
-    const dir = await this.ensure(ref);
-    return this.withLock(dir, async () => (await this.commitTree(ref, dir, entries, message)) as SyncResult);
+    return this.inRepo(ref, (dir) => this.withLock(dir, async () => (await this.commitTree(ref, dir, entries, message)) as SyncResult));
   }
 
   private async update(rawRef: RepoRef, update: (current: Map<string, Buffer>) => Map<string, string | Buffer> | Promise<Map<string, string | Buffer>>,
     message: CommitMessage): Promise<SyncResult> {
     const ref = canonicalRef(rawRef);
-    const dir = await this.ensure(ref);
-    return this.withLock(dir, async () => {
+    return this.inRepo(ref, (dir) => this.withLock(dir, async () => {
       for (let attempt = 1; ; attempt++) {
         const head = await readHead(dir);
         const next = await update(head ? await readFilesAt(dir, head.commit) : new Map());
@@ -254,7 +263,22 @@ export class RepoStore {
         if (result !== "moved") return result;
         if (attempt >= MAX_REF_UPDATE_ATTEMPTS) throw new Error(`${describeRef(ref)}: the branch kept moving during an update`);
       }
-    });
+    }));
+  }
+
+  /**
+   * Runs work on the repository, made if missing. If work fails and the repository is gone (removed behind the
+   * store's back while it was known), it is made again and work runs once more, as it would have from the start.
+   */
+  private async inRepo<T>(ref: RepoRef, work: (dir: string) => Promise<T>): Promise<T> {
+    const dir = await this.ensure(ref);
+    try {
+      return await work(dir);
+    } catch (err) {
+      this.knownRepos.delete(dir);
+      if (await isBareRepo(dir)) throw err;
+      return work(await this.ensure(ref));
+    }
   }
 
   /**
@@ -266,7 +290,9 @@ export class RepoStore {
     const { tree, objects } = await buildTree(entries);
     const { name, email } = this.committer;
     for (let attempt = 1; ; attempt++) {
-      const head = await readHead(dir);
+      // The head the caller just read under this store's lock is not read again: only this store moves the branch,
+      // and the compare-and-swap below finds any move anyway.
+      const head = attempt === 1 && expectedHead !== undefined ? expectedHead : await readHead(dir);
       const previous = head?.commit ?? null;
       if (expectedHead !== undefined && previous !== (expectedHead?.commit ?? null)) return "moved";
       if (head?.tree === tree) return { commit: head.commit, changed: false, previous };
