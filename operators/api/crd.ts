@@ -9,8 +9,10 @@ export interface CrdSource {
   categories?: string[];
   spec: z.ZodType;
   status?: z.ZodType;
-  /** CEL rules on the whole object (they may compare spec with status). */
-  rules?: Array<{ rule: string; message: string }>;
+  /** What `kubectl explain <kind>` says about the kind. */
+  description?: string;
+  /** CEL rules on the whole object (they may compare spec with status); fieldPath names the field a refusal is about. */
+  rules?: Array<{ rule: string; message: string; fieldPath?: string; reason?: string }>;
   /** CRDs of the central install are also copied into config/crd/bases (kustomize reads only below its folder). */
   central?: boolean;
   printerColumns?: Array<{ name: string; type: string; jsonPath: string; priority?: number; description?: string }>;
@@ -54,7 +56,9 @@ export function toOpenApi(schema: z.ZodType, io: "input" | "output"): Schema {
 
 export function buildCrd(src: CrdSource): Record<string, unknown> {
   const { group, version, plural, kind, namespaced } = src.type;
-  const properties: Schema = { spec: toOpenApi(src.spec, "input") };
+  // A rule may name metadata.name as its field only when the schema declares it (the API server's own checks still apply).
+  const aboutName = src.rules?.some((r) => r.fieldPath === ".metadata.name");
+  const properties: Schema = { ...(aboutName ? { metadata: { type: "object", properties: { name: { type: "string" } } } } : {}), spec: toOpenApi(src.spec, "input") };
   if (src.status) properties.status = toOpenApi(src.status, "output");
   return {
     apiVersion: "apiextensions.k8s.io/v1",
@@ -70,7 +74,10 @@ export function buildCrd(src: CrdSource): Record<string, unknown> {
         storage: true,
         subresources: src.status ? { status: {} } : undefined,
         additionalPrinterColumns: src.printerColumns,
-        schema: { openAPIV3Schema: { type: "object", required: ["spec"], properties, ...(src.rules ? { "x-kubernetes-validations": src.rules } : {}) } },
+        schema: { openAPIV3Schema: {
+          ...(src.description ? { description: src.description } : {}), type: "object", required: ["spec"], properties,
+          ...(src.rules ? { "x-kubernetes-validations": src.rules } : {}),
+        } },
       }],
     },
   };

@@ -51,12 +51,31 @@ test("a bad name is refused with the allowed characters in the message", async (
 test("metadata.name obeys the cluster-name rule when it is the cluster name, and is never long enough to break derived names", async () => {
   const dotted = await api.cp.kubectl(["apply", "-f", "-"], { input: ec("edge.cluster.1", {}) });
   assert.notEqual(dotted.code, 0);
-  assert.match(dotted.stderr, /without spec\.name the cluster name is metadata\.name/);
+  // Named by its field, as the API server names every other refused field (not "<nil>: Invalid value").
+  assert.match(dotted.stderr, /is invalid: metadata\.name: Invalid value: .*without spec\.name the cluster name is metadata\.name/);
   assert.equal((await api.cp.kubectl(["apply", "-f", "-"], { input: ec("edge.cluster.2", { name: "edge_cluster_2" }) })).code, 0, "fine with spec.name");
   const long = await api.cp.kubectl(["apply", "-f", "-"], { input: ec("a".repeat(253), { name: "long" }) });
   assert.notEqual(long.code, 0);
-  assert.match(long.stderr, /metadata\.name must be at most 63 characters/);
+  assert.match(long.stderr, /is invalid: metadata\.name: Invalid value: .*metadata\.name must be at most 63 characters/);
   assert.equal((await api.cp.kubectl(["apply", "-f", "-"], { input: ec("b".repeat(63), {}) })).code, 0, "63 characters are fine");
+});
+
+test("kubectl explain describes the kind, its spec and its status", async () => {
+  const kind = await api.cp.kubectl(["explain", "ec"]);
+  assert.equal(kind.code, 0, kind.stderr);
+  const described = (text: string, field: string) => {
+    const block = new RegExp(`^  ${field}\\t<Object>.*\\n((?: {4}.*\\n)+)`, "m").exec(text);
+    return block?.[1]?.trim();
+  };
+  assert.match(kind.stdout, /DESCRIPTION:\n {4}An edge Kubernetes cluster graft provisions/, kind.stdout);
+  assert.match(described(kind.stdout, "spec") ?? "", /^The edge cluster wanted/, kind.stdout);
+  assert.match(described(kind.stdout, "status") ?? "", /^What graft has done/, kind.stdout);
+  assert.doesNotMatch(kind.stdout, /<empty>|<no description>/);
+  for (const field of ["ec.spec", "ec.status"]) {
+    const r = await api.cp.kubectl(["explain", field]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /<empty>|<no description>/, r.stdout);
+  }
 });
 
 test("a bad uuid is refused", async () => {

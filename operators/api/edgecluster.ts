@@ -48,6 +48,7 @@ export const edgeClusterSpec = z.object({
     "x-kubernetes-preserve-unknown-fields": true,
   }),
 }).strict().meta({
+  description: "The edge cluster wanted: its name and UUID, the edge namespace graft's components run in, the chart, its values and the Flux release. Only a change here re-runs provisioning.",
   "x-kubernetes-validations": [
     { rule: "!has(oldSelf.name) || has(self.name)", message: "spec.name cannot be removed once set" },
     { rule: "has(oldSelf.name) || !has(self.name)", message: "spec.name cannot be added after creation: it defaults to metadata.name, which is immutable" },
@@ -94,26 +95,28 @@ export const gitopsStatus = z.object({
 });
 
 export const edgeClusterStatus = z.object({
-  uuid: z.string().optional(),
-  clusterName: z.string().optional(),
-  sparkplugGroup: z.string().optional(),
+  uuid: z.string().optional().meta({ description: "The cluster's UUID (spec.uuid, or derived from metadata.uid)" }),
+  clusterName: z.string().optional().meta({ description: "The cluster name in use (spec.name, else metadata.name)" }),
+  sparkplugGroup: z.string().optional().meta({ description: "Sparkplug group of the edge monitor: <organisation prefix>-<cluster name>" }),
   repository: z.string().optional().meta({ description: "URL of the cluster's Git repository" }),
   commit: z.string().optional().meta({ description: "Last commit graft made to the repository" }),
   fluxVersion: z.string().optional().meta({ description: "The Flux release in the cluster's repository (flux-system/gotk-components.yaml)" }),
-  credentialsSecret: z.string().optional(),
-  hosts: z.array(host).optional(),
-  hostCount: z.number().int().optional(),
-  kubesealCertificate: kubesealCertificate.optional(),
-  lastReportTime: z.string().optional(),
-  gitops: gitopsStatus.optional(),
+  credentialsSecret: z.string().optional().meta({ description: "Secret (in this namespace) holding the cluster's Git password, edge-sync token and bootstrap token hashes" }),
+  hosts: z.array(host).optional().meta({ description: "The edge's Nodes, as edge-sync last reported them" }),
+  hostCount: z.number().int().optional().meta({ description: "Number of hosts" }),
+  kubesealCertificate: kubesealCertificate.optional().meta({ description: "The edge's Sealed Secrets certificate (graft seal encrypts with it)" }),
+  lastReportTime: z.string().optional().meta({ description: "When edge-sync last reported (Reporting goes False after --report-timeout without one)" }),
+  gitops: gitopsStatus.optional().meta({ description: "The edge's Flux objects as edge-sync last reported them (the Synced condition)" }),
   bootstrap: z.object({
     lastRequest: z.string().optional().meta({ description: "The last bootstrap-request annotation value handled" }),
     commandSecret: z.string().optional().meta({ description: "Secret holding the one-time bootstrap command" }),
-    tokenExpiresAt: z.string().optional(),
-  }).optional(),
-  lastHandledReconcileAt: z.string().optional(),
-  observedGeneration: z.number().int().optional(),
-  conditions: conditionList(),
+    tokenExpiresAt: z.string().optional().meta({ description: "When the last one-time bootstrap link expires" }),
+  }).optional().meta({ description: "The last bootstrap command issued (graft bootstrap-command, or the bootstrap-request annotation)" }),
+  lastHandledReconcileAt: z.string().optional().meta({ description: "The last reconcile-request annotation value handled" }),
+  observedGeneration: z.number().int().optional().meta({ description: "The generation of spec the conditions speak for" }),
+  conditions: conditionList().meta({ description: "Ready (derived from the others), Stalled, Reconciling, Provisioned, Bootstrapped, Reporting, Synced, Online, ConfigDBSynced (ACS) and a failing step's …Failed" }),
+}).meta({
+  description: "What graft has done and what the edge reports: the cluster's identity, repository and last commit, bootstrap link, hosts, Sealed Secrets certificate, the edge's GitOps state, and conditions (Ready derived from the others).",
 });
 
 export { condition };
@@ -130,6 +133,7 @@ export const EdgeClusterType = namespacedKind(EDGECLUSTER_VERSION, "edgeclusters
 
 export const edgeClusterCrd = {
   type: EdgeClusterType,
+  description: "An edge Kubernetes cluster graft provisions from here: its identity and Sparkplug group, a Git repository Flux on the edge follows, credentials and a one-time bootstrap command (graft bootstrap-command); the edge reports its hosts and state back into status.",
   singular: "edgecluster",
   shortNames: ["ec"],
   categories: ["graft"],
@@ -137,13 +141,16 @@ export const edgeClusterCrd = {
   rules: [{
     rule: "!has(self.spec.uuid) || !has(self.status) || !has(self.status.uuid) || self.spec.uuid == self.status.uuid",
     message: "spec.uuid must equal the UUID this cluster was provisioned with (status.uuid)",
+    fieldPath: ".spec.uuid",
   }, {
     // Names derived from metadata.name (the "<name>-bootstrap" Secret, label values) must stay valid.
     rule: "size(self.metadata.name) <= 63",
     message: "metadata.name must be at most 63 characters: graft derives other object names from it",
+    fieldPath: ".metadata.name",
   }, {
     rule: `has(self.spec.name) || self.metadata.name.matches(${JSON.stringify(CLUSTER_NAME.source)})`,
     message: `without spec.name the cluster name is metadata.name, which must then consist of ${CLUSTER_NAME_RULE} (no '.'): set spec.name`,
+    fieldPath: ".metadata.name",
   }],
   spec: edgeClusterSpec,
   status: edgeClusterStatus,
