@@ -3,7 +3,7 @@
 // schema check) to a real edge API server with the CRDs it needs; the central kustomization applies to a real central one; the
 // RBAC grants each component what it needs and nothing more (asked of the API server with `kubectl auth can-i`, and
 // edge-sync's certificate request made with its ServiceAccount's token); the chart brings its CRDs and the vendored
-// Sealed Secrets chart and prints NOTES; every container is hardened and no Secret reaches an environment variable; the Dockerfile passes dockerfile-utils and graft's image rules (deploy/dockerfile-lint.ts); a site's image setting moves the enrolment image with the manager's.
+// Sealed Secrets chart and prints NOTES; every container is hardened and no Secret reaches an environment variable; the Dockerfile passes dockerfile-utils and graft's image rules (deploy/dockerfile-lint.ts); a site's image setting moves the edge's images (edge chart, enrolment Pod) with the manager's.
 import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ import { edgeChartCrds } from "../operators/api/crds.js";
 import { clusterConfigManifest } from "../operators/bootstrap/manifests.js";
 import { CLUSTER_CONFIG_KEYS, CLUSTER_CONFIG_NAME, KRB5_CONFIGMAP_NAME, SYNC_TOKEN_KEY, SYNC_TOKEN_SECRET_NAME } from "../operators/bootstrap/names.js";
 import { defaultConfig, urlsFor } from "../operators/cluster-manager/config.js";
+import { chartImage } from "../operators/cluster-manager/edge-image.js";
 import { generateClusterRepo, HELM_RELEASE_FILE } from "../operators/cluster-manager/git/repo-content.js";
 import { ACTIVE_KEY_SELECTOR, fetchControllerCertificate } from "../operators/edge-sync/certificate.js";
 import { renderEdgeKrb5Conf } from "../operators/kerberos/krb5-conf.js";
@@ -377,18 +378,20 @@ describe("central install (kustomize)", () => {
     }));
   });
 
-  test("a site's image setting moves the enrolment image with the manager's: kustomize edit set image in config/default, an overlay's images:", async () => {
-    /** The manager container's image and the ENROL_IMAGE its Pods get (from the settings ConfigMap, nothing overriding it). */
+  test("a site's image setting moves the edge's images with the manager's: kustomize edit set image in config/default, an overlay's images:", async () => {
+    /** The manager container's image and the ENROL_IMAGE and EDGE_IMAGE its Pods get (from the settings ConfigMap, nothing overriding them). */
     const imagesOf = async (dir: string) => {
       const ms = parseManifests(await must(central.kubectl(["kustomize", dir]), `kubectl kustomize ${dir}`));
       const container = (podSpecOf(find(ms, "Deployment", "graft-cluster-manager")!)!.containers as
         { name: string; image: string; env?: Env[]; envFrom?: { configMapRef?: { name: string } }[] }[]).find((c) => c.name === "manager")!;
-      assert.equal(container.env?.find((e) => e.name === "ENROL_IMAGE"), undefined, "no env entry hides the setting");
-      const settings = container.envFrom?.map((e) => e.configMapRef?.name).find((n) => n?.startsWith("graft-cluster-manager-settings"));
-      return { manager: container.image, enrol: dataOf(find(ms, "ConfigMap", settings!)).ENROL_IMAGE };
+      assert.deepEqual(container.env?.filter((e) => /^(ENROL|EDGE)_IMAGE$/.test(e.name)) ?? [], [], "no env entry hides the settings");
+      const settingsName = (container.envFrom ?? []).map((e) => e.configMapRef?.name ?? "").find((n) => n.startsWith("graft-cluster-manager-settings"));
+      assert.ok(settingsName, "the Pods take the settings ConfigMap");
+      const settings = dataOf(find(ms, "ConfigMap", settingsName));
+      return { manager: container.image, enrol: settings.ENROL_IMAGE, edge: settings.EDGE_IMAGE };
     };
-    assert.deepEqual(await imagesOf(join(root, "config/acs")),
-      { manager: "ghcr.io/graft-operators/graft:0.1.0", enrol: "ghcr.io/graft-operators/graft:0.1.0" }, "the released image by default");
+    const all = (image: string) => ({ manager: image, enrol: image, edge: image });
+    assert.deepEqual(await imagesOf(join(root, "config/acs")), all("ghcr.io/graft-operators/graft:0.1.0"), "the released image by default");
 
     // `kustomize edit set image ghcr.io/graft-operators/graft=registry.site.test/platform/graft:1.2.3` in a copy of
     // config/default rewrites its images: entry so; config/acs is built on it.
@@ -399,9 +402,13 @@ describe("central install (kustomize)", () => {
     edited.images = [{ name: "ghcr.io/graft-operators/graft", newName: "registry.site.test/platform/graft", newTag: "1.2.3" }];
     writeFileSync(defaults, stringify(edited));
     for (const base of ["default", "acs"]) {
-      assert.deepEqual(await imagesOf(join(copy, base)),
-        { manager: "registry.site.test/platform/graft:1.2.3", enrol: "registry.site.test/platform/graft:1.2.3" }, `config/${base} after set image`);
+      assert.deepEqual(await imagesOf(join(copy, base)), all("registry.site.test/platform/graft:1.2.3"), `config/${base} after set image`);
     }
+    // The edge chart, given the image values the manager makes of EDGE_IMAGE, runs that image.
+    const values = parseYaml(readFileSync(join(chartDir, "ci/embedded-values.yaml"), "utf8")) as Record<string, unknown>;
+    const edge = parseManifests(await renderChart("edge-image", { ...values, image: chartImage((await imagesOf(join(copy, "default"))).edge!) }));
+    assert.deepEqual(components(edge).map((c) => (podSpecOf(ofComponent(edge, "Deployment", c)!)!.containers as { image: string }[])[0]!.image),
+      components(edge).map(() => "registry.site.test/platform/graft:1.2.3"));
 
     // A site's overlay over config/acs pinning its registry's digest.
     const digest = `sha256:${"4e".repeat(32)}`;
@@ -412,10 +419,10 @@ describe("central install (kustomize)", () => {
       images: [{ name: "ghcr.io/graft-operators/graft", newName: "registry.site.test/graft", digest }], ...extra,
     }));
     overlayFile({});
-    assert.deepEqual(await imagesOf(overlay), { manager: `registry.site.test/graft@${digest}`, enrol: `registry.site.test/graft@${digest}` });
-    // A site that wants another enrolment image still sets it in its settings.
+    assert.deepEqual(await imagesOf(overlay), all(`registry.site.test/graft@${digest}`));
+    // A site that wants another image at the edge still sets it in its settings.
     overlayFile({ configMapGenerator: [{ name: "graft-cluster-manager-settings", namespace: CENTRAL_NS, behavior: "merge", literals: ["ENROL_IMAGE=registry.site.test/enrol:7"] }] });
-    assert.deepEqual(await imagesOf(overlay), { manager: `registry.site.test/graft@${digest}`, enrol: "registry.site.test/enrol:7" });
+    assert.deepEqual(await imagesOf(overlay), { ...all(`registry.site.test/graft@${digest}`), enrol: "registry.site.test/enrol:7" });
   });
 });
 

@@ -1,6 +1,7 @@
 import type { LivenessBrokerSettings } from "./online/sparkplug-liveness.js";
 import type { AcsServiceConfig } from "./acs/service-config.js";
 import type { AcsCredentials } from "../acs/service-client.js";
+import type { ChartImage } from "./edge-image.js";
 
 export type ManagerMode = "embedded" | "acs";
 
@@ -51,6 +52,8 @@ export interface ClusterManagerConfig {
   defaultChart: string;
   /** Values of each chart template (name → values with {{name}}/{{uuid}} placeholders). */
   chartValues: Record<string, Record<string, unknown>>;
+  /** Embedded mode: the edge components' image, as the chart's `image` values (absent: the chart's own default). */
+  edgeImage?: ChartImage;
   /** Time without a report after which Reporting goes False. */
   reportTimeoutMs: number;
   /** A Sparkplug broker to watch edge monitors on: sets the Online condition (absent: no Online condition). */

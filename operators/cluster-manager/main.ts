@@ -10,6 +10,7 @@ import { stopOnSignals } from "../runtime/manager.js";
 import { parseAddr } from "../runtime/ops-server.js";
 import { ClusterManager } from "./cluster-manager.js";
 import { defaultConfig } from "./config.js";
+import { chartImage } from "./edge-image.js";
 import { acsSettingsFromFlags, addAcsOptions } from "./acs/options.js";
 import { DEFAULT_MAX_CONNECTIONS } from "./http-server.js";
 
@@ -33,6 +34,7 @@ export function clusterManagerCommand(): Command {
     .addOption(new Option("--mqtt-password-file <path>", "file holding the MQTT password (read again after a refusal)").env("MQTT_PASSWORD_FILE"))
     .addOption(new Option("--mqtt-ca-file <path>", "CA bundle for an mqtts: broker").env("MQTT_CA_FILE"))
     .addOption(new Option("--chart-values-file <path>", "YAML map: chart name → values template ({{name}}, {{uuid}} placeholders)").env("CHART_VALUES_FILE"))
+    .addOption(new Option("--edge-image <image>", "embedded mode: image of the edge components (the chart's image values; default: the chart's own)").env("EDGE_IMAGE"))
     .addOption(new Option("--flux-install-manifest <path>", "Flux install manifest the bootstrap script carries").env("FLUX_INSTALL_MANIFEST"))
     .addOption(new Option("--flux-releases-dir <dir>", "further Flux releases a cluster's repository may carry: <dir>/<version>/install.yaml (config/flux/releases)").env("FLUX_RELEASES_DIR"))
     .addOption(new Option("--chart-dir <dir>", "edge-cluster Helm chart published in the shared helm-charts repository").env("CHART_DIR"))
@@ -52,6 +54,7 @@ export function clusterManagerCommand(): Command {
         reportTimeoutMs: parseDuration(o.reportTimeout),
         ...(o.mqttUrl ? { liveness: { url: o.mqttUrl, username: o.mqttUsername, passwordFile: o.mqttPasswordFile, caFile: o.mqttCaFile } } : {}),
         chartValues: o.chartValuesFile ? (parseYaml(readFileSync(o.chartValuesFile, "utf8")) ?? {}) : {},
+        ...(o.edgeImage ? { edgeImage: chartImage(o.edgeImage) } : {}),
         ...(o.mode === "acs" ? { mode: "acs" as const, acs: acsSettingsFromFlags(o) } : {}),
       });
       const manager = new ClusterManager({

@@ -17,7 +17,9 @@ import { edgeClusterYaml, gitClient, managerForFile, withCredentials } from "../
 import { shippedFluxReleases } from "../fleet/flux-releases.js";
 
 const NS = "sites";
-const f = await managerForFile("cm", NS);
+/** The site's registry (EDGE_IMAGE, config/manager's settings.env): every cluster's chart values name it. */
+const EDGE_IMAGE = { repository: "registry.site.test/platform/graft", tag: "1.2.3" };
+const f = await managerForFile("cm", NS, { edgeImage: EDGE_IMAGE });
 
 const getEc = (name: string) => f.manager.client.get<EdgeCluster>(EdgeClusterType, name, NS);
 const condition = (ec: EdgeCluster, type: string) => ec.status?.conditions?.find((c) => c.type === type);
@@ -83,6 +85,7 @@ test("the repository clones with the cluster's credentials and holds the expecte
   assert.equal(release.spec.values.cluster.uuid, uuid);
   assert.equal(release.spec.values.cluster.name, "plant-a");
   assert.equal(release.spec.values.greeting, "hello $& $'", "values substituted literally");
+  assert.deepEqual(release.spec.values.image, EDGE_IMAGE, "the edge components' image");
   const [charts] = docs("edo/cluster/helm-charts.yaml");
   assert.equal(charts.spec.url, `${f.externalUrl}/shared/helm-charts`);
   assert.equal(charts.spec.secretRef.name, "flux-secrets");

@@ -50,6 +50,7 @@ function chartValues(deps: EdgeClusterControllerDeps, chart: string, group: stri
     cluster: { name: "{{name}}", uuid: "{{uuid}}", sparkplugGroup: group, namespace },
     central: { url: centralUrl },
     mode: "embedded",
+    ...(deps.config.edgeImage ? { image: deps.config.edgeImage } : {}),
     ...(deps.config.chartValues[chart] ?? {}),
   };
 }
