@@ -1,12 +1,13 @@
-// The edge as users get it, embedded mode, on a real node (kubelet, containerd, CoreDNS; e2e/harness/real-node.ts).
-// One real cluster plays both parts, in separate namespaces: the central install (`config/default`, the graft image
-// built from the Dockerfile, namespace graft-system) and the edge (namespace fplus-edge, Flux in flux-system, Sealed
-// Secrets in sealed-secrets). The bootstrap command the cluster-manager serves is run with dash → Flux's controllers
-// run as Pods and pull the cluster repository from the cluster-manager's Git endpoint → helm-controller installs the
-// edge-cluster chart → edge-sync and the Sealed Secrets controller run as Pods and become Ready → the EdgeCluster is
-// Ready with the real Node's hostname, arch and kubelet version and the controller's certificate (fetched by
-// edge-sync through the service proxy under the chart's RBAC) → a spec.values change reaches the installed release
-// → `graft seal` of a value → the real controller creates the Secret with that value. Root on Linux only.
+// The edge as users get it, embedded mode, on a real node (kubelet, containerd, CoreDNS; e2e/harness/real-node.ts). One
+// real cluster plays both parts, in separate namespaces: the central install (`config/default`, the graft image built
+// from the Dockerfile under the site's own reference (an overlay's `images:`), namespace graft-system) and the edge
+// (namespace fplus-edge, Flux in flux-system, Sealed Secrets in sealed-secrets). The bootstrap command the
+// cluster-manager serves is run with dash → Flux's controllers run as Pods and pull the cluster repository from the
+// cluster-manager's Git endpoint → helm-controller installs the edge-cluster chart → edge-sync and the Sealed Secrets
+// controller run as Pods and become Ready (graft's on the image the site set for the manager) → the EdgeCluster is
+// Ready with the real Node's hostname, arch and kubelet version and the controller's certificate (fetched by edge-sync
+// through the service proxy under the chart's RBAC) → a spec.values change reaches the installed release → `graft seal`
+// of a value → the real controller creates the Secret with that value. Root on Linux only.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -19,12 +20,14 @@ import { KubeClient } from "../operators/runtime/rest.js";
 import {
   applyEdgeCluster, CENTRAL_NS, EDGE_NS, EXTERNAL_URL, installCentral, runServedBootstrap,
 } from "./support/real-node/embedded-site.js";
-import { realNodeSkipReason, type RealNode } from "./harness/real-node.js";
+import { graftImage, realNodeSkipReason, type RealNode } from "./harness/real-node.js";
 import { assertReportedRealHost, diagnosedWait, kubectlOn, startEdgeNode } from "./support/real-node/edge-node.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "operators/cli/main.ts");
 const NAME = "line-r";
+/** graft's image as the site's registry holds it (an overlay's `images:`): the manager and the edge components run it. */
+const SITE_IMAGE = { name: "registry.graft.test/platform/graft", tag: "0.1.0-site" };
 
 const skip = realNodeSkipReason();
 
@@ -71,8 +74,10 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
   });
 
   test("bootstrap → Flux Pods → helm-controller installs the chart → edge Pods Ready → EdgeCluster Ready with the real Node; values and sealing reach the edge", { timeout: 900_000 }, async () => {
-    // Central install, as a user runs it: config/default with EXTERNAL_URL set, on a volume the node provides.
-    await waitForStep(() => installCentral(node, work), "the central install");
+    // Central install, as a user runs it: config/default with EXTERNAL_URL set and graft's image from the site's
+    // registry, on a volume the node provides.
+    await node.tagImage(graftImage().reference, `${SITE_IMAGE.name}:${SITE_IMAGE.tag}`);
+    await waitForStep(() => installCentral(node, work, { image: SITE_IMAGE }), "the central install");
 
     // An EdgeCluster and the one-time bootstrap command the cluster-manager serves, run with dash.
     await applyEdgeCluster(node, NAME);
@@ -93,6 +98,13 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
     await kubectl(["-n", "sealed-secrets", "rollout", "status", "deployment/sealed-secrets", "--timeout=180s"]);
     const pods = await kubectl(["get", "pods", "-A"]);
     console.log(pods);
+    // The edge components run the site's image, as the manager does: nobody set it for the edge.
+    const images = async (ns: string, selector: string) => ((await json(["-n", ns, "get", "pods", "-l", selector])).items as { spec: { containers: { image: string }[] } }[])
+      .flatMap((p) => p.spec.containers.map((c) => c.image));
+    for (const [ns, selector] of [[CENTRAL_NS, "app.kubernetes.io/name=cluster-manager"], [EDGE_NS, "app.kubernetes.io/part-of=graft"]] as const) {
+      const running = await images(ns, selector);
+      assert.ok(running.length > 0 && running.every((i) => i === `${SITE_IMAGE.name}:${SITE_IMAGE.tag}`), `${ns} runs the site's image: ${running.join(", ")}`);
+    }
 
     // The EdgeCluster reports the real Node and the real controller's certificate.
     const nodeObj = await json(["get", "node", node.nodeName]);

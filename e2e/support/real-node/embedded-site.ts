@@ -5,7 +5,7 @@
 // cluster (edge namespace fplus-edge). Used by e2e/edge-real-node.test.ts and `make demo` (e2e/demo-real-node.ts).
 import { execFile } from "node:child_process";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { parseAllDocuments, stringify } from "yaml";
@@ -40,14 +40,25 @@ async function kubectl(node: RealNode, args: string[], input?: string): Promise<
 
 /**
  * `kubectl apply --server-side` of config/default with EXTERNAL_URL set and the Service's fixed ClusterIP, plus a
- * hostPath PersistentVolume under `work` for the repositories; resolves once the Deployment rolled out.
+ * hostPath PersistentVolume under `work` for the repositories; resolves once the Deployment rolled out. With `image`,
+ * the site's own reference for graft's image, set as a site sets it: an overlay's `images:`.
  */
-export async function installCentral(node: RealNode, work: string): Promise<void> {
+export async function installCentral(node: RealNode, work: string, site: { image?: { name: string; tag: string } } = {}): Promise<void> {
   chmodSync(work, 0o755); // the repository volume below it is written by the manager's non-root user
   const repos = join(work, "repos");
   mkdirSync(repos);
   chmodSync(repos, 0o777);
-  const manifests = parseAllDocuments(await kubectl(node, ["kustomize", join(root, "config/default")])).map((d) => d.toJS() as Manifest);
+  let base = join(root, "config/default");
+  if (site.image) {
+    const overlay = join(work, "site-overlay");
+    mkdirSync(overlay);
+    writeFileSync(join(overlay, "kustomization.yaml"), stringify({
+      apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: [relative(overlay, base)],
+      images: [{ name: "ghcr.io/graft-operators/graft", newName: site.image.name, newTag: site.image.tag }],
+    }));
+    base = overlay;
+  }
+  const manifests = parseAllDocuments(await kubectl(node, ["kustomize", base])).map((d) => d.toJS() as Manifest);
   for (const m of manifests) {
     if (m.kind === "ConfigMap" && m.data?.EXTERNAL_URL) m.data.EXTERNAL_URL = EXTERNAL_URL;
     if (m.kind === "Service" && m.metadata.name === "graft-cluster-manager") m.spec = { ...m.spec, clusterIP: MANAGER_IP };
