@@ -80,11 +80,13 @@ test("ACS mode with a keytab: Negotiate logins as the realm-qualified principal,
 
 test("a contradictory login is refused, naming what was set: two credentials, a token with an account, a keytab for the status endpoint", () => {
   assert.throws(() => resolve({}, { ...ACS, SERVICE_KEYTAB_FILE: "/run/keytab", SERVICE_PASSWORD_FILE: "/run/password" }),
-    /credentials: --password-file \(SERVICE_PASSWORD_FILE\), --keytab-file \(SERVICE_KEYTAB_FILE\) are all set, but edge-sync logs in with exactly one credential/);
-  assert.throws(() => resolve({}, { ...ACS, SERVICE_KEYTAB_FILE: "/run/keytab", SERVICE_PASSWORD: "pw" }), /SERVICE_PASSWORD, --keytab-file \(SERVICE_KEYTAB_FILE\) are all set/);
-  assert.throws(() => resolve({}, { ...ACS, SERVICE_PASSWORD_FILE: "/run/password", SERVICE_PASSWORD: "pw" }), /are all set/);
-  assert.throws(() => resolve({}, { ...ACS, SYNC_TOKEN_FILE: "/run/token", SERVICE_KEYTAB_FILE: "/run/keytab" }), /--token-file \(SYNC_TOKEN_FILE\), --keytab-file/);
+    /credentials: --password-file \(SERVICE_PASSWORD_FILE\) and --keytab-file \(SERVICE_KEYTAB_FILE\) are set, but edge-sync logs in with exactly one credential/);
+  assert.throws(() => resolve({}, { ...ACS, SERVICE_KEYTAB_FILE: "/run/keytab", SERVICE_PASSWORD: "pw" }), /SERVICE_PASSWORD and --keytab-file \(SERVICE_KEYTAB_FILE\) are set/);
+  assert.throws(() => resolve({}, { ...ACS, SERVICE_PASSWORD_FILE: "/run/password", SERVICE_PASSWORD: "pw" }), /--password-file \(SERVICE_PASSWORD_FILE\) and SERVICE_PASSWORD are set/);
+  assert.throws(() => resolve({}, { ...ACS, SYNC_TOKEN_FILE: "/run/token", SERVICE_KEYTAB_FILE: "/run/keytab" }), /--token-file \(SYNC_TOKEN_FILE\) and --keytab-file/);
   assert.throws(() => resolve({}, { ...ACS, SYNC_TOKEN: "t" }), /--username \(SERVICE_USERNAME\) is set with a token/);
+  assert.throws(() => resolve({}, { ...ACS, SYNC_TOKEN: "t", SERVICE_PASSWORD: "pw", SERVICE_KEYTAB_FILE: "/run/keytab" }),
+    /credentials: SYNC_TOKEN, SERVICE_PASSWORD and --keytab-file \(SERVICE_KEYTAB_FILE\) are set/);
   assert.throws(() => resolve({}, { CLUSTER_UUID: UUID, STATUS_URL: "http://c", SERVICE_USERNAME: "u@R", SERVICE_KEYTAB_FILE: "/run/keytab" }),
     /--keytab-file \(SERVICE_KEYTAB_FILE\) is set with --status-url \(STATUS_URL\): cluster-manager's status endpoint takes a token/);
 });

@@ -211,7 +211,8 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
     passwordFile && name("passwordFile"), password && "SERVICE_PASSWORD", keytabFile && name("keytabFile"),
   ].filter((g): g is string => !!g);
   if (given.length > 1) {
-    problems.push(`credentials: ${given.join(", ")} are all set, but edge-sync logs in with exactly one credential: ` +
+    const listed = `${given.slice(0, -1).join(", ")} and ${given.at(-1)}`;
+    problems.push(`credentials: ${listed} are set, but edge-sync logs in with exactly one credential: ` +
       "a token (embedded mode), a keytab or a password (ACS mode; the chart's edgeSync.acsLogin chooses which is mounted)");
   } else if (tokenFile || token) {
     if (username) problems.push(`${name("username")} is set with a token: a token names no account; unset one of them`);

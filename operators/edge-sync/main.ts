@@ -94,6 +94,7 @@ export async function runEdgeSync(config: EdgeSyncConfig, log: Logger): Promise<
   log.info({
     cluster: config.clusterUuid, name: config.clusterName, health: ops.port,
     centre: config.centre.kind === "preset" ? config.centre.url : `directory ${config.centre.directoryUrl}`, auth: config.auth.kind,
+    account: config.auth.kind === "keytab" ? config.auth.principal : config.auth.kind === "password" ? config.auth.username : undefined,
     edgeDeployments: deployments !== undefined, gitops: gitopsNamespace ?? false,
   }, "edge-sync starting");
   try {
