@@ -11,6 +11,7 @@ import { gzipSync } from "node:zlib";
 import { eventually } from "../harness/eventually.js";
 import { App } from "../../operators/api/constants.js";
 import { EdgeClusterType, type EdgeCluster } from "../../operators/api/edgecluster.js";
+import { requestBootstrapCommand } from "../../operators/cluster-manager/bootstrap-command.js";
 import { issueBootstrapToken } from "../../operators/cluster-manager/bootstrap-tokens.js";
 import { credentialsSecretName, type ClusterCredentials } from "../../operators/cluster-manager/credentials.js";
 import { managerForFile, provisionCluster, waitForCondition } from "../support/cluster-manager/fixtures.js";
@@ -226,6 +227,14 @@ test("spec.values too large for a Helm release on the edge: Stalled=True Invalid
   assert.match(stalled.message, /spec\.values is \d+ bytes as JSON: at most 262144 are accepted/);
   assert.equal(ec.status!.conditions!.find((c) => c.type === "Ready")!.status, "False");
   assert.equal(ec.status?.uuid, undefined, "stalled before any side effect");
+  // graft bootstrap-command of a cluster that cannot be provisioned says why, instead of waiting for a command.
+  await assert.rejects(requestBootstrapCommand(f.manager.client, NS, "bulky", 60_000),
+    /EdgeCluster "bad-input\/bulky" is Stalled \(InvalidSpec\), so no bootstrap command can be issued until its spec is fixed: spec\.values is \d+ bytes/);
+});
+
+test("graft bootstrap-command of an EdgeCluster not in that namespace says where to look", async () => {
+  await assert.rejects(requestBootstrapCommand(f.manager.client, "default", "site-a", 30_000),
+    /EdgeCluster "default\/site-a" not found: check its name and namespace \(-n; kubectl get ec -A lists them/);
 });
 
 test("spec.chart naming a chart the helm-charts repository does not hold: Stalled=True InvalidSpec before any side effect; the chart fixed, it is provisioned", async () => {

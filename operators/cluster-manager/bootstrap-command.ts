@@ -3,7 +3,8 @@
 import { randomBytes } from "node:crypto";
 import { Command } from "commander";
 import { BOOTSTRAP_REQUEST_ANNOTATION } from "../api/constants.js";
-import { EdgeClusterType } from "../api/edgecluster.js";
+import { ConditionType } from "../api/conditions.js";
+import { EdgeClusterType, type EdgeCluster } from "../api/edgecluster.js";
 import { sleep } from "../runtime/backoff.js";
 import { parseDuration } from "../runtime/duration.js";
 import { Core, type KubeObject } from "../runtime/kube.js";
@@ -16,12 +17,20 @@ export async function requestBootstrapCommand(client: KubeClient, namespace: str
   try {
     await client.patch(EdgeClusterType, name, namespace, { metadata: { annotations: { [BOOTSTRAP_REQUEST_ANNOTATION]: request } } });
   } catch (err) {
-    if (isNotFound(err)) throw new Error(`EdgeCluster "${namespace}/${name}" not found`);
+    if (isNotFound(err)) {
+      throw new Error(`EdgeCluster "${namespace}/${name}" not found: check its name and namespace (-n; kubectl get ec -A lists them, and config/default's are in graft-system)`);
+    }
     throw err;
   }
   const deadline = Date.now() + timeoutMs;
   const secretName = bootstrapCommandSecretName(name);
   while (Date.now() < deadline) {
+    // A stalled cluster issues no command until its spec changes: say why now rather than time out.
+    const ec = await client.getOrNull<EdgeCluster>(EdgeClusterType, name, namespace);
+    const stalled = ec?.status?.conditions?.find((c) => c.type === ConditionType.Stalled && c.status === "True");
+    if (ec && stalled && stalled.observedGeneration === ec.metadata.generation) {
+      throw new Error(`EdgeCluster "${namespace}/${name}" is Stalled (${stalled.reason}), so no bootstrap command can be issued until its spec is fixed: ${stalled.message}`);
+    }
     const secret = await client.getOrNull<KubeObject & { data?: Record<string, string> }>(Core.secrets, secretName, namespace);
     const d = secret?.data ?? {};
     const got = (k: string) => (d[k] ? Buffer.from(d[k], "base64").toString("utf8") : "");
