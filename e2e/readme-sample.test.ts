@@ -1,5 +1,5 @@
 // The README's "Using it" commands work on the sample they apply: every EdgeCluster they name is the sample's, in
-// the sample's namespace.
+// the sample's namespace, and it says how to run the graft CLI they use.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -24,4 +24,12 @@ test("README's walkthrough names the sample's EdgeCluster and namespace", () => 
   }
   const example = /```yaml\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf("## The EdgeCluster resource")))?.[1] ?? "";
   assert.match(example, new RegExp(`metadata: \\{ name: ${name}, namespace: ${namespace} \\}`), "the resource example is the sample");
+});
+
+test("README says how to run the graft CLI its walkthrough uses, and package.json has that script", () => {
+  const readme = readFileSync(`${root}README.md`, "utf8");
+  const section = readme.slice(readme.indexOf("## Using it"), readme.indexOf("## Configuration"));
+  assert.ok(section.includes("`npm run graft -- <command> [options]`"), "the walkthrough's graft commands say how to run graft");
+  const scripts = (JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { scripts: Record<string, string> }).scripts;
+  assert.match(scripts.graft ?? "", /operators\/cli\/main\.ts$/, "npm run graft runs the CLI");
 });
