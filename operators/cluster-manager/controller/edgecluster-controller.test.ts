@@ -124,6 +124,25 @@ test("a change of spec.values yields exactly one new commit; a forced reconcile 
   assert.equal(parseAllDocuments(repo.read("edo/cluster/edge-cluster.yaml"))[0]!.toJS().spec.values.greeting, "changed");
 });
 
+test("a branch moved away from the commit a pass made is put back by the next pass with the same spec", async () => {
+  const ec = await applyAndWait("plant-moved");
+  const made = ec.status!.commit!;
+  const gitDir = f.manager.repos.repoPath({ kind: "cluster", uuid: ec.status!.uuid! });
+  const git = async (...args: string[]) => (await gitClient(["--git-dir", gitDir, "-c", "user.name=Operator", "-c", "user.email=op@test.invalid", ...args])).stdout.trim();
+  // Someone empties the repository with git itself (graft refuses pushes; this is its data directory).
+  const emptyTree = await git("hash-object", "-t", "tree", "-w", "/dev/null");
+  const emptied = await git("commit-tree", emptyTree, "-p", made, "-m", "emptied by hand");
+  await git("update-ref", "refs/heads/main", emptied, made);
+  await f.cp.kubectl(["annotate", "ec", "-n", NS, "plant-moved", "--overwrite", "reconcile.factoryplus.app.amrc.co.uk/requestedAt=after-move"]);
+  const after = await eventually(async () => {
+    const now = await getEc("plant-moved");
+    return now.status?.lastHandledReconcileAt === "after-move" && now;
+  }, { message: "forced reconcile handled" });
+  assert.notEqual(after.status!.commit, made);
+  assert.equal(await git("rev-parse", "main^"), emptied, "a new commit on top of the moved branch");
+  assert.equal(await git("rev-parse", "main^{tree}"), await git("rev-parse", `${made}^{tree}`), "the content the spec makes");
+});
+
 test("a second EdgeCluster with the same name gets NameConflict and no side effects", async () => {
   const r = await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("plant-a-copy", NS, { name: "plant-a" }) });
   assert.equal(r.code, 0, r.stderr);

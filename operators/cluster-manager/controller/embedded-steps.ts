@@ -1,5 +1,7 @@
 // Embedded mode's own steps: the credentials Secret, the cluster's Git repository and the Reporting check. Each
 // owns its failure condition (CredentialsFailed, RepositoryFailed) and is idempotent: a repeat finds its work done.
+import { createHash } from "node:crypto";
+import { FLUX_VERSION_ANNOTATION } from "../../api/constants.js";
 import { ConditionType as T, Reason } from "../../api/conditions.js";
 import { EdgeClusterType, type EdgeClusterStatus } from "../../api/edgecluster.js";
 import { setCondition } from "../../runtime/conditions.js";
@@ -60,28 +62,33 @@ function chartValues(deps: EdgeClusterControllerDeps, chart: string, group: stri
  * files at the head (fleet/flux-version.ts), so the choice and the commit see the same tree.
  */
 export function repositoryStep(deps: EdgeClusterControllerDeps): Step {
+  const handled = new HandledRepositories();
   return async (scope) => {
     const { ec, scratch } = scope;
     const { config, repos } = deps;
     const uuid = scratch.uuid!;
     const clusterName = scratch.clusterName!;
     const urls = urlsFor(config, uuid);
+    const chart = ec.spec.chart ?? config.defaultChart;
+    const input = {
+      uuid, name: clusterName, namespace: ec.spec.namespace, selfUrl: urls.git, helmChartsUrl: urls.helmCharts,
+      chart: { name: chart, values: chartValues(deps, chart, scratch.sparkplugGroup!, ec.spec.namespace, urls.central) },
+      values: ec.spec.values, bare: ec.spec.bare,
+    };
+    const inputs = handled.key({ ...input, fluxVersion: ec.spec.fluxVersion, assigned: ec.metadata.annotations?.[FLUX_VERSION_ANNOTATION] });
     // One owner of RepositoryFailed for both stages, so a retry failing alike rewrites nothing.
     const { repoExisted, sync, fluxVersion } = await ownedBy(scope, T.RepositoryFailed, "cannot create the cluster's Git repository", async () => {
       await repos.ensureRepo(uuid);
       crashPoint(CrashPoint.AfterRepository);
-      const chart = ec.spec.chart ?? config.defaultChart;
+      const known = await handled.unchanged(uuid, inputs, () => repos.headCommit(uuid));
+      if (known) return { repoExisted: true, sync: { commit: known.commit, changed: false, previous: known.commit }, fluxVersion: known.fluxVersion };
       let flux: FluxChoice | undefined;
       // Sealed secrets are committed by the seal endpoint; regenerating the manifests keeps them.
       const committed = await repos.updateFiles(uuid, (current) => {
         const inRepo = repoFluxVersion(current);
         const currentRelease = inRepo ? { version: inRepo, installYaml: fileText(current.get(FLUX_COMPONENTS_FILE)!) } : undefined;
         flux = ec.spec.bare ? undefined : chooseFluxRelease(ec, deps.fluxReleases ?? shippedFluxReleases(), currentRelease);
-        const files = generateClusterRepo({
-          uuid, name: clusterName, namespace: ec.spec.namespace, selfUrl: urls.git, helmChartsUrl: urls.helmCharts,
-          chart: { name: chart, values: chartValues(deps, chart, scratch.sparkplugGroup!, ec.spec.namespace, urls.central) },
-          values: ec.spec.values, bare: ec.spec.bare, flux: flux?.release,
-        });
+        const files = generateClusterRepo({ ...input, flux: flux?.release });
         const next = new Map<string, string | Buffer>(files);
         for (const [path, content] of current) if (path.startsWith(`${SEALED_SECRETS_DIR}/`)) next.set(path, content);
         return next;
@@ -93,6 +100,7 @@ export function repositoryStep(deps: EdgeClusterControllerDeps): Step {
       });
       return { repoExisted: committed.previous !== null, sync: committed, fluxVersion: (flux as FluxChoice | undefined)?.release.version };
     });
+    handled.record(uuid, inputs, sync.commit, fluxVersion);
     if (sync.changed) {
       if (!repoExisted) scratch.createdSomething = true;
       scope.note(repoExisted ? "RepositoryUpdated" : "RepositoryCreated", `committed ${sync.commit.slice(0, 12)} to ${urls.git}`);
@@ -104,6 +112,33 @@ export function repositoryStep(deps: EdgeClusterControllerDeps): Step {
     scratch.provisionedMessage = `repository ${urls.git} at ${sync.commit.slice(0, 12)}; credentials in Secret "${scratch.credentialsSecret}"`;
     return "continue";
   };
+}
+
+/**
+ * For each cluster, the inputs of the last pass whose repository step ended at a head, and that head. A later pass
+ * with the same inputs whose repository's head is still that commit would generate the same tree (a commit id names
+ * its content, and the content is a function of those inputs and of that head): it reads and generates nothing.
+ * Every resync and each first report of 1000 clusters otherwise read, generated and hashed every repository again.
+ */
+class HandledRepositories {
+  private readonly byUuid = new Map<string, { inputs: string; commit: string; fluxVersion?: string }>();
+
+  constructor(private readonly max = 20_000) {}
+
+  key(inputs: object): string {
+    return createHash("sha1").update(JSON.stringify(inputs)).digest("hex");
+  }
+
+  async unchanged(uuid: string, inputs: string, head: () => Promise<string | null>) {
+    const known = this.byUuid.get(uuid);
+    return known?.inputs === inputs && await head() === known.commit ? known : undefined;
+  }
+
+  record(uuid: string, inputs: string, commit: string, fluxVersion?: string): void {
+    this.byUuid.delete(uuid);
+    this.byUuid.set(uuid, { inputs, commit, fluxVersion });
+    if (this.byUuid.size > this.max) this.byUuid.delete(this.byUuid.keys().next().value!);
+  }
 }
 
 /** Reporting goes False once a bootstrapped edge has not reported for the timeout. */
