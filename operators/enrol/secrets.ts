@@ -43,29 +43,29 @@ export function secretValue(secret: SecretObject | null, key: string): Buffer | 
 }
 
 /**
- * Creates the Secret with the krbkeys label, or replaces the values in `existing` (which must be owned), keeping its
+ * Creates the Secret with the krbkeys label (and annotationsOnCreate), or replaces the values in `existing` (which must be owned), keeping its
  * other keys, labels and annotations. The replace carries existing's resourceVersion, so a concurrent change fails
  * instead of being lost. Returns the stored Secret.
  */
 export async function writeOwnedSecret(
   client: KubeClient, namespace: string, name: string, values: Record<string, Buffer>, existing: SecretObject | null,
-  opts: { dryRun?: boolean } = {},
+  opts: { dryRun?: boolean; annotationsOnCreate?: Record<string, string> } = {},
 ): Promise<SecretObject> {
   const data = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v.toString("base64")]));
   try {
     if (!existing) {
       return await client.create<SecretObject>(Core.secrets, {
         type: "Opaque",
-        metadata: { name, namespace, labels: { [MANAGED_BY_LABEL]: KRBKEYS_MANAGER } },
+        metadata: { name, namespace, labels: { [MANAGED_BY_LABEL]: KRBKEYS_MANAGER }, annotations: opts.annotationsOnCreate },
         data,
-      }, undefined, opts);
+      }, undefined, { dryRun: opts.dryRun });
     }
     if (!isOwned(existing)) throw new SecretNotOwnedError(namespace, name);
     return await client.replace<SecretObject>(Core.secrets, {
       ...existing,
       metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, [MANAGED_BY_LABEL]: KRBKEYS_MANAGER } },
       data: { ...existing.data, ...data },
-    }, undefined, opts);
+    }, undefined, { dryRun: opts.dryRun });
   } catch (err) {
     if (err instanceof SecretNotOwnedError) throw err;
     const status = statusOf(err);

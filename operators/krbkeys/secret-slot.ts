@@ -8,6 +8,7 @@ import {
   writeOwnedSecret,
 } from "../enrol/secrets.js";
 import { GenericError, StallingError, messageOf } from "../runtime/errors.js";
+import { CREATED_FOR_ANNOTATION } from "./retired-secret.js";
 
 export interface SlotContents {
   secret: SecretObject | null;
@@ -21,7 +22,13 @@ export class SecretSlot {
     readonly namespace: string,
     readonly name: string,
     readonly key: string,
+    /** The KerberosKey this slot belongs to: a Secret the slot creates is marked as made for it (retired-secret.ts). */
+    private readonly keyName?: string,
   ) {}
+
+  private get annotationsOnCreate(): Record<string, string> | undefined {
+    return this.keyName === undefined ? undefined : { [CREATED_FOR_ANNOTATION]: this.keyName };
+  }
 
   /** `"<namespace>/<name>" key "<key>"`, for messages. */
   get description(): string {
@@ -58,7 +65,8 @@ export class SecretSlot {
     let current = secret;
     for (let i = 1; ; i++) {
       try {
-        return await this.guard(() => writeOwnedSecret(this.client, this.namespace, this.name, { [this.key]: value }, current));
+        return await this.guard(() => writeOwnedSecret(this.client, this.namespace, this.name, { [this.key]: value }, current,
+          { annotationsOnCreate: this.annotationsOnCreate }));
       } catch (err) {
         if (err instanceof StallingError || i >= attempts) throw err;
         current = (await this.read()).secret;

@@ -246,9 +246,11 @@ export class KubeClient {
     return this.patch<T>(t, obj.metadata.name, obj.metadata.namespace, body, { type: "apply", fieldManager, subresource });
   }
 
-  async delete(t: ResourceType, name: string, namespace?: string, query: RequestArgs["query"] = {}): Promise<boolean> {
+  /** options: a DeleteOptions body, e.g. `{preconditions: {uid, resourceVersion}}` to delete only what was read. */
+  async delete(t: ResourceType, name: string, namespace?: string, query: RequestArgs["query"] = {}, options?: object): Promise<boolean> {
     try {
-      await this.request(resourcePath(t, namespace, name), { method: "DELETE", query });
+      const body = options && { apiVersion: "v1", kind: "DeleteOptions", ...options };
+      await this.request(resourcePath(t, namespace, name), { method: "DELETE", query, body });
       return true;
     } catch (e) {
       if (isNotFound(e)) return false;

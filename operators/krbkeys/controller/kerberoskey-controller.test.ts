@@ -16,6 +16,7 @@ import { Core } from "../../runtime/kube.js";
 import {
   conditionOf, kinitWithKeytab, kinitWithPassword, readyOf, startKrbKeysFixture, type KrbKeysFixture, type SecretObject,
 } from "../../../e2e/support/krbkeys/fixture.js";
+import { CREATED_FOR_ANNOTATION } from "../retired-secret.js";
 import { KOPF_FINALIZER } from "./kerberoskey-controller.js";
 
 let f: KrbKeysFixture;
@@ -133,12 +134,46 @@ test("a key changed from Password to Random and back (the edge chart's op1sync o
   assert.equal(await kinitWithKeytab(f.kdc, keytab, principal), 0, "kinit -k accepts the new keytab");
   assert.notEqual(await kinitWithPassword(f.kdc, principal, password), 0, "the old password is refused");
   assert.equal(random.status?.kvno, await f.kdc.kvno(principal));
+  assert.equal(await f.getSecret("sync-upgrade-credentials"), null, "the Secret krbkeys made for the password is deleted");
+  assert.equal((await f.getSecret("sync-upgrade-keytabs"))!.metadata.annotations?.[CREATED_FOR_ANNOTATION], "op1sync-upgrade");
+  assert.ok((await eventReasons("op1sync-upgrade")).includes("PreviousSecretDeleted"));
 
   await f.applyKey("op1sync-upgrade", { type: "Password", principal: "op1sync/upgrade", secret: "sync-upgrade-credentials/password" });
   await f.waitForKey("op1sync-upgrade", (k) => isReady()(k) && k.status?.secretRef?.name === "sync-upgrade-credentials", "Ready with a password again");
   const next = (await secretBytes("sync-upgrade-credentials", "password"))!.toString("utf8");
   assert.equal(await kinitWithPassword(f.kdc, principal, next), 0, "kinit with the password now stored");
   assert.notEqual(await kinitWithKeytab(f.kdc, keytab, principal), 0, "the keytab is refused");
+  assert.equal(await f.getSecret("sync-upgrade-keytabs"), null, "the keytab's Secret is deleted in turn");
+});
+
+test("a moved key's previous Secret is kept when krbkeys did not make it for that key, another key still uses it, or it holds other data", async () => {
+  const person = { apiVersion: "v1", kind: "Secret", metadata: { name: "handed-over", namespace: f.namespace, labels: MANAGED_BY }, data: {} };
+  assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: JSON.stringify(person) })).code, 0);
+  await Promise.all([
+    f.applyKey("moves-handed", { type: "Random", principal: "moves/handed", secret: "handed-over/keytab" }),
+    f.applyKey("moves-shared", { type: "Random", principal: "moves/shared", secret: "moves-shared/a" }),
+    f.applyKey("stays-shared", { type: "Random", principal: "stays/shared", secret: "moves-shared/b" }),
+    f.applyKey("moves-extra", { type: "Password", principal: "moves/extra", secret: "moves-extra/password" }),
+  ]);
+  for (const name of ["moves-handed", "moves-shared", "stays-shared", "moves-extra"]) await f.waitForKey(name, isReady(), `${name} Ready`);
+  const extra = JSON.stringify({ data: { note: Buffer.from("a person's note").toString("base64") } });
+  assert.equal((await f.cp.kubectl(["patch", "secret", "-n", f.namespace, "moves-extra", "--type=merge", "-p", extra])).code, 0);
+
+  for (const name of ["moves-handed", "moves-shared", "moves-extra"]) {
+    await f.applyKey(name, { type: "Random", principal: name.replace("-", "/"), secret: `${name}-new/keytab` });
+  }
+  for (const name of ["moves-handed", "moves-shared", "moves-extra"]) {
+    await f.waitForKey(name, (k) => isReady()(k) && k.status?.secretRef?.name === `${name}-new`, `${name} moved`);
+    assert.ok((await eventReasons(name)).includes("PreviousSecretKept"), `${name}: an event says the old Secret was kept`);
+  }
+  assert.ok(await f.getSecret("handed-over"), "a Secret a person made and handed over stays");
+  assert.ok((await f.getSecret("moves-shared"))?.data?.b, "a Secret holding another key's key stays");
+  assert.ok((await f.getSecret("moves-extra"))?.data?.note, "a Secret holding other data stays");
+
+  // Once the last key using it moves too, the Secret moves-shared/a was made for is still not stays-shared's to delete.
+  await f.applyKey("stays-shared", { type: "Random", principal: "stays/shared", secret: "stays-shared-new/keytab" });
+  await f.waitForKey("stays-shared", (k) => isReady()(k) && k.status?.secretRef?.name === "stays-shared-new", "stays-shared moved");
+  assert.ok(await f.getSecret("moves-shared"), "made for moves-shared, not for stays-shared");
 });
 
 test("two keys sharing one Secret each keep their own key in it, each minted once", async () => {

@@ -1,7 +1,7 @@
 // The KerberosKey reconciler: checks the stored key against the KDC and replaces it only when it does not work (or
 // a rotation is asked for), then records kvno, last rotation and conditions in status. Failures never rotate: an
 // unreachable KDC leaves everything as it was and says so in Ready. Deleting a KerberosKey deletes nothing (as in
-// ACS): principals and Secrets stay. A key with spec.account also gets its ACS account set up (account/edge-account.ts)
+// ACS): principals and Secrets stay; only a Secret krbkeys made for a key whose spec.secret moved away is deleted. A key with spec.account also gets its ACS account set up (account/edge-account.ts)
 // once its key works; such a key holds a finalizer until that account is released again.
 import type { Logger } from "pino";
 import { RECONCILE_REQUESTED_ANNOTATION } from "../../api/constants.js";
@@ -28,6 +28,7 @@ import type { OperatorKeytab } from "../operator-keytab.js";
 import { reconcilePassword, reconcilePresetPassword } from "../password-key.js";
 import { reconcileRandom } from "../random-key.js";
 import { asReconcileError } from "../reconcile-errors.js";
+import { retirePreviousSecret } from "../retired-secret.js";
 import { SecretSlot } from "../secret-slot.js";
 import { withReady } from "./summarize.js";
 
@@ -306,13 +307,16 @@ export class KerberosKeyReconciler {
     const ctx: KeyContext = {
       spec: resolved.spec,
       principals: resolved.principals,
-      slot: resolved.secret ? new SecretSlot(client, ns, resolved.secret.name, resolved.secret.key) : undefined,
+      slot: resolved.secret ? new SecretSlot(client, ns, resolved.secret.name, resolved.secret.key, kk.metadata.name) : undefined,
       kadmin, env,
       rotateRequested: rotateAt !== undefined && rotateAt !== kk.status?.lastHandledRotateAt,
       minted: async (keytab) => operatorKeytab?.absorb(keytab),
       log,
     };
     const outcome = await HANDLERS[resolved.spec.type]!(ctx);
+    // Only after the key works from its new Secret, and before status.secretRef moves to it (retired-secret.ts).
+    const retired = await retirePreviousSecret(client, kk, resolved);
+    if (retired) outcome.events.push(retired);
 
     // Principals dropped from the spec are disabled, never deleted, unless another key now manages them.
     const managedElsewhere = new Set(this.keys.list().filter((o) => o.metadata.uid !== kk.metadata.uid)
