@@ -221,6 +221,33 @@ test("a cluster made in the ACS admin UI (\"Edge Cluster 1\") is mirrored and se
   assert.deepEqual(refused, [], "no request of the manager was refused");
 });
 
+test("the same name typed twice in the admin UI: the younger cluster is not set up, and its setup status (the Clusters API's status) says why and what to do in ACS", async () => {
+  const { uuid, name } = await createClusterAsAdminUi(world.cdb, { typed: "Edge Cluster 1", chart: world.chart });
+  assert.equal(name, "Edge_Cluster_1");
+  const setupStatus = () => world.standin.configdb.get(App.EdgeClusterSetupStatus, uuid)?.value as { ready?: boolean; nameConflict?: string } | undefined;
+  try {
+    const ec = await eventually(async () => {
+      const [found] = await clustersWith(uuid);
+      return found && condition(found, "Stalled")?.status === "True" && found;
+    }, { ...WAIT, message: "the younger Edge_Cluster_1 stalls" });
+    const stalled = condition(ec, "Stalled")!;
+    assert.equal(stalled.reason, "NameConflict");
+    assert.match(stalled.message, new RegExp(`cluster name "Edge_Cluster_1" .* is already used by ConfigDB cluster ${state.edge1} \\(EdgeCluster "${NS}/edge-cluster-1"\\), which is older: .*delete this cluster in the ACS admin UI and create it again with another name`));
+    const report = await eventually(async () => setupStatus()?.nameConflict && setupStatus(), { ...WAIT, message: "the setup status says why" });
+    assert.equal(report!.ready, false);
+    assert.equal(report!.nameConflict, stalled.message);
+    const admin = `Basic ${Buffer.from(`${world.standin.adminUser.username}:${world.standin.adminUser.password}`).toString("base64")}`;
+    const res = await fetch(`${managerUrl}/v1/cluster/${uuid}/status`, { headers: { authorization: admin } });
+    assert.equal(res.status, 200, "the cluster is known to the Clusters API");
+    assert.deepEqual(await res.json(), report);
+  } finally {
+    await world.cdb.deleteEntry(App.EdgeClusterConfiguration, uuid);
+  }
+  await eventually(async () => (await clustersWith(uuid)).length === 0, { ...WAIT, message: "the younger cluster deleted with its entry" });
+  await eventually(async () => setupStatus() === undefined, { ...WAIT, message: "its report removed with it" });
+  await provisioned(state.edge1!);
+});
+
 test("an entry that cannot be mirrored is visible: a Warning Event on the mirror namespace, a metric, and its setup status (the Clusters API's status) says why until it is fixed or deleted", async () => {
   const uuid = await createClusterInConfigDb(world, { name: "bad.name", namespace: "fplus-edge" });
   const other = await createClusterInConfigDb(world, { name: "also/bad", namespace: "fplus-edge" });

@@ -15,7 +15,7 @@ import { AcsCrashPoint, crashPoint } from "../crash-points.js";
 import { CLUSTER_MANIFEST_DIR, README_FILE } from "../git/repo-content.js";
 import { acsRepoFiles, type AcsRepo } from "./repo-templates.js";
 import { AccountAdoption, ADOPTION_DUMP } from "./account-adoption.js";
-import { chartTemplateSchema, NOT_MIRRORED_KEY, setupStatusSchema, type ClusterEntry, type SetupStatus } from "./entries.js";
+import { chartTemplateSchema, NAME_CONFLICT_KEY, NOT_MIRRORED_KEY, setupStatusSchema, type ClusterEntry, type SetupStatus } from "./entries.js";
 import type { AcsGitRepos } from "./git-sync.js";
 import {
   ensureEntry, ensureGrant, ensureKerberos, ensureMember, KerberosIdentityConflict, putBlind, removeEntry,
@@ -108,8 +108,9 @@ export class AcsClusterSetup {
     let status = (await this.readStatus(c.uuid)) ?? {};
 
     if (!isDeepStrictEqual(status.spec, c.entry)) {
-      // A report that the entry could not be mirrored (configdb-sync.ts) is out of date once it is set up.
-      await this.patchStatus(c.uuid, { ready: false, spec: c.entry, [NOT_MIRRORED_KEY]: null });
+      // A report that the entry could not be mirrored (configdb-sync.ts) or set up (a name conflict, acs-steps.ts) is
+      // out of date once it is set up.
+      await this.patchStatus(c.uuid, { ready: false, spec: c.entry, [NOT_MIRRORED_KEY]: null, [NAME_CONFLICT_KEY]: null });
       status = { ...status, ready: false, spec: c.entry };
       crashPoint(AcsCrashPoint.AfterSetupStarted);
     }

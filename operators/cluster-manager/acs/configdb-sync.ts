@@ -32,7 +32,7 @@ import { updateStatus } from "../../runtime/status.js";
 import { summarizeReady } from "../controller/summarize.js";
 import { applyEntry, entryOf, statusEntry } from "../status-endpoint.js";
 import { AppWatch, type ChangeKind } from "./app-watch.js";
-import { NOT_MIRRORED_KEY, parseClusterEntry, specFieldsFromEntry } from "./entries.js";
+import { NAME_CONFLICT_KEY, NOT_MIRRORED_KEY, parseClusterEntry, specFieldsFromEntry } from "./entries.js";
 import { isRegistered } from "./entry-sync.js";
 import { dnsLabelFor, dnsLabelWithSuffix, ORIGIN_CONFIGDB, ORIGIN_LABEL, REGISTERED_ANNOTATION } from "./names.js";
 
@@ -182,11 +182,12 @@ export class ConfigDbSync {
     }
   }
 
-  /** The entry is gone: a setup status that only said why it could not be mirrored goes with it. */
+  /** The entry is gone: a setup status that only said why it could not be mirrored or set up goes with it. */
   private async dropNotMirroredReport(uuid: string): Promise<void> {
     const status = await this.deps.cdb.getEntry<Record<string, unknown>>(App.EdgeClusterSetupStatus, uuid);
     const keys = status && typeof status.value === "object" && status.value !== null ? Object.keys(status.value) : [];
-    if (keys.includes(NOT_MIRRORED_KEY) && keys.every((k) => k === NOT_MIRRORED_KEY || k === "ready")) {
+    const reports = [NOT_MIRRORED_KEY, NAME_CONFLICT_KEY];
+    if (keys.some((k) => reports.includes(k)) && keys.every((k) => reports.includes(k) || k === "ready")) {
       await this.deps.cdb.deleteEntry(App.EdgeClusterSetupStatus, uuid, status!.etag ? { ifMatch: status!.etag } : {});
     }
   }

@@ -37,6 +37,8 @@ const accountRecord = z.preprocess((v) => (typeof v === "string" ? { uuid: v } :
   z.object({ uuid: UUID.optional(), done: z.boolean().optional(), creating: z.boolean().optional() }).loose());
 /** The setup status member saying why an entry is not mirrored (removed once it is, or when the entry goes). */
 export const NOT_MIRRORED_KEY = "notMirrored";
+/** The setup status member saying why a mirrored cluster is not set up: its name is an older cluster's (removed once set up). */
+export const NAME_CONFLICT_KEY = "nameConflict";
 
 export const setupStatusSchema = z.object({
   ready: z.boolean().optional(),

@@ -1,13 +1,35 @@
 // ACS mode's own steps: the ConfigDB entry (acs/entry-sync.ts, which also holds the conflict rule), the Secret
 // holding bootstrap-token hashes, and the ACS setup (acs/cluster-setup.ts). ConfigDBSynced is owned by the entry step.
+import { App } from "../../api/constants.js";
 import { ConditionType as T, Reason } from "../../api/conditions.js";
 import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
 import { getCondition, setCondition } from "../../runtime/conditions.js";
+import { messageOf, StallingError } from "../../runtime/errors.js";
 import type { AcsBackend } from "../acs/acs-backend.js";
+import { NAME_CONFLICT_KEY } from "../acs/entries.js";
+import { ORIGIN_CONFIGDB, ORIGIN_LABEL } from "../acs/names.js";
 import { syncClusterEntry } from "../acs/entry-sync.js";
 import { ensureCredentials } from "../credentials.js";
 import type { EdgeClusterControllerDeps } from "./edgecluster-controller.js";
 import { ownedBy, type Step } from "./scope.js";
+
+/**
+ * The name check, and for a cluster mirrored from the ConfigDB a name conflict said where ACS looks: its setup status
+ * `{ready: false, nameConflict}` (what the Clusters API's status answers), cleared once it is set up.
+ */
+export function acsNameCheckStep(acs: AcsBackend, nameCheck: Step): Step {
+  return async (scope) => {
+    try {
+      return await nameCheck(scope);
+    } catch (err) {
+      if (err instanceof StallingError && err.reason === Reason.NameConflict && scope.ec.metadata.labels?.[ORIGIN_LABEL] === ORIGIN_CONFIGDB) {
+        await acs.cdb.patchEntry(App.EdgeClusterSetupStatus, scope.scratch.uuid!, { ready: false, [NAME_CONFLICT_KEY]: err.message })
+          .catch((e: unknown) => scope.log.warn({ err: messageOf(e) }, "could not report the name conflict in the setup status"));
+      }
+      throw err;
+    }
+  };
+}
 
 export function configDbEntryStep(deps: EdgeClusterControllerDeps, acs: AcsBackend): Step {
   return async (scope) => {

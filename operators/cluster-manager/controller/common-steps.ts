@@ -7,6 +7,7 @@ import { EdgeClusterType, type EdgeCluster } from "../../api/edgecluster.js";
 import { setCondition } from "../../runtime/conditions.js";
 import { StallingError } from "../../runtime/errors.js";
 import { Core, objectKey, type KubeObject } from "../../runtime/kube.js";
+import { ORIGIN_CONFIGDB, ORIGIN_LABEL } from "../acs/names.js";
 import { bootstrapLink, issueBootstrapToken } from "../bootstrap-tokens.js";
 import { CrashPoint, crashPoint } from "../crash-points.js";
 import type { EdgeClusterControllerDeps } from "./edgecluster-controller.js";
@@ -116,6 +117,12 @@ export function nameConflictMessage(ec: EdgeCluster, rival: EdgeCluster, cluster
   const other = `EdgeCluster "${objectKey(rival)}"`;
   const nameClash = clusterNameOf(rival) === clusterName;
   const uuidClash = (rival.status?.uuid ?? rival.spec.uuid) === uuid;
+  // Mirrored from the ConfigDB (ACS mode): its entry owns the name, so the fix is made where the entry was made.
+  if (nameClash && !uuidClash && ec.metadata.labels?.[ORIGIN_LABEL] === ORIGIN_CONFIGDB) {
+    return `cluster name "${clusterName}" (Sparkplug group "${group}", from its ConfigDB entry) is already used by ConfigDB cluster ` +
+      `${rival.status?.uuid ?? rival.spec.uuid} (${other}), which is older: a cluster's name cannot change once made, so delete ` +
+      "this cluster in the ACS admin UI and create it again with another name, or delete the older one (this cluster is then set up)";
+  }
   const nameSource = ec.spec.name ? "spec.name" : "metadata.name (spec.name is unset)";
   const parts: string[] = [];
   if (nameClash) parts.push(`cluster name "${clusterName}" (Sparkplug group "${group}", from ${nameSource})`);

@@ -25,7 +25,7 @@ import { CrashPoint, crashPoint } from "../crash-points.js";
 import { credentialsSecretName } from "../credentials.js";
 import type { FluxReleases } from "../fleet/flux-releases.js";
 import type { RepoStore } from "../git/repo-store.js";
-import { acsCredentialsStep, acsSetupStep, configDbEntryStep } from "./acs-steps.js";
+import { acsCredentialsStep, acsNameCheckStep, acsSetupStep, configDbEntryStep } from "./acs-steps.js";
 import { bootstrapStep, checkSpec, identityStep, nameCheckStep, provisionedStep } from "./common-steps.js";
 import { checkEmbeddedSpec, credentialsStep, repositoryStep, reportingStep } from "./embedded-steps.js";
 import { bootstrapSecretName, clusterNameOf } from "./names.js";
@@ -113,7 +113,7 @@ export class EdgeClusterReconciler {
     });
     const common = { spec: checkSpec, identity: identityStep(deps), nameCheck: nameCheckStep(this.identities), bootstrap: bootstrapStep(deps, CONTROLLER_NAME) };
     this.steps = deps.acs
-      ? [common.spec, common.identity, common.nameCheck, configDbEntryStep(deps, deps.acs), acsCredentialsStep(deps),
+      ? [common.spec, common.identity, acsNameCheckStep(deps.acs, common.nameCheck), configDbEntryStep(deps, deps.acs), acsCredentialsStep(deps),
         acsSetupStep(deps, deps.acs), common.bootstrap, provisionedStep]
       : [common.spec, checkEmbeddedSpec, common.identity, common.nameCheck, credentialsStep(deps), repositoryStep(deps),
         common.bootstrap, provisionedStep, reportingStep(deps)];
