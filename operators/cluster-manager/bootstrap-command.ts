@@ -29,7 +29,7 @@ export async function requestBootstrapCommand(client: KubeClient, namespace: str
     const ec = await client.getOrNull<EdgeCluster>(EdgeClusterType, name, namespace);
     const stalled = ec?.status?.conditions?.find((c) => c.type === ConditionType.Stalled && c.status === "True");
     if (ec && stalled && stalled.observedGeneration === ec.metadata.generation) {
-      throw new Error(`EdgeCluster "${namespace}/${name}" is Stalled (${stalled.reason}), so no bootstrap command can be issued until its spec is fixed: ${stalled.message}`);
+      throw new Error(`EdgeCluster "${namespace}/${name}" is Stalled (${stalled.reason}), so no bootstrap command can be issued: ${stalled.message}`);
     }
     const secret = await client.getOrNull<KubeObject & { data?: Record<string, string> }>(Core.secrets, secretName, namespace);
     const d = secret?.data ?? {};
