@@ -4,6 +4,8 @@
 // edge-sync reports each Flux object → the EdgeCluster is Synced at graft's commit with the applied revision and the
 // Flux version in `kubectl get ec`. A spec.values change moves the applied revision to the new commit; a values change
 // the chart's schema refuses shows helm-controller's error in `kubectl describe ec`; fixing it makes Synced True again.
+// Each new commit reaches Flux through edge-sync's head watch (the manager answers its long-poll when the head moves,
+// edge-sync asks for a reconcile of the self-link GitRepository); with the poll set to an hour it still does.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -25,8 +27,8 @@ let flux: FluxControllers | undefined;
 const ec = () => central.manager.client.get<EdgeCluster>(EdgeClusterType, NAME, NS);
 const synced = (e: EdgeCluster) => e.status?.conditions?.find((c) => c.type === "Synced");
 const logs = () => `edge-sync: ${tail(join(work, "edge-sync.log"))}\n${flux?.recentLogs(15)}`;
-/** Flux polls the repository every minute; to go faster, tests ask for a reconcile as `flux reconcile source git` does. */
-const pokeSelfLink = () => edge.kubectl(["-n", EDGE_NS, "annotate", "--overwrite", "gitrepositories.source.toolkit.fluxcd.io", "self-link", `reconcile.fluxcd.io/requestedAt=${Date.now()}`]);
+const selfLink = () => edgeJson(["-n", EDGE_NS, "get", "gitrepositories.source.toolkit.fluxcd.io", "self-link"]);
+const edgeKubectl = async (args: string[]) => assert.equal((await edge.kubectl(["-n", EDGE_NS, ...args])).code, 0, args.join(" "));
 
 async function newCommit(patch: unknown, previous: string): Promise<string> {
   assert.equal((await central.cp.kubectl(["patch", "ec", "-n", NS, NAME, "--type=merge", "-p", JSON.stringify({ spec: { values: patch } })])).code, 0);
@@ -75,7 +77,6 @@ test("the edge's Flux objects reach the EdgeCluster: Synced at graft's commit, a
   // A values change: a new commit, Synced False until the edge applied it, then the applied revision moves.
   const second = await newCommit({ logLevel: "debug" }, commit);
   assert.equal(synced(await ec())?.reason, "RevisionPending", "graft's new commit is not applied yet");
-  await pokeSelfLink();
   const moved = await eventually(async () => {
     const e = await ec();
     return e.status?.gitops?.appliedRevision === `main@sha1:${second}` && synced(e)?.status === "True" && e;
@@ -84,9 +85,9 @@ test("the edge's Flux objects reach the EdgeCluster: Synced at graft's commit, a
   assert.equal(release.spec.values.logLevel, "debug");
   assert.match(synced(moved)!.message, new RegExp(`graft's latest commit ${second.slice(0, 12)}`));
 
-  // A values change the chart refuses (values.schema.json allows no unknown key): helm-controller's error in describe,
-  // with nobody asking Flux to look: the self-link GitRepository polls the repository every minute.
-  const source = await edgeJson(["-n", EDGE_NS, "get", "gitrepositories.source.toolkit.fluxcd.io", "self-link"]);
+  // A values change the chart refuses (values.schema.json allows no unknown key): helm-controller's error in describe.
+  // Nobody but edge-sync's head watch asks Flux to look (the self-link GitRepository's poll is the fallback).
+  const source = await selfLink();
   assert.equal(source.spec.interval, "1m");
   const third = await newCommit({ colour: "blue" }, second);
   const brokenAt = Date.now();
@@ -95,18 +96,49 @@ test("the edge's Flux objects reach the EdgeCluster: Synced at graft's commit, a
     const described = (await central.cp.kubectl(["describe", "ec", "-n", NS, NAME])).stdout.replace(/\s+/g, " ");
     return /HelmRelease fplus-edge\/edge-cluster-\S+ is not Ready: \w+: .*colour/.test(described) && described;
   }, { timeoutMs: 180_000, intervalMs: 1000, message: () => `the HelmRelease's error in describe (gitops: ${JSON.stringify(seen?.status?.gitops)}; ${logs()})` });
-  t.diagnostic(`values change refused by the chart → its error in kubectl describe ec: ${((Date.now() - brokenAt) / 1000).toFixed(1)} s after the commit (no reconcile requested)`);
+  t.diagnostic(`values change refused by the chart → its error in kubectl describe ec: ${((Date.now() - brokenAt) / 1000).toFixed(1)} s after the commit (edge-sync's head watch asked Flux to fetch)`);
   assert.match(broken, /additional properties .colour. not allowed Observed Generation: \d+ Reason: FluxObjectNotReady Status: False Type: Synced/);
   assert.equal((await ec()).status!.gitops!.appliedRevision, `main@sha1:${third}`, "the Kustomization applied it; the HelmRelease refused it");
   assert.equal((await ec()).status!.conditions!.find((c) => c.type === "Ready")?.status, "True", "a failing edge release is Synced=False, not a provisioning fault");
 
   // Removing the bad key: Synced again.
   const fourth = await newCommit({ colour: null }, third);
-  await pokeSelfLink();
   await eventually(async () => {
     const e = await ec();
     return e.status?.gitops?.appliedRevision === `main@sha1:${fourth}` && synced(e)?.status === "True";
   }, { timeoutMs: 180_000, intervalMs: 1000, message: () => `Synced again at ${fourth} (${logs()})` });
+});
+
+test("a new commit reaches the edge's GitRepository because edge-sync's head watch asked for it: poll set to 1h, nothing else moves the artifact", async (t) => {
+  // The self-link Kustomization would put the 1m interval back when it applies: suspended while the poll is off.
+  await edgeKubectl(["patch", "kustomizations.kustomize.toolkit.fluxcd.io", "self-link", "--type=merge", "-p", '{"spec":{"suspend":true}}']);
+  await edgeKubectl(["patch", "gitrepositories.source.toolkit.fluxcd.io", "self-link", "--type=merge", "-p", '{"spec":{"interval":"1h"}}']);
+  try {
+    // The interval change is a new generation, which source-controller handles (and fetches for) once: let it.
+    const quiet = await eventually(async () => {
+      const g = await selfLink();
+      return g.status?.observedGeneration === g.metadata.generation && g.status?.artifact?.revision && g;
+    }, { timeoutMs: 60_000, message: "source-controller handled the 1h interval" });
+    const before = await ec();
+    assert.equal(quiet.status.artifact.revision, `main@sha1:${before.status!.commit}`, "the artifact is at graft's commit before the change");
+    const askedBefore = quiet.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"];
+
+    const commit = await newCommit({ logLevel: "warn" }, before.status!.commit!);
+    const committedAt = Date.now();
+    const fetched = await eventually(async () => {
+      const g = await selfLink();
+      return g.status?.artifact?.revision === `main@sha1:${commit}` && g;
+    }, { timeoutMs: 120_000, intervalMs: 250, message: () => `the self-link artifact at ${commit} (${logs()})` });
+    t.diagnostic(`values change → the edge's GitRepository artifact at the new commit: ${((Date.now() - committedAt) / 1000).toFixed(1)} s (poll interval 1h)`);
+    assert.equal(fetched.spec.interval, "1h", "no poll brought it");
+    const asked = fetched.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"];
+    assert.ok(asked && asked !== askedBefore, "a reconcile was requested after the commit");
+    assert.match(asked, /^\d{4}-\d\d-\d\dT[\d:.]+Z$/, "by edge-sync (an ISO time; nothing else here sets the annotation)");
+    assert.equal(fetched.status.lastHandledReconcileAt, asked, "source-controller fetched because it was asked");
+    assert.match(readFileSync(join(work, "edge-sync.log"), "utf8"), new RegExp(`"commit":"${commit}".*asked Flux to fetch it now`));
+  } finally {
+    await edgeKubectl(["patch", "kustomizations.kustomize.toolkit.fluxcd.io", "self-link", "--type=merge", "-p", '{"spec":{"suspend":false}}']);
+  }
 });
 
 function tail(path: string): string {

@@ -13,14 +13,15 @@ import { CredentialIndex } from "./credential-index.js";
 import { CONTROLLER_NAME, EdgeClusterReconciler } from "./controller/edgecluster-controller.js";
 import { createGitHttpHandler } from "./git/git-http.js";
 import { RepoStore } from "./git/repo-store.js";
-import { startPublicServer, type ListenerLimits, type PublicServer, type RouteHandler } from "./http-server.js";
+import { createHeadEndpoint, type HeadEndpoint } from "./head-endpoint.js";
+import { DEFAULT_MAX_CONNECTIONS, startPublicServer, type ListenerLimits, type PublicServer, type RouteHandler } from "./http-server.js";
 import { DEFAULT_FLUX_INSTALL } from "./bootstrap-script.js";
 import { DEFAULT_FLUX_RELEASES_DIR, FluxReleases } from "./fleet/flux-releases.js";
 import { FluxRolloutReconciler, ROLLOUT_CONTROLLER } from "./fleet/rollout-controller.js";
 import { DEFAULT_CHART_DIR, publishHelmChartsTask } from "./helm-charts.js";
 import { createSealHandler } from "./seal-endpoint.js";
 import { createStatusHandler } from "./status-endpoint.js";
-import { Counter } from "prom-client";
+import { Counter, Gauge } from "prom-client";
 import { AcsBackend } from "./acs/acs-backend.js";
 import { ConfigDbSync } from "./acs/configdb-sync.js";
 import { SparkplugLiveness } from "./online/sparkplug-liveness.js";
@@ -49,6 +50,9 @@ export class ClusterManager {
   /** Embedded mode: FluxRollouts, which assign Flux releases to EdgeClusters wave by wave (leader only). */
   readonly rollouts?: FluxRolloutReconciler;
   readonly reports = new Counter({ name: "graft_status_reports_total", help: "Status reports accepted from edge clusters", labelNames: ["method"], registers: [this.metrics.registry] });
+  readonly headWatchesHeld = new Gauge({ name: "graft_head_watches_held", help: "Edge head watches (GET /v1/cluster/<uuid>/head) held open now", registers: [this.metrics.registry],
+    collect: () => { this.headWatchesHeld.set(this.headEndpoint?.held ?? 0); } });
+  private headEndpoint?: HeadEndpoint;
   readonly droppedConnections = new Counter({ name: "graft_public_connections_dropped_total", help: "Connections to the public listener closed on accept: --max-connections were open", registers: [this.metrics.registry] });
   /** ACS mode only: the ACS backends and the ConfigDB → Kubernetes sync. */
   readonly acs?: AcsBackend;
@@ -136,6 +140,11 @@ export class ClusterManager {
           : this.index.checkAnyGit(username, password),
       }),
       bootstrap,
+      (this.headEndpoint = createHeadEndpoint({
+        index: this.index, clusters: this.reconciler.informer, clusterByUuid: this.clusterByUuid, log: log.child({ component: "head" }),
+        // Held watches (about one per edge) may take half the listener: git fetches, reports and bootstraps keep the rest.
+        maxHeld: Math.floor((this.opts.listen.limits?.maxConnections ?? DEFAULT_MAX_CONNECTIONS) / 2),
+      })).handler,
       createStatusHandler({
         client: this.client, index: this.index, log: log.child({ component: "status" }), clusterByUuid: this.clusterByUuid,
         onReport: (_uuid, method) => this.reports.inc({ method }),

@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
 
-export const DEFAULT_MAX_CONNECTIONS = 1024;
+export const DEFAULT_MAX_CONNECTIONS = 4096;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 export interface PublicServer {
@@ -20,7 +20,7 @@ export interface PublicServer {
 }
 
 export interface ListenerLimits {
-  /** Connections open at once (default 1024); one more is closed on accept, and counted in drops. */
+  /** Connections open at once (default 4096: each edge holds one head watch, up to half of them); one more is closed on accept, and counted in drops. */
   maxConnections?: number;
   /** A kept-alive connection with no next request after this long is closed (default 5 s). */
   keepAliveTimeoutMs?: number;

@@ -120,7 +120,7 @@ export interface EdgeSyncConfig {
   /** ACS mode with deployments enabled: where they go and the values ACS gives every release (§10). */
   deployments?: { namespace?: string; baseValues: { cluster?: string; realm?: string; directory_url?: string } };
   /** The GitOps report: graft's Flux objects in `namespace` (default: the service account's), controllers in fluxNamespace. */
-  gitops?: { namespace?: string; fluxNamespace: string; storageMigration: boolean };
+  gitops?: { namespace?: string; fluxNamespace: string; storageMigration: boolean; followHead: boolean };
 }
 
 export class EdgeSyncConfigError extends Error {
@@ -272,7 +272,11 @@ export function resolveEdgeSyncConfig(flags: EdgeSyncFlags, env: Record<string, 
   const fluxStorageMigration = get("fluxStorageMigration");
   if (fluxStorageMigration !== "true" && fluxStorageMigration !== "false") problems.push(`${name("fluxStorageMigration")}: "${fluxStorageMigration}" is not true or false`);
   const gitops = gitopsReport === "true"
-    ? { namespace: get("namespace"), fluxNamespace: get("fluxNamespace")!, storageMigration: fluxStorageMigration === "true" } : undefined;
+    ? {
+      namespace: get("namespace"), fluxNamespace: get("fluxNamespace")!, storageMigration: fluxStorageMigration === "true",
+      // Embedded mode (reporting to cluster-manager): its head watch brings a new commit to Flux in seconds.
+      followHead: statusUrl !== undefined,
+    } : undefined;
 
   const config = {
     clusterUuid: clusterUuid ?? "",

@@ -233,6 +233,15 @@ export class KeytabLogin implements AuthProvider {
 export class ConfigDbClient {
   constructor(private readonly opts: { service: ServiceLocator; auth: AuthProvider } & HttpOptions) {}
 
+  /** Where the entries live and how requests there authenticate (embedded mode: the manager's head watch shares them). */
+  get service(): ServiceLocator {
+    return this.opts.service;
+  }
+
+  get auth(): AuthProvider {
+    return this.opts.auth;
+  }
+
   private async request(method: string, app: string, obj: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
     const base = await this.opts.service.url();
     const url = `${base}/v2/app/${app}/object/${obj}`;

@@ -17,6 +17,7 @@ import { CertificateSource, type CertificateMode } from "./certificate.js";
 import { HttpError, type ConfigDbClient } from "./configdb-client.js";
 import { hostFromNode, hostList, type NodeObject } from "./hosts.js";
 import { GitopsWatch } from "./gitops/gitops-watch.js";
+import { HeadFollower } from "./gitops/head-follower.js";
 import { EdgeSyncMetrics } from "./metrics.js";
 import { afterPatch, sameJson, statusPatch, type EdgeStatus } from "./status-diff.js";
 
@@ -36,7 +37,7 @@ export interface EdgeSyncOptions {
    * Report the Flux objects graft put in this namespace and the Flux controllers in fluxNamespace (default
    * flux-system). Absent: no GitOps report.
    */
-  gitops?: { namespace: string; fluxNamespace?: string; storageMigration?: boolean };
+  gitops?: { namespace: string; fluxNamespace?: string; storageMigration?: boolean; followHead?: boolean };
   /** Changes within this window after the first one are sent together. Default 2 s. */
   debounceMs?: number;
   /**
@@ -64,6 +65,8 @@ export class EdgeSync {
   private readonly nodes: Informer<NodeObject>;
   private readonly certificate: CertificateSource;
   private readonly gitops?: GitopsWatch;
+  /** Embedded mode: asks Flux to fetch when the cluster's repository head moves (gitops/head-follower.ts). */
+  readonly headFollower?: HeadFollower;
   private readonly debounceMs: number;
   private readonly retry: { minMs: number; maxMs: number };
   private acknowledged: EdgeStatus = {};
@@ -105,6 +108,12 @@ export class EdgeSync {
         log: this.log, onChange: () => this.onInput(),
         minRetryMs: this.retry.minMs, maxRetryMs: Math.min(this.retry.maxMs, 30_000), watchTimeoutSeconds: opts.watchTimeoutSeconds,
       });
+      if (opts.gitops.followHead) {
+        this.headFollower = new HeadFollower({
+          client, clusterUuid: opts.clusterUuid, namespace: opts.gitops.namespace, centre: opts.configDb.service, auth: opts.configDb.auth,
+          log: this.log, minRetryMs: this.retry.minMs, maxRetryMs: this.retry.maxMs, onRequested: () => this.metrics.reconcileRequests.inc(),
+        });
+      }
     }
   }
 
@@ -118,6 +127,7 @@ export class EdgeSync {
     }).start();
     this.certificate.start();
     this.gitops?.start();
+    this.headFollower?.start();
     await Promise.race([this.nodes.waitForSync(), new Promise((r) => this.stopping.signal.addEventListener("abort", r, { once: true }))]);
     if (this.stopped) return;
     this.lastSeen = this.desired();
@@ -132,7 +142,7 @@ export class EdgeSync {
     this.stopping.abort();
     clearTimeout(this.timer);
     clearInterval(this.resyncTimer);
-    await Promise.all([this.nodes.stop(), this.certificate.stop(), this.gitops?.stop()]);
+    await Promise.all([this.nodes.stop(), this.certificate.stop(), this.gitops?.stop(), this.headFollower?.stop()]);
     await this.inFlight;
   }
 

@@ -72,7 +72,11 @@ export async function runEdgeSync(config: EdgeSyncConfig, log: Logger): Promise<
     clusterUuid: config.clusterUuid,
     configDb,
     sealedSecrets: config.sealedSecrets,
-    gitops: gitopsNamespace ? { namespace: gitopsNamespace, fluxNamespace: config.gitops!.fluxNamespace, storageMigration: config.gitops!.storageMigration } : undefined,
+    gitops: gitopsNamespace ? {
+      namespace: gitopsNamespace, fluxNamespace: config.gitops!.fluxNamespace, storageMigration: config.gitops!.storageMigration,
+      // Embedded mode only: the head watch is cluster-manager's; an ACS ConfigDB has none (the edge's repository is on ACS's Git server).
+      followHead: config.gitops!.followHead,
+    } : undefined,
     debounceMs: config.debounceMs,
     resyncIntervalMs: config.resyncIntervalMs,
     minRetryMs: config.minRetryMs,

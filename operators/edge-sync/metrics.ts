@@ -7,6 +7,7 @@ export class EdgeSyncMetrics {
   readonly pushErrors: Counter;
   readonly lastSuccess: Gauge;
   readonly hosts: Gauge;
+  readonly reconcileRequests: Counter;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -16,5 +17,8 @@ export class EdgeSyncMetrics {
     this.pushErrors = new Counter({ name: "graft_edge_sync_push_errors_total", help: "Status writes that failed (retried with backoff)", registers });
     this.lastSuccess = new Gauge({ name: "graft_edge_sync_last_success_timestamp_seconds", help: "When the centre last accepted a status write", registers });
     this.hosts = new Gauge({ name: "graft_edge_sync_hosts", help: "Hosts in the current host list", registers });
+    this.reconcileRequests = new Counter({
+      name: "graft_edge_sync_reconcile_requests_total", help: "Reconciles of the self-link GitRepository requested because the cluster's repository head moved", registers,
+    });
   }
 }

@@ -9,6 +9,7 @@ import { freePort } from "../../harness/ports.js";
 import { silentLogger } from "../../../operators/runtime/logger.js";
 import { ClusterManager } from "../../../operators/cluster-manager/cluster-manager.js";
 import { defaultConfig, type ClusterManagerConfig } from "../../../operators/cluster-manager/config.js";
+import type { ListenerLimits } from "../../../operators/cluster-manager/http-server.js";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { atFileEnd, tempDirForFile } from "../api-server.js";
 import assert from "node:assert/strict";
@@ -30,7 +31,7 @@ export interface ManagerFixture {
 
 /** `host`: the address the manager listens on and edges reach it at (loopback; a real node's Pods need its bridge). */
 export async function startManagerFixture(name: string, config: Partial<ClusterManagerConfig> = {},
-  users?: Record<string, string[]>, host = "127.0.0.1"): Promise<ManagerFixture> {
+  users?: Record<string, string[]>, host = "127.0.0.1", limits?: ListenerLimits): Promise<ManagerFixture> {
   const cp = await startControlPlane({ name, users });
   await cp.installCrds();
   const dataDir = mkdtempSync(join(tmpdir(), "graft-cm-"));
@@ -40,7 +41,7 @@ export async function startManagerFixture(name: string, config: Partial<ClusterM
     kubeConfig: cp.kubeConfig,
     config: defaultConfig({ dataDir, externalUrl, organisationPrefix: "acme", ...config }),
     log: silentLogger,
-    listen: { host, port },
+    listen: { host, port, limits },
     concurrency: 4,
   });
   await manager.start();
@@ -59,8 +60,8 @@ export async function startManagerFixture(name: string, config: Partial<ClusterM
  * top level), stopped at the file's end.
  */
 export async function managerForFile(name: string, namespace: string, config: Partial<ClusterManagerConfig> = {},
-  users?: Record<string, string[]>): Promise<ManagerFixture> {
-  const f = await startManagerFixture(name, config, users);
+  users?: Record<string, string[]>, limits?: ListenerLimits): Promise<ManagerFixture> {
+  const f = await startManagerFixture(name, config, users, undefined, limits);
   atFileEnd(() => f.stop());
   const created = await f.cp.kubectl(["create", "namespace", namespace]);
   assert.equal(created.code, 0, created.stderr);
