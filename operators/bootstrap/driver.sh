@@ -44,7 +44,14 @@ die() {
 usage_error() {
   printf 'error: %s\n' "$1" >&2
   printf '  run with --help to see the options\n' >&2
+  spent_link_note >&2
   exit 2
+}
+# Served from a one-time link, the script cannot be fetched again: say so when it stops without doing its work.
+spent_link_note() {
+  [ -n "${one_time_link:-}" ] || return 0
+  printf '%s\n' "note: the one-time link this script came from is now used up; to run it, ${renew_link:-get a new one where this one came from}" \
+    "  (or save a script first, curl -fsSL '<link>' -o bootstrap.sh, and run sh bootstrap.sh [options] as often as needed)"
 }
 
 bootstrap_dir=${GRAFT_BOOTSTRAP_DIR:-$(dirname -- "$0")}
@@ -97,7 +104,7 @@ while [ $# -gt 0 ]; do
     --kadmin-server=*) krb_kadmin_server=${1#*=} ;;
     --unpack) need_value "$1" $#; unpack_dir=$2; shift ;;
     --unpack=*) unpack_dir=${1#*=} ;;
-    -h | --help) usage; exit 0 ;;
+    -h | --help) usage; spent_link_note; exit 0 ;;
     *) usage_error "unknown option \"$1\"" ;;
   esac
   shift

@@ -134,9 +134,13 @@ describe("the generated script under dash, bash and busybox sh (no cluster neede
       for (const flag of ["--yes", "--no-wait", "--wait-timeout", "--local", "--unpack", "GRAFT_BOOTSTRAP_YES", "KUBECTL"]) {
         assert.ok(help.stdout.includes(flag), `${shell.name} --help lacks ${flag}`);
       }
+      // `curl … | sh -s -- --help` spent the link: say so, and how to run it.
+      const spent = /note: the one-time link this script came from is now used up; to run it, get a new one where this one came from/;
+      assert.match(help.stdout, spent);
       const bad = await runScript(shell.argv, { text: script }, ["--wait-timeout", "soon"], process.env);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /error: --wait-timeout needs a duration such as 90s, 5m or 1h, not "soon"\n {2}run with --help/);
+      assert.match(bad.stderr, spent);
     }
   });
 });
