@@ -293,7 +293,7 @@ export class ConfigDbSync {
         if (obj.status?.uuid !== uuid || isDeepStrictEqual(want, entryOf(s))) return;
         if (want) applyEntry(s, want, obj.metadata.generation);
         else clearEntry(s, obj.metadata.generation);
-      });
+      }, { from: ec });
     } catch (err) {
       await this.deps.events.record(EdgeClusterType, ec, "Warning", "InvalidStatusEntry", `the 'Edge cluster status' entry cannot be used: ${messageOf(err)}`);
     }
@@ -303,7 +303,7 @@ export class ConfigDbSync {
     await updateStatus<EdgeClusterStatus, EdgeCluster>(this.deps.client, EdgeClusterType, ec.metadata.name, ec.metadata.namespace, (s, obj) => {
       s.conditions = setCondition(s.conditions, { type: T.ConfigDBSynced, status, reason, message }, obj.metadata.generation);
       summarizeReady(s, obj.metadata.generation);
-    });
+    }, { from: ec });
   }
 }
 
