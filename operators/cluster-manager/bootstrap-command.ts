@@ -8,7 +8,7 @@ import { EdgeClusterType, type EdgeCluster } from "../api/edgecluster.js";
 import { sleep } from "../runtime/backoff.js";
 import { parseDuration } from "../runtime/duration.js";
 import { Core, type KubeObject } from "../runtime/kube.js";
-import { loadKubeConfig } from "../runtime/kube.js";
+import { contextNamespace, loadKubeConfig } from "../runtime/kube.js";
 import { KubeClient, isNotFound } from "../runtime/rest.js";
 import { bootstrapCommandSecretName } from "./bootstrap-tokens.js";
 
@@ -44,12 +44,12 @@ export function bootstrapCommandCommand(): Command {
   return new Command("bootstrap-command")
     .description("print a one-time `curl … | sh -` bootstrap command for an EdgeCluster")
     .argument("<edgecluster>", "name of the EdgeCluster")
-    .option("-n, --namespace <ns>", "namespace of the EdgeCluster", "default")
+    .option("-n, --namespace <ns>", "namespace of the EdgeCluster (default: the kubeconfig context's, else \"default\")")
     .option("--kubeconfig <path>", "kubeconfig of the central cluster")
     .option("--timeout <duration>", "how long to wait for the cluster-manager", "30s")
     .action(async (name: string, o) => {
-      const client = new KubeClient(loadKubeConfig(o.kubeconfig));
-      const { command, expiresAt } = await requestBootstrapCommand(client, o.namespace, name, parseDuration(o.timeout));
+      const namespace = o.namespace ?? await contextNamespace(o.kubeconfig);
+      const { command, expiresAt } = await requestBootstrapCommand(new KubeClient(loadKubeConfig(o.kubeconfig)), namespace, name, parseDuration(o.timeout));
       process.stderr.write(`# single use, valid until ${expiresAt}; run it where kubectl reaches the edge cluster:\n`);
       process.stdout.write(`${command}\n`);
     });

@@ -4,12 +4,16 @@
 // traversal in the raw path is refused by the bootstrap handler itself; run with no terminal, it says how to run again.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { copyFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { EdgeClusterType, type EdgeCluster } from "../api/edgecluster.js";
 import { silentLogger } from "../runtime/logger.js";
 import { rawRequest } from "../../e2e/faults/http-client.js";
 import { eventually } from "../../e2e/harness/eventually.js";
+import { tempDirForFile } from "../../e2e/support/api-server.js";
 import { edgeClusterYaml, managerForFile } from "../../e2e/support/cluster-manager/fixtures.js";
 import { requestBootstrapCommand } from "./bootstrap-command.js";
 import { createBootstrapHandler } from "./bootstrap-endpoint.js";
@@ -85,6 +89,20 @@ test("the printed command run with no terminal says its link is spent, how to ge
   assert.match(r.stderr, /this script's link works only once: get a new one with: graft bootstrap-command -n boot notty/);
   const again = await runCommand(command, { ...env, KUBECTL: f.cp.kubectlPath, KUBECONFIG: f.cp.kubeconfigPath });
   assert.match(again.stderr, /already used/, "which is so");
+});
+
+test("graft bootstrap-command takes the kubeconfig context's namespace when -n is not given, as kubectl and graft seal do", async () => {
+  await provision("in-context");
+  const kubeconfig = join(tempDirForFile("graft-bootstrap-cli-"), "kubeconfig");
+  copyFileSync(f.cp.kubeconfigPath, kubeconfig);
+  assert.equal((await f.cp.kubectl(["config", "set-context", "--current", `--namespace=${NS}`, `--kubeconfig=${kubeconfig}`])).code, 0);
+  const cli = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
+  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = execFile(process.execPath, ["--import", "tsx", cli, "bootstrap-command", "in-context", "--kubeconfig", kubeconfig],
+      (_err, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }));
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^curl -fsSL '[^']+\.sh' \| sh -$/m);
 });
 
 test("the served script names its one-time link, token included, and says it is spent", async () => {

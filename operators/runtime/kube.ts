@@ -1,4 +1,4 @@
-export { loadKubeConfig, type KubeConnection } from "./kubeconfig.js";
+export { contextNamespace, loadKubeConfig, type KubeConnection } from "./kubeconfig.js";
 
 export interface ResourceType {
   group: string; // "" for the core group

@@ -119,6 +119,14 @@ export function loadKubeConfig(file?: string): KubeConnection {
   throw new Error("no Kubernetes cluster configured: pass --kubeconfig or run in a cluster");
 }
 
+/** The namespace of the kubeconfig's current context, as kubectl takes it when -n is not given ("default" if none). */
+export async function contextNamespace(file?: string): Promise<string> {
+  const kc = new (await import("@kubernetes/client-node")).KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromDefault();
+  return kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default";
+}
+
 /** The Pod's service account and the API server's Service (KUBERNETES_SERVICE_HOST/PORT), as client-go finds them. */
 export function inCluster(dir = SERVICE_ACCOUNT_DIR, env: NodeJS.ProcessEnv = process.env, rereadMs = REREAD_MS): KubeConnection {
   const host = env.KUBERNETES_SERVICE_HOST;
