@@ -1,6 +1,7 @@
 // Provisioning: N EdgeClusters applied at once against a real API server, a cluster-manager child process
 // reconciling them. Each cluster's delay runs from its apply being acknowledged to a watch seeing Provisioned=True.
-// At the size with targets, the provisioned clusters then report as edge-sync would (reports.ts).
+// At the size with targets, the provisioned clusters then report as edge-sync would (reports.ts) and each holds a
+// head watch as embedded-mode edge-sync does (head-watches.ts).
 import { mkdtempSync, rmSync, writeFileSync, chmodSync, readFileSync, existsSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import { applyEdgeClusters, inParallel, isProvisioned, settleNewCrd } from "./ed
 import { percentile, sayer, type BenchOptions, type Figure } from "./figures.js";
 import { controlPlaneCpu, metricValue, startManagerProcess } from "./manager-process.js";
 import { describeMemory } from "./memory-breakdown.js";
+import { benchHeadWatches } from "./head-watches.js";
 import { benchReports } from "./reports.js";
 
 export interface ProvisioningOptions extends BenchOptions {
@@ -150,6 +152,7 @@ export async function benchProvisioning(opts: ProvisioningOptions): Promise<Figu
       }));
       figures.push({ group, name: "cluster-manager peak RSS, after the reports", value: manager.peakRssMiB(), unit: "MiB" });
       await sayMemory("after the reports");
+      figures.push(...await benchHeadWatches({ client, namespace: NS, manager, group: `${opts.clusters} edges holding a head watch`, say }));
     }
     await manager.stop();
     if (manager.proc.child.exitCode !== 0) {

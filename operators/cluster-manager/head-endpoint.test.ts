@@ -1,6 +1,6 @@
 // The head watch edge-sync holds (head-endpoint.ts) against a real API server and manager: only the cluster's own
 // token, an unchanged head is held until a values change commits, the commit the answer names is the EdgeCluster's,
-// and at the cap (half of --max-connections) a request is told to come back instead of being held.
+// and at the caps (4 per cluster, half of --max-connections in all) a request is told to come back instead of held.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { eventually } from "../../e2e/harness/eventually.js";
@@ -9,8 +9,8 @@ import { managerForFile, provisionCluster } from "../../e2e/support/cluster-mana
 import { HEAD_RETRY_AFTER_S } from "./head-endpoint.js";
 
 const NS = "edge-head";
-// maxConnections 6: at most 3 held watches.
-const f = await managerForFile("head", NS, {}, undefined, { maxConnections: 6 });
+// maxConnections 12: at most 6 held watches (and 4 per cluster).
+const f = await managerForFile("head", NS, {}, undefined, { maxConnections: 12 });
 const provision = async (name: string) => {
   const { uuid, creds } = await provisionCluster(f, name, NS);
   return { uuid, token: creds.syncToken };
@@ -62,21 +62,33 @@ test("an unchanged head is held until a values change commits; the answer is the
   await eventually(async () => (await held()) === 0, { message: "the answered watch is no longer counted" });
 });
 
-test("at the cap a watch is told to come back later (Retry-After); a client that goes away frees its place", async () => {
-  const current = (await ec("head-b")).status!.commit!;
-  const clients = [new AbortController(), new AbortController(), new AbortController()];
-  const pending = clients.map((c) => head(b.uuid, b.token, current, c.signal).catch(() => undefined));
-  await eventually(async () => (await held()) === 3, { message: "three watches held" });
-  const refused = await head(b.uuid, b.token, current);
-  assert.equal(refused.status, 503, await refused.text());
-  assert.equal(refused.headers.get("retry-after"), String(HEAD_RETRY_AFTER_S));
+test("at the caps a watch is told to come back later (Retry-After): 4 per cluster, half the listener in all; a client that goes away frees its place", async () => {
+  const [commitA, commitB] = [(await ec("head-a")).status!.commit!, (await ec("head-b")).status!.commit!];
+  const clients: AbortController[] = [];
+  const pending: Array<Promise<unknown>> = [];
+  const hold = (uuid: string, token: string, commit: string) => {
+    const c = new AbortController();
+    clients.push(c);
+    pending.push(head(uuid, token, commit, c.signal).catch(() => undefined));
+  };
+  for (let i = 0; i < 4; i++) hold(b.uuid, b.token, commitB);
+  await eventually(async () => (await held()) === 4, { message: "four watches of one cluster held" });
+  const perCluster = await head(b.uuid, b.token, commitB);
+  assert.equal(perCluster.status, 503);
+  assert.match(await perCluster.text(), /this cluster holds 4 head watches already/);
+  assert.equal(perCluster.headers.get("retry-after"), String(HEAD_RETRY_AFTER_S));
+
+  for (let i = 0; i < 2; i++) hold(a.uuid, a.token, commitA);
+  await eventually(async () => (await held()) === 6, { message: "six watches held" });
+  const refused = await head(a.uuid, a.token, commitA);
+  assert.equal(refused.status, 503);
+  assert.match(await refused.text(), /too many head watches held/);
 
   clients[0]!.abort();
-  await eventually(async () => (await held()) === 2, { message: "the closed watch released its place" });
-  const again = new AbortController();
-  pending.push(head(b.uuid, b.token, current, again.signal).catch(() => undefined));
-  await eventually(async () => (await held()) === 3, { message: "held again" });
-  for (const c of [...clients, again]) c.abort();
+  await eventually(async () => (await held()) === 5, { message: "the closed watch released its place" });
+  hold(a.uuid, a.token, commitA);
+  await eventually(async () => (await held()) === 6, { message: "held again" });
+  for (const c of clients) c.abort();
   await Promise.all(pending);
   await eventually(async () => (await held()) === 0, { message: "all released" });
 });

@@ -6,7 +6,8 @@
 //   200 {"commit": "<sha1>"}       the head (changed, or unchanged after the hold)
 //   401/403                         no token, or another cluster's token
 //   404                             no such cluster here
-//   503 + Retry-After               maxHeld requests are held already (the listener keeps room for everything else)
+//   503 + Retry-After               maxHeld requests are held already (the listener keeps room for everything else),
+//                                   or MAX_HELD_PER_CLUSTER for this cluster
 // Any replica answers: each one's informer sees the status write that moves status.commit; nothing is shared between
 // them. Cost per held request: one socket, one timer and one entry in a per-cluster set; no API or git reads.
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -20,6 +21,11 @@ const COMMIT = /^[0-9a-f]{40}$/;
 
 /** How long an unchanged head is held by default: well inside the listener's 60 s idle timeout. */
 export const DEFAULT_HEAD_HOLD_MS = 40_000;
+/**
+ * Watches one cluster's token may hold at once: its edge-sync's, one a restarted edge-sync left behind until it
+ * closes, and room for a rolling update. One leaked token cannot take every edge's place.
+ */
+export const MAX_HELD_PER_CLUSTER = 4;
 /** How long a client at the cap is told to wait before asking again (it adds its own jitter). */
 export const HEAD_RETRY_AFTER_S = 30;
 
@@ -73,7 +79,9 @@ export function createHeadEndpoint(deps: HeadEndpointDeps): HeadEndpoint {
 
     const head = headOf(uuid);
     if (head && head !== after) return send(200, { commit: head });
-    if (held >= deps.maxHeld) return send(503, "too many head watches held; ask again later", { "retry-after": String(HEAD_RETRY_AFTER_S) });
+    const busy = held >= deps.maxHeld ? "too many head watches held"
+      : (waiting.get(uuid)?.size ?? 0) >= MAX_HELD_PER_CLUSTER ? `this cluster holds ${MAX_HELD_PER_CLUSTER} head watches already` : undefined;
+    if (busy) return send(503, `${busy}; ask again later`, { "retry-after": String(HEAD_RETRY_AFTER_S) });
 
     held++;
     await new Promise<void>((resolve) => {
