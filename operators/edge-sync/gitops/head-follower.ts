@@ -43,6 +43,8 @@ export class HeadFollower {
   private known?: string;
   /** Reconciles requested so far. */
   requests = 0;
+  /** Watch requests that failed (each followed by a backoff). */
+  failures = 0;
 
   constructor(private readonly opts: HeadFollowerOptions) {}
 
@@ -87,6 +89,7 @@ export class HeadFollower {
       } catch (err) {
         if (signal.aborted) return;
         failures++;
+        this.failures++;
         const retryInMs = backoff(failures);
         log.warn({ err: (err as Error).message, failures, retryInMs }, "watching the repository head failed; the GitRepository's poll still fetches");
         await sleep(retryInMs, signal);
