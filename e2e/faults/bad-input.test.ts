@@ -249,6 +249,30 @@ test("spec.chart naming a chart the helm-charts repository does not hold: Stalle
   await waitForCondition(f, "no-chart", NS, (c) => c.type === "Provisioned" && c.status === "True", "no-chart provisioned once its chart is fixed");
 });
 
+test("spec.namespace changed after the edge reported: Stalled=True, nothing committed (the edge's credentials and Flux link live in the old one); before, and changed back, it is provisioned", async () => {
+  const { uuid, creds } = await provision("mover");
+  const repo = join(f.dataDir, "repos", `${uuid}.git`);
+  const ns = (namespace: string) => f.cp.kubectl(["patch", "-n", NS, "ec/mover", "--type=merge", "-p", JSON.stringify({ spec: { namespace } })]);
+  const head = () => readRef(repo, "refs/heads/main");
+  const first = await head();
+  assert.equal((await ns("edge-early")).code, 0);
+  await eventually(async () => (await head()) !== first, { message: "a namespace change before any report is committed" });
+  const report = await fetch(`${f.externalUrl}/v2/app/${App.EdgeClusterStatus}/object/${uuid}`, {
+    method: "PATCH", headers: { authorization: `Bearer ${creds.syncToken}`, "content-type": "application/merge-patch+json" }, body: JSON.stringify({ hosts: [] }),
+  });
+  assert.equal(report.status, 204);
+  await eventually(async () => (await f.manager.client.get<EdgeCluster>(EdgeClusterType, "mover", NS)).status?.lastReportTime, { message: "the report is recorded" });
+  const reported = await head();
+  assert.equal((await ns("edge-late")).code, 0);
+  const ec = await waitForCondition(f, "mover", NS, (c) => c.type === "Stalled" && c.status === "True", "mover stalls");
+  const stalled = ec.status!.conditions!.find((c) => c.type === "Stalled")!;
+  assert.equal(stalled.reason, "InvalidSpec");
+  assert.match(stalled.message, /spec\.namespace "edge-late" differs from "edge-early", which the edge was bootstrapped into and reports from: .*delete this EdgeCluster and create it again, then run its new bootstrap command; or set spec\.namespace back to "edge-early"/);
+  assert.equal(await head(), reported, "nothing committed");
+  assert.equal((await ns("edge-early")).code, 0);
+  await waitForCondition(f, "mover", NS, (c) => c.type === "Ready" && c.status === "True", "mover Ready again with its namespace back");
+});
+
 test("a cluster reusing another's spec.name gets Provisioned=False NameConflict and no Secret or repository", async () => {
   const reposBefore = readdirSync(join(f.dataDir, "repos")).sort();
   assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: ecJson("copycat", { name: "site-a" }) })).code, 0);

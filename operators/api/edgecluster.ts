@@ -32,7 +32,7 @@ export const edgeClusterSpec = z.object({
   }).optional(),
   namespace: z.string().min(1).max(63).regex(DNS_LABEL, { message: "must be a DNS label (lowercase letters, digits, '-')" })
     .default(DEFAULT_EDGE_NAMESPACE).meta({
-      description: "Namespace on the edge cluster that graft's components run in.",
+      description: "Namespace on the edge cluster that graft's components run in. Once the edge reports, a change stalls the cluster (embedded mode): delete and re-create it to move.",
       patternMessage: "spec.namespace must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
     }),
   chart: z.string().min(1).max(253).optional().meta({

@@ -1,9 +1,10 @@
 // Embedded mode's own steps: the credentials Secret, the cluster's Git repository and the Reporting check. Each
 // owns its failure condition (CredentialsFailed, RepositoryFailed) and is idempotent: a repeat finds its work done.
 import { createHash } from "node:crypto";
+import { parseAllDocuments } from "yaml";
 import { FLUX_VERSION_ANNOTATION } from "../../api/constants.js";
 import { ConditionType as T, Reason } from "../../api/conditions.js";
-import { EdgeClusterType, type EdgeClusterStatus } from "../../api/edgecluster.js";
+import { EdgeClusterType, type EdgeCluster, type EdgeClusterStatus } from "../../api/edgecluster.js";
 import { setCondition } from "../../runtime/conditions.js";
 import { GenericError, StallingError, messageOf } from "../../runtime/errors.js";
 import { urlsFor } from "../config.js";
@@ -11,7 +12,7 @@ import { CrashPoint, crashPoint } from "../crash-points.js";
 import { ensureCredentials } from "../credentials.js";
 import { shippedFluxReleases } from "../fleet/flux-releases.js";
 import { chooseFluxRelease, type FluxChoice } from "../fleet/flux-version.js";
-import { FLUX_COMPONENTS_FILE, generateClusterRepo, repoFluxVersion } from "../git/repo-content.js";
+import { FLUX_COMPONENTS_FILE, SELF_LINK_FILE, generateClusterRepo, repoFluxVersion } from "../git/repo-content.js";
 import { fileText } from "../git/repo-store.js";
 import { EDGE_CHART } from "../helm-charts.js";
 import { SEALED_SECRETS_DIR } from "../seal-endpoint.js";
@@ -85,6 +86,7 @@ export function repositoryStep(deps: EdgeClusterControllerDeps): Step {
       let flux: FluxChoice | undefined;
       // Sealed secrets are committed by the seal endpoint; regenerating the manifests keeps them.
       const committed = await repos.updateFiles(uuid, (current) => {
+        refuseNamespaceMove(ec, current);
         const inRepo = repoFluxVersion(current);
         const currentRelease = inRepo ? { version: inRepo, installYaml: fileText(current.get(FLUX_COMPONENTS_FILE)!) } : undefined;
         flux = ec.spec.bare ? undefined : chooseFluxRelease(ec, deps.fluxReleases ?? shippedFluxReleases(), currentRelease);
@@ -139,6 +141,30 @@ class HandledRepositories {
     this.byUuid.set(uuid, { inputs, commit, fluxVersion });
     if (this.byUuid.size > this.max) this.byUuid.delete(this.byUuid.keys().next().value!);
   }
+}
+
+/** The namespace of the self-link Kustomization a repository holds (where the bootstrap linked the edge). */
+function selfLinkNamespace(files: ReadonlyMap<string, Buffer>): string | undefined {
+  const text = files.get(SELF_LINK_FILE);
+  if (text === undefined) return undefined;
+  for (const doc of parseAllDocuments(fileText(text))) {
+    const m = doc.toJS() as { kind?: unknown; metadata?: { namespace?: unknown } } | null;
+    if (m?.kind === "Kustomization" && typeof m.metadata?.namespace === "string") return m.metadata.namespace;
+  }
+  return undefined;
+}
+
+/**
+ * Once the edge reports, its credentials and Flux link live in the namespace it was bootstrapped into: a commit moving
+ * graft's objects to another would strand it (no credentials there, the old link pruning itself), so it is refused.
+ */
+function refuseNamespaceMove(ec: EdgeCluster, current: ReadonlyMap<string, Buffer>): void {
+  if (!ec.status?.lastReportTime) return;
+  const linked = selfLinkNamespace(current);
+  if (linked === undefined || linked === ec.spec.namespace) return;
+  throw new StallingError(Reason.InvalidSpec, `spec.namespace "${ec.spec.namespace}" differs from "${linked}", which the edge was bootstrapped into and reports from: ` +
+    "its credentials and Flux link live there, so committing the new one would strand it; to move it, delete this EdgeCluster and create it again, " +
+    `then run its new bootstrap command; or set spec.namespace back to "${linked}"`);
 }
 
 /** Reporting goes False once a bootstrapped edge has not reported for the timeout. */
