@@ -36,14 +36,19 @@ export interface EdgeSyncCentre {
 export function addEdgeSyncAccount(standin: AcsStandin, username: string, options: { password?: string; grants?: boolean } = {}): EdgeSyncAccount {
   const password = options.password ?? randomBytes(9).toString("hex");
   const { upn } = standin.addUser(username, password);
+  return { username, password, upn, principal: mapEdgeSyncAccount(standin, upn, options.grants !== false) };
+}
+
+/** A ConfigDB account for a Kerberos principal, in the edge-sync role when `inRole`; its UUID. */
+function mapEdgeSyncAccount(standin: AcsStandin, upn: string, inRole: boolean): string {
   const principal = randomUUID();
   standin.configdb.register(principal, Class.EdgeAccount);
   standin.auth.setKerberos(principal, upn);
-  if (options.grants !== false) {
+  if (inRole) {
     if (!standin.configdb.hasObject(EdgeRole.Sync)) for (const file of EDGE_DUMPS) standin.loadDump(file);
     if (standin.configdb.addMember(EdgeRole.Sync, principal) !== 204) throw new Error("cannot put the account in the edge-sync role");
   }
-  return { username, password, upn, principal };
+  return principal;
 }
 
 export interface KeytabAccount {
@@ -63,13 +68,7 @@ export async function addKeytabEdgeSyncAccount(standin: AcsStandin, kdc: { realm
   const upn = `${name}@${kdc.realm}`;
   const added = await kdc.kadminLocal(`addprinc -randkey ${options.maxLife ? `-maxlife "${options.maxLife}" ` : ""}${upn}`);
   if (!/created/i.test(added)) throw new Error(`kadmin.local could not add ${upn}: ${added.trim()}`);
-  const principal = randomUUID();
-  standin.configdb.register(principal, Class.EdgeAccount);
-  standin.auth.setKerberos(principal, upn);
-  if (options.grants !== false) {
-    if (!standin.configdb.hasObject(EdgeRole.Sync)) for (const file of EDGE_DUMPS) standin.loadDump(file);
-    if (standin.configdb.addMember(EdgeRole.Sync, principal) !== 204) throw new Error("cannot put the account in the edge-sync role");
-  }
+  const principal = mapEdgeSyncAccount(standin, upn, options.grants !== false);
   let generation = 0;
   // ktadd without -norandkey gives the principal a new random key and writes only that one: a rotation.
   const rotate = async () => {
