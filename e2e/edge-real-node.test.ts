@@ -132,10 +132,10 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
     assert.match(await kubectl(["-n", CENTRAL_NS, "get", "ec", NAME]), /\sTrue\s+v2\.9\.5\s/);
     const firstCommit = atCommit.status!.commit!;
 
-    // A spec.values change reaches the installed Helm release (its Deployment).
+    // A spec.values change reaches the installed Helm release (its Deployment). Nobody here asks Flux to fetch: the
+    // edge-sync Pod's head watch does, under the chart's RBAC (patch on the self-link GitRepository only).
     await kubectl(["-n", CENTRAL_NS, "patch", "ec", NAME, "--type=merge", "-p", '{"spec":{"values":{"logLevel":"debug"}}}']);
     await waitFor(async () => (await ec()).status?.observedGeneration === 2, { timeoutMs: 60_000, message: "new generation committed" });
-    await kubectl(["-n", EDGE_NS, "annotate", "--overwrite", "gitrepositories.source.toolkit.fluxcd.io", "self-link", `reconcile.fluxcd.io/requestedAt=${Date.now()}`]);
     await waitFor(async () => {
       const d = await json(["-n", EDGE_NS, "get", "deployment", `${releaseName}-edge-sync`]);
       const env = d.spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>;
@@ -146,6 +146,10 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
       return e.status?.commit !== firstCommit && e.status?.gitops?.appliedRevision === `main@sha1:${e.status?.commit}` && synced(e)?.status === "True" ? e : undefined;
     }, { timeoutMs: 180_000, intervalMs: 2_000, message: "the applied revision moved to the values commit, Synced=True" });
     assert.match(synced(moved)!.message, /graft's latest commit/);
+    const source = await json(["-n", EDGE_NS, "get", "gitrepositories.source.toolkit.fluxcd.io", "self-link"]);
+    const asked = source.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"] as string | undefined;
+    assert.match(asked ?? "", /^\d{4}-\d\d-\d\dT[\d:.]+Z$/, "edge-sync asked Flux to fetch (an ISO time; nothing else here sets it)");
+    assert.equal(source.status?.lastHandledReconcileAt, asked, "and source-controller handled that request");
 
     // graft seal of a value → the real Sealed Secrets controller creates the Secret with it.
     const value = `s3cret-${Date.now()}`;
@@ -161,13 +165,13 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
     }, { timeoutMs: 120_000, intervalMs: 1_000, message: "the controller unsealed the Secret" });
     assert.equal(Buffer.from(secret.data.password ?? "", "base64").toString(), value);
 
-    // A values change the chart refuses: helm-controller's error in kubectl describe ec, with nobody asking Flux to
-    // look (the self-link GitRepository polls every minute).
+    // A values change the chart refuses: helm-controller's error in kubectl describe ec (edge-sync's head watch asks
+    // Flux to fetch; the self-link GitRepository's 1-minute poll is the fallback).
     await kubectl(["-n", CENTRAL_NS, "patch", "ec", NAME, "--type=merge", "-p", '{"spec":{"values":{"colour":"blue"}}}']);
     await waitFor(async () => (await ec()).status?.observedGeneration === 3, { timeoutMs: 60_000, message: "the refused values committed" });
     const committedAt = Date.now();
     await waitFor(async () => /is not Ready: \w+: .*additional properties 'colour' not allowed/.test((await kubectl(["-n", CENTRAL_NS, "describe", "ec", NAME])).replace(/\s+/g, " ")),
       { timeoutMs: 180_000, intervalMs: 1_000, message: "the HelmRelease's error in kubectl describe ec" });
-    console.log(`real node: values refused by the chart → error in kubectl describe ec ${((Date.now() - committedAt) / 1000).toFixed(1)} s after the commit (no reconcile requested)`);
+    console.log(`real node: values refused by the chart → error in kubectl describe ec ${((Date.now() - committedAt) / 1000).toFixed(1)} s after the commit (edge-sync's head watch asked Flux to fetch)`);
   });
 });
