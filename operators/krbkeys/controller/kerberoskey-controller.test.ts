@@ -146,6 +146,27 @@ test("a key changed from Password to Random and back (the edge chart's op1sync o
   assert.equal(await f.getSecret("sync-upgrade-keytabs"), null, "the keytab's Secret is deleted in turn");
 });
 
+test("a pass cut short between writing the new Secret and deleting the old one deletes it on the next pass, minting nothing", async () => {
+  await f.applyKey("cut-short", { type: "Password", principal: "cut/short", secret: "cut-short-old/password" });
+  await f.waitForKey("cut-short", isReady(), "Ready with a password");
+  const oldSecret = (await f.getSecret("cut-short-old"))!;
+  await f.applyKey("cut-short", { type: "Random", principal: "cut/short", secret: "cut-short-new/keytab" });
+  const moved = await f.waitForKey("cut-short", (k) => isReady()(k) && k.status?.secretRef?.name === "cut-short-new", "moved");
+  assert.equal(await f.getSecret("cut-short-old"), null);
+
+  // The state a crash right after the new Secret's write leaves: the old Secret still there, status.secretRef on it.
+  const left = { apiVersion: "v1", kind: "Secret", metadata: { name: "cut-short-old", namespace: f.namespace, labels: oldSecret.metadata.labels, annotations: oldSecret.metadata.annotations }, data: oldSecret.data };
+  assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: JSON.stringify(left) })).code, 0);
+  const status = JSON.stringify({ status: { secretRef: { name: "cut-short-old", key: "password" } } });
+  assert.equal((await f.cp.kubectl(["patch", "krb", "-n", f.namespace, "cut-short", "--subresource=status", "--type=merge", "-p", status])).code, 0);
+  await f.annotate("cut-short", RECONCILE_REQUESTED_ANNOTATION, "after-crash");
+  const resumed = await f.waitForKey("cut-short", (k) => k.status?.lastHandledReconcileAt === "after-crash", "the next pass");
+  assert.equal(await f.getSecret("cut-short-old"), null, "the old Secret is deleted on the next pass");
+  assert.deepEqual(resumed.status?.secretRef, { name: "cut-short-new", key: "keytab" });
+  assert.equal(readyOf(resumed)?.reason, "KeyVerified", "the keytab in the new Secret still works: no new key");
+  assert.equal(resumed.status?.kvno, moved.status?.kvno);
+});
+
 test("a moved key's previous Secret is kept when krbkeys did not make it for that key, another key still uses it, or it holds other data", async () => {
   const person = { apiVersion: "v1", kind: "Secret", metadata: { name: "handed-over", namespace: f.namespace, labels: MANAGED_BY }, data: {} };
   assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: JSON.stringify(person) })).code, 0);
