@@ -108,6 +108,21 @@ export class AuthClient {
     return list as Array<{ permission: string; target: string }>;
   }
 
+  /**
+   * The effective ACL of the ACS principal a Kerberos name maps to (limited as acl() is), or null when the name maps
+   * to none: how an ACS service resolves a caller that logged in with Negotiate.
+   */
+  async aclByKerberos(krbPrincipal: string): Promise<Array<{ permission: string; target: string }> | null> {
+    const path = `v2/acl/kerberos/${seg(krbPrincipal)}`;
+    const res = await this.http.request({ method: "GET", path, accept: [200, 404] });
+    if (res.status === 404) return null;
+    const list = res.json<unknown>();
+    if (!Array.isArray(list) || !list.every((a) => typeof a?.permission === "string" && typeof a?.target === "string")) {
+      throw new AcsProtocolError(this.http.service, "GET", `/${path}`, "expected an array of {permission, target}");
+    }
+    return list as Array<{ permission: string; target: string }>;
+  }
+
   /** The identities of the logged-in principal (404 → AcsHttpError when it has no ACS principal). */
   async whoami(): Promise<WhoAmI> {
     const res = await this.http.request({ method: "GET", path: "v2/whoami", accept: [200] });

@@ -11,6 +11,11 @@ export interface AcsModeSettings {
   urls: { directory?: string; configdb?: string; auth?: string; git?: string };
   /** The manager's ACS account: SERVICE_USERNAME with SERVICE_PASSWORD (Basic) or with SERVICE_KEYTAB_FILE (Negotiate). */
   credentials: AcsCredentials;
+  /**
+   * The Clusters API's Negotiate acceptor: a keytab with the keys of `HTTP/<host>@REALM` (the host clients reach the
+   * API at), SERVER_KEYTAB_FILE; absent: Negotiate is not offered.
+   */
+  negotiate?: { keytabFile: string; env?: Record<string, string | undefined> };
   /** Kerberos realm of the edge principals (`op1flux/<cluster>@<realm>`). */
   realm: string;
   /** DNS domain of the central services: the edge's krb5.conf names `kdc.<domain>` and `kadmin.<domain>`. */

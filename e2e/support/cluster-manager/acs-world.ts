@@ -42,6 +42,8 @@ export const KUBECTL_DIRECTION_DUMP = fileURLToPath(new URL("../../../config/acs
 export interface AcsWorldOptions {
   /** ACS dumps loaded after the built-in grants, e.g. KUBECTL_DIRECTION_DUMP. */
   dumps?: string[];
+  /** A real KDC: the stand-in checks passwords and accepts Negotiate with it, and the manager's password is the KDC's. */
+  kdc?: Kdc;
 }
 
 /**
@@ -107,10 +109,10 @@ export async function addClusterManagerAccount(standin: AcsStandin, opts: { kdc?
 }
 
 export async function startAcsWorld(options: AcsWorldOptions = {}): Promise<AcsWorld> {
-  const standin = await startAcsStandin({ dumps: options.dumps });
+  const standin = await startAcsStandin({ dumps: options.dumps, ...(options.kdc ? { kdc: options.kdc } : {}) });
   const { groups, helmChartsRepo, chart } = installClustersService(standin, CHART_VALUES);
 
-  const service = await addClusterManagerAccount(standin);
+  const service = await addClusterManagerAccount(standin, options.kdc ? { kdc: options.kdc } : {});
   // The administrator (who uses the admin UI) may manage every cluster, as ACS's Administrator group may.
   standin.auth.addGrant({ principal: standin.adminUser.principal, permission: Perm.ManageClusters, target: "00000000-0000-0000-0000-000000000000", plural: false });
 

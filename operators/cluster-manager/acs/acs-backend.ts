@@ -18,6 +18,7 @@ import { advertiseClustersService, createClustersApiHandler } from "./clusters-a
 import type { ClusterManagerConfig } from "../config.js";
 import type { KubeClient } from "../../runtime/rest.js";
 import type { EdgeCluster } from "../../api/edgecluster.js";
+import { negotiateAcceptor } from "../../kerberos/gss-acceptor.js";
 
 
 export interface AcsBackendOptions {
@@ -75,9 +76,17 @@ export class AcsBackend {
       key = undefined;
       throw err;
     }));
+    const apiLog = log.child({ component: "clusters-api" });
+    // Said once, at start: whether Negotiate is offered (an unreadable or empty keytab stops the start, naming it).
+    const acceptor = this.settings.negotiate ? negotiateAcceptor(this.settings.negotiate) : undefined;
+    if (acceptor) {
+      apiLog.info({ keytab: this.settings.negotiate!.keytabFile, principals: acceptor.principals }, "Clusters API: accepting Negotiate logins for these service principals");
+    } else {
+      apiLog.info("Clusters API: no acceptor keytab configured (--server-keytab-file / SERVER_KEYTAB_FILE), so Negotiate is not offered; Basic and Bearer only");
+    }
     return createClustersApiHandler({
-      config, client, cdb: this.cdb, auth: this.auth, clusterByUuid, git: this.git, log: log.child({ component: "clusters-api" }),
-      tokens: new BearerTokens(tokenKey),
+      config, client, cdb: this.cdb, auth: this.auth, clusterByUuid, git: this.git, log: apiLog,
+      tokens: new BearerTokens(tokenKey), ...(acceptor ? { negotiate: acceptor } : {}),
       authUrl: () => this.connection.service("auth").baseUrl(), version: GRAFT_VERSION,
     });
   }

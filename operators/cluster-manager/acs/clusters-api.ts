@@ -1,5 +1,5 @@
 // The ACS Clusters service HTTP API (acs-contract.md §8) that ACS's admin UI calls, served by graft in ACS mode:
-// - POST /token: a Bearer token for this service (callers log in with Basic, as at every ACS service);
+// - POST /token: a Bearer token for this service (callers log in with Basic or Negotiate, as at every ACS service);
 // - GET /ping: who this service is;
 // - POST /v1/cluster/<uuid>/bootstrap-url (Manage clusters): a JSON string, the URL of a single-use bootstrap script
 //   (graft's one-time token, the `.sh` form: the script is served once, then a script saying why it is refused),
@@ -8,9 +8,12 @@
 // - PUT|DELETE /v1/cluster/<uuid>/secret/<namespace>/<name>/<key>[?dryrun] (Manage secrets): seal a value into the
 //   cluster's repository (secrets-api.ts).
 // Callers authenticate with Basic (checked by asking the ACS Auth service for a token with those credentials, so the
-// KDC decides) or a Bearer token from /token (accepted by every replica, bearer-tokens.ts); otherwise 401 with `WWW-Authenticate: Basic realm="Factory+"`. The
-// ACL check asks the Auth service for the caller's ACL (the Cluster Manager role holds ReadACL on the Clusters
-// permissions) and passes when Manage clusters is granted on the cluster or on the Null UUID.
+// KDC decides), with Negotiate when the manager has an acceptor keytab (the GSSAPI token verified with it, the reply
+// token sent back for mutual authentication; the Kerberos name is the caller, looked up at the Auth service), or with
+// a Bearer token from /token (accepted by every replica, bearer-tokens.ts); otherwise 401 with
+// `WWW-Authenticate: Basic realm="Factory+"` (and `Negotiate` first when it is accepted). The ACL check asks the Auth
+// service for the caller's ACL (the Cluster Manager role holds ReadACL on the Clusters permissions) and passes when
+// Manage clusters is granted on the cluster or on the Null UUID.
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
@@ -20,6 +23,7 @@ import { ServiceClient } from "../../acs/service-client.js";
 import { App, Perm, Service } from "../../api/constants.js";
 import { ConditionType as T } from "../../api/conditions.js";
 import type { EdgeCluster } from "../../api/edgecluster.js";
+import type { NegotiateAcceptor } from "../../kerberos/gss-acceptor.js";
 import type { KubeClient } from "../../runtime/rest.js";
 import { issueBootstrapToken } from "../bootstrap-tokens.js";
 import { urlsFor, type ClusterManagerConfig } from "../config.js";
@@ -49,21 +53,54 @@ export interface ClustersApiDeps {
   tokens: BearerTokens;
   log: Logger;
   version: string;
+  /** Verifies Negotiate tokens with the manager's acceptor keytab; absent: Negotiate is not offered. */
+  negotiate?: NegotiateAcceptor;
 }
 
-interface Caller {
-  principal: string;
-}
+/**
+ * Who called: an ACS principal UUID (Basic: the Auth service's whoami) or a Kerberos name (Negotiate: the Auth
+ * service maps it to its principal when the ACL is read).
+ */
+type Caller = { principal: string; kerberos?: undefined } | { kerberos: string; principal?: undefined };
+
+/** A Negotiate caller's Bearer tokens carry its Kerberos name under this prefix (principal UUIDs never hold a colon). */
+const KERBEROS_SUBJECT = "krb:";
+const subjectOf = (c: Caller) => c.kerberos !== undefined ? `${KERBEROS_SUBJECT}${c.kerberos}` : c.principal;
+const callerOf = (subject: string): Caller => subject.startsWith(KERBEROS_SUBJECT)
+  ? { kerberos: subject.slice(KERBEROS_SUBJECT.length) } : { principal: subject };
+const nameOf = (c: Caller) => c.kerberos ?? c.principal;
 
 export function createClustersApiHandler(deps: ClustersApiDeps) {
   const basicSeen = new Map<string, { caller: Caller; until: number }>();
+  const challenges = deps.negotiate ? ["Negotiate", 'Basic realm="Factory+"'] : 'Basic realm="Factory+"';
 
-  async function authenticate(req: IncomingMessage): Promise<Caller | null> {
+  /** A Negotiate login: the client's Kerberos name (when it has an ACS account) and the reply token. */
+  async function negotiate(token: string): Promise<{ caller: Caller; reply: string } | null> {
+    if (!deps.negotiate) return null;
+    const accepted = await deps.negotiate.accept(token);
+    if ("refused" in accepted) {
+      deps.log.debug({ reason: accepted.refused }, "refused a Negotiate token");
+      return null;
+    }
+    // The principal lookup: the Kerberos name must map to an ACS account (as a Basic login's whoami must).
+    if ((await deps.auth.aclByKerberos(accepted.principal)) === null) {
+      deps.log.info({ kerberos: accepted.principal }, "refused a Negotiate login: the Kerberos principal has no ACS account");
+      return null;
+    }
+    return { caller: { kerberos: accepted.principal }, reply: accepted.reply };
+  }
+
+  async function authenticate(req: IncomingMessage, res: ServerResponse): Promise<Caller | null> {
     const header = req.headers.authorization ?? "";
     const [scheme, credentials] = header.split(" ", 2) as [string, string | undefined];
     if (scheme === "Bearer" && credentials) {
-      const principal = await deps.tokens.verify(credentials);
-      return principal ? { principal } : null;
+      const subject = await deps.tokens.verify(credentials);
+      return subject ? callerOf(subject) : null;
+    }
+    if (scheme === "Negotiate" && credentials) {
+      const login = await negotiate(credentials.trim());
+      if (login) res.setHeader("www-authenticate", `Negotiate ${login.reply}`);
+      return login?.caller ?? null;
     }
     if (scheme !== "Basic" || !credentials) return null;
     const key = createHash("sha256").update(credentials).digest("hex");
@@ -91,7 +128,7 @@ export function createClustersApiHandler(deps: ClustersApiDeps) {
   }
 
   async function mayManage(caller: Caller, cluster: string, permission: string = Perm.ManageClusters): Promise<boolean> {
-    const acl = await deps.auth.acl(caller.principal);
+    const acl = caller.kerberos !== undefined ? (await deps.auth.aclByKerberos(caller.kerberos)) ?? [] : await deps.auth.acl(caller.principal);
     return acl.some((ace) => ace.permission === permission && (ace.target === cluster || ace.target === NULL_UUID));
   }
 
@@ -107,14 +144,14 @@ export function createClustersApiHandler(deps: ClustersApiDeps) {
       res.writeHead(status, { "content-type": "text/plain; charset=utf-8" }).end(`${message}\n`);
       return true;
     };
-    const caller = await authenticate(req);
+    const caller = await authenticate(req, res);
     if (!caller) {
-      res.writeHead(401, { "www-authenticate": 'Basic realm="Factory+"' }).end();
+      res.writeHead(401, { "www-authenticate": challenges }).end();
       return true;
     }
     if (path === "/token") {
       if (req.method !== "POST") return text(405, "use POST");
-      return json(200, await deps.tokens.issue(caller.principal, TOKEN_LIFETIME_MS));
+      return json(200, await deps.tokens.issue(subjectOf(caller), TOKEN_LIFETIME_MS));
     }
     if (path === "/ping") {
       return json(200, { service: Service.Clusters, version: deps.version, software: { vendor: "graft", application: "graft cluster-manager", revision: deps.version } });
@@ -127,7 +164,7 @@ export function createClustersApiHandler(deps: ClustersApiDeps) {
       const [namespace, name, key] = rest.map((p) => decodeURIComponent(p)) as [string, string, string];
       const dryRun = new URL(req.url ?? "/", "http://x").searchParams.has("dryrun");
       const answer = await handleSecret({ cdb: deps.cdb, git: deps.git, log: deps.log },
-        { method: req.method, cluster: uuid, namespace, name, key, dryRun, caller: caller.principal }, req);
+        { method: req.method, cluster: uuid, namespace, name, key, dryRun, caller: nameOf(caller) }, req);
       if (answer.status === 204) {
         res.writeHead(204).end();
         return true;

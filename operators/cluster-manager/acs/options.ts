@@ -18,6 +18,7 @@ export function addAcsOptions(cmd: Command): Command {
     .addOption(new Option("--service-username <name>", "ACS mode: the manager's ACS account").env("SERVICE_USERNAME"))
     .addOption(new Option("--service-password-file <path>", "ACS mode: file holding the account's password (else SERVICE_PASSWORD)").env("SERVICE_PASSWORD_FILE"))
     .addOption(new Option("--service-keytab-file <path>", "ACS mode: log in with Negotiate (GSSAPI) as --service-username with this keytab file instead of a password").env("SERVICE_KEYTAB_FILE"))
+    .addOption(new Option("--server-keytab-file <path>", "ACS mode: the Clusters API's own keytab (HTTP/<host>@REALM): accept Negotiate (GSSAPI) logins verified with it").env("SERVER_KEYTAB_FILE"))
     .addOption(new Option("--realm <realm>", "ACS mode: Kerberos realm of the edge principals").env("REALM"))
     .addOption(new Option("--domain <domain>", "ACS mode: DNS domain of the central services (kdc.<domain>, kadmin.<domain>)").env("EXTERNAL_DOMAIN"))
     .addOption(new Option("--kdc <host[:port]>", "ACS mode: KDC the edge uses, when not kdc.<domain>").env("EDGE_KDC"))
@@ -40,6 +41,7 @@ export interface AcsFlagValues {
   serviceUsername?: string;
   servicePasswordFile?: string;
   serviceKeytabFile?: string;
+  serverKeytabFile?: string;
   realm?: string;
   domain?: string;
   kdc?: string;
@@ -86,6 +88,7 @@ export function acsSettingsFromFlags(o: AcsFlagValues, env: NodeJS.ProcessEnv = 
   return {
     urls: Object.fromEntries(Object.entries(urls).filter(([, v]) => v)) as AcsModeSettings["urls"],
     credentials: serviceCredentials(o, username, realm, need, env),
+    ...(o.serverKeytabFile ? { negotiate: { keytabFile: o.serverKeytabFile } } : {}),
     realm,
     domain: need(o.domain, "--domain (EXTERNAL_DOMAIN)"),
     kdc: o.kdc,

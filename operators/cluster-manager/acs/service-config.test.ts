@@ -54,6 +54,9 @@ test("ACS flags: a keytab file means a Negotiate login as the service principal 
     { principal: "sv1cm@OTHER", keytabFile: "/k" });
   assert.deepEqual(acsSettingsFromFlags(base, { SERVICE_PASSWORD: "pw" }).credentials, { username: "sv1clustermanager", password: "pw" });
   assert.throws(() => acsSettingsFromFlags({ ...base, serviceKeytabFile: "/k", servicePasswordFile: "/p" }, {}), /not both: .*set it empty/);
+  assert.deepEqual(acsSettingsFromFlags({ ...base, serverKeytabFile: "/etc/graft/acs/server-keytab" }, { SERVICE_PASSWORD: "pw" }).negotiate,
+    { keytabFile: "/etc/graft/acs/server-keytab" }, "SERVER_KEYTAB_FILE: the Clusters API accepts Negotiate");
+  assert.equal(acsSettingsFromFlags(base, { SERVICE_PASSWORD: "pw" }).negotiate, undefined, "no acceptor keytab: Negotiate not offered");
 });
 
 test("the enrolment image defaults to the released graft image: the reference config/default installs, at package.json's version", () => {
