@@ -165,12 +165,13 @@ describe("the edge on a real node (embedded mode)", { skip }, () => {
     }, { timeoutMs: 120_000, intervalMs: 1_000, message: "the controller unsealed the Secret" });
     assert.equal(Buffer.from(secret.data.password ?? "", "base64").toString(), value);
 
-    // A values change the chart refuses: helm-controller's error in kubectl describe ec (edge-sync's head watch asks
-    // Flux to fetch; the self-link GitRepository's 1-minute poll is the fallback).
-    await kubectl(["-n", CENTRAL_NS, "patch", "ec", NAME, "--type=merge", "-p", '{"spec":{"values":{"colour":"blue"}}}']);
+    // A values change the chart's templates refuse (its schema passes them, or the manager would not commit them):
+    // helm-controller's error in kubectl describe ec (edge-sync's head watch asks Flux to fetch; the self-link
+    // GitRepository's 1-minute poll is the fallback).
+    await kubectl(["-n", CENTRAL_NS, "patch", "ec", NAME, "--type=merge", "-p", JSON.stringify({ spec: { values: { sealedSecrets: { namespace: EDGE_NS } } } })]);
     await waitFor(async () => (await ec()).status?.observedGeneration === 3, { timeoutMs: 60_000, message: "the refused values committed" });
     const committedAt = Date.now();
-    await waitFor(async () => /is not Ready: \w+: .*additional properties 'colour' not allowed/.test((await kubectl(["-n", CENTRAL_NS, "describe", "ec", NAME])).replace(/\s+/g, " ")),
+    await waitFor(async () => /is not Ready: \w+: .*sealedSecrets\.namespace "fplus-edge" is the release namespace/.test((await kubectl(["-n", CENTRAL_NS, "describe", "ec", NAME])).replace(/\s+/g, " ")),
       { timeoutMs: 180_000, intervalMs: 1_000, message: "the HelmRelease's error in kubectl describe ec" });
     console.log(`real node: values refused by the chart → error in kubectl describe ec ${((Date.now() - committedAt) / 1000).toFixed(1)} s after the commit (edge-sync's head watch asked Flux to fetch)`);
   });

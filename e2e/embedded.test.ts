@@ -26,7 +26,7 @@ const node = (name: string, labels: Record<string, string> = {}) => JSON.stringi
 });
 
 test("embedded mode: apply → bootstrap with dash → Flux reconciles → edge-sync reports → Ready", async () => {
-  assert.equal((await central.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("line-1", NS, { values: { site: { line: 1 } } }) })).code, 0);
+  assert.equal((await central.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("line-1", NS, { values: { podLabels: { line: "1" } } }) })).code, 0);
   assert.equal((await central.cp.kubectl(["wait", "-n", NS, "ec/line-1", "--for=condition=Provisioned", "--timeout=60s"])).code, 0);
   assert.equal((await edge.kubectl(["apply", "-f", "-"], { input: node("edge-cp-1", { "node-role.kubernetes.io/control-plane": "" }) })).code, 0);
 
@@ -44,7 +44,7 @@ test("embedded mode: apply → bootstrap with dash → Flux reconciles → edge-
   const release = await eventually(() => edgeJson(["-n", EDGE_NS, "get", "helmreleases.helm.toolkit.fluxcd.io", `edge-cluster-${uuid}`]),
     { timeoutMs: 60_000, message: "HelmRelease applied by Flux" });
   assert.equal(release.spec.values.cluster.uuid, uuid);
-  assert.equal(release.spec.values.site.line, 1);
+  assert.equal(release.spec.values.podLabels.line, "1");
   await eventually(async () => isReady(await edgeJson(["-n", EDGE_NS, "get", "gitrepositories.source.toolkit.fluxcd.io", "helm-charts"])),
     { timeoutMs: 60_000, intervalMs: 1000, message: "helm-charts GitRepository pulled from the shared repository" });
 
@@ -65,10 +65,10 @@ test("embedded mode: apply → bootstrap with dash → Flux reconciles → edge-
   assert.match(table.stdout, /line-1\s+acme-line-1\s+2\s+\d{4}-\d\d-\d\dT\S+\s+True/);
 
   // A change of spec.values reaches the edge through Flux.
-  await central.cp.kubectl(["patch", "ec", "-n", NS, "line-1", "--type=merge", "-p", '{"spec":{"values":{"site":{"line":2}}}}']);
+  await central.cp.kubectl(["patch", "ec", "-n", NS, "line-1", "--type=merge", "-p", '{"spec":{"values":{"podLabels":{"line":"2"}}}}']);
   await eventually(async () => (await ec()).status?.observedGeneration === 2, { message: "new generation committed" });
   await edge.kubectl(["-n", EDGE_NS, "annotate", "--overwrite", "gitrepositories.source.toolkit.fluxcd.io", "self-link", `reconcile.fluxcd.io/requestedAt=${Date.now()}`]);
-  await eventually(async () => (await edgeJson(["-n", EDGE_NS, "get", "helmreleases.helm.toolkit.fluxcd.io", `edge-cluster-${uuid}`])).spec.values.site.line === 2,
+  await eventually(async () => (await edgeJson(["-n", EDGE_NS, "get", "helmreleases.helm.toolkit.fluxcd.io", `edge-cluster-${uuid}`])).spec.values.podLabels.line === "2",
     { timeoutMs: 90_000, intervalMs: 1000, message: "new values applied on the edge" });
 
   // Deleting the EdgeCluster cleans up centrally.

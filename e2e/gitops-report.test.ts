@@ -85,24 +85,25 @@ test("the edge's Flux objects reach the EdgeCluster: Synced at graft's commit, a
   assert.equal(release.spec.values.logLevel, "debug");
   assert.match(synced(moved)!.message, new RegExp(`graft's latest commit ${second.slice(0, 12)}`));
 
-  // A values change the chart refuses (values.schema.json allows no unknown key): helm-controller's error in describe.
+  // A values change the chart's templates refuse (the manager commits no values its values.schema.json refuses):
+  // helm-controller's error in describe.
   // Nobody but edge-sync's head watch asks Flux to look (the self-link GitRepository's poll is the fallback).
   const source = await selfLink();
   assert.equal(source.spec.interval, "1m");
-  const third = await newCommit({ colour: "blue" }, second);
+  const third = await newCommit({ sealedSecrets: { enabled: true, namespace: EDGE_NS } }, second);
   const brokenAt = Date.now();
   const broken = await eventually(async () => {
     seen = await ec();
     const described = (await central.cp.kubectl(["describe", "ec", "-n", NS, NAME])).stdout.replace(/\s+/g, " ");
-    return /HelmRelease fplus-edge\/edge-cluster-\S+ is not Ready: \w+: .*colour/.test(described) && described;
+    return /HelmRelease fplus-edge\/edge-cluster-\S+ is not Ready: \w+: .*sealedSecrets\.namespace "fplus-edge" is the release namespace/.test(described) && described;
   }, { timeoutMs: 180_000, intervalMs: 1000, message: () => `the HelmRelease's error in describe (gitops: ${JSON.stringify(seen?.status?.gitops)}; ${logs()})` });
   t.diagnostic(`values change refused by the chart → its error in kubectl describe ec: ${((Date.now() - brokenAt) / 1000).toFixed(1)} s after the commit (edge-sync's head watch asked Flux to fetch)`);
-  assert.match(broken, /additional properties .colour. not allowed Observed Generation: \d+ Reason: FluxObjectNotReady Status: False Type: Synced/);
+  assert.match(broken, /get a namespace of their own Observed Generation: \d+ Reason: FluxObjectNotReady Status: False Type: Synced/);
   assert.equal((await ec()).status!.gitops!.appliedRevision, `main@sha1:${third}`, "the Kustomization applied it; the HelmRelease refused it");
   assert.equal((await ec()).status!.conditions!.find((c) => c.type === "Ready")?.status, "True", "a failing edge release is Synced=False, not a provisioning fault");
 
-  // Removing the bad key: Synced again.
-  const fourth = await newCommit({ colour: null }, third);
+  // The bad values taken back: Synced again.
+  const fourth = await newCommit({ sealedSecrets: { enabled: false, namespace: null } }, third);
   await eventually(async () => {
     const e = await ec();
     return e.status?.gitops?.appliedRevision === `main@sha1:${fourth}` && synced(e)?.status === "True";

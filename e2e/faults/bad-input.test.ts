@@ -273,6 +273,32 @@ test("spec.namespace changed after the edge reported: Stalled=True, nothing comm
   await waitForCondition(f, "mover", NS, (c) => c.type === "Ready" && c.status === "True", "mover Ready again with its namespace back");
 });
 
+test("spec.values the edge chart's values.schema.json refuses: Stalled=True InvalidSpec naming each path, nothing committed; fixed, it is provisioned again", async () => {
+  const { uuid } = await provision("schema-site");
+  const head = () => readRef(join(f.dataDir, "repos", `${uuid}.git`), "refs/heads/main");
+  const good = await head();
+  const values = (v: object) => f.cp.kubectl(["patch", "-n", NS, "ec/schema-site", "--type=merge", "-p", JSON.stringify({ spec: { values: v } })]);
+  assert.equal((await values({ mqtt: "x", colour: "blue", podLabels: { line: 1 } })).code, 0);
+  const ec = await waitForCondition(f, "schema-site", NS, (c) => c.type === "Stalled" && c.status === "True", "schema-site stalls");
+  const stalled = ec.status!.conditions!.find((c) => c.type === "Stalled")!;
+  assert.equal(stalled.reason, "InvalidSpec");
+  assert.match(stalled.message, /^the chart values break edge-cluster@[\d.]+'s values\.schema\.json, so helm on the edge would refuse them: /);
+  assert.match(stalled.message, /spec\.values\.mqtt: must be object/);
+  assert.match(stalled.message, /spec\.values\.colour: is not a value of the chart \(it takes mode, cluster, central, /);
+  assert.match(stalled.message, /spec\.values\.podLabels\.line: must be string/);
+  assert.match(stalled.message, /Nothing was committed \(the edge keeps its last values\): fix spec\.values$/);
+  assert.equal(ec.status!.conditions!.find((c) => c.type === "Ready")!.status, "False");
+  assert.equal(await head(), good, "nothing committed: the last good commit stays");
+  assert.equal((await values({ mqtt: null, colour: null, podLabels: { line: "1" } })).code, 0);
+  const fixed = await eventually(async () => {
+    const e = await f.manager.client.get<EdgeCluster>(EdgeClusterType, "schema-site", NS);
+    return e.status?.observedGeneration === e.metadata.generation && e.status?.conditions?.some((c) => c.type === "Provisioned" && c.status === "True") && e;
+  }, { message: "schema-site provisioned once its values are fixed" });
+  assert.equal(fixed.status!.conditions!.find((c) => c.type === "Stalled"), undefined);
+  assert.equal(fixed.status!.conditions!.find((c) => c.type === "Ready")!.status, "True");
+  assert.notEqual(await head(), good, "the fixed values are committed");
+});
+
 test("a cluster reusing another's spec.name gets Provisioned=False NameConflict and no Secret or repository", async () => {
   const reposBefore = readdirSync(join(f.dataDir, "repos")).sort();
   assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: ecJson("copycat", { name: "site-a" }) })).code, 0);

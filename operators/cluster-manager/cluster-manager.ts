@@ -19,6 +19,7 @@ import { DEFAULT_FLUX_INSTALL } from "./bootstrap-script.js";
 import { DEFAULT_FLUX_RELEASES_DIR, FluxReleases } from "./fleet/flux-releases.js";
 import { FluxRolloutReconciler, ROLLOUT_CONTROLLER } from "./fleet/rollout-controller.js";
 import { DEFAULT_CHART_DIR, publishHelmChartsTask } from "./helm-charts.js";
+import { chartValuesSchema } from "./chart-values-schema.js";
 import { createSealHandler } from "./seal-endpoint.js";
 import { createStatusHandler } from "./status-endpoint.js";
 import { Counter, Gauge } from "prom-client";
@@ -80,6 +81,7 @@ export class ClusterManager {
       client: this.client, log, config, repos: this.repos, metrics: this.metrics, events,
       concurrency: opts.concurrency, resyncMs: opts.resyncMs, stallRetryMs: opts.stallRetryMs, acs: this.acs,
       credentialsKnown: (uuid) => this.index.exists(uuid), fluxReleases: this.fluxReleases,
+      valuesSchema: config.mode === "acs" ? undefined : chartValuesSchema(config.chartDir ?? DEFAULT_CHART_DIR),
     });
     if (config.mode !== "acs") {
       this.rollouts = new FluxRolloutReconciler({

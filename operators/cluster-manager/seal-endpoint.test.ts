@@ -87,7 +87,7 @@ test("dry run changes nothing; a reconcile keeps the sealed secrets", async () =
   assert.match(await dry.text(), /kind: SealedSecret/);
   assert.equal(await commits(), before);
   assert.equal(await repoFile(sealedSecretPath("app", "other")), undefined);
-  await f.cp.kubectl(["patch", "ec", "-n", NS, "sealed", "--type=merge", "-p", '{"spec":{"values":{"x":1}}}']);
+  await f.cp.kubectl(["patch", "ec", "-n", NS, "sealed", "--type=merge", "-p", '{"spec":{"values":{"logLevel":"debug"}}}']);
   await eventually(async () => Number(await commits()) > Number(before), { message: "values change committed" });
   assert.ok(await repoFile(sealedSecretPath("app", "db-creds")), "sealed secret survives regeneration");
 });

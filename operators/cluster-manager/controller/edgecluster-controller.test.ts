@@ -50,7 +50,7 @@ async function clone(url: string, user: string, password: string) {
 }
 
 test("kubectl apply → Provisioned and Ready, with status, printer columns and events", async () => {
-  const ec = await applyAndWait("plant-a", { values: { greeting: "hello $& $'" } });
+  const ec = await applyAndWait("plant-a", { values: { podAnnotations: { greeting: "hello $& $'" } } });
   assert.match(ec.status!.uuid!, /^[0-9a-f-]{36}$/);
   assert.equal(ec.status!.sparkplugGroup, "acme-plant-a");
   assert.equal(ec.status!.repository, `${f.externalUrl}/uuid/${ec.status!.uuid}`);
@@ -84,7 +84,7 @@ test("the repository clones with the cluster's credentials and holds the expecte
   assert.equal(release.spec.chart.spec.sourceRef.name, "helm-charts");
   assert.equal(release.spec.values.cluster.uuid, uuid);
   assert.equal(release.spec.values.cluster.name, "plant-a");
-  assert.equal(release.spec.values.greeting, "hello $& $'", "values substituted literally");
+  assert.equal(release.spec.values.podAnnotations.greeting, "hello $& $'", "values substituted literally");
   assert.deepEqual(release.spec.values.image, EDGE_IMAGE, "the edge components' image");
   const [charts] = docs("edo/cluster/helm-charts.yaml");
   assert.equal(charts.spec.url, `${f.externalUrl}/shared/helm-charts`);
@@ -105,7 +105,7 @@ test("the repository clones with the cluster's credentials and holds the expecte
 
 test("a change of spec.values yields exactly one new commit; a forced reconcile none", async () => {
   const before = await getEc("plant-a");
-  const r = await f.cp.kubectl(["patch", "ec", "-n", NS, "plant-a", "--type=merge", "-p", JSON.stringify({ spec: { values: { greeting: "changed" } } })]);
+  const r = await f.cp.kubectl(["patch", "ec", "-n", NS, "plant-a", "--type=merge", "-p", JSON.stringify({ spec: { values: { podAnnotations: { greeting: "changed" } } } })]);
   assert.equal(r.code, 0, r.stderr);
   const after1 = await eventually(async () => {
     const ec = await getEc("plant-a");
@@ -121,7 +121,7 @@ test("a change of spec.values yields exactly one new commit; a forced reconcile 
   const creds = await credentialsOf(after2);
   const repo = await clone(after2.status!.repository!, creds.gitUsername, creds.gitPassword);
   assert.equal(repo.commits.length, 2, "set-up commit plus exactly one update");
-  assert.equal(parseAllDocuments(repo.read("edo/cluster/edge-cluster.yaml"))[0]!.toJS().spec.values.greeting, "changed");
+  assert.equal(parseAllDocuments(repo.read("edo/cluster/edge-cluster.yaml"))[0]!.toJS().spec.values.podAnnotations.greeting, "changed");
 });
 
 test("a branch moved away from the commit a pass made is put back by the next pass with the same spec", async () => {

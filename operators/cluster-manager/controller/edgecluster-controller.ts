@@ -24,6 +24,7 @@ import type { ClusterManagerConfig } from "../config.js";
 import { CrashPoint, crashPoint } from "../crash-points.js";
 import { credentialsSecretName } from "../credentials.js";
 import type { FluxReleases } from "../fleet/flux-releases.js";
+import type { ChartValuesSchema } from "../chart-values-schema.js";
 import type { RepoStore } from "../git/repo-store.js";
 import { acsCredentialsStep, acsNameCheckStep, acsSetupStep, configDbEntryStep } from "./acs-steps.js";
 import { bootstrapStep, checkSpec, identityStep, nameCheckStep, provisionedStep } from "./common-steps.js";
@@ -57,6 +58,8 @@ export interface EdgeClusterControllerDeps {
   credentialsKnown?: (uuid: string) => boolean;
   /** The Flux releases a cluster's repository may carry (default: this checkout's config/flux). */
   fluxReleases?: FluxReleases;
+  /** Embedded mode: the published edge chart's values schema, checked before a commit (none: not checked). */
+  valuesSchema?: ChartValuesSchema;
 }
 
 type Status = EdgeClusterStatus;

@@ -12,7 +12,8 @@ import { CrashPoint, crashPoint } from "../crash-points.js";
 import { ensureCredentials } from "../credentials.js";
 import { shippedFluxReleases } from "../fleet/flux-releases.js";
 import { chooseFluxRelease, type FluxChoice } from "../fleet/flux-version.js";
-import { FLUX_COMPONENTS_FILE, SELF_LINK_FILE, generateClusterRepo, repoFluxVersion } from "../git/repo-content.js";
+import type { ChartValuesSchema } from "../chart-values-schema.js";
+import { FLUX_COMPONENTS_FILE, SELF_LINK_FILE, clusterValues, generateClusterRepo, repoFluxVersion } from "../git/repo-content.js";
 import { fileText } from "../git/repo-store.js";
 import { EDGE_CHART } from "../helm-charts.js";
 import { SEALED_SECRETS_DIR } from "../seal-endpoint.js";
@@ -76,6 +77,7 @@ export function repositoryStep(deps: EdgeClusterControllerDeps): Step {
       chart: { name: chart, values: chartValues(deps, chart, scratch.sparkplugGroup!, ec.spec.namespace, urls.central) },
       values: ec.spec.values, bare: ec.spec.bare,
     };
+    if (deps.valuesSchema && chart === EDGE_CHART) refuseValuesTheChartRejects(deps.valuesSchema, clusterValues(input), ec.spec.values);
     const inputs = handled.key({ ...input, fluxVersion: ec.spec.fluxVersion, assigned: ec.metadata.annotations?.[FLUX_VERSION_ANNOTATION] });
     // One owner of RepositoryFailed for both stages, so a retry failing alike rewrites nothing.
     const { repoExisted, sync, fluxVersion } = await ownedBy(scope, T.RepositoryFailed, "cannot create the cluster's Git repository", async () => {
@@ -165,6 +167,18 @@ function refuseNamespaceMove(ec: EdgeCluster, current: ReadonlyMap<string, Buffe
   throw new StallingError(Reason.InvalidSpec, `spec.namespace "${ec.spec.namespace}" differs from "${linked}", which the edge was bootstrapped into and reports from: ` +
     "its credentials and Flux link live there, so committing the new one would strand it; to move it, delete this EdgeCluster and create it again, " +
     `then run its new bootstrap command; or set spec.namespace back to "${linked}"`);
+}
+
+/**
+ * The values the HelmRelease would carry must pass the chart's values.schema.json, or helm refuses them on the edge
+ * (Synced=False there, Ready=True here). Refused before any commit: the repository keeps its last good values.
+ */
+function refuseValuesTheChartRejects(schema: ChartValuesSchema, values: Record<string, unknown>, specValues: unknown): void {
+  const problems = schema.problems(values, specValues);
+  if (problems.length === 0) return;
+  const shown = problems.slice(0, 5).join("; ") + (problems.length > 5 ? `; and ${problems.length - 5} more` : "");
+  throw new StallingError(Reason.InvalidSpec, `the chart values break ${schema.chart}'s values.schema.json, so helm on the edge would refuse them: ${shown}. ` +
+    "Nothing was committed (the edge keeps its last values): fix spec.values");
 }
 
 /** Reporting goes False once a bootstrapped edge has not reported for the timeout. */

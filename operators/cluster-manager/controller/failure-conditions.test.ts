@@ -42,7 +42,7 @@ test("a new generation that fails: Provisioned and Ready False for it, kubectl w
   writeFileSync(lock, "");
   try {
     const errorsBefore = await errors();
-    const patched = await f.cp.kubectl(["patch", "ec", "-n", NS, "steady", "--type=merge", "-p", JSON.stringify({ spec: { values: { greeting: "new" } } })]);
+    const patched = await f.cp.kubectl(["patch", "ec", "-n", NS, "steady", "--type=merge", "-p", JSON.stringify({ spec: { values: { podAnnotations: { greeting: "new" } } } })]);
     assert.equal(patched.code, 0, patched.stderr);
     const generation = good.metadata.generation! + 1;
     // A pass records its failure in status before the error reaches the work queue.
