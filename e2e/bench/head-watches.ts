@@ -72,7 +72,7 @@ export async function benchHeadWatches(opts: HeadWatchesOptions): Promise<Figure
     const target = edges[0]!;
     const name = byUuid.get(target.uuid)!.metadata.name;
     const changedAt = performance.now();
-    await client.patch(EdgeClusterType, name, namespace, { spec: { values: { benchHeadWatch: Date.now() } } });
+    await client.patch(EdgeClusterType, name, namespace, { spec: { values: { podAnnotations: { benchHeadWatch: String(Date.now()) } } } });
     const answer = await Promise.race([watches[0]!.answered, new Promise<never>((_, rej) => setTimeout(() => rej(new Error("no answer in 60 s")), 60_000))]);
     if (answer.status !== 200) throw new Error(`the watch was answered ${answer.status}: ${answer.body}`);
     const wakeMs = answer.at - changedAt;
