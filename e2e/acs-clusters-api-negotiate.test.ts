@@ -2,8 +2,8 @@
 // cluster-manager with its own acceptor keytab (HTTP/localhost@REALM, made in a real MIT KDC), against the ACS
 // stand-in and a real API server: a keytab client with Manage clusters gets a bootstrap URL and the manager's
 // mutual-authentication reply, one without the grant gets 403, POST /token with Negotiate gives a Bearer token that
-// works, and a garbage token, a ticket for another service (the stand-in's HTTP/127.0.0.1) or a principal with no ACS
-// account get 401 with both challenges.
+// works, curl's SPNEGO works too, a revoked grant is gone at the next login, and a garbage token, a ticket for another
+// service (the stand-in's HTTP/127.0.0.1) or a principal with no ACS account get 401 with both challenges.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -176,6 +176,14 @@ test("curl --negotiate (SPNEGO, a ticket from kinit) gets a bootstrap URL as the
   const [body, code] = curl.stdout.trimEnd().split("\n");
   assert.equal(code, "200", `${curl.stdout}${curl.stderr}`);
   assert.match(JSON.parse(body!) as string, /\/v1\/bootstrap\/[^/]+\.sh$/);
+});
+
+test("a grant revoked at the Auth service is gone at the next Negotiate request (the ACL is read per login, not kept)", async () => {
+  const visitor = await keytabClient("admin-ui/temporary", true);
+  const { uuid: grant } = world.standin.auth.addGrant({ principal: visitor.uuid, permission: Perm.ManageClusters, target: cluster, plural: false });
+  assert.equal((await negotiated(visitor, `/v1/cluster/${cluster}/status`)).res.status, 200);
+  assert.equal(world.standin.auth.deleteGrant(grant!), 204);
+  assert.equal((await negotiated(visitor, `/v1/cluster/${cluster}/status`)).res.status, 403);
 });
 
 test("an acceptor keytab that cannot be used stops the start with an error naming the file", () => {

@@ -45,7 +45,12 @@ export function negotiateAcceptor(opts: AcceptorOptions): NegotiateAcceptor {
     principals,
     accept: async (token) => {
       if (!/^[A-Za-z0-9+/]+={0,2}$/.test(token)) return { refused: "the Negotiate token is not base64" };
-      const kerberos = await loadKerberosAddon();
+      let kerberos;
+      try {
+        kerberos = await loadKerberosAddon();
+      } catch (err) {
+        return { refused: err instanceof Error ? err.message : String(err) };
+      }
       return withKerberosEnv(env, async (): Promise<AcceptResult> => {
         try {
           // No service name: any key in the keytab may accept, as the keytab holds only this service's.

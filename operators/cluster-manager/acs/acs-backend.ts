@@ -19,6 +19,7 @@ import type { ClusterManagerConfig } from "../config.js";
 import type { KubeClient } from "../../runtime/rest.js";
 import type { EdgeCluster } from "../../api/edgecluster.js";
 import { negotiateAcceptor } from "../../kerberos/gss-acceptor.js";
+import { loadKerberosAddon } from "../../kerberos/gssapi.js";
 
 
 export interface AcsBackendOptions {
@@ -81,6 +82,8 @@ export class AcsBackend {
     const acceptor = this.settings.negotiate ? negotiateAcceptor(this.settings.negotiate) : undefined;
     if (acceptor) {
       apiLog.info({ keytab: this.settings.negotiate!.keytabFile, principals: acceptor.principals }, "Clusters API: accepting Negotiate logins for these service principals");
+      // The GSSAPI addon is loaded now, so a missing library is said at start rather than at the first login.
+      loadKerberosAddon().catch((err: unknown) => apiLog.error({ err: err instanceof Error ? err.message : String(err) }, "Clusters API: Negotiate logins cannot be verified"));
     } else {
       apiLog.info("Clusters API: no acceptor keytab configured (--server-keytab-file / SERVER_KEYTAB_FILE), so Negotiate is not offered; Basic and Bearer only");
     }

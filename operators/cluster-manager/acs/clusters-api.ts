@@ -61,7 +61,9 @@ export interface ClustersApiDeps {
  * Who called: an ACS principal UUID (Basic: the Auth service's whoami) or a Kerberos name (Negotiate: the Auth
  * service maps it to its principal when the ACL is read).
  */
-type Caller = { principal: string; kerberos?: undefined } | { kerberos: string; principal?: undefined };
+type Caller = { principal: string; kerberos?: undefined }
+  | { kerberos: string; principal?: undefined; /** read while logging in: this request's ACL */ acl?: Ace[] };
+type Ace = { permission: string; target: string };
 
 /** A Negotiate caller's Bearer tokens carry its Kerberos name under this prefix (principal UUIDs never hold a colon). */
 const KERBEROS_SUBJECT = "krb:";
@@ -83,11 +85,12 @@ export function createClustersApiHandler(deps: ClustersApiDeps) {
       return null;
     }
     // The principal lookup: the Kerberos name must map to an ACS account (as a Basic login's whoami must).
-    if ((await deps.auth.aclByKerberos(accepted.principal)) === null) {
+    const acl = await deps.auth.aclByKerberos(accepted.principal);
+    if (acl === null) {
       deps.log.info({ kerberos: accepted.principal }, "refused a Negotiate login: the Kerberos principal has no ACS account");
       return null;
     }
-    return { caller: { kerberos: accepted.principal }, reply: accepted.reply };
+    return { caller: { kerberos: accepted.principal, acl }, reply: accepted.reply };
   }
 
   async function authenticate(req: IncomingMessage, res: ServerResponse): Promise<Caller | null> {
@@ -128,7 +131,8 @@ export function createClustersApiHandler(deps: ClustersApiDeps) {
   }
 
   async function mayManage(caller: Caller, cluster: string, permission: string = Perm.ManageClusters): Promise<boolean> {
-    const acl = caller.kerberos !== undefined ? (await deps.auth.aclByKerberos(caller.kerberos)) ?? [] : await deps.auth.acl(caller.principal);
+    const acl = caller.kerberos === undefined ? await deps.auth.acl(caller.principal)
+      : caller.acl ?? (await deps.auth.aclByKerberos(caller.kerberos)) ?? [];
     return acl.some((ace) => ace.permission === permission && (ace.target === cluster || ace.target === NULL_UUID));
   }
 
