@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { helm } from "../../e2e/deploy/helm.js";
+import { edgeClusterYaml, startManagerFixture, waitForCondition } from "../../e2e/support/cluster-manager/fixtures.js";
 import { chartValuesSchema } from "./chart-values-schema.js";
 import { DEFAULT_CHART_DIR } from "./helm-charts.js";
 
@@ -56,4 +57,19 @@ test("a key only the chart's defaults or the manager set is not blamed on spec.v
   assert.equal(problems.length, 1, problems.join("; "));
   assert.match(problems[0]!, /^values\.cluster\.name \(from the chart's defaults or the cluster-manager\): must match pattern/);
   assert.deepEqual(schema.problems({ ...derived, image: null }, { image: null }), ["spec.values.image: is required"]);
+});
+
+test("chart values from the manager's settings that the schema refuses: Stalled InvalidSpec blaming the settings, not spec.values", async () => {
+  const f = await startManagerFixture("values-schema", { chartValues: { "edge-cluster": { logLevel: "loud" } } });
+  try {
+    assert.equal((await f.cp.kubectl(["create", "namespace", "sites"])).code, 0);
+    assert.equal((await f.cp.kubectl(["apply", "-f", "-"], { input: edgeClusterYaml("line-s", "sites", { values: { podLabels: { line: "s" } } }) })).code, 0);
+    const ec = await waitForCondition(f, "line-s", "sites", (c) => c.type === "Stalled" && c.status === "True", "line-s stalls");
+    const stalled = ec.status!.conditions!.find((c) => c.type === "Stalled")!;
+    assert.equal(stalled.reason, "InvalidSpec");
+    assert.match(stalled.message, /: values\.logLevel \(from the chart's defaults or the cluster-manager\): must be one of "debug", "info", "warn", "error"\. /);
+    assert.match(stalled.message, /Nothing was committed \(the edge keeps its last values\): fix the cluster-manager's chart values \(--chart-values-file, --edge-image\)$/);
+  } finally {
+    await f.stop();
+  }
 });

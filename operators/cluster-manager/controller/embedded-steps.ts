@@ -177,8 +177,10 @@ function refuseValuesTheChartRejects(schema: ChartValuesSchema, values: Record<s
   const problems = schema.problems(values, specValues);
   if (problems.length === 0) return;
   const shown = problems.slice(0, 5).join("; ") + (problems.length > 5 ? `; and ${problems.length - 5} more` : "");
+  const fix = problems.some((p) => p.startsWith("spec.values")) ? "fix spec.values"
+    : "fix the cluster-manager's chart values (--chart-values-file, --edge-image)";
   throw new StallingError(Reason.InvalidSpec, `the chart values break ${schema.chart}'s values.schema.json, so helm on the edge would refuse them: ${shown}. ` +
-    "Nothing was committed (the edge keeps its last values): fix spec.values");
+    `Nothing was committed (the edge keeps its last values): ${fix}`);
 }
 
 /** Reporting goes False once a bootstrapped edge has not reported for the timeout. */
