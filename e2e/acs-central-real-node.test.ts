@@ -7,7 +7,8 @@
 // leader, no credential in any container's environment (env, envFrom, Secret keys: central-pods.ts podEnvCredentials),
 // graft advertised as the Clusters service in the Directory; a cluster made as the admin UI makes it becomes a
 // Provisioned EdgeCluster with its setup status ready; the Clusters API, reached where the Directory says, accepts a
-// token at every replica and gives a bootstrap URL whose script the Pods serve once (then 410), its enrolment Pod on
+// token at every replica (and Negotiate, verified with the HTTP/<manager IP> keytab the Pods mount from the same
+// Secret) and gives a bootstrap URL whose script the Pods serve once (then 410), its enrolment Pod on
 // the site's image; an entry that cannot be mirrored is a Warning Event; deleting the leader's Pod hands the Lease
 // over, and the new leader mirrors the next cluster and tears down a deleted one. (The edge side of the bootstrap —
 // enrolment Pod, Flux, the chart — is e2e/kerberos-real-node.test.ts.) Root on Linux only.
@@ -17,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ConfigDbClient } from "../operators/acs/configdb.js";
+import { negotiateLoginFor, type KeytabCredentials } from "../operators/acs/negotiate.js";
 import { AcsConnection } from "../operators/acs/discovery.js";
 import { App, Class, Perm, Service } from "../operators/api/constants.js";
 import { createClusterAsAdminUi } from "./acs-standin/admin-ui.js";
@@ -25,6 +27,7 @@ import { startKdc, type Kdc } from "./harness/kdc.js";
 import { graftImage, realNodeSkipReason, startRealNode, type RealNode } from "./harness/real-node.js";
 import { addClusterManagerAccount, CHART_VALUES, installClustersService } from "./support/cluster-manager/acs-world.js";
 import { ACS_EXTERNAL_URL, installAcsCentral } from "./support/real-node/acs-site.js";
+import { MANAGER_IP } from "./support/real-node/embedded-site.js";
 import {
   CENTRAL_NS, deleteLeaderAndAwaitHandover, describeManager, podEnvCredentials, readyManagerPods, twoReplicasOneLeader,
 } from "./support/real-node/central-pods.js";
@@ -49,6 +52,7 @@ describe("ACS mode's central install in Pods on a real node", { skip }, () => {
   let cdb: ConfigDbClient;
   let chart: string;
   let upn: string;
+  let adminKeytab: KeytabCredentials;
   let first: { uuid: string; name: string; ec: EdgeClusterJson } | undefined;
   const { kubectl, json } = kubectlOn(() => node);
   const waitFor = diagnosedWait(() => describeManager(node), { intervalMs: 1000 });
@@ -89,8 +93,16 @@ describe("ACS mode's central install in Pods on a real node", { skip }, () => {
       credentials: { username: standin.adminUser.username, password: standin.adminUser.password },
       urls: { configdb: standin.urls.configdb, auth: standin.urls.auth, git: standin.urls.git },
     }).service("configdb"));
+    // The Clusters API's own service key (HTTP/<the Service's IP>, the host of EXTERNAL_URL) and a keytab for the
+    // administrator's Kerberos name, to log in there with Negotiate.
+    const serverKeytab = join(work, "http.keytab");
+    await kdc.kadminLocal(`addprinc -randkey HTTP/${MANAGER_IP}@${kdc.realm}`);
+    assert.match(await kdc.kadminLocal(`ktadd -k ${serverKeytab} HTTP/${MANAGER_IP}@${kdc.realm}`), /added to keytab/);
+    adminKeytab = { principal: standin.adminUser.upn, keytabFile: join(work, "admin.keytab"), env: kdc.env };
+    await kdc.kadminLocal(`addprinc -randkey ${adminKeytab.principal}`);
+    assert.match(await kdc.kadminLocal(`ktadd -k ${adminKeytab.keytabFile} ${adminKeytab.principal}`), /added to keytab/);
     const account = { username: manager.username, keytabFile, krb5Conf: kdc.env.KRB5_CONFIG! };
-    await installAcsCentral(node, work, { directoryUrl: standin.urls.directory, account, kdc, organisationPrefix: "acme", image: SITE_IMAGE });
+    await installAcsCentral(node, work, { directoryUrl: standin.urls.directory, account, kdc, organisationPrefix: "acme", image: SITE_IMAGE, serverKeytab });
   });
 
   after(async () => {
@@ -141,6 +153,11 @@ describe("ACS mode's central install in Pods on a real node", { skip }, () => {
       const status = await fetch(`http://${pod.status.podIP}:8080/v1/cluster/${first.uuid}/status`, { headers: bearer });
       assert.equal(status.status, 200, `the token at ${pod.metadata.name}`);
       assert.equal(((await status.json()) as { ready?: boolean }).ready, true);
+      // Negotiate at this replica: a ticket for HTTP/<manager IP>, verified with the mounted keytab, and its reply.
+      const exchange = await negotiateLoginFor(adminKeytab).start("clusters", MANAGER_IP);
+      const negotiated = await fetch(`http://${pod.status.podIP}:8080/v1/cluster/${first.uuid}/status`, { headers: { authorization: exchange.authorization } });
+      assert.equal(negotiated.status, 200, `Negotiate at ${pod.metadata.name}: ${await negotiated.clone().text()}`);
+      await exchange.complete(negotiated.headers.get("www-authenticate"));
     }
 
     const answer = await fetch(`${clusters}/v1/cluster/${first.uuid}/bootstrap-url`, { method: "POST", headers: bearer });

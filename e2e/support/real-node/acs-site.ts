@@ -19,6 +19,8 @@ export interface AcsSite {
   account: { username: string } & ({ password: string } | { keytabFile: string; krb5Conf: string });
   kdc: Kdc;
   organisationPrefix: string;
+  /** The Clusters API's acceptor keytab (HTTP/<manager host>): the Secret's key `server-keytab`, SERVER_KEYTAB_FILE. */
+  serverKeytab?: string;
   /** The site's own image reference (an overlay's `images:`); default: config/acs's. */
   image?: { name: string; tag: string };
 }
@@ -31,16 +33,18 @@ export async function installAcsCentral(node: RealNode, work: string, site: AcsS
   await must(["create", "namespace", CENTRAL_NS]);
   const { account } = site;
   let login: Record<string, string> = {};
+  const acceptor = site.serverKeytab ? [`--from-file=server-keytab=${site.serverKeytab}`] : [];
   if ("password" in account) {
     const passwordFile = join(work, "sv1clustermanager.password");
     writeFileSync(passwordFile, account.password, { mode: 0o600 });
-    await must(["-n", CENTRAL_NS, "create", "secret", "generic", "graft-cluster-manager-acs", `--from-file=password=${passwordFile}`]);
+    await must(["-n", CENTRAL_NS, "create", "secret", "generic", "graft-cluster-manager-acs", `--from-file=password=${passwordFile}`, ...acceptor]);
   } else {
-    await must(["-n", CENTRAL_NS, "create", "secret", "generic", "graft-cluster-manager-acs", `--from-file=keytab=${account.keytabFile}`]);
+    await must(["-n", CENTRAL_NS, "create", "secret", "generic", "graft-cluster-manager-acs", `--from-file=keytab=${account.keytabFile}`, ...acceptor]);
     await must(["-n", CENTRAL_NS, "create", "configmap", "graft-cluster-manager-krb5", `--from-file=krb5.conf=${account.krb5Conf}`]);
     // settings.env's password line gives way to the keytab (the manager takes one of the two).
     login = { SERVICE_PASSWORD_FILE: "", SERVICE_KEYTAB_FILE: "/etc/graft/acs/keytab", KRB5_CONFIG: "/etc/graft/krb5/krb5.conf" };
   }
+  if (site.serverKeytab) login = { ...login, SERVER_KEYTAB_FILE: "/etc/graft/acs/server-keytab" };
   await provideRepoVolume(node);
   const overlay = join(work, "overlay");
   mkdirSync(overlay);
