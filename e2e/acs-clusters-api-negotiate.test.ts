@@ -18,6 +18,10 @@ import { ServiceClient } from "../operators/acs/service-client.js";
 import { negotiateAcceptor } from "../operators/kerberos/gss-acceptor.js";
 import { childProcessEnv } from "../operators/runtime/child-env.js";
 import { silentLogger } from "../operators/runtime/logger.js";
+import { pino } from "pino";
+import { Writable } from "node:stream";
+import { AcsBackend } from "../operators/cluster-manager/acs/acs-backend.js";
+import { RepoStore } from "../operators/cluster-manager/git/repo-store.js";
 import type { KubeClient } from "../operators/runtime/rest.js";
 import { ClusterManager } from "../operators/cluster-manager/cluster-manager.js";
 import { defaultConfig } from "../operators/cluster-manager/config.js";
@@ -184,6 +188,24 @@ test("a grant revoked at the Auth service is gone at the next Negotiate request 
   assert.equal((await negotiated(visitor, `/v1/cluster/${cluster}/status`)).res.status, 200);
   assert.equal(world.standin.auth.deleteGrant(grant!), 204);
   assert.equal((await negotiated(visitor, `/v1/cluster/${cluster}/status`)).res.status, 403);
+});
+
+test("the start says once whether the Clusters API offers Negotiate (and for which service principals)", async () => {
+  const said = async (negotiate: boolean) => {
+    const lines: Array<{ msg: string; principals?: string[] }> = [];
+    const log = pino({ level: "info" }, new Writable({ write: (chunk, _enc, done) => { lines.push(JSON.parse(String(chunk))); done(); } }));
+    const settings = world.settings(NS, negotiate ? { negotiate: { keytabFile: join(dir, "HTTP_localhost.keytab") } } : {});
+    const backend = new AcsBackend({ settings, organisationPrefix: "acme", repos: new RepoStore({ dataDir: join(dir, `said-${negotiate}`) }), log });
+    backend.clustersApi(defaultConfig({ dataDir: join(dir, `said-${negotiate}`), externalUrl: managerUrl, mode: "acs", acs: settings }), client, () => undefined, log);
+    await backend.stop();
+    return lines.filter((l) => l.msg.startsWith("Clusters API:"));
+  };
+  const without = await said(false);
+  assert.equal(without.length, 1);
+  assert.match(without[0]!.msg, /no acceptor keytab configured \(--server-keytab-file \/ SERVER_KEYTAB_FILE\), so Negotiate is not offered/);
+  const withKeytab = await said(true);
+  assert.equal(withKeytab.length, 1);
+  assert.deepEqual(withKeytab[0]!.principals, [`HTTP/localhost@${kdc.realm}`]);
 });
 
 test("an acceptor keytab that cannot be used stops the start with an error naming the file", () => {
