@@ -1,52 +1,26 @@
 // The head watch works across cluster-manager replicas: two processes (leader election on, both serving) each hold
 // one of the cluster's watches; a values change is committed by the leader alone, and both answer with that commit
 // from their own informer — so whichever replica a Service sends edge-sync to, it hears of the new head.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startControlPlane, type ControlPlane } from "../harness/control-plane.js";
 import { eventually } from "../harness/eventually.js";
 import { EdgeClusterType, type EdgeCluster } from "../../operators/api/edgecluster.js";
 import { credentialsSecretName, decodeCredentials, type SecretObject } from "../../operators/cluster-manager/credentials.js";
 import { Core } from "../../operators/runtime/kube.js";
-import { KubeClient } from "../../operators/runtime/rest.js";
 import { applyEdgeClusters, waitProvisioned } from "../bench/edge-clusters.js";
-import { metricValue, startManagerProcess, type ManagerProcess } from "../bench/manager-process.js";
+import { metricValue } from "../bench/manager-process.js";
+import { managerReplicasForFile } from "../support/cluster-manager/replicas.js";
 
 const NS = "head-replicas";
-let cp: ControlPlane;
-let client: KubeClient;
-let work: string;
-const replicas: ManagerProcess[] = [];
-
-const replica = (name: string) => startManagerProcess({
-  kubeconfigPath: cp.kubeconfigPath, namespace: NS, dataDir: join(work, "data"), logFile: join(work, `${name}.log`), logLevel: "warn",
-  extraArgs: ["--enable-leader-election", `--leader-election-namespace=${NS}`],
-});
-
-before(async () => {
-  cp = await startControlPlane({ name: "head-replicas" });
-  await cp.installCrds();
-  client = new KubeClient(cp.kubeConfig);
-  await client.create(Core.namespaces, { metadata: { name: NS } });
-  work = mkdtempSync(join(tmpdir(), "graft-faults-head-replicas-"));
-  replicas.push(await replica("a"), await replica("b"));
-});
-
-after(async () => {
-  for (const r of replicas) await r.stop();
-  await cp?.stop();
-  rmSync(work, { recursive: true, force: true });
-});
+const world = managerReplicasForFile(NS);
+const { replicas } = world;
 
 test("a watch held on either replica is answered with the commit the leader made", async () => {
-  await applyEdgeClusters(client, NS, ["plant"]);
-  const ec = (await waitProvisioned(client, NS, ["plant"], 90_000)).get("plant")!;
+  await applyEdgeClusters(world.client, NS, ["plant"]);
+  const ec = (await waitProvisioned(world.client, NS, ["plant"], 90_000)).get("plant")!;
   const uuid = ec.status!.uuid!;
   const before = ec.status!.commit!;
-  const { syncToken } = decodeCredentials(await client.get<SecretObject>(Core.secrets, credentialsSecretName(uuid), NS));
+  const { syncToken } = decodeCredentials(await world.client.get<SecretObject>(Core.secrets, credentialsSecretName(uuid), NS));
   const watches = replicas.map((r) => fetch(`${r.url}/v1/cluster/${uuid}/head?after=${before}`, { headers: { authorization: `Bearer ${syncToken}` } })
     .then(async (res) => ({ status: res.status, body: await res.json() as { commit?: string } })));
   await eventually(async () => {
@@ -54,12 +28,12 @@ test("a watch held on either replica is answered with the commit the leader made
     return held.every((n) => n === 1);
   }, { message: "each replica holds one watch" });
 
-  await client.patch(EdgeClusterType, "plant", NS, { spec: { values: { logLevel: "debug" } } });
+  await world.client.patch(EdgeClusterType, "plant", NS, { spec: { values: { logLevel: "debug" } } });
   const answers = await Promise.all(watches);
-  const after = (await client.get<EdgeCluster>(EdgeClusterType, "plant", NS)).status!.commit!;
+  const after = (await world.client.get<EdgeCluster>(EdgeClusterType, "plant", NS)).status!.commit!;
   assert.notEqual(after, before);
   assert.deepEqual(answers, [{ status: 200, body: { commit: after } }, { status: 200, body: { commit: after } }]);
   // Only the Lease holder reconciles: the other replica answered from its informer alone.
-  const leases = JSON.parse((await cp.kubectl(["get", "leases.coordination.k8s.io", "-n", NS, "-o", "json"])).stdout) as { items: Array<{ spec: { holderIdentity?: string } }> };
+  const leases = JSON.parse((await world.cp.kubectl(["get", "leases.coordination.k8s.io", "-n", NS, "-o", "json"])).stdout) as { items: Array<{ spec: { holderIdentity?: string } }> };
   assert.equal(leases.items.filter((l) => l.spec.holderIdentity).length, 1, "one leader");
 });
