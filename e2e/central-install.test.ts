@@ -15,6 +15,7 @@ import { credentialsSecretName } from "../operators/cluster-manager/credentials.
 import { eventually } from "./harness/eventually.js";
 import { graftImage, realNodeSkipReason, startRealNode, type RealNode } from "./harness/real-node.js";
 import { edgeClusterYaml, gitClient, withCredentials } from "./support/cluster-manager/fixtures.js";
+import { kubectlFor } from "./support/kubectl.js";
 import {
   applySiteOverlay, deleteLeaderAndAwaitHandover, podEnvCredentials, provideRepoVolume, readyManagerPods, twoReplicasOneLeader, type ManagerPod,
 } from "./support/real-node/central-pods.js";
@@ -28,12 +29,7 @@ const SERVICE_URL = `http://graft-cluster-manager.${NS}.svc:8080`;
 describe("central install in Pods on a real node", { skip }, () => {
   let node: RealNode;
   let work: string;
-  const kubectl = (args: string[], input?: string) => node.cluster.kubectl(args, input === undefined ? {} : { input });
-  const must = async (args: string[], input?: string) => {
-    const r = await kubectl(args, input);
-    assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const { kubectl, must } = kubectlFor(() => node.cluster);
   const json = async <T>(args: string[]) => JSON.parse(await must([...args, "-o", "json"])) as T;
   /** A URL the manager handed out (EXTERNAL_URL is the in-cluster Service), aimed at one Pod from the host. */
   const atPod = (url: string, pod: ManagerPod) => url.replace(SERVICE_URL, `http://${pod.status.podIP}:8080`);

@@ -12,6 +12,7 @@ import { FINALIZER } from "../operators/api/constants.js";
 import { startControlPlane, type ControlPlane } from "./harness/control-plane.js";
 import { eventually } from "./harness/eventually.js";
 import { edgeClusterYaml } from "./support/cluster-manager/fixtures.js";
+import { kubectlFor } from "./support/kubectl.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const NS = "graft-system";
@@ -23,11 +24,7 @@ const KEPT = [["namespace", NS], ["deployment", "graft-cluster-manager", NS], ["
 
 describe("uninstalling config/default (real API server)", () => {
   let cp: ControlPlane;
-  const must = async (args: string[], input?: string) => {
-    const r = await cp.kubectl(args, input === undefined ? {} : { input });
-    assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const { must } = kubectlFor(() => cp);
   const deletionTimestamp = async (kind: string, name: string, ns?: string) =>
     (await must(["get", kind, name, ...(ns ? ["-n", ns] : []), "-o", "jsonpath={.metadata.deletionTimestamp}"])).trim();
 

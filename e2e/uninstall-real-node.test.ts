@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { credentialsSecretName } from "../operators/cluster-manager/credentials.js";
 import { graftImage, realNodeSkipReason, startRealNode, type RealNode } from "./harness/real-node.js";
 import { edgeClusterYaml } from "./support/cluster-manager/fixtures.js";
+import { kubectlFor } from "./support/kubectl.js";
 import { applySiteOverlay, describeManager, provideRepoVolume } from "./support/real-node/central-pods.js";
 
 const skip = realNodeSkipReason();
@@ -22,12 +23,7 @@ const CLUSTERS = ["site-a", "site-b"];
 describe("uninstalling the central install with EdgeClusters present (real node)", { skip }, () => {
   let node: RealNode;
   let work: string;
-  const kubectl = (args: string[], input?: string) => node.cluster.kubectl(args, input === undefined ? {} : { input });
-  const must = async (args: string[], input?: string) => {
-    const r = await kubectl(args, input);
-    assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}${r.code === 0 ? "" : `\n${await describeManager(node)}`}`);
-    return r.stdout;
-  };
+  const { kubectl, must } = kubectlFor(() => node.cluster, () => describeManager(node));
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "graft-uninstall-"));
